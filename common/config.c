@@ -1,0 +1,373 @@
+/* config.c - smimeguard.conf: name = value settings in main.cf style */
+#include "sg-private.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sg_config_entry {
+	char *name;
+	char *value;
+};
+
+struct sg_config {
+	struct sg_config_entry *entries;
+	size_t n, size;
+	struct sg_buf expanded;		/* result of the last sg_config_get */
+};
+
+enum sg_conf_kind { K_ANY, K_BOOL, K_SIZE, K_UINT, K_ENUM };
+
+static const struct sg_conf_def {
+	const char *name;
+	const char *def;
+	enum sg_conf_kind kind;
+	const char *choices;		/* K_ENUM: '|' separated */
+} core_defs[] = {
+	{ "trust_anchors", "", K_ANY, NULL },
+	{ "intermediates", "", K_ANY, NULL },
+	{ "crl_dirs", "", K_ANY, NULL },
+	{ "revocation_check", "soft", K_ENUM, "none|soft|hard" },
+	{ "sender_binding", "strict", K_ENUM, "strict|relaxed|off" },
+	{ "allow_sha1_signatures", "no", K_BOOL, NULL },
+	{ "certificate_policies", "", K_ANY, NULL },
+	{ "max_message_size", "67108864", K_SIZE, NULL },
+	{ "max_mime_depth", "32", K_UINT, NULL },
+	{ "max_mime_parts", "1000", K_UINT, NULL },
+	{ "max_cms_nesting", "4", K_UINT, NULL },
+	{ "max_certificates", "32", K_UINT, NULL },
+};
+
+static const struct sg_conf_def *core_def(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < SG_ARRAY_SIZE(core_defs); i++) {
+		if (strcmp(core_defs[i].name, name) == 0)
+			return &core_defs[i];
+	}
+	return NULL;
+}
+
+int sg_config_new(struct sg_config **conf_r)
+{
+	struct sg_config *conf = calloc(1, sizeof(*conf));
+
+	*conf_r = conf;
+	return conf == NULL ? -1 : 0;
+}
+
+void sg_config_free(struct sg_config **confp)
+{
+	struct sg_config *conf = *confp;
+	size_t i;
+
+	if (conf == NULL)
+		return;
+	for (i = 0; i < conf->n; i++) {
+		free(conf->entries[i].name);
+		free(conf->entries[i].value);
+	}
+	free(conf->entries);
+	sg_buf_free(&conf->expanded);
+	free(conf);
+	*confp = NULL;
+}
+
+/* check_value - validate a core setting's value */
+static int check_value(const struct sg_conf_def *def, const char *value,
+		       struct sg_error *err_r)
+{
+	const char *p;
+	char *end;
+	unsigned long long v;
+	size_t len;
+
+	switch (def->kind) {
+	case K_ANY:
+		return 0;
+	case K_BOOL:
+		if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0)
+			return 0;
+		sg_error_set(err_r, SG_ERR_INVALID,
+			     "%s: '%.60s' is not yes or no", def->name, value);
+		return -1;
+	case K_SIZE:
+	case K_UINT:
+		errno = 0;
+		if (!isdigit((unsigned char)value[0]))
+			break;
+		v = strtoull(value, &end, 10);
+		if (errno != 0 || *end != '\0' ||
+		    (def->kind == K_UINT && v > 1000000) || v == 0)
+			break;
+		return 0;
+	case K_ENUM:
+		len = strlen(value);
+		for (p = def->choices; p != NULL; p = strchr(p, '|')) {
+			if (*p == '|')
+				p++;
+			if (strncmp(p, value, len) == 0 &&
+			    (p[len] == '|' || p[len] == '\0') && len > 0)
+				return 0;
+		}
+		sg_error_set(err_r, SG_ERR_INVALID,
+			     "%s: '%.60s' is not one of %s", def->name, value,
+			     def->choices);
+		return -1;
+	}
+	sg_error_set(err_r, SG_ERR_INVALID,
+		     "%s: '%.60s' is not a positive number%s", def->name, value,
+		     def->kind == K_UINT ? " (at most 1000000)" : "");
+	return -1;
+}
+
+static bool valid_name(const char *name)
+{
+	const char *p;
+
+	if (*name == '\0')
+		return false;
+	for (p = name; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+			return false;
+	}
+	return true;
+}
+
+int sg_config_set(struct sg_config *conf, const char *name, const char *value,
+		  struct sg_error *err_r)
+{
+	const struct sg_conf_def *def;
+	struct sg_config_entry *e;
+	char *v;
+	size_t i;
+
+	sg_assert(conf != NULL && name != NULL && value != NULL);
+	if (!valid_name(name)) {
+		sg_error_set(err_r, SG_ERR_INVALID,
+			     "'%.60s' is not a valid setting name", name);
+		return -1;
+	}
+	def = core_def(name);
+	/* values with $references are checked when used */
+	if (def != NULL && strchr(value, '$') == NULL &&
+	    check_value(def, value, err_r) < 0)
+		return -1;
+	if ((v = strdup(value)) == NULL) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < conf->n; i++) {
+		if (strcmp(conf->entries[i].name, name) == 0) {
+			free(conf->entries[i].value);
+			conf->entries[i].value = v;
+			return 0;
+		}
+	}
+	if (conf->n == conf->size) {
+		size_t size = conf->size == 0 ? 16 : conf->size * 2;
+
+		e = realloc(conf->entries, size * sizeof(*e));
+		if (e == NULL)
+			goto nomem;
+		conf->entries = e;
+		conf->size = size;
+	}
+	e = &conf->entries[conf->n];
+	if ((e->name = strdup(name)) == NULL)
+		goto nomem;
+	e->value = v;
+	conf->n++;
+	return 0;
+nomem:
+	free(v);
+	sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+	return -1;
+}
+
+static const char *raw_get(const struct sg_config *conf, const char *name,
+			   size_t name_len)
+{
+	size_t i;
+
+	for (i = 0; i < conf->n; i++) {
+		if (strncmp(conf->entries[i].name, name, name_len) == 0 &&
+		    conf->entries[i].name[name_len] == '\0')
+			return conf->entries[i].value;
+	}
+	for (i = 0; i < SG_ARRAY_SIZE(core_defs); i++) {
+		if (strncmp(core_defs[i].name, name, name_len) == 0 &&
+		    core_defs[i].name[name_len] == '\0')
+			return core_defs[i].def;
+	}
+	return NULL;
+}
+
+/* expand - append value to out with $name / ${name} expanded */
+static int expand(const struct sg_config *conf, const char *value,
+		  struct sg_buf *out, unsigned int depth)
+{
+	const char *p = value, *name, *ref;
+	size_t len;
+
+	if (depth > 10)
+		return -1;	/* a reference loop */
+	while (*p != '\0') {
+		if (*p != '$') {
+			len = strcspn(p, "$");
+			if (sg_buf_append(out, p, len) < 0)
+				return -1;
+			p += len;
+			continue;
+		}
+		p++;
+		if (*p == '$') {
+			if (sg_buf_append(out, "$", 1) < 0)
+				return -1;
+			p++;
+			continue;
+		}
+		if (*p == '{') {
+			name = ++p;
+			len = strcspn(p, "}");
+			if (p[len] != '}')
+				return -1;
+			p += len + 1;
+		} else {
+			name = p;
+			len = 0;
+			while (isalnum((unsigned char)p[len]) || p[len] == '_')
+				len++;
+			p += len;
+		}
+		ref = raw_get(conf, name, len);
+		if (ref != NULL && expand(conf, ref, out, depth + 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+const char *sg_config_get(struct sg_config *conf, const char *name)
+{
+	const char *raw;
+
+	sg_assert(conf != NULL && name != NULL);
+	raw = raw_get(conf, name, strlen(name));
+	if (raw == NULL)
+		return NULL;
+	if (strchr(raw, '$') == NULL)
+		return raw;
+	conf->expanded.used = 0;
+	if (expand(conf, raw, &conf->expanded, 0) < 0 ||
+	    sg_buf_terminate(&conf->expanded) < 0)
+		return NULL;
+	return (const char *)conf->expanded.data;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/* apply_line - one logical "name = value" line */
+static int apply_line(struct sg_config *conf, const char *path,
+		      unsigned int lineno, char *line, struct sg_error *err_r)
+{
+	char *eq, *name, *value;
+	struct sg_error err;
+
+	eq = strchr(line, '=');
+	if (eq == NULL) {
+		sg_error_set(err_r, SG_ERR_CONFIG,
+			     "%.120s, line %u: missing '=' in \"%.40s\"", path,
+			     lineno, line);
+		return -1;
+	}
+	*eq = '\0';
+	name = trim(line);
+	value = trim(eq + 1);
+	if (sg_config_set(conf, name, value, &err) < 0) {
+		sg_error_set(err_r, err.code, "%.120s, line %u: %s", path,
+			     lineno, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+int sg_config_read(struct sg_config *conf, const char *path,
+		   struct sg_error *err_r)
+{
+	struct sg_buf logical = { 0 };
+	unsigned int lineno = 0, start_line = 0;
+	char line[8192];
+	FILE *fp;
+	int ret = 0;
+
+	sg_assert(conf != NULL && path != NULL);
+	if ((fp = fopen(path, "r")) == NULL) {
+		sg_error_set(err_r, SG_ERR_IO, "cannot open %.160s: %s", path,
+			     strerror(errno));
+		return -1;
+	}
+	while (ret == 0 && fgets(line, sizeof(line), fp) != NULL) {
+		size_t len = strlen(line);
+
+		lineno++;
+		if (len > 0 && line[len - 1] != '\n' && !feof(fp)) {
+			sg_error_set(err_r, SG_ERR_CONFIG,
+				     "%.160s, line %u: line too long", path,
+				     lineno);
+			ret = -1;
+			break;
+		}
+		if (line[0] == '#')
+			continue;
+		if (*trim(line) == '\0')
+			continue;	/* blank lines end nothing (main.cf) */
+		if (isspace((unsigned char)line[0])) {
+			if (logical.used == 0) {
+				sg_error_set(err_r, SG_ERR_CONFIG,
+					     "%.160s, line %u: continuation line without a setting",
+					     path, lineno);
+				ret = -1;
+				break;
+			}
+			if (sg_buf_append(&logical, " ", 1) < 0 ||
+			    sg_buf_append_str(&logical, trim(line)) < 0)
+				goto nomem;
+			continue;
+		}
+		if (logical.used > 0)
+			ret = apply_line(conf, path, start_line,
+					 (char *)logical.data, err_r);
+		logical.used = 0;
+		start_line = lineno;
+		if (sg_buf_append_str(&logical, trim(line)) < 0)
+			goto nomem;
+	}
+	if (ret == 0 && ferror(fp)) {
+		sg_error_set(err_r, SG_ERR_IO, "error reading %.160s", path);
+		ret = -1;
+	}
+	if (ret == 0 && logical.used > 0)
+		ret = apply_line(conf, path, start_line, (char *)logical.data,
+				 err_r);
+	fclose(fp);
+	sg_buf_free(&logical);
+	return ret;
+nomem:
+	fclose(fp);
+	sg_buf_free(&logical);
+	sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+	return -1;
+}

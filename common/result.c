@@ -1,0 +1,239 @@
+/* result.c - the verdict object and its accessors */
+#include "sg-private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* strings live in a chain of blocks freed with the result */
+struct sg_res_block {
+	struct sg_res_block *next;
+	size_t used, size;
+	char data[];
+};
+
+#define BLOCK_SIZE 4096
+
+struct sg_result *sg_res_new(void)
+{
+	struct sg_result *res = calloc(1, sizeof(*res));
+
+	if (res == NULL)
+		return NULL;
+	res->enc.algorithm = "";
+	return res;
+}
+
+const char *sg_res_strndup(struct sg_result *res, const char *s, size_t n)
+{
+	struct sg_res_block *b = res->strings;
+	char *out;
+
+	if (b == NULL || b->size - b->used < n + 1) {
+		size_t size = n + 1 > BLOCK_SIZE ? n + 1 : BLOCK_SIZE;
+
+		if ((b = malloc(sizeof(*b) + size)) == NULL) {
+			res->nomem = true;
+			return "";
+		}
+		b->next = res->strings;
+		b->used = 0;
+		b->size = size;
+		res->strings = b;
+	}
+	out = b->data + b->used;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	b->used += n + 1;
+	return out;
+}
+
+const char *sg_res_strdup(struct sg_result *res, const char *s)
+{
+	return sg_res_strndup(res, s, strlen(s));
+}
+
+struct sg_signer *sg_res_add_signer(struct sg_result *res)
+{
+	struct sg_signer *s;
+
+	if (res->n_signers == res->signers_size) {
+		size_t size = res->signers_size == 0 ? 2 : res->signers_size * 2;
+
+		s = realloc(res->signers, size * sizeof(*s));
+		if (s == NULL) {
+			res->nomem = true;
+			return NULL;
+		}
+		res->signers = s;
+		res->signers_size = size;
+	}
+	s = &res->signers[res->n_signers++];
+	s->email = s->subject = s->issuer = s->serial = s->digest = "";
+	s->result = SG_SIGNER_UNKNOWN;
+	s->reasons = 0;
+	return s;
+}
+
+struct sg_recipient *sg_res_add_recipient(struct sg_result *res)
+{
+	struct sg_recipient *r;
+
+	if (res->enc.n_recipients == res->recipients_size) {
+		size_t size = res->recipients_size == 0 ? 4 :
+			      res->recipients_size * 2;
+
+		r = realloc(res->recipients, size * sizeof(*r));
+		if (r == NULL) {
+			res->nomem = true;
+			return NULL;
+		}
+		res->recipients = r;
+		res->recipients_size = size;
+	}
+	r = &res->recipients[res->enc.n_recipients++];
+	r->kind = SG_RECIPIENT_OTHER;
+	r->issuer = r->serial = r->ski = "";
+	res->enc.recipients = res->recipients;
+	return r;
+}
+
+/* sg_res_add_detail - one more sentence about this verdict */
+void sg_res_add_detail(struct sg_result *res, const char *fmt, ...)
+{
+	va_list ap;
+	char line[512];
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if ((res->detail_buf.used > 0 &&
+	     sg_buf_append(&res->detail_buf, " ", 1) < 0) ||
+	    sg_buf_append_str(&res->detail_buf, line) < 0)
+		res->nomem = true;
+}
+
+/* lead - the first sentence for a status */
+static void lead(struct sg_result *res, struct sg_buf *out)
+{
+	const char *who = res->n_signers > 0 && res->signers[0].email[0] != '\0' ?
+		res->signers[0].email : res->n_signers > 0 ?
+		res->signers[0].subject : "";
+
+	switch (res->status) {
+	case SG_STATUS_NONE:
+		sg_buf_append_str(out, "The message is not S/MIME signed or encrypted at its root.");
+		break;
+	case SG_STATUS_SIGNED:
+		sg_buf_append_str(out, "The message is S/MIME signed, but the signature could not be conclusively verified.");
+		break;
+	case SG_STATUS_SIGNED_VERIFIED:
+	case SG_STATUS_ENCRYPTED_SIGNED_VERIFIED:
+		sg_buf_printf(out, "Signed by %s; the signature is valid and the certificate is trusted.", who);
+		break;
+	case SG_STATUS_SIGNED_FAILED:
+	case SG_STATUS_ENCRYPTED_SIGNED_FAILED:
+		sg_buf_append_str(out, "The S/MIME signature is NOT valid.");
+		break;
+	case SG_STATUS_ENCRYPTED:
+		sg_buf_printf(out, "The message is encrypted (%s) to %zu recipient%s; the server cannot look inside.",
+			      res->enc.algorithm[0] ? res->enc.algorithm : "unknown cipher",
+			      res->enc.n_recipients,
+			      res->enc.n_recipients == 1 ? "" : "s");
+		break;
+	default:
+		break;
+	}
+}
+
+void sg_res_finish(struct sg_result *res)
+{
+	struct sg_buf out = { 0 };
+	unsigned int i;
+
+	lead(res, &out);
+	for (i = 0; i < SG_REASON_COUNT; i++) {
+		if (res->reasons & SG_REASON_BIT(i)) {
+			sg_buf_append(&out, " ", 1);
+			sg_buf_append_str(&out, sg_reason_text((enum sg_reason)i));
+		}
+	}
+	if (res->detail_buf.used > 0) {
+		sg_buf_append(&out, " ", 1);
+		sg_buf_append(&out, res->detail_buf.data, res->detail_buf.used);
+	}
+	if (sg_buf_terminate(&out) < 0) {
+		res->nomem = true;
+		sg_buf_free(&out);
+		return;
+	}
+	res->detail = (char *)out.data;
+	sg_buf_free(&res->detail_buf);
+}
+
+enum sg_status sg_result_status(const struct sg_result *res)
+{
+	sg_assert(res != NULL);
+	return res->status;
+}
+
+unsigned int sg_result_keywords(const struct sg_result *res)
+{
+	sg_assert(res != NULL);
+	return res->keywords;
+}
+
+uint32_t sg_result_reasons(const struct sg_result *res)
+{
+	sg_assert(res != NULL);
+	return res->reasons;
+}
+
+const char *sg_result_detail(const struct sg_result *res)
+{
+	sg_assert(res != NULL);
+	return res->detail != NULL ? res->detail : "";
+}
+
+const char *sg_result_from(const struct sg_result *res)
+{
+	sg_assert(res != NULL);
+	return res->from != NULL ? res->from : "";
+}
+
+size_t sg_result_signer_count(const struct sg_result *res)
+{
+	sg_assert(res != NULL);
+	return res->n_signers;
+}
+
+const struct sg_signer *sg_result_signer(const struct sg_result *res, size_t i)
+{
+	sg_assert(res != NULL && i < res->n_signers);
+	return &res->signers[i];
+}
+
+const struct sg_encryption *sg_result_encryption(const struct sg_result *res)
+{
+	sg_assert(res != NULL);
+	return res->has_enc ? &res->enc : NULL;
+}
+
+void sg_result_free(struct sg_result **resp)
+{
+	struct sg_result *res = *resp;
+	struct sg_res_block *b, *next;
+
+	if (res == NULL)
+		return;
+	for (b = res->strings; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	free(res->signers);
+	free(res->recipients);
+	free(res->detail);
+	sg_buf_free(&res->detail_buf);
+	free(res);
+	*resp = NULL;
+}

@@ -1,0 +1,306 @@
+/*
+ * sg-private.h - internal interfaces of libsmimeguard
+ *
+ * Nothing here is exported.  Module prefixes: sg_buf_ (buf.c), sg_mime_
+ * (mime.c, mime-addr.c), sg_b64_ (base64.c), sg_trust_ (trust.c),
+ * sg_cms_ (cms-verify.c, cms-inspect.c), sg_res_ (result.c).
+ */
+#ifndef SG_PRIVATE_H
+#define SG_PRIVATE_H
+
+#include "config.h"
+#include "smimeguard.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include <openssl/cms.h>
+#include <openssl/x509.h>
+
+#define SG_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Caller bugs abort (STYLE.md: misuse is not an error return). */
+#define sg_assert(expr) \
+	((expr) ? (void)0 : sg_misuse(#expr, __FILE__, __LINE__))
+void sg_misuse(const char *expr, const char *file, int line)
+	__attribute__((noreturn));
+
+/* ---- error.c ---- */
+void sg_error_clear(struct sg_error *err);
+void sg_error_set(struct sg_error *err, enum sg_error_code code,
+		  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* like sg_error_set, then appends and drains OpenSSL's error queue */
+void sg_error_set_openssl(struct sg_error *err, enum sg_error_code code,
+			  const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* drain OpenSSL's error queue into buf (may be NULL to just drain) */
+void sg_openssl_errors(char *buf, size_t size);
+
+/* ---- buf.c: growable byte buffer ---- */
+struct sg_buf {
+	unsigned char *data;
+	size_t used;
+	size_t size;
+};
+int sg_buf_reserve(struct sg_buf *buf, size_t extra);
+int sg_buf_append(struct sg_buf *buf, const void *data, size_t len);
+int sg_buf_append_str(struct sg_buf *buf, const char *str);
+int sg_buf_printf(struct sg_buf *buf, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* NUL-terminate without counting the NUL in used */
+int sg_buf_terminate(struct sg_buf *buf);
+void sg_buf_free(struct sg_buf *buf);
+
+/* copy at most size-1 bytes and NUL-terminate; returns dst */
+char *sg_strlcpy(char *dst, const char *src, size_t size);
+
+/* ---- config ---- */
+enum sg_revocation {
+	SG_REVOCATION_NONE = 0,
+	SG_REVOCATION_SOFT,
+	SG_REVOCATION_HARD
+};
+
+enum sg_binding {
+	SG_BINDING_STRICT = 0,
+	SG_BINDING_RELAXED,
+	SG_BINDING_OFF
+};
+
+struct sg_limits {
+	size_t max_message_size;
+	unsigned int max_mime_depth;
+	unsigned int max_mime_parts;
+	unsigned int max_cms_nesting;
+	unsigned int max_certificates;
+};
+
+/* ---- mime.c ---- */
+struct sg_slice {
+	const unsigned char *p;
+	size_t len;
+};
+
+#define SG_MAX_FROM 4
+
+struct sg_headers {
+	struct sg_slice content_type;	/* raw field value, may be folded */
+	struct sg_slice cte;		/* Content-Transfer-Encoding */
+	struct sg_slice from[SG_MAX_FROM];
+	unsigned int n_from;		/* may exceed SG_MAX_FROM (counted) */
+	struct sg_slice sender;
+	unsigned int n_sender;
+	bool has_content_type;
+	size_t body_offset;		/* offset of the body in the entity */
+};
+
+struct sg_ctype {
+	char type[64];			/* lower case, "" when absent */
+	char subtype[64];
+	char boundary[256];		/* case kept */
+	char protocol[128];		/* lower case */
+	char smime_type[64];		/* lower case */
+	char name[128];			/* name= parameter, case kept */
+	char forwarded[16];		/* lower case (RFC 9788 wrapper) */
+	bool malformed;
+};
+
+/* parse the header block of an entity; never fails (missing blank line:
+   all headers, empty body) */
+void sg_mime_parse_headers(const unsigned char *p, size_t len,
+			   struct sg_headers *h_r);
+/* parse a Content-Type value; an absent header means text/plain */
+void sg_mime_parse_ctype(const struct sg_slice *value, struct sg_ctype *ct_r);
+
+enum sg_cte {
+	SG_CTE_IDENTITY = 0,	/* 7bit, 8bit, binary, absent */
+	SG_CTE_BASE64,
+	SG_CTE_QP,
+	SG_CTE_UNKNOWN
+};
+enum sg_cte sg_mime_parse_cte(const struct sg_slice *value);
+
+/*
+ * Split a multipart body.  Fills at most max_parts slices (the part
+ * contents: headers + body, without the line break before the next
+ * delimiter).  *n_parts_r is the number of parts seen (may exceed
+ * max_parts); *closed_r tells whether the close delimiter was found.
+ */
+void sg_mime_split(const unsigned char *body, size_t len,
+		   const char *boundary, struct sg_slice *parts,
+		   size_t max_parts, size_t *n_parts_r, bool *closed_r);
+
+/* canonical CRLF form: if in has bare LFs, *out is a malloc'd copy
+   (and *out_len its length) else *out = NULL.  -1 on ENOMEM. */
+int sg_mime_canon_crlf(const unsigned char *in, size_t len,
+		       unsigned char **out_r, size_t *out_len_r);
+
+/* ---- mime-addr.c ---- */
+/*
+ * Parse an address-list header value (From/Sender).  Counts mailboxes
+ * (groups are expanded) and copies the addr-spec of the first mailbox
+ * into addr (lower-cased domain kept as written).  Returns the number of
+ * mailboxes (0 when none could be parsed).
+ */
+unsigned int sg_mime_parse_mailboxes(const struct sg_slice *value,
+				     char *addr, size_t addr_size);
+
+/* ---- base64.c ---- */
+/* decode, skipping whitespace; -1 on an invalid character.
+   out must have room for (len / 4 + 1) * 3 bytes. */
+int sg_b64_decode(const unsigned char *in, size_t len,
+		  unsigned char *out, size_t *out_len_r);
+
+/* ---- trust.c: the context ---- */
+struct sg_cert_cache;
+struct sg_chain_cache;
+
+struct sg_ctx {
+	X509_STORE *store;			/* anchors only */
+	STACK_OF(X509) *intermediates;		/* configured, untrusted */
+	STACK_OF(X509_CRL) *crls;		/* configured CRLs */
+	STACK_OF(ASN1_OBJECT) *policies;	/* required policies or NULL */
+	enum sg_revocation revocation;
+	enum sg_binding binding;
+	bool allow_sha1;
+	struct sg_limits limits;
+	size_t n_anchors;
+	char anchor_fpr[65];			/* hex SHA-256 of the set */
+	time_t crl_window_start;		/* max lastUpdate of CRLs */
+	time_t crl_window_end;			/* min nextUpdate (or max) */
+	struct sg_cert_cache *cert_cache;
+	struct sg_chain_cache *chain_cache;
+};
+
+/* chain validation of one signer certificate */
+struct sg_chain_verdict {
+	uint32_t reasons;
+	char detail[160];		/* first OpenSSL error, readable */
+};
+void sg_trust_verify_chain(struct sg_ctx *ctx, X509 *signer,
+			   STACK_OF(X509) *msg_certs,
+			   STACK_OF(X509_CRL) *msg_crls, time_t at,
+			   struct sg_chain_verdict *v_r);
+
+/* cert cache: decode DER once per context; returned X509 has its own
+   reference (X509_free it) or NULL on a decoding error */
+X509 *sg_trust_cert_from_der(struct sg_ctx *ctx, const unsigned char *der,
+			     size_t len);
+
+/* ---- result.c ---- */
+struct sg_result {
+	enum sg_status status;
+	unsigned int keywords;
+	uint32_t reasons;
+	char *detail;
+	char *from;
+	struct sg_signer *signers;
+	size_t n_signers, signers_size;
+	struct sg_encryption enc;
+	bool has_enc;
+	struct sg_recipient *recipients;
+	size_t recipients_size;
+	/* string arena */
+	struct sg_res_block *strings;
+	struct sg_buf detail_buf;
+	bool nomem;
+};
+
+struct sg_result *sg_res_new(void);
+/* copy a string into the result's arena; returns "" on ENOMEM (sets nomem) */
+const char *sg_res_strdup(struct sg_result *res, const char *s);
+const char *sg_res_strndup(struct sg_result *res, const char *s, size_t n);
+struct sg_signer *sg_res_add_signer(struct sg_result *res);
+struct sg_recipient *sg_res_add_recipient(struct sg_result *res);
+void sg_res_add_detail(struct sg_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* finish: derive status keywords, compose detail */
+void sg_res_finish(struct sg_result *res);
+
+/* ---- cms-verify.c / cms-inspect.c ---- */
+struct sg_verify_state {
+	struct sg_ctx *ctx;
+	struct sg_result *res;
+	time_t at;
+	unsigned int parts_seen;
+	unsigned int cms_depth;
+	/* sender binding: applied to message input */
+	bool bind_sender;
+	unsigned int n_from;		/* mailboxes over all From headers */
+	char from_addr[320];
+	char sender_addr[320];
+	bool has_sender;
+	bool any_bound;			/* some signer's cert matches */
+	/* what the layers found */
+	bool signed_layer;		/* the root (under layers) is signed */
+	bool encrypted_layer;		/* root or under the signature */
+	bool found_signed_inside;	/* S/MIME signature not at the root */
+	bool found_encrypted_inside;
+	bool weak;			/* verified with something deprecated */
+	uint32_t fail;			/* message-level definitive reasons */
+	uint32_t unknown;		/* message-level inconclusive reasons */
+	uint32_t info;			/* informative reasons */
+};
+
+/* the CMS object types we distinguish */
+enum sg_cms_type {
+	SG_CMS_UNKNOWN = 0,
+	SG_CMS_DATA,
+	SG_CMS_SIGNED,
+	SG_CMS_ENVELOPED,
+	SG_CMS_AUTH_ENVELOPED,
+	SG_CMS_COMPRESSED,
+	SG_CMS_DIGESTED,
+	SG_CMS_ENCRYPTED
+};
+
+/*
+ * Decode a CMS ContentInfo from DER/BER (or PEM).  Certificates inside a
+ * SignedData are decoded through the context's cache and returned in
+ * *certs_r (caller frees with sk_X509_pop_free) unless certs_r is NULL.
+ * Returns NULL when the input is not CMS (*too_many_r set when it had
+ * more certificates than allowed).
+ */
+CMS_ContentInfo *sg_cms_decode(struct sg_ctx *ctx, const unsigned char *der,
+			       size_t len, STACK_OF(X509) **certs_r,
+			       bool *too_many_r);
+enum sg_cms_type sg_cms_type_of(CMS_ContentInfo *cms);
+/* the first PEM block of in as DER (malloc'd), or NULL */
+unsigned char *sg_cms_pem_to_der(const unsigned char *in, size_t len,
+				 size_t *out_len_r);
+
+/*
+ * Verify a SignedData layer.  content is the detached content (canonical)
+ * or NULL for encapsulated content.  Adds signers, reasons and detail to
+ * st->res.  On success with encapsulated content, *econtent_r and *elen_r
+ * point to the signed content (owned by cms) so the caller can look
+ * inside; otherwise they are NULL/0.
+ */
+void sg_cms_verify_signed(struct sg_verify_state *st, CMS_ContentInfo *cms,
+			  STACK_OF(X509) *certs,
+			  const unsigned char *content, size_t content_len,
+			  const unsigned char **econtent_r, size_t *elen_r);
+
+/* list recipients and the content-encryption algorithm of an
+   (Auth)EnvelopedData layer into st->res */
+void sg_cms_inspect_enveloped(struct sg_verify_state *st,
+			      CMS_ContentInfo *cms, const unsigned char *der,
+			      size_t der_len);
+
+/* the layered walk (verify.c) */
+void sg_verify_entity(struct sg_verify_state *st, const unsigned char *p,
+		      size_t len, unsigned int depth);
+void sg_verify_cms_object(struct sg_verify_state *st, const unsigned char *der,
+			  size_t len, const unsigned char *detached,
+			  size_t detached_len, unsigned int depth);
+
+/* name helpers (names.c) */
+bool sg_reason_is_definitive(enum sg_reason r);
+
+/* X509 helpers (cms-verify.c) */
+/* e-mail addresses of a certificate: SAN rfc822Names, or the subject
+   emailAddress when there are none.  Returns count (<= max). */
+size_t sg_cert_emails(X509 *cert, char addrs[][320], size_t max);
+void sg_name_oneline(const X509_NAME *name, char *buf, size_t size);
+
+#endif

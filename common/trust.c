@@ -1,0 +1,702 @@
+/* trust.c - the verification context: trust store, CRLs, caches, chains
+ *
+ * Trust anchors come only from configuration.  Certificates inside a
+ * message are untrusted; configured intermediates are added.  Path
+ * validation is OpenSSL's (RFC 5280) with the S/MIME signing purpose.
+ *
+ * Two caches make repeated mail cheap (OpenSSL 3.0 spends ~150-200 us
+ * decoding each certificate and ~100-200 us building each chain):
+ *  - cert cache: certificate DER (BLAKE2b-256 of it) -> decoded X509;
+ *  - chain cache: (signer, message certificates) -> "chain is valid",
+ *    stored only for successful validations without message CRLs, and
+ *    used only while the validation time stays inside the window where
+ *    every certificate of the chain and every configured CRL is current.
+ * Both are per context, so a reload (a new context) starts them afresh.
+ */
+#include "sg-private.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <sodium.h>
+
+#define CERT_CACHE_SLOTS 1024
+#define CHAIN_CACHE_SLOTS 512
+#define HASH_LEN 32
+
+struct cert_slot {
+	unsigned char key[HASH_LEN];
+	X509 *cert;
+};
+
+struct sg_cert_cache {
+	struct cert_slot slots[CERT_CACHE_SLOTS];
+};
+
+struct chain_slot {
+	unsigned char key[HASH_LEN];
+	bool used;
+	time_t not_before, not_after;	/* window where the result holds */
+};
+
+struct sg_chain_cache {
+	struct chain_slot slots[CHAIN_CACHE_SLOTS];
+};
+
+static size_t slot_of(const unsigned char *key, size_t n)
+{
+	size_t v;
+
+	memcpy(&v, key, sizeof(v));
+	return v % n;
+}
+
+/* ---- loading ---- */
+
+/* load_pem_or_der - all certificates (or CRLs) of one file */
+static int load_file(const char *path, bool want_crl, STACK_OF(X509) *certs,
+		     STACK_OF(X509_CRL) *crls, size_t *n_r,
+		     struct sg_error *err_r)
+{
+	BIO *bio;
+	size_t n = 0;
+
+	if ((bio = BIO_new_file(path, "rb")) == NULL) {
+		sg_openssl_errors(NULL, 0);
+		sg_error_set(err_r, SG_ERR_IO, "cannot read %.180s: %s", path,
+			     strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		void *obj = want_crl ?
+			(void *)PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL) :
+			(void *)PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL);
+		if (obj == NULL)
+			break;
+		if (want_crl ? !sk_X509_CRL_push(crls, obj) :
+			       !sk_X509_push(certs, obj)) {
+			if (want_crl)
+				X509_CRL_free(obj);
+			else
+				X509_free(obj);
+			BIO_free(bio);
+			sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+			return -1;
+		}
+		n++;
+	}
+	sg_openssl_errors(NULL, 0);	/* the PEM end-of-file "error" */
+	if (n == 0) {
+		/* not PEM: try one DER object */
+		void *obj;
+
+		(void)BIO_reset(bio);
+		obj = want_crl ? (void *)d2i_X509_CRL_bio(bio, NULL) :
+				 (void *)d2i_X509_bio(bio, NULL);
+		sg_openssl_errors(NULL, 0);
+		if (obj != NULL) {
+			if (want_crl ? !sk_X509_CRL_push(crls, obj) :
+				       !sk_X509_push(certs, obj)) {
+				if (want_crl)
+					X509_CRL_free(obj);
+				else
+					X509_free(obj);
+				BIO_free(bio);
+				sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+				return -1;
+			}
+			n++;
+		}
+	}
+	BIO_free(bio);
+	*n_r = n;
+	return 0;
+}
+
+/* load_path - a file (must contain at least one object) or a directory
+   (every regular, non-hidden file that parses) */
+static int load_path(const char *path, bool want_crl, STACK_OF(X509) *certs,
+		     STACK_OF(X509_CRL) *crls, struct sg_error *err_r)
+{
+	struct stat st;
+	size_t n;
+
+	if (stat(path, &st) < 0) {
+		sg_error_set(err_r, SG_ERR_IO, "%.180s: %s", path,
+			     strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		DIR *dir = opendir(path);
+		struct dirent *de;
+		char full[4096];
+
+		if (dir == NULL) {
+			sg_error_set(err_r, SG_ERR_IO, "%.180s: %s", path,
+				     strerror(errno));
+			return -1;
+		}
+		while ((de = readdir(dir)) != NULL) {
+			struct stat fst;
+
+			if (de->d_name[0] == '.')
+				continue;
+			if ((size_t)snprintf(full, sizeof(full), "%s/%s", path,
+					     de->d_name) >= sizeof(full))
+				continue;
+			if (stat(full, &fst) < 0 || !S_ISREG(fst.st_mode))
+				continue;
+			if (load_file(full, want_crl, certs, crls, &n, err_r) < 0) {
+				closedir(dir);
+				return -1;
+			}
+		}
+		closedir(dir);
+		return 0;
+	}
+	if (load_file(path, want_crl, certs, crls, &n, err_r) < 0)
+		return -1;
+	if (n == 0) {
+		sg_error_set(err_r, SG_ERR_CONFIG,
+			     "%.180s: no %s found (PEM or DER expected)", path,
+			     want_crl ? "CRL" : "certificate");
+		return -1;
+	}
+	return 0;
+}
+
+/* for_each_item - call fn for each item of a comma/space separated list */
+static int load_list(const char *list, bool want_crl, STACK_OF(X509) *certs,
+		     STACK_OF(X509_CRL) *crls, struct sg_error *err_r)
+{
+	char item[4096];
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t len;
+
+		p += strspn(p, ", \t\r\n");
+		len = strcspn(p, ", \t\r\n");
+		if (len == 0)
+			break;
+		if (len >= sizeof(item)) {
+			sg_error_set(err_r, SG_ERR_CONFIG, "path too long");
+			return -1;
+		}
+		memcpy(item, p, len);
+		item[len] = '\0';
+		p += len;
+		if (load_path(item, want_crl, certs, crls, err_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static time_t asn1_time_t(const ASN1_TIME *t, time_t dflt)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return dflt;
+	return timegm(&tm);
+}
+
+#define TIME_MAX_VAL ((time_t)INT64_MAX)
+#define TIME_MIN_VAL ((time_t)INT64_MIN)
+
+static int cmp_fpr(const void *a, const void *b)
+{
+	return memcmp(a, b, HASH_LEN);
+}
+
+/* anchors_fingerprint - SHA-256 over the sorted anchor SHA-256s */
+static void anchors_fingerprint(STACK_OF(X509) *anchors, char hex[65])
+{
+	int i, n = sk_X509_num(anchors);
+	unsigned char *fprs = calloc((size_t)n + 1, HASH_LEN), md[HASH_LEN];
+	unsigned int mdlen;
+
+	hex[0] = '\0';
+	if (fprs == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		X509_digest(sk_X509_value(anchors, i), EVP_sha256(),
+			    fprs + (size_t)i * HASH_LEN, &mdlen);
+	qsort(fprs, (size_t)n, HASH_LEN, cmp_fpr);
+	EVP_Digest(fprs, (size_t)n * HASH_LEN, md, &mdlen, EVP_sha256(), NULL);
+	sodium_bin2hex(hex, 65, md, HASH_LEN);
+	free(fprs);
+}
+
+static unsigned long parse_ulong(struct sg_config *conf, const char *name)
+{
+	const char *v = sg_config_get(conf, name);
+
+	return v == NULL ? 0 : strtoul(v, NULL, 10);
+}
+
+/* settings_from_conf - modes and limits (values were checked when set,
+   but $references are checked only now) */
+static int settings_from_conf(struct sg_ctx *ctx, struct sg_config *conf,
+			      struct sg_error *err_r)
+{
+	static const char *const checked[] = {
+		"revocation_check", "sender_binding", "allow_sha1_signatures",
+		"max_message_size", "max_mime_depth", "max_mime_parts",
+		"max_cms_nesting", "max_certificates",
+	};
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < SG_ARRAY_SIZE(checked); i++) {
+		v = sg_config_get(conf, checked[i]);
+		if (v == NULL) {
+			sg_error_set(err_r, SG_ERR_CONFIG,
+				     "%s: cannot expand its value", checked[i]);
+			return -1;
+		}
+		/* re-check expanded values through the setter's checks */
+		if (strchr(v, '$') == NULL) {
+			struct sg_config *tmp;
+			int ret;
+
+			if (sg_config_new(&tmp) < 0) {
+				sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+				return -1;
+			}
+			ret = sg_config_set(tmp, checked[i], v, err_r);
+			sg_config_free(&tmp);
+			if (ret < 0)
+				return -1;
+		}
+	}
+	v = sg_config_get(conf, "revocation_check");
+	ctx->revocation = strcmp(v, "none") == 0 ? SG_REVOCATION_NONE :
+			  strcmp(v, "hard") == 0 ? SG_REVOCATION_HARD :
+			  SG_REVOCATION_SOFT;
+	v = sg_config_get(conf, "sender_binding");
+	ctx->binding = strcmp(v, "off") == 0 ? SG_BINDING_OFF :
+		       strcmp(v, "relaxed") == 0 ? SG_BINDING_RELAXED :
+		       SG_BINDING_STRICT;
+	ctx->allow_sha1 = strcmp(sg_config_get(conf, "allow_sha1_signatures"),
+				 "yes") == 0;
+	ctx->limits.max_message_size = parse_ulong(conf, "max_message_size");
+	ctx->limits.max_mime_depth = (unsigned int)parse_ulong(conf, "max_mime_depth");
+	ctx->limits.max_mime_parts = (unsigned int)parse_ulong(conf, "max_mime_parts");
+	ctx->limits.max_cms_nesting = (unsigned int)parse_ulong(conf, "max_cms_nesting");
+	ctx->limits.max_certificates = (unsigned int)parse_ulong(conf, "max_certificates");
+	return 0;
+}
+
+static int load_policies(struct sg_ctx *ctx, const char *list,
+			 struct sg_error *err_r)
+{
+	char oid[128];
+	const char *p = list;
+
+	while (*p != '\0') {
+		ASN1_OBJECT *obj;
+		size_t len;
+
+		p += strspn(p, ", \t");
+		len = strcspn(p, ", \t");
+		if (len == 0)
+			break;
+		if (len >= sizeof(oid)) {
+			sg_error_set(err_r, SG_ERR_INVALID,
+				     "certificate_policies: OID too long");
+			return -1;
+		}
+		memcpy(oid, p, len);
+		oid[len] = '\0';
+		p += len;
+		if ((obj = OBJ_txt2obj(oid, 1)) == NULL) {
+			sg_openssl_errors(NULL, 0);
+			sg_error_set(err_r, SG_ERR_INVALID,
+				     "certificate_policies: '%.60s' is not an OID",
+				     oid);
+			return -1;
+		}
+		if (ctx->policies == NULL &&
+		    (ctx->policies = sk_ASN1_OBJECT_new_null()) == NULL) {
+			ASN1_OBJECT_free(obj);
+			sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+			return -1;
+		}
+		if (!sk_ASN1_OBJECT_push(ctx->policies, obj)) {
+			ASN1_OBJECT_free(obj);
+			sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int sg_ctx_new(struct sg_config *conf, struct sg_ctx **ctx_r,
+	       struct sg_error *err_r)
+{
+	struct sg_ctx *ctx;
+	STACK_OF(X509) *anchors = NULL;
+	const char *v;
+	int i;
+
+	sg_assert(conf != NULL && ctx_r != NULL);
+	*ctx_r = NULL;
+	sg_error_clear(err_r);
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL ||
+	    (ctx->store = X509_STORE_new()) == NULL ||
+	    (ctx->intermediates = sk_X509_new_null()) == NULL ||
+	    (ctx->crls = sk_X509_CRL_new_null()) == NULL ||
+	    (anchors = sk_X509_new_null()) == NULL ||
+	    (ctx->cert_cache = calloc(1, sizeof(*ctx->cert_cache))) == NULL ||
+	    (ctx->chain_cache = calloc(1, sizeof(*ctx->chain_cache))) == NULL) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	if (settings_from_conf(ctx, conf, err_r) < 0)
+		goto fail;
+	if ((v = sg_config_get(conf, "trust_anchors")) == NULL ||
+	    load_list(v, false, anchors, NULL, err_r) < 0)
+		goto fail;
+	if ((v = sg_config_get(conf, "intermediates")) == NULL ||
+	    load_list(v, false, ctx->intermediates, NULL, err_r) < 0)
+		goto fail;
+	if ((v = sg_config_get(conf, "crl_dirs")) == NULL ||
+	    load_list(v, true, NULL, ctx->crls, err_r) < 0)
+		goto fail;
+	if ((v = sg_config_get(conf, "certificate_policies")) == NULL ||
+	    load_policies(ctx, v, err_r) < 0)
+		goto fail;
+	for (i = 0; i < sk_X509_num(anchors); i++) {
+		if (X509_STORE_add_cert(ctx->store, sk_X509_value(anchors, i)) != 1) {
+			/* a duplicate anchor is harmless */
+			sg_openssl_errors(NULL, 0);
+		}
+	}
+	ctx->n_anchors = (size_t)sk_X509_num(anchors);
+	anchors_fingerprint(anchors, ctx->anchor_fpr);
+	/* the window in which every configured CRL is current */
+	ctx->crl_window_start = TIME_MIN_VAL;
+	ctx->crl_window_end = TIME_MAX_VAL;
+	for (i = 0; i < sk_X509_CRL_num(ctx->crls); i++) {
+		X509_CRL *crl = sk_X509_CRL_value(ctx->crls, i);
+		time_t last = asn1_time_t(X509_CRL_get0_lastUpdate(crl), TIME_MIN_VAL);
+		time_t next = asn1_time_t(X509_CRL_get0_nextUpdate(crl), TIME_MAX_VAL);
+
+		if (last > ctx->crl_window_start)
+			ctx->crl_window_start = last;
+		if (next < ctx->crl_window_end)
+			ctx->crl_window_end = next;
+	}
+	sk_X509_pop_free(anchors, X509_free);
+	*ctx_r = ctx;
+	return 0;
+fail:
+	sk_X509_pop_free(anchors, X509_free);
+	sg_ctx_free(&ctx);
+	return -1;
+}
+
+void sg_ctx_free(struct sg_ctx **ctxp)
+{
+	struct sg_ctx *ctx = *ctxp;
+	size_t i;
+
+	if (ctx == NULL)
+		return;
+	X509_STORE_free(ctx->store);
+	sk_X509_pop_free(ctx->intermediates, X509_free);
+	sk_X509_CRL_pop_free(ctx->crls, X509_CRL_free);
+	sk_ASN1_OBJECT_pop_free(ctx->policies, ASN1_OBJECT_free);
+	if (ctx->cert_cache != NULL) {
+		for (i = 0; i < CERT_CACHE_SLOTS; i++)
+			X509_free(ctx->cert_cache->slots[i].cert);
+	}
+	free(ctx->cert_cache);
+	free(ctx->chain_cache);
+	free(ctx);
+	*ctxp = NULL;
+}
+
+size_t sg_ctx_anchor_count(const struct sg_ctx *ctx)
+{
+	sg_assert(ctx != NULL);
+	return ctx->n_anchors;
+}
+
+int sg_ctx_policy(const struct sg_ctx *ctx, char *buf, size_t size)
+{
+	static const char *const rev[] = { "none", "soft", "hard" };
+	static const char *const bind[] = { "strict", "relaxed", "off" };
+	int n;
+
+	sg_assert(ctx != NULL && buf != NULL);
+	n = snprintf(buf, size,
+		     "anchors=sha256:%s revocation=%s sender_binding=%s sha1=%s",
+		     ctx->anchor_fpr, rev[ctx->revocation], bind[ctx->binding],
+		     ctx->allow_sha1 ? "allow" : "reject");
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	return n;
+}
+
+/* ---- certificate cache ---- */
+
+X509 *sg_trust_cert_from_der(struct sg_ctx *ctx, const unsigned char *der,
+			     size_t len)
+{
+	unsigned char key[HASH_LEN];
+	struct cert_slot *slot;
+	const unsigned char *p = der;
+	X509 *cert = NULL;
+
+	crypto_generichash(key, sizeof(key), der, len, NULL, 0);
+	slot = &ctx->cert_cache->slots[slot_of(key, CERT_CACHE_SLOTS)];
+	if (slot->cert != NULL && memcmp(slot->key, key, HASH_LEN) == 0) {
+		X509_up_ref(slot->cert);
+		return slot->cert;
+	}
+	if (len > LONG_MAX || (cert = d2i_X509(NULL, &p, (long)len)) == NULL ||
+	    p != der + len) {
+		if (cert != NULL)
+			X509_free(cert);
+		sg_openssl_errors(NULL, 0);
+		return NULL;
+	}
+	/* compute the extension cache now, so cached certs stay read-only */
+	(void)X509_check_purpose(cert, -1, 0);
+	X509_free(slot->cert);
+	memcpy(slot->key, key, HASH_LEN);
+	slot->cert = cert;
+	X509_up_ref(cert);
+	return cert;
+}
+
+/* ---- chain validation ---- */
+
+struct chain_state {
+	enum sg_revocation revocation;
+	struct sg_chain_verdict *v;
+};
+
+static bool is_crl_error(int err)
+{
+	switch (err) {
+	case X509_V_ERR_UNABLE_TO_GET_CRL:
+	case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
+	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+	case X509_V_ERR_CRL_NOT_YET_VALID:
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+	case X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD:
+	case X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
+	case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
+	case X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
+	case X509_V_ERR_DIFFERENT_CRL_SCOPE:
+	case X509_V_ERR_CRL_PATH_VALIDATION_ERROR:
+	case X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static enum sg_reason reason_of(int err)
+{
+	switch (err) {
+	case X509_V_ERR_CERT_REVOKED:
+		return SG_REASON_REVOKED;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		return SG_REASON_EXPIRED;
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return SG_REASON_NOT_YET_VALID;
+	case X509_V_ERR_INVALID_PURPOSE:
+	case X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE:
+		return SG_REASON_KEY_USAGE;
+	case X509_V_ERR_EE_KEY_TOO_SMALL:
+	case X509_V_ERR_CA_KEY_TOO_SMALL:
+		return SG_REASON_WEAK_KEY;
+	case X509_V_ERR_CA_MD_TOO_WEAK:
+		return SG_REASON_WEAK_ALGORITHM;
+	case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+	case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+	case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
+		return SG_REASON_MALFORMED;
+	default:
+		return SG_REASON_UNTRUSTED;
+	}
+}
+
+/* verify_cb - collect every problem of the path instead of stopping */
+static int verify_cb(int ok, X509_STORE_CTX *xctx)
+{
+	struct chain_state *cs = X509_STORE_CTX_get_app_data(xctx);
+	int err = X509_STORE_CTX_get_error(xctx);
+	enum sg_reason r;
+
+	if (ok || cs == NULL)
+		return ok;
+	if (is_crl_error(err)) {
+		/* soft: use the CRLs that are present; hard: inconclusive */
+		if (cs->revocation == SG_REVOCATION_HARD)
+			r = SG_REASON_REVOCATION_UNKNOWN;
+		else
+			return 1;
+	} else {
+		r = reason_of(err);
+	}
+	if (cs->v->detail[0] == '\0' || (r != SG_REASON_REVOCATION_UNKNOWN &&
+					 !(cs->v->reasons & ~SG_REASON_BIT(SG_REASON_REVOCATION_UNKNOWN)))) {
+		snprintf(cs->v->detail, sizeof(cs->v->detail), "%s (depth %d)",
+			 X509_verify_cert_error_string(err),
+			 X509_STORE_CTX_get_error_depth(xctx));
+	}
+	cs->v->reasons |= SG_REASON_BIT(r);
+	return 1;
+}
+
+/* hash_cert - BLAKE2b of a certificate's DER into st */
+static void hash_cert(crypto_generichash_state *st, X509 *cert)
+{
+	unsigned char stackbuf[4096], *der = stackbuf, *p;
+	int len = i2d_X509(cert, NULL);
+
+	if (len <= 0)
+		return;
+	if ((size_t)len > sizeof(stackbuf) && (der = malloc((size_t)len)) == NULL)
+		return;
+	p = der;
+	i2d_X509(cert, &p);
+	crypto_generichash_update(st, der, (size_t)len);
+	if (der != stackbuf)
+		free(der);
+}
+
+/* chain_key - BLAKE2b over the signer and the message's certificates
+   (the configured trust store and intermediates are fixed per context) */
+static void chain_key(X509 *signer, STACK_OF(X509) *msg_certs,
+		      unsigned char key[HASH_LEN])
+{
+	crypto_generichash_state st;
+	int i;
+
+	crypto_generichash_init(&st, NULL, 0, HASH_LEN);
+	hash_cert(&st, signer);
+	for (i = 0; i < sk_X509_num(msg_certs); i++)
+		hash_cert(&st, sk_X509_value(msg_certs, i));
+	crypto_generichash_final(&st, key, HASH_LEN);
+}
+
+void sg_trust_verify_chain(struct sg_ctx *ctx, X509 *signer,
+			   STACK_OF(X509) *msg_certs,
+			   STACK_OF(X509_CRL) *msg_crls, time_t at,
+			   struct sg_chain_verdict *v)
+{
+	struct chain_state cs = { ctx->revocation, v };
+	unsigned char key[HASH_LEN];
+	struct chain_slot *slot = NULL;
+	X509_STORE_CTX *xctx = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
+	STACK_OF(X509) *untrusted = NULL;
+	X509_VERIFY_PARAM *param;
+	unsigned long flags = 0;
+	bool cacheable = sk_X509_CRL_num(msg_crls) <= 0;
+	int i, ret;
+
+	memset(v, 0, sizeof(*v));
+	if (cacheable) {
+		chain_key(signer, msg_certs, key);
+		slot = &ctx->chain_cache->slots[slot_of(key, CHAIN_CACHE_SLOTS)];
+		if (slot->used && memcmp(slot->key, key, HASH_LEN) == 0 &&
+		    at >= slot->not_before && at < slot->not_after)
+			return;	/* validated before, still inside its window */
+	}
+	if ((untrusted = sk_X509_dup(ctx->intermediates)) == NULL)
+		goto internal;
+	for (i = 0; i < sk_X509_num(msg_certs); i++) {
+		if (!sk_X509_push(untrusted, sk_X509_value(msg_certs, i)))
+			goto internal;
+	}
+	if ((xctx = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(xctx, ctx->store, signer, untrusted) != 1 ||
+	    X509_STORE_CTX_set_default(xctx, "smime_sign") != 1)
+		goto internal;
+	param = X509_STORE_CTX_get0_param(xctx);
+	X509_VERIFY_PARAM_set_time(param, at);
+	if (ctx->revocation != SG_REVOCATION_NONE) {
+		flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
+			 X509_V_FLAG_EXTENDED_CRL_SUPPORT |
+			 X509_V_FLAG_USE_DELTAS;
+		if ((crls = sk_X509_CRL_dup(ctx->crls)) == NULL)
+			goto internal;
+		for (i = 0; i < sk_X509_CRL_num(msg_crls); i++) {
+			if (!sk_X509_CRL_push(crls, sk_X509_CRL_value(msg_crls, i)))
+				goto internal;
+		}
+		X509_STORE_CTX_set0_crls(xctx, crls);
+	}
+	flags |= X509_V_FLAG_POLICY_CHECK;
+	if (ctx->policies != NULL) {
+		flags |= X509_V_FLAG_EXPLICIT_POLICY;
+		if (X509_VERIFY_PARAM_set1_policies(param, ctx->policies) != 1)
+			goto internal;
+	}
+	X509_VERIFY_PARAM_set_flags(param, flags);
+	X509_STORE_CTX_set_app_data(xctx, &cs);
+	X509_STORE_CTX_set_verify_cb(xctx, verify_cb);
+	ret = X509_verify_cert(xctx);
+	if (ret <= 0 && v->reasons == 0) {
+		/* failed without telling the callback */
+		int err = X509_STORE_CTX_get_error(xctx);
+
+		v->reasons |= SG_REASON_BIT(reason_of(err));
+		snprintf(v->detail, sizeof(v->detail), "%s",
+			 X509_verify_cert_error_string(err));
+	}
+	/* without a trusted path, revocation is beside the point */
+	if (v->reasons & SG_REASON_BIT(SG_REASON_UNTRUSTED))
+		v->reasons &= ~SG_REASON_BIT(SG_REASON_REVOCATION_UNKNOWN);
+	if (ret > 0 && v->reasons == 0 && slot != NULL) {
+		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xctx);
+		time_t nb = TIME_MIN_VAL, na = TIME_MAX_VAL;
+
+		for (i = 0; i < sk_X509_num(chain); i++) {
+			X509 *c = sk_X509_value(chain, i);
+			time_t b = asn1_time_t(X509_get0_notBefore(c), TIME_MAX_VAL);
+			time_t a = asn1_time_t(X509_get0_notAfter(c), TIME_MIN_VAL);
+
+			if (b > nb)
+				nb = b;
+			if (a < na)
+				na = a;
+		}
+		if (ctx->revocation != SG_REVOCATION_NONE) {
+			if (ctx->crl_window_start > nb)
+				nb = ctx->crl_window_start;
+			if (ctx->crl_window_end < na)
+				na = ctx->crl_window_end;
+		}
+		memcpy(slot->key, key, HASH_LEN);
+		slot->used = true;
+		slot->not_before = nb;
+		slot->not_after = na;
+	}
+	sg_openssl_errors(NULL, 0);
+	X509_STORE_CTX_free(xctx);
+	sk_X509_CRL_free(crls);
+	sk_X509_free(untrusted);
+	return;
+internal:
+	sg_openssl_errors(NULL, 0);
+	X509_STORE_CTX_free(xctx);
+	sk_X509_CRL_free(crls);
+	sk_X509_free(untrusted);
+	v->reasons |= SG_REASON_BIT(SG_REASON_INTERNAL_ERROR);
+	snprintf(v->detail, sizeof(v->detail), "cannot set up path validation");
+}

@@ -1,0 +1,604 @@
+/* verify.c - the layered walk of DESIGN.md section 3
+ *
+ * Only the root entity counts, or the root under one recognised outer
+ * layer (an outer signature, a compression layer, an RFC 9788 wrapper).
+ * S/MIME found deeper gives at most "signed" + partial, or
+ * embedded-ciphertext for encrypted parts.
+ */
+#include "sg-private.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define R(r) SG_REASON_BIT(SG_REASON_##r)
+
+enum expect { EXPECT_ANY, EXPECT_SIGNED, EXPECT_ENVELOPED };
+
+static bool is_pkcs7_signature(const char *type, const char *subtype)
+{
+	return strcmp(type, "application") == 0 &&
+	       (strcmp(subtype, "pkcs7-signature") == 0 ||
+		strcmp(subtype, "x-pkcs7-signature") == 0);
+}
+
+static bool is_signature_protocol(const char *protocol)
+{
+	return strcmp(protocol, "application/pkcs7-signature") == 0 ||
+	       strcmp(protocol, "application/x-pkcs7-signature") == 0;
+}
+
+static bool ends_with_ci(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+/* is_pkcs7_mime - application/(x-)pkcs7-mime, or an Outlook-style
+   application/octet-stream named *.p7m */
+static bool is_pkcs7_mime(const struct sg_ctype *ct)
+{
+	if (strcmp(ct->type, "application") != 0)
+		return false;
+	if (strcmp(ct->subtype, "pkcs7-mime") == 0 ||
+	    strcmp(ct->subtype, "x-pkcs7-mime") == 0)
+		return true;
+	return strcmp(ct->subtype, "octet-stream") == 0 &&
+	       (ends_with_ci(ct->name, ".p7m") || ends_with_ci(ct->name, ".p7z"));
+}
+
+static enum expect expect_of(const struct sg_ctype *ct)
+{
+	if (strcmp(ct->smime_type, "signed-data") == 0)
+		return EXPECT_SIGNED;
+	if (strcmp(ct->smime_type, "enveloped-data") == 0 ||
+	    strcmp(ct->smime_type, "authenveloped-data") == 0)
+		return EXPECT_ENVELOPED;
+	return EXPECT_ANY;
+}
+
+/* decode_body - the body of an entity, transfer-decoded (malloc'd) */
+static unsigned char *decode_body(const struct sg_headers *h,
+				  const unsigned char *p, size_t len,
+				  size_t *out_len_r, bool *bad_r)
+{
+	const unsigned char *body = p + h->body_offset;
+	size_t blen = len - h->body_offset;
+	unsigned char *out;
+
+	*bad_r = false;
+	switch (sg_mime_parse_cte(&h->cte)) {
+	case SG_CTE_BASE64:
+		if ((out = malloc(blen / 4 * 3 + 3)) == NULL)
+			return NULL;
+		if (sg_b64_decode(body, blen, out, out_len_r) < 0) {
+			free(out);
+			*bad_r = true;
+			return NULL;
+		}
+		return out;
+	case SG_CTE_IDENTITY:
+		if ((out = malloc(blen + 1)) == NULL)
+			return NULL;
+		memcpy(out, body, blen);
+		*out_len_r = blen;
+		return out;
+	default:
+		/* quoted-printable or unknown for binary CMS: not S/MIME */
+		*bad_r = true;
+		return NULL;
+	}
+}
+
+static void note_malformed(struct sg_verify_state *st, bool as_encrypted,
+			   const char *what)
+{
+	if (as_encrypted) {
+		st->encrypted_layer = true;
+		st->unknown |= R(MALFORMED);
+	} else {
+		st->signed_layer = true;
+		st->fail |= R(MALFORMED);
+	}
+	sg_res_add_detail(st->res, "%s", what);
+}
+
+static void inspect_inner(struct sg_verify_state *st, const unsigned char *p,
+			  size_t len, unsigned int depth);
+
+void sg_verify_cms_object(struct sg_verify_state *st, const unsigned char *der,
+			  size_t len, const unsigned char *detached,
+			  size_t detached_len, unsigned int depth)
+{
+	STACK_OF(X509) *certs = NULL;
+	CMS_ContentInfo *cms;
+	bool too_many;
+	const unsigned char *econtent;
+	size_t elen;
+
+	if (st->cms_depth >= st->ctx->limits.max_cms_nesting) {
+		st->signed_layer = true;
+		st->unknown |= R(TOO_COMPLEX);
+		return;
+	}
+	cms = sg_cms_decode(st->ctx, der, len, &certs, &too_many);
+	if (cms == NULL) {
+		if (too_many) {
+			st->signed_layer = true;
+			st->unknown |= R(TOO_COMPLEX);
+			sg_res_add_detail(st->res, "The signature carries more certificates than the limit of %u.",
+					  st->ctx->limits.max_certificates);
+		} else {
+			note_malformed(st, false, "The CMS structure cannot be decoded.");
+		}
+		return;
+	}
+	st->cms_depth++;
+	switch (sg_cms_type_of(cms)) {
+	case SG_CMS_SIGNED:
+		if (detached == NULL &&
+		    sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)) <= 0 &&
+		    (CMS_get0_content(cms) == NULL ||
+		     *CMS_get0_content(cms) == NULL)) {
+			/* a certs-only message (RFC 8551 3.8): nothing signed */
+			sg_res_add_detail(st->res, "The message only carries certificates; nothing is signed.");
+			break;
+		}
+		sg_cms_verify_signed(st, cms, certs, detached, detached_len,
+				     &econtent, &elen);
+		if (econtent != NULL)
+			inspect_inner(st, econtent, elen, depth + 1);
+		break;
+	case SG_CMS_ENVELOPED:
+	case SG_CMS_AUTH_ENVELOPED:
+		if (detached != NULL) {
+			note_malformed(st, false, "The signature part holds encrypted data, not a signature.");
+			break;
+		}
+		sg_cms_inspect_enveloped(st, cms, der, len);
+		break;
+	case SG_CMS_COMPRESSED:
+		/* Debian's OpenSSL 3 is built without zlib: CMS_uncompress
+		   cannot open the layer */
+		st->unknown |= R(UNSUPPORTED);
+		sg_res_add_detail(st->res, "The message is CMS-compressed, which this server cannot open.");
+		break;
+	case SG_CMS_ENCRYPTED:
+		st->info |= R(UNSUPPORTED);
+		sg_res_add_detail(st->res, "The message is symmetrically encrypted (CMS EncryptedData) without recipients.");
+		break;
+	case SG_CMS_DATA:
+	case SG_CMS_DIGESTED:
+		sg_res_add_detail(st->res, "The CMS object is not signed (plain or digested data).");
+		break;
+	default:
+		if (detached != NULL)
+			note_malformed(st, false, "The signature part holds an unknown CMS type.");
+		else
+			st->info |= R(UNSUPPORTED);
+		break;
+	}
+	st->cms_depth--;
+	sk_X509_pop_free(certs, X509_free);
+	CMS_ContentInfo_free(cms);
+}
+
+/* pkcs7_mime_entity - an application/pkcs7-mime root */
+static void pkcs7_mime_entity(struct sg_verify_state *st,
+			      const struct sg_headers *h,
+			      const struct sg_ctype *ct,
+			      const unsigned char *p, size_t len,
+			      unsigned int depth)
+{
+	enum expect ex = expect_of(ct);
+	unsigned char *der;
+	size_t dlen;
+	bool bad;
+
+	if (strcmp(ct->smime_type, "certs-only") == 0) {
+		sg_res_add_detail(st->res, "The message only carries certificates; nothing is signed.");
+		return;
+	}
+	der = decode_body(h, p, len, &dlen, &bad);
+	if (der == NULL) {
+		if (bad)
+			note_malformed(st, ex == EXPECT_ENVELOPED,
+				       "The S/MIME body is not valid base64 or uses an unusable transfer encoding.");
+		else
+			st->unknown |= R(INTERNAL_ERROR);
+		return;
+	}
+	if (ex == EXPECT_ENVELOPED) {
+		/* keep "encrypted" for an undecodable enveloped body */
+		bool too_many;
+		CMS_ContentInfo *cms = sg_cms_decode(st->ctx, der, dlen, NULL,
+						     &too_many);
+		if (cms == NULL) {
+			note_malformed(st, true, "The encrypted S/MIME body cannot be decoded.");
+			free(der);
+			return;
+		}
+		CMS_ContentInfo_free(cms);
+	}
+	sg_verify_cms_object(st, der, dlen, NULL, 0, depth);
+	free(der);
+}
+
+/* detached_entity - multipart/signed with a pkcs7-signature protocol */
+static void detached_entity(struct sg_verify_state *st,
+			    const struct sg_headers *h,
+			    const struct sg_ctype *ct,
+			    const unsigned char *p, size_t len,
+			    unsigned int depth)
+{
+	struct sg_slice parts[3];
+	struct sg_headers sh;
+	struct sg_ctype sct;
+	size_t n, dlen, clen;
+	bool closed, bad;
+	unsigned char *der, *canon;
+
+	sg_mime_split(p + h->body_offset, len - h->body_offset, ct->boundary,
+		      parts, SG_ARRAY_SIZE(parts), &n, &closed);
+	if (n != 2) {
+		note_malformed(st, false, n < 2 ?
+			       "The multipart/signed message does not have its two parts (check the boundary)." :
+			       "The multipart/signed message has more than two parts.");
+		return;
+	}
+	sg_mime_parse_headers(parts[1].p, parts[1].len, &sh);
+	sg_mime_parse_ctype(&sh.content_type, &sct);
+	if (!is_pkcs7_signature(sct.type, sct.subtype)) {
+		note_malformed(st, false, "The second part of multipart/signed is not an S/MIME signature.");
+		return;
+	}
+	der = decode_body(&sh, parts[1].p, parts[1].len, &dlen, &bad);
+	if (der == NULL) {
+		if (bad)
+			note_malformed(st, false, "The signature part is not valid base64.");
+		else
+			st->unknown |= R(INTERNAL_ERROR);
+		return;
+	}
+	/* verify over the canonical CRLF form (rule 9) */
+	if (sg_mime_canon_crlf(parts[0].p, parts[0].len, &canon, &clen) < 0) {
+		st->unknown |= R(INTERNAL_ERROR);
+		free(der);
+		return;
+	}
+	sg_verify_cms_object(st, der, dlen, canon != NULL ? canon : parts[0].p,
+			     clen, depth);
+	free(canon);
+	free(der);
+	inspect_inner(st, parts[0].p, parts[0].len, depth + 1);
+}
+
+/* scan_inside - look for S/MIME below a root that is not S/MIME */
+static void scan_inside(struct sg_verify_state *st, const unsigned char *p,
+			size_t len, unsigned int depth)
+{
+	struct sg_headers h;
+	struct sg_ctype ct;
+
+	if (depth > st->ctx->limits.max_mime_depth ||
+	    ++st->parts_seen > st->ctx->limits.max_mime_parts) {
+		st->unknown |= R(TOO_COMPLEX);
+		return;
+	}
+	sg_mime_parse_headers(p, len, &h);
+	sg_mime_parse_ctype(&h.content_type, &ct);
+	if (strcmp(ct.type, "multipart") == 0) {
+		struct sg_slice parts[64];
+		size_t n, i, off = 0;
+		bool closed;
+
+		if (strcmp(ct.subtype, "signed") == 0 &&
+		    is_signature_protocol(ct.protocol)) {
+			st->found_signed_inside = true;
+			return;
+		}
+		/* walk in windows of 64 parts (no allocation) */
+		for (;;) {
+			const unsigned char *body = p + h.body_offset + off;
+			size_t blen = len - h.body_offset - off;
+
+			sg_mime_split(body, blen, ct.boundary, parts,
+				      SG_ARRAY_SIZE(parts), &n, &closed);
+			for (i = 0; i < n && i < SG_ARRAY_SIZE(parts); i++) {
+				scan_inside(st, parts[i].p, parts[i].len, depth + 1);
+				if (st->unknown & R(TOO_COMPLEX))
+					return;
+			}
+			if (n <= SG_ARRAY_SIZE(parts))
+				break;
+			/* continue after the last part we looked at */
+			off = (size_t)(parts[SG_ARRAY_SIZE(parts) - 1].p +
+				       parts[SG_ARRAY_SIZE(parts) - 1].len -
+				       (p + h.body_offset));
+		}
+		return;
+	}
+	if (strcmp(ct.type, "message") == 0 && strcmp(ct.subtype, "rfc822") == 0) {
+		scan_inside(st, p + h.body_offset, len - h.body_offset, depth + 1);
+		return;
+	}
+	if (is_pkcs7_mime(&ct)) {
+		enum expect ex = expect_of(&ct);
+
+		if (ex == EXPECT_SIGNED) {
+			st->found_signed_inside = true;
+		} else if (ex == EXPECT_ENVELOPED) {
+			st->found_encrypted_inside = true;
+		} else if (strcmp(ct.smime_type, "certs-only") != 0) {
+			/* no smime-type: the CMS content type decides */
+			unsigned char *der;
+			size_t dlen;
+			bool bad, too_many;
+			CMS_ContentInfo *cms;
+
+			der = decode_body(&h, p, len, &dlen, &bad);
+			if (der == NULL)
+				return;
+			cms = sg_cms_decode(st->ctx, der, dlen, NULL, &too_many);
+			if (cms != NULL) {
+				enum sg_cms_type t = sg_cms_type_of(cms);
+
+				if (t == SG_CMS_SIGNED)
+					st->found_signed_inside = true;
+				else if (t == SG_CMS_ENVELOPED ||
+					 t == SG_CMS_AUTH_ENVELOPED)
+					st->found_encrypted_inside = true;
+				CMS_ContentInfo_free(cms);
+			}
+			free(der);
+		}
+	}
+}
+
+/* inspect_inner - what lies under a verified outer signature: an
+   encryption layer counts ($SMIMEEncrypted); an inner signature is
+   reported but not evaluated (the outermost signature is the verdict) */
+static void inspect_inner(struct sg_verify_state *st, const unsigned char *p,
+			  size_t len, unsigned int depth)
+{
+	struct sg_headers h;
+	struct sg_ctype ct;
+
+	if (depth > st->ctx->limits.max_mime_depth)
+		return;
+	sg_mime_parse_headers(p, len, &h);
+	sg_mime_parse_ctype(&h.content_type, &ct);
+	if (strcmp(ct.type, "message") == 0 && strcmp(ct.subtype, "rfc822") == 0 &&
+	    strcmp(ct.forwarded, "no") == 0) {
+		/* RFC 9788 / RFC 8551 3.1 wrapped message */
+		inspect_inner(st, p + h.body_offset, len - h.body_offset, depth + 1);
+		return;
+	}
+	if (is_pkcs7_mime(&ct) && strcmp(ct.smime_type, "certs-only") != 0) {
+		unsigned char *der;
+		size_t dlen;
+		bool bad, too_many;
+		CMS_ContentInfo *cms;
+
+		der = decode_body(&h, p, len, &dlen, &bad);
+		if (der == NULL)
+			return;
+		cms = sg_cms_decode(st->ctx, der, dlen, NULL, &too_many);
+		if (cms != NULL) {
+			enum sg_cms_type t = sg_cms_type_of(cms);
+
+			if (t == SG_CMS_ENVELOPED || t == SG_CMS_AUTH_ENVELOPED)
+				sg_cms_inspect_enveloped(st, cms, der, dlen);
+			else if (t == SG_CMS_SIGNED)
+				sg_res_add_detail(st->res, "An inner signature layer is present; only the outermost signature is evaluated.");
+			CMS_ContentInfo_free(cms);
+		}
+		free(der);
+	} else if (strcmp(ct.type, "multipart") == 0 &&
+		   strcmp(ct.subtype, "signed") == 0 &&
+		   is_signature_protocol(ct.protocol)) {
+		sg_res_add_detail(st->res, "An inner signature layer is present; only the outermost signature is evaluated.");
+	}
+}
+
+void sg_verify_entity(struct sg_verify_state *st, const unsigned char *p,
+		      size_t len, unsigned int depth)
+{
+	struct sg_headers h;
+	struct sg_ctype ct;
+
+	sg_mime_parse_headers(p, len, &h);
+	sg_mime_parse_ctype(&h.content_type, &ct);
+	if (depth == 0) {
+		unsigned int i;
+
+		st->n_from = 0;
+		for (i = 0; i < h.n_from && i < SG_MAX_FROM; i++)
+			st->n_from += sg_mime_parse_mailboxes(&h.from[i],
+				i == 0 ? st->from_addr : NULL, i == 0 ? sizeof(st->from_addr) : 0);
+		if (h.n_from > SG_MAX_FROM)
+			st->n_from += h.n_from - SG_MAX_FROM;
+		if (h.n_from > 1 && st->n_from < 2)
+			st->n_from = 2;	/* two From headers, however empty */
+		if (h.n_sender > 0 &&
+		    sg_mime_parse_mailboxes(&h.sender, st->sender_addr,
+					    sizeof(st->sender_addr)) == 1)
+			st->has_sender = true;
+	}
+	if (strcmp(ct.type, "multipart") == 0 && strcmp(ct.subtype, "signed") == 0 &&
+	    is_signature_protocol(ct.protocol)) {
+		detached_entity(st, &h, &ct, p, len, depth);
+	} else if (is_pkcs7_mime(&ct)) {
+		pkcs7_mime_entity(st, &h, &ct, p, len, depth);
+	} else if (strcmp(ct.type, "multipart") == 0 ||
+		   (strcmp(ct.type, "message") == 0 &&
+		    strcmp(ct.subtype, "rfc822") == 0)) {
+		st->parts_seen = 0;
+		scan_inside(st, p, len, depth);
+	}
+}
+
+/* finish - status, keywords and reasons from what the layers found */
+static void finish(struct sg_verify_state *st)
+{
+	struct sg_result *res = st->res;
+	bool any_failed = false, any_unknown = false;
+	size_t i;
+
+	if (st->signed_layer && st->bind_sender &&
+	    st->ctx->binding != SG_BINDING_OFF && res->n_signers > 0 &&
+	    !(st->fail & (R(MALFORMED) | R(AMBIGUOUS_CONTENT)))) {
+		uint32_t r = 0;
+
+		if (st->n_from == 0)
+			r = R(NO_FROM);
+		else if (st->n_from > 1)
+			r = R(MULTIPLE_FROM);
+		else if (!st->any_bound)
+			r = R(SENDER_MISMATCH);
+		if (r != 0) {
+			st->fail |= r;
+			if (r == R(SENDER_MISMATCH))
+				sg_res_add_detail(res, "The From address %s is not in the signer's certificate.",
+						  st->from_addr);
+		}
+	}
+	for (i = 0; i < res->n_signers; i++) {
+		if (res->signers[i].result == SG_SIGNER_FAILED)
+			any_failed = true;
+		else if (res->signers[i].result == SG_SIGNER_UNKNOWN)
+			any_unknown = true;
+	}
+	res->reasons |= st->fail | st->unknown | st->info;
+	if (st->signed_layer) {
+		if (st->fail != 0 || any_failed)
+			res->status = SG_STATUS_SIGNED_FAILED;
+		else if (st->unknown != 0 || any_unknown || res->n_signers == 0)
+			res->status = SG_STATUS_SIGNED;
+		else
+			res->status = SG_STATUS_SIGNED_VERIFIED;
+	} else if (st->encrypted_layer) {
+		res->status = SG_STATUS_ENCRYPTED;
+	} else if (st->found_signed_inside) {
+		res->status = SG_STATUS_SIGNED;
+		res->reasons |= R(PARTIAL);
+	} else {
+		res->status = SG_STATUS_NONE;
+	}
+	if (st->found_encrypted_inside)
+		res->reasons |= R(EMBEDDED_CIPHERTEXT);
+	res->keywords = sg_status_keywords(res->status);
+	if (st->encrypted_layer)
+		res->keywords |= SG_KW_ENCRYPTED;
+	if (st->weak && (res->status == SG_STATUS_SIGNED_VERIFIED ||
+			 res->status == SG_STATUS_ENCRYPTED ||
+			 res->status == SG_STATUS_ENCRYPTED_SIGNED_VERIFIED))
+		res->keywords |= SG_KW_WEAK;
+	if (res->status == SG_STATUS_SIGNED_VERIFIED && st->encrypted_layer &&
+	    res->has_enc && !res->enc.aead)
+		res->keywords |= SG_KW_WEAK;
+	if (st->bind_sender)
+		res->from = (char *)sg_res_strdup(res, st->from_addr);
+	sg_res_finish(res);
+}
+
+static int start(struct sg_ctx *ctx, time_t at, struct sg_verify_state *st,
+		 struct sg_result **res_r, struct sg_error *err_r)
+{
+	memset(st, 0, sizeof(*st));
+	*res_r = NULL;
+	sg_error_clear(err_r);
+	if ((st->res = sg_res_new()) == NULL) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	st->ctx = ctx;
+	st->at = at != 0 ? at : time(NULL);
+	return 0;
+}
+
+static int end(struct sg_verify_state *st, struct sg_result **res_r,
+	       struct sg_error *err_r)
+{
+	finish(st);
+	if (st->res->nomem) {
+		sg_result_free(&st->res);
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	*res_r = st->res;
+	return 0;
+}
+
+/* too_large - classify an oversized message by its root header only */
+static void too_large(struct sg_verify_state *st, const unsigned char *msg,
+		      size_t len)
+{
+	struct sg_headers h;
+	struct sg_ctype ct;
+
+	sg_mime_parse_headers(msg, len, &h);
+	sg_mime_parse_ctype(&h.content_type, &ct);
+	if (is_pkcs7_mime(&ct) && expect_of(&ct) == EXPECT_ENVELOPED) {
+		st->encrypted_layer = true;
+	} else if ((strcmp(ct.type, "multipart") == 0 &&
+		    strcmp(ct.subtype, "signed") == 0 &&
+		    is_signature_protocol(ct.protocol)) || is_pkcs7_mime(&ct)) {
+		st->signed_layer = true;
+	}
+	if (st->signed_layer || st->encrypted_layer) {
+		st->unknown |= R(TOO_LARGE);
+		sg_res_add_detail(st->res, "The message is %zu bytes, over the verification limit of %zu.",
+				  len, st->ctx->limits.max_message_size);
+	}
+}
+
+int sg_verify_message(struct sg_ctx *ctx, const unsigned char *msg,
+		      size_t msg_len, time_t at, struct sg_result **res_r,
+		      struct sg_error *err_r)
+{
+	struct sg_verify_state st;
+
+	sg_assert(ctx != NULL && res_r != NULL && (msg != NULL || msg_len == 0));
+	if (start(ctx, at, &st, res_r, err_r) < 0)
+		return -1;
+	st.bind_sender = true;
+	if (msg_len > ctx->limits.max_message_size)
+		too_large(&st, msg, msg_len);
+	else
+		sg_verify_entity(&st, msg, msg_len, 0);
+	return end(&st, res_r, err_r);
+}
+
+int sg_verify_cms(struct sg_ctx *ctx, const unsigned char *cms, size_t cms_len,
+		  const unsigned char *content, size_t content_len, time_t at,
+		  struct sg_result **res_r, struct sg_error *err_r)
+{
+	struct sg_verify_state st;
+	unsigned char *der = NULL;
+	size_t der_len;
+
+	sg_assert(ctx != NULL && res_r != NULL && (cms != NULL || cms_len == 0));
+	if (start(ctx, at, &st, res_r, err_r) < 0)
+		return -1;
+	if (cms_len > ctx->limits.max_message_size) {
+		st.signed_layer = true;
+		st.unknown |= R(TOO_LARGE);
+		return end(&st, res_r, err_r);
+	}
+	if (cms_len >= 10 &&
+	    memmem(cms, cms_len < 128 ? cms_len : 128, "-----BEGIN", 10) != NULL) {
+		if ((der = sg_cms_pem_to_der(cms, cms_len, &der_len)) == NULL) {
+			note_malformed(&st, false, "The PEM input is not valid.");
+			return end(&st, res_r, err_r);
+		}
+		cms = der;
+		cms_len = der_len;
+	}
+	sg_res_add_detail(st.res, "A raw CMS object has no From header: sender binding was not applied.");
+	sg_verify_cms_object(&st, cms, cms_len,
+			     content != NULL ? content : NULL, content_len, 0);
+	free(der);
+	return end(&st, res_r, err_r);
+}
