@@ -189,7 +189,7 @@ void sg_cms_inspect_enveloped(struct sg_verify_state *st, CMS_ContentInfo *cms,
 	st->encrypted_layer = true;
 	res->has_enc = true;
 	nid = enc_algorithm_nid(der, len);
-	sn = nid == NID_undef ? "unknown" : OBJ_nid2sn(nid);
+	sn = nid == NID_undef ? "unknown" : OBJ_nid2ln(nid);
 	for (i = 0; sn[i] != '\0' && (size_t)i + 1 < sizeof(alg); i++)
 		alg[i] = (char)tolower((unsigned char)sn[i]);
 	alg[i] = '\0';

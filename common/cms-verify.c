@@ -222,7 +222,7 @@ static const char *digest_check(struct sg_verify_state *st, X509_ALGOR *dig,
 		*unknown |= FAIL(UNSUPPORTED);
 		break;
 	}
-	return nid == NID_undef ? "unknown" : OBJ_nid2sn(nid);
+	return nid == NID_undef ? "unknown" : OBJ_nid2ln(nid);
 }
 
 /* drain - read the content through the digest BIOs */

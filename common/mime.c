@@ -343,6 +343,14 @@ void sg_mime_split(const unsigned char *body, size_t len, const char *boundary,
 		part_start = next;
 		pos = next;
 	}
+	if (in_part && !*closed_r) {
+		/* no close delimiter: the last part runs to the end */
+		if (n < max_parts) {
+			parts[n].p = body + part_start;
+			parts[n].len = len - part_start;
+		}
+		n++;
+	}
 	*n_parts_r = n;
 }
 

@@ -287,6 +287,12 @@ void sg_cms_inspect_enveloped(struct sg_verify_state *st,
 			      CMS_ContentInfo *cms, const unsigned char *der,
 			      size_t der_len);
 
+/* inflate.c: the zlib stream of a CMS CompressedData (RFC 3274) into a
+   malloc'd buffer of at most max_out bytes; 0 ok, -1 corrupt, -2 over
+   the limit, -3 out of memory */
+int sg_inflate(const unsigned char *in, size_t len, size_t max_out,
+	       unsigned char **out_r, size_t *out_len_r);
+
 /* the layered walk (verify.c) */
 void sg_verify_entity(struct sg_verify_state *st, const unsigned char *p,
 		      size_t len, unsigned int depth);

@@ -107,6 +107,42 @@ static void note_malformed(struct sg_verify_state *st, bool as_encrypted,
 static void inspect_inner(struct sg_verify_state *st, const unsigned char *p,
 			  size_t len, unsigned int depth);
 
+/* compressed_layer - inflate RFC 3274 compressed-data and walk the
+   entity inside as the root */
+static void compressed_layer(struct sg_verify_state *st, CMS_ContentInfo *cms,
+			     unsigned int depth)
+{
+	ASN1_OCTET_STRING **pos = CMS_get0_content(cms);
+	unsigned char *inner;
+	size_t inner_len;
+	int ret;
+
+	if (pos == NULL || *pos == NULL) {
+		note_malformed(st, false, "The compressed-data layer has no content.");
+		return;
+	}
+	ret = sg_inflate(ASN1_STRING_get0_data(*pos),
+			 (size_t)ASN1_STRING_length(*pos),
+			 st->ctx->limits.max_message_size, &inner, &inner_len);
+	switch (ret) {
+	case 0:
+		sg_verify_entity(st, inner, inner_len, depth + 1);
+		free(inner);
+		break;
+	case -2:
+		st->signed_layer = true;
+		st->unknown |= R(TOO_LARGE);
+		sg_res_add_detail(st->res, "The compressed layer expands beyond the size limit.");
+		break;
+	case -3:
+		st->unknown |= R(INTERNAL_ERROR);
+		break;
+	default:
+		note_malformed(st, false, "The compressed-data layer is corrupt.");
+		break;
+	}
+}
+
 void sg_verify_cms_object(struct sg_verify_state *st, const unsigned char *der,
 			  size_t len, const unsigned char *detached,
 			  size_t detached_len, unsigned int depth)
@@ -159,10 +195,8 @@ void sg_verify_cms_object(struct sg_verify_state *st, const unsigned char *der,
 		sg_cms_inspect_enveloped(st, cms, der, len);
 		break;
 	case SG_CMS_COMPRESSED:
-		/* Debian's OpenSSL 3 is built without zlib: CMS_uncompress
-		   cannot open the layer */
-		st->unknown |= R(UNSUPPORTED);
-		sg_res_add_detail(st->res, "The message is CMS-compressed, which this server cannot open.");
+		/* a recognised outer layer: the root continues inside */
+		compressed_layer(st, cms, depth);
 		break;
 	case SG_CMS_ENCRYPTED:
 		st->info |= R(UNSUPPORTED);
@@ -596,9 +630,9 @@ int sg_verify_cms(struct sg_ctx *ctx, const unsigned char *cms, size_t cms_len,
 		cms = der;
 		cms_len = der_len;
 	}
-	sg_res_add_detail(st.res, "A raw CMS object has no From header: sender binding was not applied.");
-	sg_verify_cms_object(&st, cms, cms_len,
-			     content != NULL ? content : NULL, content_len, 0);
+	sg_verify_cms_object(&st, cms, cms_len, content, content_len, 0);
+	if (st.signed_layer)
+		sg_res_add_detail(st.res, "A raw CMS object has no From header: sender binding was not applied.");
 	free(der);
 	return end(&st, res_r, err_r);
 }

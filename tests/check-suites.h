@@ -1,0 +1,16 @@
+/* check-suites.h - one make_*_suite() per module (libnl layout) */
+#ifndef CHECK_SUITES_H
+#define CHECK_SUITES_H
+
+#include <check.h>
+
+Suite *make_names_suite(void);
+Suite *make_config_suite(void);
+Suite *make_mime_suite(void);
+Suite *make_verify_suite(void);
+Suite *make_cases_suite(void);
+Suite *make_corpora_suite(void);
+Suite *make_hostile_suite(void);
+Suite *make_json_suite(void);
+
+#endif

@@ -1,0 +1,217 @@
+/* suite-config.c - smimeguard.conf parsing and settings checks */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check-suites.h"
+#include "smimeguard.h"
+
+static char *write_tmp(const char *text)
+{
+	static char path[] = "/tmp/sg-conf-XXXXXX";
+	char *p = strdup(path);
+	int fd = mkstemp(p);
+
+	ck_assert(fd >= 0);
+	ck_assert(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	return p;
+}
+
+START_TEST(test_defaults)
+{
+	struct sg_config *conf;
+
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	ck_assert_str_eq(sg_config_get(conf, "revocation_check"), "soft");
+	ck_assert_str_eq(sg_config_get(conf, "sender_binding"), "strict");
+	ck_assert_str_eq(sg_config_get(conf, "allow_sha1_signatures"), "no");
+	ck_assert_str_eq(sg_config_get(conf, "trust_anchors"), "");
+	ck_assert_ptr_null(sg_config_get(conf, "no_such_setting"));
+	sg_config_free(&conf);
+	ck_assert_ptr_null(conf);
+	sg_config_free(&conf);	/* NULL-safe */
+}
+END_TEST
+
+START_TEST(test_set_checks_values)
+{
+	struct sg_config *conf;
+	struct sg_error err;
+
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	ck_assert_int_eq(sg_config_set(conf, "revocation_check", "hard", &err), 0);
+	ck_assert_int_eq(sg_config_set(conf, "revocation_check", "maybe", &err), -1);
+	ck_assert_int_eq(err.code, SG_ERR_INVALID);
+	ck_assert(strstr(err.msg, "none|soft|hard") != NULL);
+	ck_assert_str_eq(sg_config_get(conf, "revocation_check"), "hard");
+	ck_assert_int_eq(sg_config_set(conf, "sender_binding", "str", &err), -1);
+	ck_assert_int_eq(sg_config_set(conf, "allow_sha1_signatures", "true", &err), -1);
+	ck_assert_int_eq(sg_config_set(conf, "max_mime_depth", "0", &err), -1);
+	ck_assert_int_eq(sg_config_set(conf, "max_mime_depth", "12x", &err), -1);
+	ck_assert_int_eq(sg_config_set(conf, "max_message_size", "104857600", &err), 0);
+	ck_assert_int_eq(sg_config_set(conf, "bad name", "x", &err), -1);
+	/* unknown names are kept for the daemons */
+	ck_assert_int_eq(sg_config_set(conf, "internal_domains", "example.org", &err), 0);
+	ck_assert_str_eq(sg_config_get(conf, "internal_domains"), "example.org");
+	sg_config_free(&conf);
+}
+END_TEST
+
+START_TEST(test_read_file)
+{
+	struct sg_config *conf;
+	struct sg_error err;
+	char *path = write_tmp(
+		"# smimeguard.conf\n"
+		"config_dir = /etc/smimeguard\n"
+		"trust_anchors = $config_dir/trust,\n"
+		"    ${config_dir}/more-trust\n"
+		"\n"
+		"revocation_check = hard\n"
+		"revocation_check = none\n"
+		"price = $$5\n");
+
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	ck_assert_msg(sg_config_read(conf, path, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(sg_config_get(conf, "trust_anchors"),
+			 "/etc/smimeguard/trust, /etc/smimeguard/more-trust");
+	ck_assert_str_eq(sg_config_get(conf, "revocation_check"), "none");
+	ck_assert_str_eq(sg_config_get(conf, "price"), "$5");
+	sg_config_free(&conf);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_read_errors)
+{
+	struct sg_config *conf;
+	struct sg_error err;
+	char *path = write_tmp("trust_anchors = /x\nthis line has no equals sign\n");
+
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	ck_assert_int_eq(sg_config_read(conf, path, &err), -1);
+	ck_assert_int_eq(err.code, SG_ERR_CONFIG);
+	ck_assert_msg(strstr(err.msg, "line 2") != NULL, "%s", err.msg);
+	unlink(path);
+	free(path);
+	path = write_tmp("sender_binding = sometimes\n");
+	ck_assert_int_eq(sg_config_read(conf, path, &err), -1);
+	ck_assert_msg(strstr(err.msg, "line 1") != NULL &&
+		      strstr(err.msg, "sender_binding") != NULL, "%s", err.msg);
+	unlink(path);
+	free(path);
+	ck_assert_int_eq(sg_config_read(conf, "/nonexistent/smimeguard.conf", &err), -1);
+	ck_assert_int_eq(err.code, SG_ERR_IO);
+	sg_config_free(&conf);
+}
+END_TEST
+
+START_TEST(test_ctx_errors)
+{
+	struct sg_config *conf;
+	struct sg_ctx *ctx = (struct sg_ctx *)1;
+	struct sg_error err;
+
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	ck_assert_int_eq(sg_config_set(conf, "trust_anchors", "/nonexistent/ca.pem", &err), 0);
+	ck_assert_int_eq(sg_ctx_new(conf, &ctx, &err), -1);
+	ck_assert_ptr_null(ctx);
+	ck_assert_int_eq(err.code, SG_ERR_IO);
+	ck_assert(strstr(err.msg, "/nonexistent/ca.pem") != NULL);
+	/* a file that is not a certificate */
+	ck_assert_int_eq(sg_config_set(conf, "trust_anchors", "/etc/hostname", &err), 0);
+	ck_assert_int_eq(sg_ctx_new(conf, &ctx, &err), -1);
+	ck_assert_int_eq(err.code, SG_ERR_CONFIG);
+	/* a $reference to an invalid value is caught at load time */
+	ck_assert_int_eq(sg_config_set(conf, "trust_anchors", "", &err), 0);
+	ck_assert_int_eq(sg_config_set(conf, "mode", "loose", &err), 0);
+	ck_assert_int_eq(sg_config_set(conf, "sender_binding", "$mode", &err), 0);
+	ck_assert_int_eq(sg_ctx_new(conf, &ctx, &err), -1);
+	ck_assert_int_eq(err.code, SG_ERR_INVALID);
+	/* bad policy OID */
+	ck_assert_int_eq(sg_config_set(conf, "sender_binding", "off", &err), 0);
+	ck_assert_int_eq(sg_config_set(conf, "certificate_policies", "not.an.oid", &err), 0);
+	ck_assert_int_eq(sg_ctx_new(conf, &ctx, &err), -1);
+	sg_config_free(&conf);
+}
+END_TEST
+
+START_TEST(test_policy_string)
+{
+	struct sg_config *conf;
+	struct sg_ctx *ctx;
+	struct sg_error err;
+	char buf[256], small[8];
+
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	ck_assert_int_eq(sg_config_set(conf, "revocation_check", "hard", &err), 0);
+	ck_assert_int_eq(sg_ctx_new(conf, &ctx, &err), 0);
+	ck_assert_int_gt(sg_ctx_policy(ctx, buf, sizeof(buf)), 0);
+	ck_assert_msg(strstr(buf, "anchors=sha256:") == buf &&
+		      strstr(buf, " revocation=hard sender_binding=strict sha1=reject") != NULL,
+		      "%s", buf);
+	ck_assert_int_eq(sg_ctx_policy(ctx, small, sizeof(small)), -1);
+	ck_assert_uint_eq(sg_ctx_anchor_count(ctx), 0);
+	sg_ctx_free(&ctx);
+	ck_assert_ptr_null(ctx);
+	sg_ctx_free(&ctx);
+	sg_config_free(&conf);
+}
+END_TEST
+
+START_TEST(test_parse_time)
+{
+	time_t t;
+
+	ck_assert_int_eq(sg_parse_time("@1764324000", &t), 0);
+	ck_assert_int_eq(t, 1764324000);
+	ck_assert_int_eq(sg_parse_time("2026-11-28T10:00:00Z", &t), 0);
+	ck_assert_int_eq(t, 1795860000);
+	ck_assert_int_eq(sg_parse_time("2026-11-28T12:00:00+02:00", &t), 0);
+	ck_assert_int_eq(t, 1795860000);
+	ck_assert_int_eq(sg_parse_time("2026-11-28", &t), 0);
+	ck_assert_int_eq(t, 1795824000);
+	ck_assert_int_eq(sg_parse_time("1970-01-01T00:00Z", &t), 0);
+	ck_assert_int_eq(t, 0);
+	ck_assert_int_eq(sg_parse_time("yesterday", &t), -1);
+	ck_assert_int_eq(sg_parse_time("2026-13-01", &t), -1);
+	ck_assert_int_eq(sg_parse_time("@", &t), -1);
+	ck_assert_int_eq(sg_parse_time("2026-11-28T10:00:00Zjunk", &t), -1);
+}
+END_TEST
+
+static void misuse_null_conf(void)
+{
+	struct sg_error err;
+
+	if (sg_config_set(NULL, "a", "b", &err) == 0)
+		return;
+}
+
+START_TEST(test_misuse_aborts)
+{
+	misuse_null_conf();
+}
+END_TEST
+
+Suite *make_config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("settings");
+
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_set_checks_values);
+	tcase_add_test(tc, test_read_file);
+	tcase_add_test(tc, test_read_errors);
+	tcase_add_test(tc, test_ctx_errors);
+	tcase_add_test(tc, test_policy_string);
+	tcase_add_test(tc, test_parse_time);
+	tcase_add_test_raise_signal(tc, test_misuse_aborts, SIGABRT);
+	suite_add_tcase(s, tc);
+	return s;
+}

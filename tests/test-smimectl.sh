@@ -1,0 +1,80 @@
+#!/bin/sh
+# test-smimectl.sh - smimectl verify as a mail administrator uses it:
+# exit codes, --json lines (parsed by Python's json module), several files
+# with one trust store, standard input, --content, config file + override,
+# and usage errors.  Prints "N passed, N failed".
+set -u
+: "${SMIMECTL:?}" "${SG_TESTDATA:?}"
+D=$SG_TESTDATA
+pass=0
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+check() {	# check NAME EXPECTED-EXIT COMMAND...
+	name=$1 want=$2
+	shift 2
+	"$@" > "$tmp/out" 2> "$tmp/err"
+	got=$?
+	if [ "$got" -eq "$want" ]; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: $name: exit $got, want $want"
+		sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20
+	fi
+}
+
+json_check() {	# json_check NAME PYTHON-EXPR-over-list-d
+	if python3 -c '
+import json, sys
+d = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+keys = ["file", "status", "keywords", "reasons", "detail", "signers", "encryption"]
+for o in d:
+    assert list(o.keys()) == keys, o.keys()
+    for s in o["signers"]:
+        assert list(s.keys()) == ["email", "subject", "issuer", "serial", "result", "reasons"], s.keys()
+assert eval(sys.argv[2]), d
+' "$tmp/out" "$2" 2> "$tmp/pyerr"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: $1"
+		sed 's/^/  | /' "$tmp/pyerr" | tail -5
+	fi
+}
+
+T="--trust $D/trust --crl $D/crl"
+check "good verifies" 0 "$SMIMECTL" verify $T "$D/msg/alice-detached.eml"
+grep -q "signed/verified" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: text output"; }
+check "tampered fails" 1 "$SMIMECTL" verify $T "$D/msg/alice-detached-tampered.eml"
+check "json several files" 1 "$SMIMECTL" verify $T --json "$D/msg/alice-detached.eml" \
+	"$D/msg/alice-detached-tampered.eml" "$D/msg/encrypted-aes256cbc.eml" "$D/msg/plain.eml"
+json_check "json statuses" '[o["status"] for o in d] == ["signed/verified", "signed/failed", "encrypted", "none"] and d[1]["reasons"] == ["bad-signature"] and d[2]["encryption"]["recipients"]'
+check "stdin" 0 sh -c "\"$SMIMECTL\" verify $T --json < \"$D/msg/carol-opaque.eml\""
+json_check "stdin file name" 'd[0]["file"] == "-" and d[0]["signers"][0]["email"] == "carol@example.org"'
+check "raw p7s with --content" 0 "$SMIMECTL" verify $T --json --content "$D/raw/content.txt" "$D/raw/gnutls-alice-detached.p7s"
+check "raw p7s tampered content" 1 "$SMIMECTL" verify $T --content "$D/raw/content-tampered.txt" "$D/raw/gnutls-alice-detached.p7s"
+check "sha1 rejected" 1 "$SMIMECTL" verify $T "$D/msg/alice-sha1.eml"
+check "sha1 allowed" 0 "$SMIMECTL" verify $T --allow-sha1 --json "$D/msg/alice-sha1.eml"
+json_check "sha1 weak keyword" '"$SMIMEWeak" in d[0]["keywords"]'
+check "binding off" 0 "$SMIMECTL" verify $T --sender-binding off "$D/msg/from-mallory.eml"
+check "at in the far future" 1 "$SMIMECTL" verify $T --json --at 2099-01-01T00:00:00Z "$D/msg/alice-detached.eml"
+json_check "expired at" '"expired" in d[0]["reasons"]'
+printf 'trust_anchors = %s/trust\ncrl_dirs = %s/crl\nrevocation_check = hard\n' "$D" "$D" > "$tmp/sg.conf"
+check "config file" 0 "$SMIMECTL" verify -c "$tmp/sg.conf" "$D/msg/alice-detached.eml"
+check "config + override" 0 "$SMIMECTL" verify -c "$tmp/sg.conf" --revocation none "$D/msg/revoked.eml"
+check "no trust anchors: not verified" 1 "$SMIMECTL" verify "$D/msg/alice-detached.eml"
+grep -q "no trust anchors" "$tmp/err" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: no-anchor warning"; }
+check "missing file" 2 "$SMIMECTL" verify $T /nonexistent.eml
+check "bad option" 2 "$SMIMECTL" verify --frobnicate
+check "bad mode" 2 "$SMIMECTL" verify $T --revocation sometimes "$D/msg/plain.eml"
+check "bad time" 2 "$SMIMECTL" verify $T --at yesterday "$D/msg/plain.eml"
+check "bad config" 2 "$SMIMECTL" verify -c /nonexistent.conf "$D/msg/plain.eml"
+check "unknown command" 2 "$SMIMECTL" frobnicate
+check "help" 0 "$SMIMECTL" verify --help
+grep -q -- "--sender-binding" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: help text"; }
+check "version" 0 "$SMIMECTL" version
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

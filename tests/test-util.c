@@ -1,0 +1,140 @@
+/* test-util.c - helpers shared by the suites */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test-util.h"
+
+const char *tu_testdata(void)
+{
+	const char *d = getenv("SG_TESTDATA");
+
+	return d != NULL ? d : SG_TESTDATA;
+}
+
+const char *tu_corpora(void)
+{
+	const char *d = getenv("SG_CORPORA");
+
+	return d != NULL ? d : SG_CORPORA;
+}
+
+unsigned char *tu_read(const char *path, size_t *len_r)
+{
+	FILE *fp = fopen(path, "rb");
+	unsigned char *buf;
+	long n;
+
+	ck_assert_msg(fp != NULL, "cannot open %s", path);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	ck_assert(buf != NULL);
+	ck_assert_msg(fread(buf, 1, (size_t)n, fp) == (size_t)n, "short read %s", path);
+	fclose(fp);
+	buf[n] = '\0';
+	*len_r = (size_t)n;
+	return buf;
+}
+
+static void set_paths(struct sg_config *conf, const char *name,
+		      const char *value, const char *base)
+{
+	char out[4096] = "", item[1024];
+	const char *p = value;
+	struct sg_error err;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, ",");
+
+		snprintf(item, sizeof(item), "%s%s%.*s", base ? base : "",
+			 base ? "/" : "", (int)len, p);
+		if (out[0] != '\0')
+			strncat(out, ",", sizeof(out) - strlen(out) - 1);
+		strncat(out, item, sizeof(out) - strlen(out) - 1);
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	ck_assert_msg(sg_config_set(conf, name, out, &err) == 0, "%s", err.msg);
+}
+
+struct sg_ctx *tu_ctx(const char *settings, const char *base)
+{
+	struct sg_config *conf;
+	struct sg_ctx *ctx;
+	struct sg_error err;
+	char *copy = strdup(settings), *tok, *save = NULL;
+
+	ck_assert(sg_config_new(&conf) == 0);
+	for (tok = strtok_r(copy, " ", &save); tok != NULL;
+	     tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '=');
+
+		ck_assert_msg(eq != NULL, "bad setting %s", tok);
+		*eq = '\0';
+		if (strcmp(tok, "trust_anchors") == 0 ||
+		    strcmp(tok, "intermediates") == 0 ||
+		    strcmp(tok, "crl_dirs") == 0)
+			set_paths(conf, tok, eq + 1, base);
+		else
+			ck_assert_msg(sg_config_set(conf, tok, eq + 1, &err) == 0,
+				      "%s", err.msg);
+	}
+	free(copy);
+	ck_assert_msg(sg_ctx_new(conf, &ctx, &err) == 0, "sg_ctx_new: %s", err.msg);
+	sg_config_free(&conf);
+	return ctx;
+}
+
+struct sg_result *tu_verify(struct sg_ctx *ctx, const void *msg, size_t len,
+			    time_t at)
+{
+	struct sg_result *res = NULL;
+	struct sg_error err;
+
+	ck_assert_msg(sg_verify_message(ctx, msg, len, at, &res, &err) == 0,
+		      "sg_verify_message: %s", err.msg);
+	ck_assert(res != NULL);
+	return res;
+}
+
+const char *tu_reasons(uint32_t mask)
+{
+	static char buf[1024];
+	unsigned int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < SG_REASON_COUNT; i++) {
+		if (mask & SG_REASON_BIT(i)) {
+			if (buf[0] != '\0')
+				strcat(buf, ",");
+			strcat(buf, sg_reason_name((enum sg_reason)i));
+		}
+	}
+	return buf;
+}
+
+int tu_parse_reasons(const char *list, uint32_t *mask_r)
+{
+	char *copy, *tok, *save = NULL;
+	enum sg_reason r;
+	int ret = 0;
+
+	*mask_r = 0;
+	if (strcmp(list, "-") == 0 || list[0] == '\0')
+		return 0;
+	copy = strdup(list);
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (sg_reason_parse(tok, &r) < 0) {
+			ret = -1;
+			break;
+		}
+		*mask_r |= SG_REASON_BIT(r);
+	}
+	free(copy);
+	return ret;
+}
