@@ -220,6 +220,9 @@ SG_API void sg_ctx_free(struct sg_ctx **ctx);
  */
 SG_API int sg_ctx_policy(const struct sg_ctx *ctx, char *buf, size_t buf_size);
 
+/* sg_ctx_max_message_size - the max_message_size limit of this context */
+SG_API size_t sg_ctx_max_message_size(const struct sg_ctx *ctx);
+
 /* sg_ctx_anchor_count - number of trust anchors loaded */
 SG_API size_t sg_ctx_anchor_count(const struct sg_ctx *ctx);
 
@@ -284,6 +287,20 @@ SG_API int sg_verify_message(struct sg_ctx *ctx,
 			     const unsigned char *msg, size_t msg_len,
 			     time_t at, struct sg_result **res_r,
 			     struct sg_error *err_r) SG_WUR;
+
+/*
+ * sg_verify_message_prefix - the verdict for a message too large to hold
+ * prefix/prefix_len is the start of the message (at least its header),
+ * total_len its full size, which must exceed sg_ctx_max_message_size():
+ * the result is "signed"/"encrypted" + too-large when the root header
+ * announces S/MIME, else "none".  Lets an adapter avoid reading a huge
+ * message into memory.  Return value as for sg_verify_message().
+ */
+SG_API int sg_verify_message_prefix(struct sg_ctx *ctx,
+				    const unsigned char *prefix,
+				    size_t prefix_len, size_t total_len,
+				    time_t at, struct sg_result **res_r,
+				    struct sg_error *err_r) SG_WUR;
 
 /*
  * sg_verify_cms - verify a raw CMS object (DER, BER or PEM)

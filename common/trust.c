@@ -425,6 +425,12 @@ void sg_ctx_free(struct sg_ctx **ctxp)
 	*ctxp = NULL;
 }
 
+size_t sg_ctx_max_message_size(const struct sg_ctx *ctx)
+{
+	sg_assert(ctx != NULL);
+	return ctx->limits.max_message_size;
+}
+
 size_t sg_ctx_anchor_count(const struct sg_ctx *ctx)
 {
 	sg_assert(ctx != NULL);

@@ -567,7 +567,7 @@ static int end(struct sg_verify_state *st, struct sg_result **res_r,
 
 /* too_large - classify an oversized message by its root header only */
 static void too_large(struct sg_verify_state *st, const unsigned char *msg,
-		      size_t len)
+		      size_t len, size_t total_len)
 {
 	struct sg_headers h;
 	struct sg_ctype ct;
@@ -584,7 +584,7 @@ static void too_large(struct sg_verify_state *st, const unsigned char *msg,
 	if (st->signed_layer || st->encrypted_layer) {
 		st->unknown |= R(TOO_LARGE);
 		sg_res_add_detail(st->res, "The message is %zu bytes, over the verification limit of %zu.",
-				  len, st->ctx->limits.max_message_size);
+				  total_len, st->ctx->limits.max_message_size);
 	}
 }
 
@@ -599,9 +599,25 @@ int sg_verify_message(struct sg_ctx *ctx, const unsigned char *msg,
 		return -1;
 	st.bind_sender = true;
 	if (msg_len > ctx->limits.max_message_size)
-		too_large(&st, msg, msg_len);
+		too_large(&st, msg, msg_len, msg_len);
 	else
 		sg_verify_entity(&st, msg, msg_len, 0);
+	return end(&st, res_r, err_r);
+}
+
+int sg_verify_message_prefix(struct sg_ctx *ctx, const unsigned char *prefix,
+			     size_t prefix_len, size_t total_len, time_t at,
+			     struct sg_result **res_r, struct sg_error *err_r)
+{
+	struct sg_verify_state st;
+
+	sg_assert(ctx != NULL && res_r != NULL && prefix != NULL &&
+		  prefix_len <= total_len &&
+		  total_len > ctx->limits.max_message_size);
+	if (start(ctx, at, &st, res_r, err_r) < 0)
+		return -1;
+	st.bind_sender = true;
+	too_large(&st, prefix, prefix_len, total_len);
 	return end(&st, res_r, err_r);
 }
 

@@ -1,0 +1,63 @@
+#ifndef SMIME_PLUGIN_H
+#define SMIME_PLUGIN_H
+
+/*
+ * smime-plugin.h - the storage plugin (lib90_smime_plugin) and what it
+ * exports to lib95_imap_smime_plugin and lib10_doveadm_smime_plugin.
+ * Modules are dlopen()ed RTLD_GLOBAL, so the imap and doveadm plugins call
+ * these functions directly.
+ */
+#include "smimeguard.h"
+
+struct mail;
+struct mail_user;
+struct module;
+
+enum smime_protect {
+	SMIME_PROTECT_YES = 0,	/* drop client changes silently */
+	SMIME_PROTECT_REJECT,	/* refuse them: NO [NOPERM] */
+	SMIME_PROTECT_NO	/* let clients change them (migrations) */
+};
+
+/* What the server concluded about one mail (DESIGN.md section 4). */
+struct smime_detail {
+	enum sg_status status;
+	enum sg_status status_at_delivery;
+	time_t verified_at;
+	uint32_t reasons;
+	const char *signer;	/* "" when none; data stack memory */
+};
+
+/* smime_mail_get_detail - the stored verdict of a mail; verifies (and
+   stores) it when the mail has none yet.  0 ok, -1 error (error_r) */
+int smime_mail_get_detail(struct mail *mail, struct smime_detail *detail_r,
+			  const char **error_r);
+
+/* smime_mail_reverify - verify a stored mail again with the current trust
+   store and CRLs, update its keywords and detail; the status at delivery
+   is kept.  0 ok, -1 error (error_r) */
+int smime_mail_reverify(struct mail *mail, struct smime_detail *detail_r,
+			const char **error_r);
+
+/* smime_user_enabled - whether the smime plugin is active for the user */
+bool smime_user_enabled(struct mail_user *user);
+
+/* ---- internal to lib90_smime_plugin ---- */
+extern struct module *smime_module;
+
+/* smime-settings.c: the shared verification context of a config file,
+   loaded once per process and reloaded when a file changes on disk */
+struct sg_ctx *smime_ctx_get(const char *config_path, const char **error_r);
+void smime_ctx_cache_free(void);
+
+/* smime-storage.c */
+void smime_storage_hooks_init(struct module *module);
+void smime_storage_hooks_deinit(void);
+
+/* smime-attribute.c: METADATA /shared/vendor/vendor.smimeguard/policy */
+void smime_attribute_init(void);
+void smime_attribute_deinit(void);
+/* the user's verification context (NULL with *error_r on failure) */
+struct sg_ctx *smime_user_ctx(struct mail_user *user, const char **error_r);
+
+#endif
