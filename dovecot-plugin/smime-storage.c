@@ -401,10 +401,12 @@ static void smime_write_record(struct mail *mail, const struct smime_verdict *v,
 			      smime_ext_id(mail->box), &rec, NULL);
 }
 
+/* the signer is cached as written; "-" records "no signer" (not an
+   address), so a cache hit never triggers a recomputation */
 static void smime_write_signer(struct mail *mail, const char *signer)
 {
 	if (signer[0] == '\0')
-		return;
+		signer = "-";
 	index_mail_cache_add_idx(INDEX_MAIL(mail), smime_signer_field(mail->box),
 				 signer, strlen(signer));
 }
@@ -435,6 +437,8 @@ static const char *smime_read_signer(struct mail *mail)
 	if (index_mail_cache_lookup_field(INDEX_MAIL(mail), buf,
 					  smime_signer_field(mail->box)) <= 0)
 		return NULL;
+	if (buf->used == 1 && ((const char *)buf->data)[0] == '-')
+		return "";
 	return t_strndup(buf->data, buf->used);
 }
 
@@ -484,8 +488,7 @@ int smime_mail_get_detail(struct mail *mail, struct smime_detail *d,
 	d->verified_at = (time_t)rec.verified_at;
 	d->reasons = rec.reasons;
 	signer = smime_read_signer(mail);
-	if (signer == NULL && d->status != SG_STATUS_NONE &&
-	    d->status != SG_STATUS_ENCRYPTED) {
+	if (signer == NULL && d->status != SG_STATUS_NONE) {
 		/* the cache was purged: the signer can be recomputed */
 		struct smime_verdict v;
 
