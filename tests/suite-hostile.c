@@ -320,6 +320,30 @@ START_TEST(test_size_limit)
 }
 END_TEST
 
+/* an adapter that will not read a huge mail passes only its start */
+START_TEST(test_prefix_api)
+{
+	struct sg_ctx *small = tu_ctx(DEFAULTS " max_message_size=1000", tu_testdata());
+	struct sg_result *res;
+	struct sg_error err;
+	static const char plain[] = "From: a@example.org\r\nSubject: hi\r\n\r\nbody";
+
+	ck_assert(sg_ctx_max_message_size(small) == 1000);
+	ck_assert(sg_verify_message_prefix(small, good, 600, 50000000, 0, &res,
+					   &err) == 0);
+	ck_assert_int_eq(sg_result_status(res), SG_STATUS_SIGNED);
+	ck_assert(sg_result_reasons(res) & SG_REASON_BIT(SG_REASON_TOO_LARGE));
+	ck_assert(strstr(sg_result_detail(res), "50000000") != NULL);
+	sg_result_free(&res);
+	ck_assert(sg_verify_message_prefix(small, (const unsigned char *)plain,
+					   sizeof(plain) - 1, 5000, 0, &res, &err) == 0);
+	ck_assert_int_eq(sg_result_status(res), SG_STATUS_NONE);
+	ck_assert_uint_eq(sg_result_reasons(res), 0);
+	sg_result_free(&res);
+	sg_ctx_free(&small);
+}
+END_TEST
+
 START_TEST(test_certificate_limit)
 {
 	struct sg_ctx *one = tu_ctx(DEFAULTS " max_certificates=1", tu_testdata());
@@ -365,6 +389,7 @@ Suite *make_hostile_suite(void)
 	tcase_add_test(tc, test_many_parts);
 	tcase_add_test(tc, test_huge_headers);
 	tcase_add_test(tc, test_size_limit);
+	tcase_add_test(tc, test_prefix_api);
 	tcase_add_test(tc, test_certificate_limit);
 	tcase_add_test(tc, test_many_from_headers);
 	suite_add_tcase(s, tc);
