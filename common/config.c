@@ -38,6 +38,12 @@ static const struct sg_conf_def {
 	{ "max_mime_parts", "1000", K_UINT, NULL },
 	{ "max_cms_nesting", "4", K_UINT, NULL },
 	{ "max_certificates", "32", K_UINT, NULL },
+	/* outbound policy (policy.c) */
+	{ "internal_domains", "", K_ANY, NULL },
+	{ "encryption_policy_maps", "", K_ANY, NULL },
+	{ "policy_action", "reject", K_ENUM, "reject|defer|hold|monitor" },
+	{ "policy_exempt_senders", "", K_ANY, NULL },
+	{ "policy_exempt_recipients", "", K_ANY, NULL },
 };
 
 static const struct sg_conf_def *core_def(const char *name)

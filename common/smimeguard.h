@@ -21,6 +21,7 @@
 #ifndef SMIMEGUARD_H
 #define SMIMEGUARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -339,6 +340,57 @@ SG_API void sg_result_free(struct sg_result **res);
  * out of memory.
  */
 SG_API char *sg_result_json(const struct sg_result *res, const char *file);
+
+/* ------------------------------------------------------------------ */
+/* Outbound encryption policy (DESIGN.md section 4, "Postfix side")    */
+/* ------------------------------------------------------------------ */
+
+/* requirement bits */
+#define SG_REQ_ENCRYPT	(1u << 0)	/* S/MIME encrypted to the recipient */
+#define SG_REQ_AEAD	(1u << 1)	/* ... with AuthEnvelopedData / AES-GCM */
+#define SG_REQ_SIGN	(1u << 2)	/* signed */
+
+enum sg_action {
+	SG_ACTION_REJECT = 0,	/* 5.7.x */
+	SG_ACTION_DEFER,	/* 4.7.x */
+	SG_ACTION_HOLD,		/* Postfix queue hold */
+	SG_ACTION_MONITOR	/* accept, log what would have happened */
+};
+
+struct sg_policy_decision {
+	bool internal;			/* recipient is inside the organisation */
+	bool exempt;			/* null sender or an exempt address */
+	unsigned int requirements;	/* SG_REQ_* bits; 0: nothing required */
+	enum sg_action action;		/* what to do on a violation */
+	char why[256];			/* the rule(s) that decided, for logs */
+};
+
+struct sg_policy;
+
+/*
+ * sg_policy_new - the policy of a configuration: internal_domains,
+ * encryption_policy_maps, policy_action, policy_exempt_senders,
+ * policy_exempt_recipients.  Return 0, or -1 with err_r (a map file that
+ * cannot be read or has a bad line: the message names file and line).
+ */
+SG_API int sg_policy_new(struct sg_config *conf, struct sg_policy **pol_r,
+			 struct sg_error *err_r) SG_WUR;
+/* sg_policy_free - free and set *pol to NULL; NULL-safe */
+SG_API void sg_policy_free(struct sg_policy **pol);
+/* sg_policy_is_internal - whether the address is in internal_domains */
+SG_API bool sg_policy_is_internal(const struct sg_policy *pol,
+				  const char *address);
+/*
+ * sg_policy_decide - what mail from sender to recipient requires
+ * sender "" is the null sender.  Always fills *d; returns 0.
+ */
+SG_API int sg_policy_decide(const struct sg_policy *pol, const char *sender,
+			    const char *recipient,
+			    struct sg_policy_decision *d);
+/* sg_action_name - "reject", "defer", "hold", "monitor" */
+SG_API const char *sg_action_name(enum sg_action action);
+/* sg_policy_requirement_name - "none", "encrypt", "encrypt-aead+sign" ... */
+SG_API const char *sg_policy_requirement_name(unsigned int requirements);
 
 /* sg_free - free memory returned by the library; NULL-safe */
 SG_API void sg_free(void *ptr);

@@ -12,5 +12,6 @@ Suite *make_cases_suite(void);
 Suite *make_corpora_suite(void);
 Suite *make_hostile_suite(void);
 Suite *make_json_suite(void);
+Suite *make_policy_suite(void);
 
 #endif
