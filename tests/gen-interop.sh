@@ -26,7 +26,8 @@
 #   raw.tsv         cmsfile<TAB>contentfile-or-dash<TAB>settings<TAB>
 #                   expected_status<TAB>expected_reasons<TAB>note
 #                   (raw CMS gets no sender binding)
-# Temporary NSS db and GNUPGHOME live in OUTDIR/tmp-interop and are removed
+# The temporary NSS db lives in OUTDIR/tmp-interop, GNUPGHOME in a short
+# mktemp directory (socket path limit); both are removed
 # at the end (the gpg-agent started for it is stopped by its pid).  If
 # /run/user/UID exists, gpg-agent puts its sockets there (GnuPG behaviour).
 #
@@ -59,9 +60,11 @@ export OPENSSL_CONF
 : >"$OPENSSL_CONF"
 
 AGENT_PID=
+GNUPGHOME=
 cleanup() {
 	if [ -n "$AGENT_PID" ]; then kill "$AGENT_PID" 2>/dev/null || :; fi
 	rm -rf -- "$TMP"
+	if [ -n "$GNUPGHOME" ]; then rm -rf -- "$GNUPGHOME"; fi
 }
 trap cleanup EXIT
 
@@ -290,9 +293,12 @@ rawrow raw/nss-encrypted.p7m - - encrypted - "NSS EnvelopedData"
 # ------------------------------------------------------------------
 # GnuPG gpgsm
 # ------------------------------------------------------------------
-GNUPGHOME=$TMP/gnupg
+# a short home: gpg-agent's socket lives in it when /run/user/UID does not
+# exist, and a unix socket path must stay under 108 bytes (OUTDIR can be
+# deep, e.g. in "make distcheck")
+GNUPGHOME=$(mktemp -d "${TMPDIR:-/tmp}/sg-gnupg.XXXXXX")
 export GNUPGHOME
-mkdir -m 700 "$GNUPGHOME"
+chmod 700 "$GNUPGHOME"
 cat >"$GNUPGHOME/gpgsm.conf" <<'EOF'
 disable-crl-checks
 disable-trusted-cert-crl-check
