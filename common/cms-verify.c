@@ -180,6 +180,7 @@ static void bind_sender(struct sg_verify_state *st, struct sg_signer *s,
 		    (st->ctx->binding == SG_BINDING_RELAXED && st->has_sender &&
 		     addr_equal(st->sender_addr, emails[i]))) {
 			s->email = sg_res_strdup(st->res, emails[i]);
+			sg_res_set_signer_bound(st->res);
 			st->any_bound = true;
 			return;
 		}
@@ -304,6 +305,7 @@ void sg_cms_verify_signed(struct sg_verify_state *st, CMS_ContentInfo *cms,
 			goto signer_done;
 		}
 		describe_cert(st, s, signer);
+		sg_res_set_signer_cert(res, signer);
 		bind_sender(st, s, signer);
 		CMS_SignerInfo_set1_signer_cert(si, signer);
 		if (CMS_signed_get_attr_count(si) >= 0 &&

@@ -18,7 +18,7 @@ struct sg_config {
 	struct sg_buf expanded;		/* result of the last sg_config_get */
 };
 
-enum sg_conf_kind { K_ANY, K_BOOL, K_SIZE, K_UINT, K_ENUM };
+enum sg_conf_kind { K_ANY, K_BOOL, K_SIZE, K_UINT, K_ENUM, K_MAPS };
 
 static const struct sg_conf_def {
 	const char *name;
@@ -38,6 +38,9 @@ static const struct sg_conf_def {
 	{ "max_mime_parts", "1000", K_UINT, NULL },
 	{ "max_cms_nesting", "4", K_UINT, NULL },
 	{ "max_certificates", "32", K_UINT, NULL },
+	/* certificate resolution (certmap.c) */
+	{ "certificate_maps", "", K_MAPS, NULL },
+	{ "harvest_map", "", K_MAPS, NULL },
 	/* outbound policy (policy.c) */
 	{ "internal_domains", "", K_ANY, NULL },
 	{ "encryption_policy_maps", "", K_ANY, NULL },
@@ -94,6 +97,8 @@ static int check_value(const struct sg_conf_def *def, const char *value,
 	switch (def->kind) {
 	case K_ANY:
 		return 0;
+	case K_MAPS:
+		return sg_cmap_check_setting(def->name, value, err_r);
 	case K_BOOL:
 		if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0)
 			return 0;
@@ -212,9 +217,15 @@ static const char *raw_get(const struct sg_config *conf, const char *name,
 	return NULL;
 }
 
-/* expand - append value to out with $name / ${name} expanded */
+/* references multiply ("a = $b$b$b", "b = $c$c$c", ...): bound the work
+   and the result of one expansion, not only its depth */
+#define EXPAND_MAX_REFS 1000
+#define EXPAND_MAX_LEN (1024 * 1024)
+
+/* expand - append value to out with $name / ${name} expanded; *refs
+   counts the references expanded so far */
 static int expand(const struct sg_config *conf, const char *value,
-		  struct sg_buf *out, unsigned int depth)
+		  struct sg_buf *out, unsigned int depth, unsigned int *refs)
 {
 	const char *p = value, *name, *ref;
 	size_t len;
@@ -222,6 +233,8 @@ static int expand(const struct sg_config *conf, const char *value,
 	if (depth > 10)
 		return -1;	/* a reference loop */
 	while (*p != '\0') {
+		if (out->used > EXPAND_MAX_LEN)
+			return -1;
 		if (*p != '$') {
 			len = strcspn(p, "$");
 			if (sg_buf_append(out, p, len) < 0)
@@ -249,8 +262,10 @@ static int expand(const struct sg_config *conf, const char *value,
 				len++;
 			p += len;
 		}
+		if (++*refs > EXPAND_MAX_REFS)
+			return -1;
 		ref = raw_get(conf, name, len);
-		if (ref != NULL && expand(conf, ref, out, depth + 1) < 0)
+		if (ref != NULL && expand(conf, ref, out, depth + 1, refs) < 0)
 			return -1;
 	}
 	return 0;
@@ -259,6 +274,7 @@ static int expand(const struct sg_config *conf, const char *value,
 const char *sg_config_get(struct sg_config *conf, const char *name)
 {
 	const char *raw;
+	unsigned int refs = 0;
 
 	sg_assert(conf != NULL && name != NULL);
 	raw = raw_get(conf, name, strlen(name));
@@ -267,7 +283,7 @@ const char *sg_config_get(struct sg_config *conf, const char *name)
 	if (strchr(raw, '$') == NULL)
 		return raw;
 	conf->expanded.used = 0;
-	if (expand(conf, raw, &conf->expanded, 0) < 0 ||
+	if (expand(conf, raw, &conf->expanded, 0, &refs) < 0 ||
 	    sg_buf_terminate(&conf->expanded) < 0)
 		return NULL;
 	return (const char *)conf->expanded.data;

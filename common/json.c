@@ -72,6 +72,13 @@ static int json_str(struct sg_buf *out, const char *s)
 	return sg_buf_append(out, "\"", 1);
 }
 
+/* sg_json_str - json_str for the other JSON writers of the library */
+int sg_json_str(struct sg_buf *out, const char *s)
+{
+	return json_str(out, s);
+}
+
+/* json_reasons - an array of reason tokens */
 static int json_reasons(struct sg_buf *out, uint32_t reasons)
 {
 	bool first = true;
@@ -88,6 +95,12 @@ static int json_reasons(struct sg_buf *out, uint32_t reasons)
 		first = false;
 	}
 	return sg_buf_append(out, "]", 1);
+}
+
+/* sg_json_reasons - json_reasons for the other JSON writers */
+int sg_json_reasons(struct sg_buf *out, uint32_t reasons)
+{
+	return json_reasons(out, reasons);
 }
 
 static const char *signer_result_name(enum sg_signer_result r)

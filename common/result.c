@@ -56,6 +56,7 @@ const char *sg_res_strdup(struct sg_result *res, const char *s)
 struct sg_signer *sg_res_add_signer(struct sg_result *res)
 {
 	struct sg_signer *s;
+	struct sg_res_signer_priv *sp;
 
 	if (res->n_signers == res->signers_size) {
 		size_t size = res->signers_size == 0 ? 2 : res->signers_size * 2;
@@ -66,13 +67,49 @@ struct sg_signer *sg_res_add_signer(struct sg_result *res)
 			return NULL;
 		}
 		res->signers = s;
+		sp = realloc(res->signers_priv, size * sizeof(*sp));
+		if (sp == NULL) {
+			res->nomem = true;
+			return NULL;
+		}
+		res->signers_priv = sp;
 		res->signers_size = size;
 	}
+	sp = &res->signers_priv[res->n_signers];
+	sp->der = NULL;
+	sp->der_len = 0;
+	sp->bound = false;
 	s = &res->signers[res->n_signers++];
 	s->email = s->subject = s->issuer = s->serial = s->digest = "";
 	s->result = SG_SIGNER_UNKNOWN;
 	s->reasons = 0;
 	return s;
+}
+
+/* sg_res_set_signer_cert - keep the last signer's certificate as DER */
+void sg_res_set_signer_cert(struct sg_result *res, X509 *cert)
+{
+	struct sg_res_signer_priv *sp;
+	unsigned char *der = NULL;
+	int len;
+
+	sg_assert(res->n_signers > 0);
+	sp = &res->signers_priv[res->n_signers - 1];
+	if ((len = i2d_X509(cert, &der)) <= 0) {
+		res->nomem = true;
+		return;
+	}
+	sp->der = (const unsigned char *)sg_res_strndup(res, (const char *)der,
+							 (size_t)len);
+	sp->der_len = res->nomem ? 0 : (size_t)len;
+	OPENSSL_free(der);
+}
+
+/* sg_res_set_signer_bound - the last signer's certificate names From */
+void sg_res_set_signer_bound(struct sg_result *res)
+{
+	sg_assert(res->n_signers > 0);
+	res->signers_priv[res->n_signers - 1].bound = true;
 }
 
 struct sg_recipient *sg_res_add_recipient(struct sg_result *res)
@@ -213,6 +250,21 @@ const struct sg_signer *sg_result_signer(const struct sg_result *res, size_t i)
 	return &res->signers[i];
 }
 
+int sg_result_signer_der(const struct sg_result *res, size_t i,
+			 const unsigned char **der_r, size_t *len_r)
+{
+	sg_assert(res != NULL && i < res->n_signers && der_r != NULL &&
+		  len_r != NULL);
+	*der_r = res->signers_priv[i].der;
+	*len_r = res->signers_priv[i].der_len;
+	if (*der_r == NULL || *len_r == 0) {
+		*der_r = NULL;
+		*len_r = 0;
+		return -1;
+	}
+	return 0;
+}
+
 const struct sg_encryption *sg_result_encryption(const struct sg_result *res)
 {
 	sg_assert(res != NULL);
@@ -231,6 +283,7 @@ void sg_result_free(struct sg_result **resp)
 		free(b);
 	}
 	free(res->signers);
+	free(res->signers_priv);
 	free(res->recipients);
 	free(res->detail);
 	sg_buf_free(&res->detail_buf);

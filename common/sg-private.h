@@ -3,7 +3,8 @@
  *
  * Nothing here is exported.  Module prefixes: sg_buf_ (buf.c), sg_mime_
  * (mime.c, mime-addr.c), sg_b64_ (base64.c), sg_trust_ (trust.c),
- * sg_cms_ (cms-verify.c, cms-inspect.c), sg_res_ (result.c).
+ * sg_cms_ (cms-verify.c, cms-inspect.c), sg_res_ (result.c), sg_cmap_
+ * (certmap.c), sg_dirmap_ (certmap-dir.c), sg_csel_ (cert-select.c).
  */
 #ifndef SG_PRIVATE_H
 #define SG_PRIVATE_H
@@ -154,6 +155,7 @@ int sg_b64_decode(const unsigned char *in, size_t len,
 /* ---- trust.c: the context ---- */
 struct sg_cert_cache;
 struct sg_chain_cache;
+struct sg_certmaps;
 
 struct sg_ctx {
 	X509_STORE *store;			/* anchors only */
@@ -170,17 +172,35 @@ struct sg_ctx {
 	time_t crl_window_end;			/* min nextUpdate (or max) */
 	struct sg_cert_cache *cert_cache;
 	struct sg_chain_cache *chain_cache;
+	struct sg_certmaps *certmaps;		/* certificate_maps, harvest_map */
 };
 
 /* chain validation of one signer certificate */
 struct sg_chain_verdict {
 	uint32_t reasons;
 	char detail[160];		/* first OpenSSL error, readable */
+	/* reasons == 0: the result holds for valid_from <= at < valid_until
+	   (every certificate of the chain and, when revocation is checked,
+	   every configured CRL current) */
+	time_t valid_from, valid_until;
 };
 void sg_trust_verify_chain(struct sg_ctx *ctx, X509 *signer,
 			   STACK_OF(X509) *msg_certs,
 			   STACK_OF(X509_CRL) *msg_crls, time_t at,
 			   struct sg_chain_verdict *v_r);
+
+/* what a chain is validated for: SIGN is S/MIME signing (what
+   sg_trust_verify_chain does); ENCRYPT checks the CAs for S/MIME and
+   leaves the leaf's key usage to the caller (keyAgreement for EC) */
+enum sg_chain_purpose {
+	SG_CHAIN_SIGN = 0,
+	SG_CHAIN_ENCRYPT
+};
+void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *cert,
+			       STACK_OF(X509) *msg_certs,
+			       STACK_OF(X509_CRL) *msg_crls, time_t at,
+			       enum sg_chain_purpose purpose,
+			       struct sg_chain_verdict *v_r);
 
 /* cert cache: decode DER once per context; returned X509 has its own
    reference (X509_free it) or NULL on a decoding error */
@@ -188,6 +208,14 @@ X509 *sg_trust_cert_from_der(struct sg_ctx *ctx, const unsigned char *der,
 			     size_t len);
 
 /* ---- result.c ---- */
+/* per signer, beside the public struct sg_signer */
+struct sg_res_signer_priv {
+	const unsigned char *der;	/* signer certificate (arena), or NULL */
+	size_t der_len;
+	bool bound;			/* its certificate names From (or Sender
+					   in relaxed mode) */
+};
+
 struct sg_result {
 	enum sg_status status;
 	unsigned int keywords;
@@ -195,6 +223,7 @@ struct sg_result {
 	char *detail;
 	char *from;
 	struct sg_signer *signers;
+	struct sg_res_signer_priv *signers_priv;	/* parallel to signers */
 	size_t n_signers, signers_size;
 	struct sg_encryption enc;
 	bool has_enc;
@@ -211,6 +240,10 @@ struct sg_result *sg_res_new(void);
 const char *sg_res_strdup(struct sg_result *res, const char *s);
 const char *sg_res_strndup(struct sg_result *res, const char *s, size_t n);
 struct sg_signer *sg_res_add_signer(struct sg_result *res);
+/* keep the DER of the last added signer's certificate */
+void sg_res_set_signer_cert(struct sg_result *res, X509 *cert);
+/* mark the last added signer as bound to the sender address */
+void sg_res_set_signer_bound(struct sg_result *res);
 struct sg_recipient *sg_res_add_recipient(struct sg_result *res);
 void sg_res_add_detail(struct sg_result *res, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -303,10 +336,91 @@ void sg_verify_cms_object(struct sg_verify_state *st, const unsigned char *der,
 /* name helpers (names.c) */
 bool sg_reason_is_definitive(enum sg_reason r);
 
+/* json.c: a JSON string (quoted, escaped, invalid UTF-8 -> U+FFFD) */
+int sg_json_str(struct sg_buf *out, const char *s);
+/* json.c: a JSON array of reason tokens */
+int sg_json_reasons(struct sg_buf *out, uint32_t reasons);
+
+/* time.c: "2026-11-28T10:00:00Z" (buf of at least 32 bytes) */
+void sg_time_iso(time_t t, char *buf, size_t size);
+
 /* X509 helpers (cms-verify.c) */
 /* e-mail addresses of a certificate: SAN rfc822Names, or the subject
    emailAddress when there are none.  Returns count (<= max). */
 size_t sg_cert_emails(X509 *cert, char addrs[][320], size_t max);
 void sg_name_oneline(const X509_NAME *name, char *buf, size_t size);
+
+
+/* ---- certmap.c: certificate_maps and harvest_map of a context ---- */
+/* check a map list (certificate_maps) or one map (harvest_map): syntax
+   TYPE:NAME and a supported type; 0 or -1 with err_r */
+int sg_cmap_check_setting(const char *name, const char *value,
+			  struct sg_error *err_r);
+int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
+		struct sg_error *err_r);
+void sg_cmap_free(struct sg_certmaps **maps);
+
+/* ---- certmap-dir.c: the dir: map ---- */
+struct sg_dirmap;
+struct sg_csel_eval;
+
+/* one certificate of a dir: map; valid until the next refresh */
+struct sg_dirmap_cert {
+	const unsigned char *der;
+	size_t der_len;
+	unsigned char fpr[32];		/* SHA-256 of der */
+	time_t not_before;
+	const char *file;		/* file name inside the directory */
+	const char *emails;		/* its addresses as written, ", " list */
+	struct sg_csel_eval *eval;	/* cached evaluation (cert-select.c) */
+};
+
+struct sg_dirmap *sg_dirmap_new(const char *path);
+void sg_dirmap_free(struct sg_dirmap **dm);
+const char *sg_dirmap_path(const struct sg_dirmap *dm);
+/* re-read the directory when it changed (checked at most once a second,
+   every file re-examined at least once a minute; force: now).
+   0 ok, -1 the directory cannot be read (err_r) */
+int sg_dirmap_refresh(struct sg_dirmap *dm, bool force,
+		      struct sg_error *err_r);
+/* make the next refresh rescan whatever the clock says */
+void sg_dirmap_invalidate(struct sg_dirmap *dm);
+/* certificates indexed under addr (any case): *certs_r, *n_r of them,
+   borrowed until the next find or refresh; 0, or -1 on out of memory */
+int sg_dirmap_find(struct sg_dirmap *dm, const char *addr,
+		   struct sg_dirmap_cert *const **certs_r, size_t *n_r);
+/* the addresses the index files a DER certificate under (as written) */
+size_t sg_dirmap_cert_addrs(const unsigned char *der, size_t len,
+			    char addrs[][320], size_t max);
+size_t sg_dirmap_count(const struct sg_dirmap *dm);
+/* lower-case an address for the index; false when it cannot be one */
+bool sg_dirmap_norm_addr(const char *in, char *out, size_t size);
+
+/* ---- cert-select.c: is a certificate usable to encrypt to? ---- */
+struct sg_csel_info {
+	char subject[512];
+	char issuer[512];
+	char serial[80];		/* hex, as struct sg_signer */
+	char ski[129];			/* hex or "" */
+	char key[48];			/* "RSA-2048", "EC-prime256v1" */
+	char key_usage[160];		/* "keyEncipherment, ...; EKU ..." */
+	time_t not_before, not_after;
+	uint32_t reasons;		/* empty: usable */
+	char detail[512];		/* human sentences */
+};
+/* evaluate a dir: map certificate at time at, using and filling its
+   cached evaluation */
+void sg_csel_eval_entry(struct sg_ctx *ctx, struct sg_dirmap_cert *c,
+			time_t at, struct sg_csel_info *info_r);
+/* evaluate a decoded certificate (no caching) */
+void sg_csel_eval_cert(struct sg_ctx *ctx, X509 *cert, time_t at,
+		       struct sg_csel_info *info_r);
+void sg_csel_eval_free(struct sg_csel_eval **ev);
+/* the reason that explains a rejection best */
+enum sg_reason sg_csel_main_reason(uint32_t reasons);
+
+/* ---- certmap.c for harvest.c ---- */
+/* the dir: map of harvest_map, or NULL when harvesting is off */
+struct sg_dirmap *sg_cmap_harvest_map(struct sg_certmaps *maps);
 
 #endif

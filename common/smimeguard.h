@@ -159,6 +159,11 @@ SG_API int sg_reason_parse(const char *name, enum sg_reason *reason_r);
  *   max_mime_parts           [1000]
  *   max_cms_nesting          [4]
  *   max_certificates         certificates per message [32]
+ *   certificate_maps         where recipients' certificates are found:
+ *                            TYPE:NAME list, searched in order [] (see
+ *                            "Certificate resolution" below)
+ *   harvest_map              dir:/path to store verified signers'
+ *                            certificates in [] (off)
  * Lists are separated by commas and/or whitespace.
  */
 struct sg_config;
@@ -330,6 +335,14 @@ SG_API const struct sg_signer *sg_result_signer(const struct sg_result *res,
 /* sg_result_encryption - encryption detail, or NULL when not encrypted */
 SG_API const struct sg_encryption *
 sg_result_encryption(const struct sg_result *res);
+/*
+ * sg_result_signer_der - the certificate of signer i (< count), DER
+ * *der_r/*len_r are borrowed from the result (valid until
+ * sg_result_free()).  Return 0, or -1 when the signer's certificate was
+ * not in the message (then *der_r = NULL, *len_r = 0).
+ */
+SG_API int sg_result_signer_der(const struct sg_result *res, size_t i,
+				const unsigned char **der_r, size_t *len_r);
 /* sg_result_free - free and set *res to NULL; NULL-safe */
 SG_API void sg_result_free(struct sg_result **res);
 
@@ -400,6 +413,178 @@ SG_API void sg_free(void *ptr);
  * "@1764324000" into *t_r.  Return 0 or -1.
  */
 SG_API int sg_parse_time(const char *text, time_t *t_r);
+
+/* ------------------------------------------------------------------ */
+/* Certificate resolution (DESIGN.md section 4)                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * certificate_maps is an ordered list of maps, Postfix style:
+ *   certificate_maps = dir:/etc/smimeguard/certs, dir:/var/lib/smimeguard/harvested
+ * The first map that returns a usable certificate for an address wins.
+ *
+ * dir:/path  a directory of certificates, PEM (a file may hold several)
+ *            or DER (one certificate, or a PKCS#7 certs-only bundle),
+ *            any file names; files whose name starts with '.' are
+ *            skipped.  Every certificate is indexed under every e-mail
+ *            address it carries (subjectAltName rfc822Name and
+ *            SmtpUTF8Mailbox, subject emailAddress), case-insensitively.
+ *            The directory is re-read when it changes (checked at most
+ *            once a second; files changed in place are noticed within a
+ *            minute, or at once when written to a new name and renamed).
+ *            Letters compare case-insensitively in ASCII only.
+ * ldap:...   not built yet: a configuration error.
+ *
+ * A candidate is usable for encryption at time T when it is valid at T,
+ * chains to a trust anchor of the context (configured intermediates
+ * help; revocation as revocation_check says), is not revoked, has a key
+ * that can encrypt (RSA >= 2048 bits with keyEncipherment, EC or X25519
+ * with keyAgreement, when a keyUsage extension is present) and, when an
+ * extendedKeyUsage extension is present, emailProtection.
+ *
+ * Maps are loaded on first use and kept in the context; a context is
+ * used by one thread at a time.
+ */
+struct sg_cert_set;
+
+/* One candidate certificate.  Strings are never NULL (possibly ""),
+   borrowed from the set and valid until sg_cert_set_free(). */
+struct sg_cert_candidate {
+	const char *subject;	/* RFC 2253 subject DN */
+	const char *issuer;	/* RFC 2253 issuer DN */
+	const char *serial;	/* hex serial number (as struct sg_signer) */
+	const char *fingerprint; /* SHA-256 of the DER, lower-case hex */
+	const char *ski;	/* subjectKeyIdentifier, lower-case hex, or "" */
+	const char *emails;	/* the certificate's addresses, ", " separated */
+	const char *key;	/* public key, e.g. "RSA-2048", "EC-prime256v1" */
+	const char *key_usage;	/* e.g. "digitalSignature, keyEncipherment;
+				   EKU emailProtection" */
+	const char *map;	/* the map it came from, e.g. "dir:/etc/certs" */
+	const char *source;	/* where in the map (a file name), or "" */
+	time_t not_before;
+	time_t not_after;
+	int usable;		/* 1: usable for encryption at lookup time */
+	uint32_t reasons;	/* not usable: SG_REASON_BIT() set (expired,
+				   not-yet-valid, untrusted, revoked,
+				   revocation-unknown, key-usage, weak-key,
+				   weak-algorithm, malformed, internal-error) */
+	enum sg_reason reason;	/* not usable: the main reason (usable:
+				   SG_REASON_COUNT) */
+	const char *detail;	/* human sentences: why (not) usable */
+};
+
+/*
+ * sg_cert_lookup - the certificates to encrypt to address with
+ * Parameters:
+ *   ctx      the context (its trust store, CRLs, certificate_maps)
+ *   address  the recipient's addr-spec, any case ("bob@Example.ORG")
+ *   at       evaluation time, or 0 for now
+ *   set_r    receives every candidate with its verdict, usable ones
+ *            first, newest (notBefore) first; free with sg_cert_set_free()
+ *   err_r    filled when -1 is returned
+ * Return value: 1 a usable certificate was found; 0 none is usable (the
+ * set may still list candidates and why each was rejected; an empty set
+ * when no map knows the address, no map is configured, or address
+ * cannot be an address); -1 a temporary error (a map could not be read
+ * and no later map had a usable certificate; out of memory): *set_r is
+ * NULL.  Never 0 because a map failed.
+ */
+SG_API int sg_cert_lookup(struct sg_ctx *ctx, const char *address,
+			  time_t at, struct sg_cert_set **set_r,
+			  struct sg_error *err_r) SG_WUR;
+
+/* sg_cert_set_address - the address looked up, lower-cased */
+SG_API const char *sg_cert_set_address(const struct sg_cert_set *set);
+/* sg_cert_set_map - the map that answered: the one with a usable
+   certificate, else the first with a candidate, else "" */
+SG_API const char *sg_cert_set_map(const struct sg_cert_set *set);
+/* sg_cert_set_count - number of candidates */
+SG_API size_t sg_cert_set_count(const struct sg_cert_set *set);
+/* sg_cert_set_usable_count - number of usable ones (they come first) */
+SG_API size_t sg_cert_set_usable_count(const struct sg_cert_set *set);
+/* sg_cert_set_get - candidate i (< count); borrowed */
+SG_API const struct sg_cert_candidate *
+sg_cert_set_get(const struct sg_cert_set *set, size_t i);
+/* sg_cert_set_der - the DER of candidate i (< count); borrowed */
+SG_API void sg_cert_set_der(const struct sg_cert_set *set, size_t i,
+			    const unsigned char **der_r, size_t *len_r);
+/*
+ * sg_cert_set_match - does a RecipientInfo name a usable certificate?
+ * rid is an entry of sg_result_encryption()->recipients (or built by the
+ * caller): issuer (RFC 2253, as this library prints it) + hex serial,
+ * or a hex subjectKeyIdentifier.  Hex compares case-insensitively and
+ * without leading zeros of the serial.
+ * Return value: 1 and *index_r (may be NULL) = the candidate's index
+ * when it names a usable candidate; 0 otherwise (also for a rejected
+ * candidate: encrypting to a stale certificate does not count).
+ */
+SG_API int sg_cert_set_match(const struct sg_cert_set *set,
+			     const struct sg_recipient *rid,
+			     size_t *index_r) SG_WUR;
+/*
+ * sg_cert_set_json - the set as one JSON object:
+ *   {"address","found","map","certificates":[{"subject","issuer",
+ *   "serial","not_before","not_after","fingerprint","ski","emails":[...],
+ *   "key","key_usage","map","source","usable","selected","reasons":[...],
+ *   "detail"}]}
+ * ("found": a usable certificate exists; "selected": the first usable
+ * one, the one a sender would pick; times as 2026-11-28T10:00:00Z).
+ * Return a NUL-terminated single-line string owned by the caller (free
+ * with sg_free()), or NULL on out of memory.
+ */
+SG_API char *sg_cert_set_json(const struct sg_cert_set *set);
+/* sg_cert_set_free - free and set *set to NULL; NULL-safe */
+SG_API void sg_cert_set_free(struct sg_cert_set **set);
+
+/*
+ * Harvesting: the certificate of a signer whose message was
+ * signed/verified with the signer bound to the From address is stored in
+ * harvest_map (a writable dir: map; off when unset), so colleagues can
+ * later encrypt to that partner.  The file is <sha256-hex>.pem, written
+ * to a temporary file and renamed (mode 0644).  A certificate is not
+ * stored when a newer one (notBefore) is already stored for one of its
+ * addresses, nor when it is not usable for encryption.
+ */
+enum sg_harvest_outcome {
+	SG_HARVEST_STORED = 0,	/* "stored": written to the map */
+	SG_HARVEST_PRESENT,	/* "present": already in the map */
+	SG_HARVEST_NEWER_KNOWN,	/* "newer-known": the map holds a newer
+				   certificate for its address; not written */
+	SG_HARVEST_NOT_VERIFIED, /* "not-verified": the result is not
+				   signed/verified, or no verified signer
+				   is bound to From */
+	SG_HARVEST_NOT_USABLE,	/* "not-usable": cannot encrypt to it
+				   (reasons says why) */
+	SG_HARVEST_DISABLED	/* "disabled": no harvest_map configured */
+};
+
+/* What sg_harvest() did; caller-owned, for the adapter's log line. */
+struct sg_harvest_info {
+	enum sg_harvest_outcome outcome;
+	char address[320];	/* the bound signer address, or "" */
+	char fingerprint[65];	/* SHA-256 hex of its certificate, or "" */
+	char file[512];		/* the stored (or present) file, or "" */
+	uint32_t reasons;	/* NOT_USABLE: SG_REASON_BIT() set */
+	char detail[256];	/* one human sentence */
+};
+
+/*
+ * sg_harvest - store the bound signer's certificate of a verified result
+ * Parameters:
+ *   ctx      the context (harvest_map, trust store for the usability check)
+ *   res      a result of sg_verify_message() (sg_verify_cms() results
+ *            have no From and are never harvested)
+ *   at       evaluation time for the usability check, or 0 for now
+ *   info_r   what happened (always filled when 0 is returned)
+ *   err_r    filled when -1 is returned
+ * Return value: 0 an outcome was reached (see info_r->outcome); -1 the
+ * map could not be read or written (err_r names the path).
+ */
+SG_API int sg_harvest(struct sg_ctx *ctx, const struct sg_result *res,
+		      time_t at, struct sg_harvest_info *info_r,
+		      struct sg_error *err_r) SG_WUR;
+/* sg_harvest_outcome_name - "stored" etc.; NULL for an invalid value */
+SG_API const char *sg_harvest_outcome_name(enum sg_harvest_outcome outcome);
 
 #ifdef __cplusplus
 }

@@ -89,3 +89,13 @@ int sg_parse_time(const char *text, time_t *t_r)
 	*t_r = (time_t)t;
 	return 0;
 }
+
+/* sg_time_iso - t as "2026-11-28T10:00:00Z" (UTC) */
+void sg_time_iso(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, size, "@%lld", (long long)t);
+}

@@ -242,6 +242,19 @@ static unsigned long parse_ulong(struct sg_config *conf, const char *name)
 	return v == NULL ? 0 : strtoul(v, NULL, 10);
 }
 
+/* expanded - the expanded value of a setting, or NULL with err_r set
+   (an unterminated ${, a reference loop) */
+static const char *expanded(struct sg_config *conf, const char *name,
+			    struct sg_error *err_r)
+{
+	const char *v = sg_config_get(conf, name);
+
+	if (v == NULL)
+		sg_error_set(err_r, SG_ERR_CONFIG,
+			     "%s: cannot expand its value", name);
+	return v;
+}
+
 /* settings_from_conf - modes and limits (values were checked when set,
    but $references are checked only now) */
 static int settings_from_conf(struct sg_ctx *ctx, struct sg_config *conf,
@@ -275,6 +288,13 @@ static int settings_from_conf(struct sg_ctx *ctx, struct sg_config *conf,
 			sg_config_free(&tmp);
 			if (ret < 0)
 				return -1;
+		} else {
+			/* "$$" expands to a '$': the setter would not check
+			   the value, and no value of these settings has one */
+			sg_error_set(err_r, SG_ERR_INVALID,
+				     "%s: '%.60s' is not a valid value",
+				     checked[i], v);
+			return -1;
 		}
 	}
 	v = sg_config_get(conf, "revocation_check");
@@ -362,17 +382,19 @@ int sg_ctx_new(struct sg_config *conf, struct sg_ctx **ctx_r,
 	}
 	if (settings_from_conf(ctx, conf, err_r) < 0)
 		goto fail;
-	if ((v = sg_config_get(conf, "trust_anchors")) == NULL ||
+	if ((v = expanded(conf, "trust_anchors", err_r)) == NULL ||
 	    load_list(v, false, anchors, NULL, err_r) < 0)
 		goto fail;
-	if ((v = sg_config_get(conf, "intermediates")) == NULL ||
+	if ((v = expanded(conf, "intermediates", err_r)) == NULL ||
 	    load_list(v, false, ctx->intermediates, NULL, err_r) < 0)
 		goto fail;
-	if ((v = sg_config_get(conf, "crl_dirs")) == NULL ||
+	if ((v = expanded(conf, "crl_dirs", err_r)) == NULL ||
 	    load_list(v, true, NULL, ctx->crls, err_r) < 0)
 		goto fail;
-	if ((v = sg_config_get(conf, "certificate_policies")) == NULL ||
+	if ((v = expanded(conf, "certificate_policies", err_r)) == NULL ||
 	    load_policies(ctx, v, err_r) < 0)
+		goto fail;
+	if (sg_cmap_new(conf, &ctx->certmaps, err_r) < 0)
 		goto fail;
 	for (i = 0; i < sk_X509_num(anchors); i++) {
 		if (X509_STORE_add_cert(ctx->store, sk_X509_value(anchors, i)) != 1) {
@@ -415,6 +437,7 @@ void sg_ctx_free(struct sg_ctx **ctxp)
 	sk_X509_pop_free(ctx->intermediates, X509_free);
 	sk_X509_CRL_pop_free(ctx->crls, X509_CRL_free);
 	sk_ASN1_OBJECT_pop_free(ctx->policies, ASN1_OBJECT_free);
+	sg_cmap_free(&ctx->certmaps);
 	if (ctx->cert_cache != NULL) {
 		for (i = 0; i < CERT_CACHE_SLOTS; i++)
 			X509_free(ctx->cert_cache->slots[i].cert);
@@ -489,6 +512,7 @@ X509 *sg_trust_cert_from_der(struct sg_ctx *ctx, const unsigned char *der,
 
 struct chain_state {
 	enum sg_revocation revocation;
+	enum sg_chain_purpose purpose;
 	struct sg_chain_verdict *v;
 };
 
@@ -548,6 +572,11 @@ static int verify_cb(int ok, X509_STORE_CTX *xctx)
 
 	if (ok || cs == NULL)
 		return ok;
+	/* encryption: the leaf's key usage is checked by cert-select.c
+	   (OpenSSL's smime_encrypt purpose knows no keyAgreement) */
+	if (cs->purpose == SG_CHAIN_ENCRYPT && err == X509_V_ERR_INVALID_PURPOSE &&
+	    X509_STORE_CTX_get_error_depth(xctx) == 0)
+		return 1;
 	if (is_crl_error(err)) {
 		/* soft: use the CRLs that are present; hard: inconclusive */
 		if (cs->revocation == SG_REVOCATION_HARD)
@@ -585,14 +614,19 @@ static void hash_cert(crypto_generichash_state *st, X509 *cert)
 }
 
 /* chain_key - BLAKE2b over the signer and the message's certificates
-   (the configured trust store and intermediates are fixed per context) */
+   (the configured trust store and intermediates are fixed per context);
+   a purpose other than signing is mixed in, so the two never share */
 static void chain_key(X509 *signer, STACK_OF(X509) *msg_certs,
+		      enum sg_chain_purpose purpose,
 		      unsigned char key[HASH_LEN])
 {
+	static const unsigned char encrypt_tag[] = "smimeguard:encrypt";
 	crypto_generichash_state st;
 	int i;
 
 	crypto_generichash_init(&st, NULL, 0, HASH_LEN);
+	if (purpose == SG_CHAIN_ENCRYPT)
+		crypto_generichash_update(&st, encrypt_tag, sizeof(encrypt_tag));
 	hash_cert(&st, signer);
 	for (i = 0; i < sk_X509_num(msg_certs); i++)
 		hash_cert(&st, sk_X509_value(msg_certs, i));
@@ -604,7 +638,19 @@ void sg_trust_verify_chain(struct sg_ctx *ctx, X509 *signer,
 			   STACK_OF(X509_CRL) *msg_crls, time_t at,
 			   struct sg_chain_verdict *v)
 {
-	struct chain_state cs = { ctx->revocation, v };
+	sg_trust_verify_chain_for(ctx, signer, msg_certs, msg_crls, at,
+				  SG_CHAIN_SIGN, v);
+}
+
+/* sg_trust_verify_chain_for - path validation for a purpose; the window
+   in which a clean result holds is returned in v->valid_from/until */
+void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
+			       STACK_OF(X509) *msg_certs,
+			       STACK_OF(X509_CRL) *msg_crls, time_t at,
+			       enum sg_chain_purpose purpose,
+			       struct sg_chain_verdict *v)
+{
+	struct chain_state cs = { ctx->revocation, purpose, v };
 	unsigned char key[HASH_LEN];
 	struct chain_slot *slot = NULL;
 	X509_STORE_CTX *xctx = NULL;
@@ -617,11 +663,15 @@ void sg_trust_verify_chain(struct sg_ctx *ctx, X509 *signer,
 
 	memset(v, 0, sizeof(*v));
 	if (cacheable) {
-		chain_key(signer, msg_certs, key);
+		chain_key(signer, msg_certs, purpose, key);
 		slot = &ctx->chain_cache->slots[slot_of(key, CHAIN_CACHE_SLOTS)];
 		if (slot->used && memcmp(slot->key, key, HASH_LEN) == 0 &&
-		    at >= slot->not_before && at < slot->not_after)
-			return;	/* validated before, still inside its window */
+		    at >= slot->not_before && at < slot->not_after) {
+			/* validated before, still inside its window */
+			v->valid_from = slot->not_before;
+			v->valid_until = slot->not_after;
+			return;
+		}
 	}
 	if ((untrusted = sk_X509_dup(ctx->intermediates)) == NULL)
 		goto internal;
@@ -634,6 +684,9 @@ void sg_trust_verify_chain(struct sg_ctx *ctx, X509 *signer,
 	    X509_STORE_CTX_set_default(xctx, "smime_sign") != 1)
 		goto internal;
 	param = X509_STORE_CTX_get0_param(xctx);
+	if (purpose == SG_CHAIN_ENCRYPT &&
+	    X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SMIME_ENCRYPT) != 1)
+		goto internal;
 	X509_VERIFY_PARAM_set_time(param, at);
 	if (ctx->revocation != SG_REVOCATION_NONE) {
 		flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
@@ -668,7 +721,7 @@ void sg_trust_verify_chain(struct sg_ctx *ctx, X509 *signer,
 	/* without a trusted path, revocation is beside the point */
 	if (v->reasons & SG_REASON_BIT(SG_REASON_UNTRUSTED))
 		v->reasons &= ~SG_REASON_BIT(SG_REASON_REVOCATION_UNKNOWN);
-	if (ret > 0 && v->reasons == 0 && slot != NULL) {
+	if (ret > 0 && v->reasons == 0) {
 		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xctx);
 		time_t nb = TIME_MIN_VAL, na = TIME_MAX_VAL;
 
@@ -688,10 +741,14 @@ void sg_trust_verify_chain(struct sg_ctx *ctx, X509 *signer,
 			if (ctx->crl_window_end < na)
 				na = ctx->crl_window_end;
 		}
-		memcpy(slot->key, key, HASH_LEN);
-		slot->used = true;
-		slot->not_before = nb;
-		slot->not_after = na;
+		v->valid_from = nb;
+		v->valid_until = na;
+		if (slot != NULL) {
+			memcpy(slot->key, key, HASH_LEN);
+			slot->used = true;
+			slot->not_before = nb;
+			slot->not_after = na;
+		}
 	}
 	sg_openssl_errors(NULL, 0);
 	X509_STORE_CTX_free(xctx);

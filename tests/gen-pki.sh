@@ -21,6 +21,9 @@
 #   ca/             CA keys and openssl ca databases (rogue CA: ca/rogue/)
 #   msg/*.eml       test messages (CRLF unless the name says lf)
 #   cases.tsv       file<TAB>settings<TAB>expected_status<TAB>expected_reasons<TAB>note
+#   certmap/        a dir: certificate map for the certificate-resolution
+#                   tests (see "Certificate maps" below); certmap-keys/ its
+#                   new keys; certmap-msg/ messages to and from bob
 #
 # cases.tsv: settings are smimeguard.conf overrides (name=value, space
 # separated, paths relative to OUTDIR) applied on top of
@@ -45,7 +48,8 @@ cd "$OUT"
 
 # Outputs this script (and gen-interop.sh) own: wipe them for idempotency.
 rm -rf -- trust intermediates crl crl-delta crl-stale crl-rootonly pki ca \
-	msg tmp cases.tsv interop raw interop.tsv raw.tsv tmp-interop
+	msg tmp cases.tsv interop raw interop.tsv raw.tsv tmp-interop \
+	certmap certmap-keys certmap-msg
 mkdir -p trust intermediates crl crl-delta crl-stale crl-rootonly pki ca \
 	msg tmp
 TMP=$OUT/tmp
@@ -1005,6 +1009,121 @@ row $M/revoked-crl-in-cms.eml crl_dirs=crl-rootonly signed/failed revoked \
 	"intermediate CRL only inside the CMS crls field"
 row $M/alice-crl-in-cms.eml "crl_dirs=crl-rootonly revocation_check=hard" signed/verified - \
 	"hard mode satisfied by the CRL inside the CMS"
+
+# ------------------------------------------------------------------
+# Certificate maps (certmap/): recipients' certificates for encryption
+# ------------------------------------------------------------------
+# A dir: map for suite-certmap.c and test-smimectl.sh.  Everything above is
+# finished: the new certificates are issued after the CRLs (which do not
+# list them) and pki/ certificates are copied as they are.
+#   bob-2026.pem      pki/bob (RSA keyEncipherment, notBefore -30 d)   usable
+#   bob-new.pem       bob, notBefore -10 d                             usable, newest
+#   ecdh.pem          ecdh@, EC P-256 keyUsage keyAgreement (int-ec)    usable
+#   signonly.pem      signonly@, RSA digitalSignature only              key-usage
+#   carol.pem         pki/carol (EC, digitalSignature only)             key-usage
+#   badeku.pem        pki/badeku (EKU serverAuth)                       key-usage
+#   badku.pem         pki/badku (keyEncipherment only)                  usable
+#   expired.pem       pki/expired                                       expired
+#   revoked.pem       pki/revoked (listed in crl/)                      revoked
+#   rogue.pem         pki/untrusted (rogue CA)                          untrusted
+#   weak.pem          pki/weak1024                                      weak-key
+#   future.cer        pki/future as DER                                 not-yet-valid
+#   upper.pem         SAN Erin.Upper@EXAMPLE.ORG                        usable
+#   bundle.pem        pki/alice + pki/dave (subject emailAddress only)  usable
+#   utf8.pem          SAN SmtpUTF8Mailbox jörg@example.org               usable
+#   bundle.p7b        PKCS#7 certs-only (DER) with frank@               usable
+#   notes.txt, stray-key.pem   not certificates (skipped)
+# certmap-keys/ holds the new keys.  certmap-msg/:
+#   bob-new-keyid.eml   encrypted to bob-new, RecipientInfo by SKI
+#   bob-signed.eml      signed by pki/bob (older), From bob
+#   bob-new-signed.eml  signed by bob-new, From bob
+CM=certmap
+CMK=certmap-keys
+mkdir -p $CM $CMK certmap-msg
+cat >"$TMP/cm-ext.cnf" <<'EOF'
+[ cm_signonly ]
+basicConstraints = CA:false
+keyUsage = critical,digitalSignature,nonRepudiation
+extendedKeyUsage = emailProtection
+subjectAltName = email:$ENV::SG_EMAIL
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ cm_ecdh ]
+basicConstraints = CA:false
+keyUsage = critical,keyAgreement
+extendedKeyUsage = emailProtection
+subjectAltName = email:$ENV::SG_EMAIL
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ cm_utf8 ]
+basicConstraints = CA:false
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = emailProtection
+subjectAltName = @cm_utf8_san
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ cm_utf8_san ]
+otherName.1 = 1.3.6.1.5.5.7.8.9;FORMAT:UTF8,UTF8:jörg@example.org
+EOF
+# cm_issue CA ADDR KEYTYPE EXT START END SUBJECT OUT [extfile]
+cm_issue() {
+	local cnf=$OUT/ca/$1/ca.cnf
+	SG_EMAIL=$2
+	genkey "$CMK/$2.key" "$3"
+	openssl req -new -config "$cnf" -key "$CMK/$2.key" -subj "$7" -out "$TMP/req.csr"
+	openssl ca -batch -config "$cnf" ${9:+-extfile "$9"} -preserveDN -notext \
+		-extensions "$4" -startdate "$5" -enddate "$6" -in "$TMP/req.csr" \
+		-out "$8" 2>"$TMP/ca.log" || { cat "$TMP/ca.log" >&2; exit 1; }
+}
+cm_issue int-rsa bob@example.org rsa2048 ee_rsa "$(t $((-10 * DAY)))" \
+	"$(t $((700 * DAY)))" "/CN=Bob Example (2)$O" $CM/bob-new.pem
+cm_issue int-rsa signonly@example.org rsa2048 cm_signonly "$S" "$E" \
+	"/CN=Signonly Example$O" $CM/signonly.pem "$TMP/cm-ext.cnf"
+cm_issue int-ec ecdh@example.org ec cm_ecdh "$S" "$E" \
+	"/CN=Ecdh Example$O" $CM/ecdh.pem "$TMP/cm-ext.cnf"
+cm_issue int-rsa Erin.Upper@EXAMPLE.ORG rsa2048 ee_rsa "$S" "$E" \
+	"/CN=Erin Upper$O" $CM/upper.pem
+cm_issue int-rsa joerg@example.org rsa2048 cm_utf8 "$S" "$E" \
+	"/CN=Joerg Example$O" $CM/utf8.pem "$TMP/cm-ext.cnf"
+cm_issue int-rsa frank@example.org rsa2048 ee_rsa "$S" "$E" \
+	"/CN=Frank Example$O" "$TMP/frank.pem"
+SG_EMAIL=none@example.org
+cp pki/bob@example.org.pem $CM/bob-2026.pem
+cp pki/carol@example.org.pem $CM/carol.pem
+cp pki/badeku@example.org.pem $CM/badeku.pem
+cp pki/badku@example.org.pem $CM/badku.pem
+cp pki/expired@example.org.pem $CM/expired.pem
+cp pki/revoked@example.org.pem $CM/revoked.pem
+cp pki/untrusted@example.org.pem $CM/rogue.pem
+cp pki/weak1024@example.org.pem $CM/weak.pem
+openssl x509 -in pki/future@example.org.pem -outform DER -out $CM/future.cer
+cat pki/alice@example.org.pem pki/dave@example.org.pem >$CM/bundle.pem
+openssl crl2pkcs7 -nocrl -certfile "$TMP/frank.pem" -outform DER -out $CM/bundle.p7b
+printf 'Certificates of our partners.\n' >$CM/notes.txt
+genkey $CM/stray-key.pem rsa2048
+grep -q 'BEGIN PRIVATE KEY' $CM/stray-key.pem
+openssl asn1parse -in $CM/utf8.pem | grep -qi '0C116AC3B672'
+openssl x509 -in $CM/ecdh.pem -noout -text | grep -q 'Key Agreement'
+
+# certmap-msg/: encrypted by SKI to bob-new; signed by the older and the
+# newer bob certificate
+openssl cms -encrypt -aes-256-gcm -keyid -in "$TMP/plain-entity" -binary \
+	-crlfeol -out "$TMP/e.cm-keyid" $CM/bob-new.pem
+crlf "$TMP/e.cm-keyid"
+mail certmap-msg/bob-new-keyid.eml "$TMP/e.cm-keyid" "Encrypted by SKI" "$AL"
+openssl cms -decrypt -recip $CM/bob-new.pem -inkey $CMK/bob@example.org.key \
+	-in certmap-msg/bob-new-keyid.eml -out /dev/null
+BOBF="From: Bob Example <bob@example.org>"
+smime "$TMP/s.cm-bob" bob@example.org detached "$BODY"
+mail certmap-msg/bob-signed.eml "$TMP/s.cm-bob" "Signed by bob (older)" "$BOBF"
+openssl cms -sign -md sha256 -signer $CM/bob-new.pem -inkey $CMK/bob@example.org.key \
+	-certfile intermediates/int-rsa.pem -in "$BODY" -crlfeol -out "$TMP/s.cm-bobnew"
+crlf "$TMP/s.cm-bobnew"
+mail certmap-msg/bob-new-signed.eml "$TMP/s.cm-bobnew" "Signed by bob (newer)" "$BOBF"
+for f in bob-signed bob-new-signed; do
+	v certmap-msg/$f.eml >/dev/null 2>&1 ||
+		{ echo "certmap-msg/$f.eml does not verify" >&2; exit 1; }
+done
 
 # ------------------------------------------------------------------
 # Summary

@@ -1,8 +1,8 @@
 #!/bin/sh
-# test-smimectl.sh - smimectl verify as a mail administrator uses it:
-# exit codes, --json lines (parsed by Python's json module), several files
-# with one trust store, standard input, --content, config file + override,
-# and usage errors.  Prints "N passed, N failed".
+# test-smimectl.sh - smimectl verify and cert lookup as a mail
+# administrator uses them: exit codes, --json lines (parsed by Python's json
+# module), several files with one trust store, standard input, --content,
+# config file + override, and usage errors.  Prints "N passed, N failed".
 set -u
 : "${SMIMECTL:?}" "${SG_TESTDATA:?}"
 D=$SG_TESTDATA
@@ -75,6 +75,58 @@ check "unknown command" 2 "$SMIMECTL" frobnicate
 check "help" 0 "$SMIMECTL" verify --help
 grep -q -- "--sender-binding" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: help text"; }
 check "version" 0 "$SMIMECTL" version
+
+# ---- smimectl cert lookup ----------------------------------------------
+cert_json_check() {	# cert_json_check NAME PYTHON-EXPR-over-list-d
+	if python3 -c '
+import json, sys
+d = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+keys = ["address", "found", "map", "certificates"]
+ckeys = ["subject", "issuer", "serial", "not_before", "not_after",
+         "fingerprint", "ski", "emails", "key", "key_usage", "map", "source",
+         "usable", "selected", "reasons", "detail"]
+for o in d:
+    assert list(o.keys()) == keys, o.keys()
+    for c in o["certificates"]:
+        assert list(c.keys()) == ckeys, c.keys()
+assert eval(sys.argv[2]), d
+' "$tmp/out" "$2" 2> "$tmp/pyerr"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: $1"
+		sed 's/^/  | /' "$tmp/pyerr" | tail -5
+	fi
+}
+
+CM="--map dir:$D/certmap --trust $D/trust --intermediates $D/intermediates --crl $D/crl"
+check "cert lookup usable" 0 "$SMIMECTL" cert lookup $CM bob@example.org
+grep -q "selected: .*Bob Example (2)" "$tmp/out" && grep -q "sha256:" "$tmp/out" &&
+	pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: cert lookup text"; }
+check "cert lookup none usable" 1 "$SMIMECTL" cert lookup $CM expired@example.org
+grep -q "rejected (expired)" "$tmp/out" && pass=$((pass + 1)) ||
+	{ fail=$((fail + 1)); echo "FAIL: cert lookup why not"; }
+check "cert lookup json" 1 "$SMIMECTL" cert lookup $CM --json BOB@Example.org \
+	nobody@example.org revoked@example.org ecdh@example.org
+cert_json_check "cert lookup json fields" 'len(d) == 4 and d[0]["found"] and d[0]["address"] == "bob@example.org" and [c["selected"] for c in d[0]["certificates"]] == [True, False] and d[0]["certificates"][0]["not_before"] > d[0]["certificates"][1]["not_before"] and not d[1]["found"] and d[1]["certificates"] == [] and d[1]["map"] == "" and d[2]["certificates"][0]["reasons"] == ["revoked"] and d[3]["certificates"][0]["key"].startswith("EC-")'
+printf 'trust_anchors = %s/trust\nintermediates = %s/intermediates\ncrl_dirs = %s/crl\ncertificate_maps = dir:%s/certmap\n' \
+	"$D" "$D" "$D" "$D" > "$tmp/cm.conf"
+check "cert lookup config file" 0 "$SMIMECTL" cert lookup -c "$tmp/cm.conf" -q ecdh@example.org badku@example.org
+check "cert lookup override" 0 "$SMIMECTL" cert lookup -c "$tmp/cm.conf" --revocation none revoked@example.org
+check "cert lookup at" 1 "$SMIMECTL" cert lookup -c "$tmp/cm.conf" --json --at 2099-01-01T00:00:00Z bob@example.org
+cert_json_check "cert lookup at: expired" 'd[0]["certificates"][0]["reasons"] == ["expired"]'
+check "cert lookup ldap map" 2 "$SMIMECTL" cert lookup --map ldap:/etc/smimeguard/ldap.cf bob@example.org
+grep -q "LDAP maps are not built yet" "$tmp/err" && pass=$((pass + 1)) ||
+	{ fail=$((fail + 1)); echo "FAIL: ldap map message"; }
+check "cert lookup unreadable map" 2 "$SMIMECTL" cert lookup --map dir:/nonexistent/certs --json bob@example.org
+python3 -c 'import json,sys; o=json.loads(open(sys.argv[1]).read()); assert o["address"]=="bob@example.org" and "/nonexistent/certs" in o["error"]' "$tmp/out" &&
+	pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: map error json"; }
+check "cert lookup no address" 2 "$SMIMECTL" cert lookup $CM
+check "cert lookup help" 0 "$SMIMECTL" cert lookup --help
+grep -q -- "--map TYPE:NAME" "$tmp/out" && pass=$((pass + 1)) ||
+	{ fail=$((fail + 1)); echo "FAIL: cert help text"; }
+check "help cert" 0 "$SMIMECTL" help cert
+check "cert unknown subcommand" 2 "$SMIMECTL" cert frobnicate
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

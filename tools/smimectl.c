@@ -5,6 +5,8 @@
 /*	smimeguard command-line tool
 /* SYNOPSIS
 /*	smimectl verify [options] [file ...]
+/*
+/*	smimectl cert lookup [options] address ...
 /* DESCRIPTION
 /*	smimectl verify checks the S/MIME layer of each input the way the
 /*	smimeguard Dovecot plugin does on delivery: it finds the S/MIME
@@ -18,9 +20,20 @@
 /*	one loaded trust store.
 /*
 /*	Options given on the command line override smimeguard.conf.
+/*
+/*	smimectl cert lookup answers, for each address, what the Postfix
+/*	policy service asks: which certificates can mail to it be
+/*	encrypted with?  It searches certificate_maps in order and shows
+/*	the map that answered and every candidate certificate (subject,
+/*	issuer, serial, validity, SHA-256 fingerprint, key usage), the
+/*	one selected, and why each other one was rejected (expired,
+/*	not-yet-valid, untrusted, revoked, key-usage, weak-key ...).
 /* EXIT STATUS
-/*	0 every input is signed/verified; 1 some input is not verified;
-/*	2 usage, configuration or I/O error (message on stderr).
+/*	verify: 0 every input is signed/verified; 1 some input is not
+/*	verified; 2 usage, configuration or I/O error (message on stderr).
+/*
+/*	cert lookup: 0 every address has a usable certificate; 1 some
+/*	address has none; 2 usage, configuration or map error.
 /* SEE ALSO
 /*	DESIGN.md sections 2-4 (status values, reason tokens, JSON fields).
 /*--*/
@@ -50,7 +63,8 @@ static void usage_main(FILE *fp)
 "\n"
 "Commands:\n"
 "  verify     verify the S/MIME signature of messages or CMS files\n"
-"  help       show this text, or 'smimectl help verify'\n"
+"  cert lookup  the certificates mail to an address can be encrypted with\n"
+"  help       show this text, or 'smimectl help verify|cert'\n"
 "  version    print the version\n");
 }
 
@@ -407,6 +421,296 @@ out:
 	return ret;
 }
 
+static void usage_cert(FILE *fp)
+{
+	fprintf(fp,
+"Usage: smimectl cert lookup [OPTIONS] ADDRESS...\n"
+"\n"
+"Find the certificates mail to each ADDRESS can be encrypted with, as the\n"
+"Postfix policy service does: search certificate_maps in order, check\n"
+"every candidate (validity, chain to a trust anchor, revocation, key usage\n"
+"for encryption, key strength) and show the one selected, or why each\n"
+"candidate was rejected.  Addresses match case-insensitively.\n"
+"\n"
+"Options:\n"
+"  -c, --config FILE        read settings from FILE (smimeguard.conf)\n"
+"      --map TYPE:NAME      certificate map, e.g. dir:/etc/smimeguard/certs\n"
+"                           (repeatable; replaces certificate_maps)\n"
+"      --trust PATH         trust anchors: PEM/DER file or directory\n"
+"                           (repeatable; replaces trust_anchors)\n"
+"      --intermediates PATH untrusted intermediate CAs (repeatable)\n"
+"      --crl PATH           CRL file or directory (repeatable)\n"
+"      --revocation MODE    none | soft | hard   (default: soft)\n"
+"                           hard: no current CRL for a CA of the chain\n"
+"                           rejects the certificate (revocation-unknown)\n"
+"      --at TIME            evaluate at TIME: 2026-11-28T10:00:00Z or\n"
+"                           @unix-seconds (default: now)\n"
+"      --json               one JSON object per address, one per line\n"
+"  -q, --quiet              print nothing; use the exit status\n"
+"  -h, --help               show this help\n"
+"\n"
+"Rejection reasons: expired, not-yet-valid, untrusted, revoked,\n"
+"revocation-unknown, key-usage, weak-key, weak-algorithm, malformed.\n"
+"Exit status: 0 every ADDRESS has a usable certificate; 1 some ADDRESS has\n"
+"none; 2 usage, configuration or map error (a map that cannot be read).\n"
+"\n"
+"Example:\n"
+"  smimectl cert lookup -c /etc/smimeguard/smimeguard.conf partner@example.com\n"
+"  smimectl cert lookup --map dir:/etc/smimeguard/certs --trust /etc/smimeguard/trust \\\n"
+"      --json bob@example.org\n");
+}
+
+/* print_json_error - {"address":...,"error":...} for a failed lookup */
+static void print_json_error(const char *address, const char *msg)
+{
+	const char *strs[2] = { address, msg };
+	const char *keys[2] = { "address", "error" };
+	const unsigned char *p;
+	int i;
+
+	putchar('{');
+	for (i = 0; i < 2; i++) {
+		printf("%s\"%s\":\"", i > 0 ? "," : "", keys[i]);
+		for (p = (const unsigned char *)strs[i]; *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				printf("\\%c", *p);
+			else if (*p < 0x20 || *p == 0x7f)
+				printf("\\u%04x", *p);
+			else
+				putchar(*p);
+		}
+		putchar('"');
+	}
+	printf("}\n");
+}
+
+/* iso_time - a time for people, as in the JSON output */
+static const char *iso_time(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (t == 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, size, "unknown");
+	return buf;
+}
+
+/* print_cert_set - the text form of one lookup */
+static void print_cert_set(const struct sg_cert_set *set, const char *address)
+{
+	size_t n = sg_cert_set_count(set), usable = sg_cert_set_usable_count(set);
+	size_t i;
+	char nb[32], na[32];
+
+	if (usable > 0)
+		printf("%s: usable certificate found in %s (%zu usable of %zu)\n",
+		       address, sg_cert_set_map(set), usable, n);
+	else if (n > 0)
+		printf("%s: NO usable certificate (%zu found, all rejected)\n",
+		       address, n);
+	else
+		printf("%s: no certificate found in any map\n", address);
+	for (i = 0; i < n; i++) {
+		const struct sg_cert_candidate *c = sg_cert_set_get(set, i);
+
+		if (c->usable)
+			printf("  [%zu] %s: %s\n", i + 1,
+			       i == 0 ? "selected" : "usable", c->subject);
+		else
+			printf("  [%zu] rejected (%s): %s\n", i + 1,
+			       sg_reason_name(c->reason), c->subject);
+		printf("      issuer:    %s\n", c->issuer);
+		printf("      serial:    %s\n", c->serial);
+		printf("      valid:     %s .. %s\n",
+		       iso_time(c->not_before, nb, sizeof(nb)),
+		       iso_time(c->not_after, na, sizeof(na)));
+		printf("      sha256:    %s\n", c->fingerprint);
+		printf("      addresses: %s\n", c->emails);
+		printf("      key:       %s; %s\n", c->key, c->key_usage);
+		printf("      map:       %s%s%s%s\n", c->map,
+		       c->source[0] != '\0' ? " (" : "", c->source,
+		       c->source[0] != '\0' ? ")" : "");
+		if (!c->usable)
+			printf("      why:       %s\n", c->detail);
+	}
+}
+
+/* cmd_cert_lookup - smimectl cert lookup */
+static int cmd_cert_lookup(int argc, char **argv)
+{
+	enum {
+		O_MAP = 256, O_TRUST, O_INTER, O_CRL, O_REVOCATION, O_AT, O_JSON
+	};
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "map", required_argument, NULL, O_MAP },
+		{ "trust", required_argument, NULL, O_TRUST },
+		{ "intermediates", required_argument, NULL, O_INTER },
+		{ "crl", required_argument, NULL, O_CRL },
+		{ "revocation", required_argument, NULL, O_REVOCATION },
+		{ "at", required_argument, NULL, O_AT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *config = NULL, *revocation = NULL, *maps_v;
+	char *maps = NULL, *trust = NULL, *inter = NULL, *crl = NULL;
+	bool json = false, quiet = false, lookup_error = false;
+	struct sg_config *conf = NULL;
+	struct sg_ctx *ctx = NULL;
+	struct sg_error err;
+	time_t at = 0;
+	int c, i, ret = EXIT_SUCCESS;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case O_MAP:
+			if (append_list(&maps, optarg) < 0)
+				goto nomem;
+			break;
+		case O_TRUST:
+			if (append_list(&trust, optarg) < 0)
+				goto nomem;
+			break;
+		case O_INTER:
+			if (append_list(&inter, optarg) < 0)
+				goto nomem;
+			break;
+		case O_CRL:
+			if (append_list(&crl, optarg) < 0)
+				goto nomem;
+			break;
+		case O_REVOCATION:
+			revocation = optarg;
+			break;
+		case O_AT:
+			if (sg_parse_time(optarg, &at) < 0) {
+				fprintf(stderr, "%s: --at: '%s' is not a time "
+					"(use 2026-11-28T10:00:00Z or @unix-seconds)\n",
+					progname, optarg);
+				ret = EXIT_USAGE;
+				goto out;
+			}
+			break;
+		case O_JSON:
+			json = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			usage_cert(stdout);
+			goto out;
+		default:
+			fprintf(stderr, "Try 'smimectl cert --help'.\n");
+			ret = EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "%s: cert lookup: no ADDRESS given\n"
+			"Try 'smimectl cert --help'.\n", progname);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (sg_config_new(&conf) < 0)
+		goto nomem;
+	if (config != NULL && sg_config_read(conf, config, &err) < 0)
+		goto conf_error;
+	if ((maps != NULL && sg_config_set(conf, "certificate_maps", maps, &err) < 0) ||
+	    (trust != NULL && sg_config_set(conf, "trust_anchors", trust, &err) < 0) ||
+	    (inter != NULL && sg_config_set(conf, "intermediates", inter, &err) < 0) ||
+	    (crl != NULL && sg_config_set(conf, "crl_dirs", crl, &err) < 0) ||
+	    (revocation != NULL &&
+	     sg_config_set(conf, "revocation_check", revocation, &err) < 0))
+		goto conf_error;
+	maps_v = sg_config_get(conf, "certificate_maps");
+	if (sg_ctx_new(conf, &ctx, &err) < 0)
+		goto conf_error;
+	if (maps_v != NULL && maps_v[strspn(maps_v, ", \t")] == '\0')
+		fprintf(stderr, "%s: warning: no certificate maps configured "
+			"(--map or certificate_maps): no address can be found\n",
+			progname);
+	if (sg_ctx_anchor_count(ctx) == 0)
+		fprintf(stderr, "%s: warning: no trust anchors configured "
+			"(--trust or trust_anchors): no certificate is usable\n",
+			progname);
+	for (i = optind; i < argc; i++) {
+		struct sg_cert_set *set = NULL;
+		int lr = sg_cert_lookup(ctx, argv[i], at, &set, &err);
+
+		if (lr < 0) {
+			fprintf(stderr, "%s: %s: %s\n", progname, argv[i], err.msg);
+			if (json && !quiet)
+				print_json_error(argv[i], err.msg);
+			lookup_error = true;
+			continue;
+		}
+		if (lr == 0 && ret == EXIT_SUCCESS)
+			ret = EXIT_NOTVERIFIED;
+		if (json && !quiet) {
+			char *js = sg_cert_set_json(set);
+
+			if (js == NULL) {
+				sg_cert_set_free(&set);
+				goto nomem;
+			}
+			printf("%s\n", js);
+			sg_free(js);
+		} else if (!quiet) {
+			print_cert_set(set, argv[i]);
+		}
+		sg_cert_set_free(&set);
+		if (fflush(stdout) != 0) {
+			fprintf(stderr, "%s: write error: %s\n", progname,
+				strerror(errno));
+			lookup_error = true;
+			break;
+		}
+	}
+	if (lookup_error)
+		ret = EXIT_USAGE;
+	goto out;
+conf_error:
+	fprintf(stderr, "%s: %s\n", progname, err.msg);
+	ret = EXIT_USAGE;
+	goto out;
+nomem:
+	fprintf(stderr, "%s: out of memory\n", progname);
+	ret = EXIT_USAGE;
+out:
+	sg_ctx_free(&ctx);
+	sg_config_free(&conf);
+	free(maps);
+	free(trust);
+	free(inter);
+	free(crl);
+	return ret;
+}
+
+/* cmd_cert - smimectl cert SUBCOMMAND */
+static int cmd_cert(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "lookup") == 0)
+		return cmd_cert_lookup(argc - 1, argv + 1);
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+			  strcmp(argv[1], "-h") == 0 ||
+			  strcmp(argv[1], "help") == 0)) {
+		usage_cert(stdout);
+		return EXIT_SUCCESS;
+	}
+	if (argc >= 2)
+		fprintf(stderr, "%s: cert: unknown subcommand '%s'\n", progname,
+			argv[1]);
+	usage_cert(stderr);
+	return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
 	if (sg_init() < 0) {
@@ -420,10 +724,14 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "verify") == 0)
 		return cmd_verify(argc - 1, argv + 1);
+	if (strcmp(argv[1], "cert") == 0)
+		return cmd_cert(argc - 1, argv + 1);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		if (argc > 2 && strcmp(argv[2], "verify") == 0)
 			usage_verify(stdout);
+		else if (argc > 2 && strcmp(argv[2], "cert") == 0)
+			usage_cert(stdout);
 		else
 			usage_main(stdout);
 		return EXIT_SUCCESS;

@@ -1,0 +1,977 @@
+/* certmap-dir.c - the dir: certificate map
+ *
+ * A directory of certificates, any file names: PEM files (several
+ * CERTIFICATE or PKCS7 blocks each; other blocks, such as keys, are
+ * skipped) and DER files (one certificate or a PKCS#7 certs-only bundle).
+ * Names starting with '.' are skipped (temporary files of harvest.c).
+ *
+ * Indexing must stay cheap with tens of thousands of files: OpenSSL 3.0
+ * spends ~230 us decoding one certificate (mostly its public key), so the
+ * index is built from a small DER walk that reads only notBefore, the
+ * subject's emailAddress and the subjectAltName (rfc822Name and
+ * SmtpUTF8Mailbox).  Certificates are fully decoded only when looked up
+ * (cert-select.c), and that evaluation is cached per certificate.
+ *
+ * The index is an open-addressing hash table over address groups, keyed
+ * with SipHash and a random key per map (crafted addresses cannot force
+ * collisions).  Addresses compare case-insensitively (ASCII), local part
+ * included, as mail systems do in practice.
+ *
+ * Refresh: the directory's stamp (device, inode, mtime, ctime) is checked
+ * at most once a second; when it changed, or at least once a minute, every
+ * file is stat()ed and only new or changed files (device, inode, size,
+ * mtime, ctime) are read again; unchanged ones keep their cached
+ * evaluations.
+ */
+#include "sg-private.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+#include <sodium.h>
+
+#define DM_MAX_FILE_SIZE (8 * 1024 * 1024)	/* larger: not certificates */
+#define DM_MAX_ADDRS 32				/* indexed per certificate */
+#define DM_ADDR_SIZE 320
+#define DM_CHECK_NS 1000000000LL		/* directory stamp: 1 s */
+#define DM_FULL_NS (60 * 1000000000LL)		/* every file: 1 min */
+
+struct dm_cert {
+	struct sg_dirmap_cert pub;
+	const char *norm;		/* n_norm lower-cased addresses, NUL
+					   separated */
+	size_t n_norm;
+	/* the strings and the DER follow */
+};
+
+struct dm_file {
+	char *name;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	struct dm_cert **certs;
+	size_t n_certs;
+	bool moved;			/* rescan: taken over by the new list */
+};
+
+struct dm_posting {
+	uint64_t hash;
+	const char *addr;
+	struct dm_cert *cert;
+};
+
+struct sg_dirmap {
+	char *path;
+	unsigned char key[crypto_shorthash_KEYBYTES];
+	bool loaded, dirty, failed;
+	char fail_msg[sizeof(((struct sg_error *)0)->msg)];
+	long long last_check, last_full;	/* monotonic ns */
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime, ctime;
+	struct dm_file *files;			/* sorted by name */
+	size_t n_files;
+	size_t n_certs;
+	struct dm_posting *postings;		/* grouped by address */
+	size_t n_postings;
+	uint32_t *table;			/* group start + 1, 0 = free */
+	size_t table_size;			/* a power of two */
+	struct sg_dirmap_cert **found;		/* sg_dirmap_find's answer */
+	size_t found_size;
+};
+
+/* an address list being collected from one certificate */
+struct addr_list {
+	char a[DM_MAX_ADDRS][DM_ADDR_SIZE];
+	size_t n;
+};
+
+/* ---- the DER walk ---- */
+
+struct der {
+	const unsigned char *p, *end;
+};
+
+/* der_next - the next DER element of d: its tag and content */
+static int der_next(struct der *d, unsigned int *tag_r, struct der *content_r)
+{
+	const unsigned char *p = d->p;
+	size_t len, n;
+
+	if (d->end - p < 2)
+		return -1;
+	*tag_r = *p++;
+	if ((*tag_r & 0x1f) == 0x1f)
+		return -1;	/* high tag numbers: not in a certificate */
+	len = *p++;
+	if (len & 0x80) {
+		n = len & 0x7f;
+		/* n == 0 is BER's indefinite length: not DER */
+		if (n == 0 || n > sizeof(size_t) || n > (size_t)(d->end - p))
+			return -1;
+		for (len = 0; n > 0; n--)
+			len = (len << 8) | *p++;
+	}
+	if (len > (size_t)(d->end - p))
+		return -1;
+	content_r->p = p;
+	content_r->end = p + len;
+	d->p = p + len;
+	return 0;
+}
+
+/* der_is - is the content of d exactly these bytes */
+static bool der_is(const struct der *d, const unsigned char *bytes, size_t n)
+{
+	return (size_t)(d->end - d->p) == n && memcmp(d->p, bytes, n) == 0;
+}
+
+/* two_digits - "07" -> 7, -1 when not digits */
+static int two_digits(const unsigned char *p)
+{
+	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+		return -1;
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/* der_time - a UTCTime or GeneralizedTime in DER form (…Z) */
+static int der_time(unsigned int tag, const struct der *d, time_t *t_r)
+{
+	size_t len = (size_t)(d->end - d->p);
+	const unsigned char *p = d->p;
+	struct tm tm;
+	int y, v[5], i;
+
+	memset(&tm, 0, sizeof(tm));
+	if (tag == 0x17 && len == 13) {
+		if ((y = two_digits(p)) < 0)
+			return -1;
+		y += y >= 50 ? 1900 : 2000;
+		p += 2;
+	} else if (tag == 0x18 && len == 15) {
+		int c = two_digits(p), yy = two_digits(p + 2);
+
+		if (c < 0 || yy < 0)
+			return -1;
+		y = c * 100 + yy;
+		p += 4;
+	} else {
+		return -1;
+	}
+	for (i = 0; i < 5; i++) {
+		if ((v[i] = two_digits(p + 2 * i)) < 0)
+			return -1;
+	}
+	if (p[10] != 'Z')
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = v[0] - 1;
+	tm.tm_mday = v[1];
+	tm.tm_hour = v[2];
+	tm.tm_min = v[3];
+	tm.tm_sec = v[4];
+	*t_r = timegm(&tm);
+	return 0;
+}
+
+/* add_addr - one address of a certificate (deduplicated, any case) */
+static void add_addr(struct addr_list *al, const struct der *d)
+{
+	size_t len = (size_t)(d->end - d->p), i;
+
+	if (len == 0 || len >= DM_ADDR_SIZE || al->n >= DM_MAX_ADDRS)
+		return;
+	for (i = 0; i < len; i++) {
+		if (d->p[i] < 0x21 || d->p[i] == 0x7f)
+			return;	/* controls, spaces, NUL: not an address */
+	}
+	for (i = 0; i < al->n; i++) {
+		if (strlen(al->a[i]) == len &&
+		    strncasecmp(al->a[i], (const char *)d->p, len) == 0)
+			return;
+	}
+	memcpy(al->a[al->n], d->p, len);
+	al->a[al->n][len] = '\0';
+	al->n++;
+}
+
+/* scan_subject - emailAddress attributes of a Name */
+static void scan_subject(struct der name, struct addr_list *al)
+{
+	static const unsigned char oid_email[] = {
+		0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01
+	};
+	struct der rdn, atv, oid, val;
+	unsigned int tag;
+
+	while (name.p < name.end) {
+		if (der_next(&name, &tag, &rdn) < 0 || tag != 0x31)
+			return;
+		while (rdn.p < rdn.end) {
+			if (der_next(&rdn, &tag, &atv) < 0 || tag != 0x30 ||
+			    der_next(&atv, &tag, &oid) < 0 || tag != 0x06)
+				return;
+			if (!der_is(&oid, oid_email, sizeof(oid_email)))
+				continue;
+			if (der_next(&atv, &tag, &val) < 0)
+				return;
+			/* IA5String, also UTF8String and PrintableString */
+			if (tag == 0x16 || tag == 0x0c || tag == 0x13)
+				add_addr(al, &val);
+		}
+	}
+}
+
+/* scan_san - rfc822Name and SmtpUTF8Mailbox of a GeneralNames */
+static void scan_san(struct der gn, struct addr_list *al)
+{
+	static const unsigned char oid_smtputf8[] = {
+		0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x08, 0x09
+	};
+	struct der seq, name, oid, expl, val;
+	unsigned int tag;
+
+	if (der_next(&gn, &tag, &seq) < 0 || tag != 0x30)
+		return;
+	while (seq.p < seq.end) {
+		if (der_next(&seq, &tag, &name) < 0)
+			return;
+		if (tag == 0x81) {			/* [1] rfc822Name */
+			add_addr(al, &name);
+		} else if (tag == 0xa0) {		/* [0] otherName */
+			if (der_next(&name, &tag, &oid) < 0 || tag != 0x06 ||
+			    !der_is(&oid, oid_smtputf8, sizeof(oid_smtputf8)))
+				continue;
+			if (der_next(&name, &tag, &expl) == 0 && tag == 0xa0 &&
+			    der_next(&expl, &tag, &val) == 0 && tag == 0x0c)
+				add_addr(al, &val);
+		}
+	}
+}
+
+/* scan_extensions - the subjectAltName among [3] extensions */
+static void scan_extensions(struct der ext, struct addr_list *al)
+{
+	static const unsigned char oid_san[] = { 0x55, 0x1d, 0x11 };
+	struct der seq, one, oid, el;
+	unsigned int tag;
+
+	if (der_next(&ext, &tag, &seq) < 0 || tag != 0x30)
+		return;
+	while (seq.p < seq.end) {
+		if (der_next(&seq, &tag, &one) < 0 || tag != 0x30 ||
+		    der_next(&one, &tag, &oid) < 0 || tag != 0x06)
+			return;
+		if (!der_is(&oid, oid_san, sizeof(oid_san)))
+			continue;
+		if (der_next(&one, &tag, &el) < 0)
+			return;
+		if (tag == 0x01 && der_next(&one, &tag, &el) < 0)
+			return;		/* critical flag */
+		if (tag == 0x04)
+			scan_san(el, al);
+	}
+}
+
+/* scan_cert - the length, notBefore and addresses of a DER certificate
+   at der (len bytes available); -1 when it is not one */
+static int scan_cert(const unsigned char *der, size_t len, size_t *cert_len_r,
+		     time_t *not_before_r, struct addr_list *al)
+{
+	struct der top = { der, der + len }, cert, tbs, el, validity;
+	unsigned int tag;
+
+	al->n = 0;
+	if (der_next(&top, &tag, &cert) < 0 || tag != 0x30)
+		return -1;
+	*cert_len_r = (size_t)(cert.end - der);
+	if (der_next(&cert, &tag, &tbs) < 0 || tag != 0x30 ||
+	    der_next(&tbs, &tag, &el) < 0)
+		return -1;
+	if (tag == 0xa0 && der_next(&tbs, &tag, &el) < 0)	/* version */
+		return -1;
+	if (tag != 0x02 ||					/* serial */
+	    der_next(&tbs, &tag, &el) < 0 || tag != 0x30 ||	/* algorithm */
+	    der_next(&tbs, &tag, &el) < 0 || tag != 0x30 ||	/* issuer */
+	    der_next(&tbs, &tag, &validity) < 0 || tag != 0x30 ||
+	    der_next(&validity, &tag, &el) < 0 ||
+	    der_time(tag, &el, not_before_r) < 0 ||
+	    der_next(&tbs, &tag, &el) < 0 || tag != 0x30)	/* subject */
+		return -1;
+	scan_subject(el, al);
+	if (der_next(&tbs, &tag, &el) < 0 || tag != 0x30)	/* key */
+		return -1;
+	while (tbs.p < tbs.end) {
+		if (der_next(&tbs, &tag, &el) < 0)
+			return -1;
+		if (tag == 0xa3)
+			scan_extensions(el, al);
+	}
+	return 0;
+}
+
+/* sg_dirmap_cert_addrs - the addresses the index files a certificate
+   under, as written */
+size_t sg_dirmap_cert_addrs(const unsigned char *der, size_t len,
+			    char addrs[][320], size_t max)
+{
+	struct addr_list *al = malloc(sizeof(*al));
+	size_t cert_len, i, n = 0;
+	time_t nb;
+
+	if (al == NULL)
+		return 0;
+	if (scan_cert(der, len, &cert_len, &nb, al) == 0) {
+		for (i = 0; i < al->n && n < max; i++)
+			memcpy(addrs[n++], al->a[i], DM_ADDR_SIZE);
+	}
+	free(al);
+	return n;
+}
+
+/* ---- files ---- */
+
+/* sg_dirmap_norm_addr - an address as the index keys it */
+bool sg_dirmap_norm_addr(const char *in, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; in[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (i + 1 >= size || c < 0x21 || c == 0x7f)
+			return false;
+		out[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : (char)c;
+	}
+	out[i] = '\0';
+	return i > 0;
+}
+
+/* cert_free - one certificate record and its cached evaluation */
+static void cert_free(struct dm_cert *c)
+{
+	if (c == NULL)
+		return;
+	sg_csel_eval_free(&c->pub.eval);
+	free(c);
+}
+
+/* file_free - one file record and its certificates */
+static void file_free(struct dm_file *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_certs; i++)
+		cert_free(f->certs[i]);
+	free(f->certs);
+	free(f->name);
+	f->certs = NULL;
+	f->n_certs = 0;
+	f->name = NULL;
+}
+
+/* add_cert - index the certificate at der (first element); returns its
+   length, 0 when it is not a certificate, -1 on out of memory */
+static long add_cert(struct dm_file *f, const unsigned char *der, size_t len)
+{
+	struct addr_list *al;
+	struct dm_cert *c, **certs;
+	size_t cert_len, emails_len = 0, norm_len = 0, i;
+	time_t nb;
+	char *p;
+	long ret;
+
+	if ((al = malloc(sizeof(*al))) == NULL)
+		return -1;
+	if (scan_cert(der, len, &cert_len, &nb, al) < 0 || cert_len > LONG_MAX) {
+		free(al);
+		return 0;
+	}
+	ret = (long)cert_len;
+	if (al->n == 0) {
+		free(al);	/* no address (a CA certificate): not indexed */
+		return ret;
+	}
+	for (i = 0; i < al->n; i++) {
+		emails_len += strlen(al->a[i]) + 2;
+		norm_len += strlen(al->a[i]) + 1;
+	}
+	certs = realloc(f->certs, (f->n_certs + 1) * sizeof(*certs));
+	if (certs == NULL ||
+	    (c = calloc(1, sizeof(*c) + emails_len + norm_len + cert_len)) == NULL) {
+		if (certs != NULL)
+			f->certs = certs;
+		free(al);
+		return -1;
+	}
+	f->certs = certs;
+	p = (char *)(c + 1);
+	c->pub.emails = p;
+	for (i = 0; i < al->n; i++)
+		p += sprintf(p, "%s%s", i > 0 ? ", " : "", al->a[i]);
+	p++;
+	c->norm = p;
+	for (i = 0; i < al->n; i++) {
+		sg_dirmap_norm_addr(al->a[i], p, DM_ADDR_SIZE);
+		p += strlen(p) + 1;
+	}
+	c->n_norm = al->n;
+	memcpy(p, der, cert_len);
+	c->pub.der = (const unsigned char *)p;
+	c->pub.der_len = cert_len;
+	crypto_hash_sha256(c->pub.fpr, c->pub.der, cert_len);
+	c->pub.not_before = nb;
+	c->pub.file = f->name;
+	f->certs[f->n_certs++] = c;
+	free(al);
+	return ret;
+}
+
+/* add_pkcs7_ber - a PKCS#7 bundle the DER walk cannot read (BER with
+   indefinite lengths, as some Windows exports are): OpenSSL decodes it */
+static int add_pkcs7_ber(struct dm_file *f, const unsigned char *der,
+			 size_t len)
+{
+	const unsigned char *p = der;
+	STACK_OF(X509) *certs = NULL;
+	PKCS7 *p7;
+	int i, ret = 0;
+
+	if (len > LONG_MAX || (p7 = d2i_PKCS7(NULL, &p, (long)len)) == NULL) {
+		sg_openssl_errors(NULL, 0);
+		return 0;
+	}
+	if (PKCS7_type_is_signed(p7) && p7->d.sign != NULL)
+		certs = p7->d.sign->cert;
+	for (i = 0; i < sk_X509_num(certs) && ret == 0; i++) {
+		unsigned char *one = NULL;
+		int n = i2d_X509(sk_X509_value(certs, i), &one);
+
+		if (n > 0 && add_cert(f, one, (size_t)n) < 0)
+			ret = -1;
+		OPENSSL_free(one);
+	}
+	PKCS7_free(p7);
+	sg_openssl_errors(NULL, 0);
+	return ret;
+}
+
+/* add_pkcs7 - the certificates of a PKCS#7 SignedData (certs-only) */
+static int add_pkcs7(struct dm_file *f, const unsigned char *der, size_t len)
+{
+	static const unsigned char oid_signed[] = {
+		0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02
+	};
+	struct der top = { der, der + len }, ci, oid, expl, sd, el;
+	unsigned int tag;
+	long n;
+
+	if (len >= 2 && der[0] == 0x30 && der[1] == 0x80)
+		return add_pkcs7_ber(f, der, len);
+	if (der_next(&top, &tag, &ci) < 0 || tag != 0x30 ||
+	    der_next(&ci, &tag, &oid) < 0 || tag != 0x06 ||
+	    !der_is(&oid, oid_signed, sizeof(oid_signed)) ||
+	    der_next(&ci, &tag, &expl) < 0 || tag != 0xa0 ||
+	    der_next(&expl, &tag, &sd) < 0 || tag != 0x30)
+		return add_pkcs7_ber(f, der, len);
+	/* version, digestAlgorithms, encapContentInfo, [0] certificates */
+	while (sd.p < sd.end) {
+		if (der_next(&sd, &tag, &el) < 0)
+			return 0;
+		if (tag != 0xa0)
+			continue;
+		while (el.p < el.end) {
+			n = add_cert(f, el.p, (size_t)(el.end - el.p));
+			if (n < 0)
+				return -1;
+			if (n == 0)
+				break;
+			el.p += n;
+		}
+		break;
+	}
+	return 0;
+}
+
+/* add_der - a DER file: a certificate or a PKCS#7 bundle */
+static int add_der(struct dm_file *f, const unsigned char *der, size_t len)
+{
+	struct der top = { der, der + len }, seq, first;
+	unsigned int tag;
+
+	if (len >= 3 && der[0] == 0x30 && der[1] == 0x80 && der[2] == 0x06)
+		return add_pkcs7_ber(f, der, len);	/* BER ContentInfo */
+	if (der_next(&top, &tag, &seq) < 0 || tag != 0x30 ||
+	    der_next(&seq, &tag, &first) < 0)
+		return 0;
+	if (tag == 0x06)
+		return add_pkcs7(f, der, len);
+	return add_cert(f, der, len) < 0 ? -1 : 0;
+}
+
+/* add_pem - every CERTIFICATE and PKCS7 block of a PEM file */
+static int add_pem(struct dm_file *f, const unsigned char *data, size_t len)
+{
+	BIO *bio;
+	int ret = 0;
+
+	if (len > INT_MAX || (bio = BIO_new_mem_buf(data, (int)len)) == NULL)
+		return -1;
+	while (ret == 0) {
+		char *name = NULL, *header = NULL;
+		unsigned char *der = NULL;
+		long dlen = 0;
+
+		if (PEM_read_bio(bio, &name, &header, &der, &dlen) != 1)
+			break;
+		if (strcmp(name, "CERTIFICATE") == 0 ||
+		    strcmp(name, "X509 CERTIFICATE") == 0 ||
+		    strcmp(name, "TRUSTED CERTIFICATE") == 0)
+			ret = add_cert(f, der, (size_t)dlen) < 0 ? -1 : 0;
+		else if (strcmp(name, "PKCS7") == 0)
+			ret = add_pkcs7(f, der, (size_t)dlen);
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		/* the block may have been a private key */
+		OPENSSL_clear_free(der, dlen > 0 ? (size_t)dlen : 0);
+	}
+	sg_openssl_errors(NULL, 0);	/* the end-of-data "error" */
+	BIO_free(bio);
+	return ret;
+}
+
+/* load_file - read and index one file; -1 on out of memory only (an
+   unreadable or foreign file indexes nothing) */
+static int load_file(int dfd, struct dm_file *f)
+{
+	unsigned char *data;
+	struct stat st;
+	size_t used = 0;
+	ssize_t n;
+	int fd, ret;
+
+	fd = openat(dfd, f->name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > DM_MAX_FILE_SIZE || st.st_size == 0) {
+		close(fd);
+		return 0;
+	}
+	if ((data = malloc((size_t)st.st_size)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while (used < (size_t)st.st_size) {
+		n = read(fd, data + used, (size_t)st.st_size - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+	}
+	close(fd);
+	if (memmem(data, used, "-----BEGIN ", 11) != NULL)
+		ret = add_pem(f, data, used);
+	else
+		ret = add_der(f, data, used);
+	OPENSSL_cleanse(data, used);	/* it may have held a key */
+	free(data);
+	return ret;
+}
+
+/* same_stamp - is the file unchanged since it was read */
+static bool same_stamp(const struct dm_file *f, const struct stat *st)
+{
+	return f->dev == st->st_dev && f->ino == st->st_ino &&
+	       f->size == st->st_size &&
+	       f->mtime.tv_sec == st->st_mtim.tv_sec &&
+	       f->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       f->ctime.tv_sec == st->st_ctim.tv_sec &&
+	       f->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* cmp_file - qsort by file name */
+static int cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct dm_file *)a)->name,
+		      ((const struct dm_file *)b)->name);
+}
+
+/* old_file - the record of name from the previous scan, or NULL */
+static struct dm_file *old_file(struct sg_dirmap *dm, const char *name)
+{
+	size_t lo = 0, hi = dm->n_files;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, dm->files[mid].name);
+
+		if (c == 0)
+			return &dm->files[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* ---- the index ---- */
+
+/* addr_hash - SipHash of an address with the map's key */
+static uint64_t addr_hash(const struct sg_dirmap *dm, const char *addr)
+{
+	unsigned char h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	crypto_shorthash(h, (const unsigned char *)addr, strlen(addr), dm->key);
+	memcpy(&v, h, sizeof(v));
+	return v;
+}
+
+/* cmp_posting - qsort by hash, address, file, fingerprint */
+static int cmp_posting(const void *a, const void *b)
+{
+	const struct dm_posting *x = a, *y = b;
+	int c;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	if ((c = strcmp(x->addr, y->addr)) != 0)
+		return c;
+	/* stable order inside a group: file name, then position */
+	if ((c = strcmp(x->cert->pub.file, y->cert->pub.file)) != 0)
+		return c;
+	return memcmp(x->cert->pub.fpr, y->cert->pub.fpr, 32);
+}
+
+/* build_index - postings grouped by address and the hash table */
+static int build_index(struct sg_dirmap *dm)
+{
+	struct dm_posting *postings = NULL;
+	uint32_t *table = NULL;
+	size_t n = 0, i, j, k, groups = 0, size = 16;
+	const char *a;
+
+	dm->n_certs = 0;
+	for (i = 0; i < dm->n_files; i++) {
+		for (j = 0; j < dm->files[i].n_certs; j++)
+			n += dm->files[i].certs[j]->n_norm;
+		dm->n_certs += dm->files[i].n_certs;
+	}
+	if (n > UINT32_MAX / 4)
+		return -1;
+	if (n > 0 && (postings = malloc(n * sizeof(*postings))) == NULL)
+		return -1;
+	n = 0;
+	for (i = 0; i < dm->n_files; i++) {
+		for (j = 0; j < dm->files[i].n_certs; j++) {
+			struct dm_cert *c = dm->files[i].certs[j];
+
+			for (k = 0, a = c->norm; k < c->n_norm;
+			     k++, a += strlen(a) + 1) {
+				postings[n].hash = addr_hash(dm, a);
+				postings[n].addr = a;
+				postings[n].cert = c;
+				n++;
+			}
+		}
+	}
+	if (n > 0)
+		qsort(postings, n, sizeof(*postings), cmp_posting);
+	for (i = 0; i < n; i++) {
+		if (i == 0 || strcmp(postings[i].addr, postings[i - 1].addr) != 0)
+			groups++;
+	}
+	while (size < groups * 2)
+		size *= 2;
+	if ((table = calloc(size, sizeof(*table))) == NULL) {
+		free(postings);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (i > 0 && strcmp(postings[i].addr, postings[i - 1].addr) == 0)
+			continue;
+		for (k = postings[i].hash & (size - 1); table[k] != 0;
+		     k = (k + 1) & (size - 1))
+			;
+		table[k] = (uint32_t)i + 1;
+	}
+	free(dm->postings);
+	free(dm->table);
+	dm->postings = postings;
+	dm->n_postings = n;
+	dm->table = table;
+	dm->table_size = size;
+	return 0;
+}
+
+/* ---- the map ---- */
+
+/* sg_dirmap_new - a map of path, read on the first refresh */
+struct sg_dirmap *sg_dirmap_new(const char *path)
+{
+	struct sg_dirmap *dm = calloc(1, sizeof(*dm));
+
+	if (dm == NULL)
+		return NULL;
+	if ((dm->path = strdup(path)) == NULL) {
+		free(dm);
+		return NULL;
+	}
+	randombytes_buf(dm->key, sizeof(dm->key));
+	return dm;
+}
+
+/* sg_dirmap_free - free and set *dm to NULL; NULL-safe */
+void sg_dirmap_free(struct sg_dirmap **dmp)
+{
+	struct sg_dirmap *dm = *dmp;
+	size_t i;
+
+	if (dm == NULL)
+		return;
+	for (i = 0; i < dm->n_files; i++)
+		file_free(&dm->files[i]);
+	free(dm->files);
+	free(dm->postings);
+	free(dm->table);
+	free(dm->found);
+	free(dm->path);
+	free(dm);
+	*dmp = NULL;
+}
+
+/* sg_dirmap_path - the directory */
+const char *sg_dirmap_path(const struct sg_dirmap *dm)
+{
+	return dm->path;
+}
+
+/* sg_dirmap_count - certificates indexed */
+size_t sg_dirmap_count(const struct sg_dirmap *dm)
+{
+	return dm->n_certs;
+}
+
+/* sg_dirmap_invalidate - rescan at the next refresh */
+void sg_dirmap_invalidate(struct sg_dirmap *dm)
+{
+	dm->dirty = true;
+}
+
+/* monotonic_ns - CLOCK_MONOTONIC in nanoseconds */
+static long long monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* rescan - read the directory, reusing unchanged files' records */
+static int rescan(struct sg_dirmap *dm, struct sg_error *err_r)
+{
+	struct dm_file *files = NULL, *nf, *of;
+	size_t n = 0, size = 0, i;
+	struct dirent *de;
+	struct stat st;
+	DIR *dir;
+	int dfd;
+
+	if ((dir = opendir(dm->path)) == NULL) {
+		sg_error_set(err_r, SG_ERR_IO, "dir:%.160s: %s", dm->path,
+			     strerror(errno));
+		return -1;
+	}
+	dfd = dirfd(dir);
+	errno = 0;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dfd, de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;	/* vanished, dangling link, not a file */
+		if (n == size) {
+			size_t nsize = size == 0 ? 64 : size * 2;
+
+			nf = realloc(files, nsize * sizeof(*nf));
+			if (nf == NULL)
+				goto nomem;
+			files = nf;
+			size = nsize;
+		}
+		nf = &files[n];
+		of = dm->n_files > 0 ? old_file(dm, de->d_name) : NULL;
+		if (of != NULL && !of->moved && same_stamp(of, &st)) {
+			*nf = *of;
+			of->moved = true;
+			n++;
+			continue;
+		}
+		memset(nf, 0, sizeof(*nf));
+		if ((nf->name = strdup(de->d_name)) == NULL)
+			goto nomem;
+		nf->dev = st.st_dev;
+		nf->ino = st.st_ino;
+		nf->size = st.st_size;
+		nf->mtime = st.st_mtim;
+		nf->ctime = st.st_ctim;
+		n++;
+		if (load_file(dfd, nf) < 0)
+			goto nomem;
+	}
+	closedir(dir);
+	dir = NULL;
+	if (n > 1)
+		qsort(files, n, sizeof(*files), cmp_file);
+	for (i = 0; i < dm->n_files; i++) {
+		if (!dm->files[i].moved)
+			file_free(&dm->files[i]);
+	}
+	free(dm->files);
+	for (i = 0; i < n; i++)
+		files[i].moved = false;
+	dm->files = files;
+	dm->n_files = n;
+	if (build_index(dm) < 0) {
+		/* keep the files; an empty index until the next rescan */
+		free(dm->postings);
+		free(dm->table);
+		dm->postings = NULL;
+		dm->table = NULL;
+		dm->n_postings = dm->table_size = 0;
+		dm->dirty = true;
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+nomem:
+	if (dir != NULL)
+		closedir(dir);
+	/* records taken over stay with the old list; free the new ones */
+	for (i = 0; i < n; i++) {
+		if (files[i].moved)
+			continue;
+		of = old_file(dm, files[i].name);
+		if (of != NULL && of->moved && of->name == files[i].name)
+			continue;
+		file_free(&files[i]);
+	}
+	for (i = 0; i < dm->n_files; i++)
+		dm->files[i].moved = false;
+	free(files);
+	sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+	return -1;
+}
+
+/* sg_dirmap_refresh - re-read the directory when it changed */
+int sg_dirmap_refresh(struct sg_dirmap *dm, bool force, struct sg_error *err_r)
+{
+	long long now = monotonic_ns();
+	struct sg_error e;
+	struct stat st;
+
+	if (dm->loaded && !force && !dm->dirty &&
+	    now - dm->last_check < DM_CHECK_NS) {
+		if (dm->failed) {
+			if (err_r != NULL) {
+				err_r->code = SG_ERR_IO;
+				sg_strlcpy(err_r->msg, dm->fail_msg,
+					   sizeof(err_r->msg));
+			}
+			return -1;
+		}
+		return 0;
+	}
+	dm->last_check = now;
+	if (stat(dm->path, &st) < 0) {
+		sg_error_set(&e, SG_ERR_IO, "dir:%.160s: %s", dm->path,
+			     strerror(errno));
+		goto failed;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		sg_error_set(&e, SG_ERR_IO, "dir:%.160s: not a directory",
+			     dm->path);
+		goto failed;
+	}
+	if (dm->loaded && !force && !dm->dirty && !dm->failed &&
+	    st.st_dev == dm->dev && st.st_ino == dm->ino &&
+	    st.st_mtim.tv_sec == dm->mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == dm->mtime.tv_nsec &&
+	    st.st_ctim.tv_sec == dm->ctime.tv_sec &&
+	    st.st_ctim.tv_nsec == dm->ctime.tv_nsec &&
+	    now - dm->last_full < DM_FULL_NS)
+		return 0;
+	if (rescan(dm, &e) < 0)
+		goto failed;
+	dm->dev = st.st_dev;
+	dm->ino = st.st_ino;
+	dm->mtime = st.st_mtim;
+	dm->ctime = st.st_ctim;
+	dm->last_full = now;
+	dm->loaded = true;
+	dm->dirty = false;
+	dm->failed = false;
+	return 0;
+failed:
+	dm->loaded = true;
+	dm->failed = true;
+	sg_strlcpy(dm->fail_msg, e.msg, sizeof(dm->fail_msg));
+	if (err_r != NULL)
+		*err_r = e;
+	return -1;
+}
+
+/* sg_dirmap_find - the certificates of an address */
+int sg_dirmap_find(struct sg_dirmap *dm, const char *addr,
+		   struct sg_dirmap_cert *const **certs_r, size_t *n_r)
+{
+	char norm[DM_ADDR_SIZE];
+	uint64_t h;
+	size_t k, i, n = 0;
+	uint32_t v;
+
+	*certs_r = NULL;
+	*n_r = 0;
+	if (dm->table_size == 0 || !sg_dirmap_norm_addr(addr, norm, sizeof(norm)))
+		return 0;
+	h = addr_hash(dm, norm);
+	for (k = h & (dm->table_size - 1); (v = dm->table[k]) != 0;
+	     k = (k + 1) & (dm->table_size - 1)) {
+		const struct dm_posting *p = &dm->postings[v - 1];
+
+		if (p->hash != h || strcmp(p->addr, norm) != 0)
+			continue;
+		for (i = v - 1; i < dm->n_postings &&
+		     strcmp(dm->postings[i].addr, norm) == 0; i++)
+			n++;
+		if (n > dm->found_size) {
+			struct sg_dirmap_cert **f =
+				realloc(dm->found, n * sizeof(*f));
+
+			if (f == NULL)
+				return -1;
+			dm->found = f;
+			dm->found_size = n;
+		}
+		for (i = 0; i < n; i++)
+			dm->found[i] = &dm->postings[v - 1 + i].cert->pub;
+		*certs_r = dm->found;
+		*n_r = n;
+		return 0;
+	}
+	return 0;
+}

@@ -1,0 +1,629 @@
+/* certmap.c - certificate_maps: which certificates can a recipient
+ * receive encrypted mail with, and if none, why not
+ *
+ * certificate_maps is an ordered list of TYPE:NAME maps (Postfix style);
+ * the first map that returns a usable certificate wins.  Every candidate
+ * met on the way is reported with its verdict (cert-select.c), so the
+ * policy service can say why a recipient has no usable certificate.
+ * A map that cannot be read makes the answer a temporary error unless a
+ * later map has a usable certificate: never a wrong "no certificate".
+ *
+ * Map types: dir: (certmap-dir.c).  ldap: is planned and refused with a
+ * clear message until it is built.
+ */
+#include "sg-private.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+enum cmap_type {
+	CMAP_DIR = 0
+};
+
+struct cmap {
+	char *spec;			/* "dir:/path" as configured */
+	enum cmap_type type;
+	struct sg_dirmap *dir;
+};
+
+struct sg_certmaps {
+	struct cmap *maps;
+	size_t n;
+	struct sg_dirmap *harvest;	/* one of maps[].dir, or own_harvest */
+	struct sg_dirmap *own_harvest;
+};
+
+/* one candidate: the public part and one block holding its strings */
+struct cand {
+	struct sg_cert_candidate pub;
+	unsigned char fpr[32];
+	size_t map_index;
+	const unsigned char *der;
+	size_t der_len;
+	char *block;
+};
+
+struct sg_cert_set {
+	char address[320];
+	const char *map;		/* points into a candidate or "" */
+	char *map_copy;
+	struct cand *c;
+	size_t n, size, n_usable;
+};
+
+/* ---- settings ---- */
+
+/* next_item - the next item of a comma/space separated list */
+static bool next_item(const char **pp, char *item, size_t size, bool *long_r)
+{
+	const char *p = *pp;
+	size_t len;
+
+	*long_r = false;
+	p += strspn(p, ", \t\r\n");
+	len = strcspn(p, ", \t\r\n");
+	if (len == 0)
+		return false;
+	*pp = p + len;
+	if (len >= size) {
+		*long_r = true;
+		len = size - 1;
+	}
+	memcpy(item, p, len);
+	item[len] = '\0';
+	return true;
+}
+
+/* check_spec - one TYPE:NAME entry; 0 and *type_r, or -1 */
+static int check_spec(const char *setting, const char *spec,
+		      enum cmap_type *type_r, struct sg_error *err_r)
+{
+	const char *colon = strchr(spec, ':');
+	size_t tlen;
+
+	if (colon == NULL || colon == spec) {
+		sg_error_set(err_r, SG_ERR_INVALID,
+			     "%s: '%.80s' is not TYPE:NAME (e.g. dir:/etc/smimeguard/certs)",
+			     setting, spec);
+		return -1;
+	}
+	tlen = (size_t)(colon - spec);
+	if (tlen == 3 && strncasecmp(spec, "dir", 3) == 0) {
+		if (colon[1] == '\0') {
+			sg_error_set(err_r, SG_ERR_INVALID,
+				     "%s: '%.80s' names no directory", setting, spec);
+			return -1;
+		}
+		*type_r = CMAP_DIR;
+		return 0;
+	}
+	if (tlen == 4 && strncasecmp(spec, "ldap", 4) == 0) {
+		sg_error_set(err_r, SG_ERR_CONFIG,
+			     "%s: '%.80s': LDAP maps are not built yet; "
+			     "use dir: maps for now", setting, spec);
+		return -1;
+	}
+	sg_error_set(err_r, SG_ERR_INVALID,
+		     "%s: '%.80s': unknown map type '%.*s' (supported: dir)",
+		     setting, spec, (int)(tlen > 20 ? 20 : tlen), spec);
+	return -1;
+}
+
+/* sg_cmap_check_setting - certificate_maps or harvest_map */
+int sg_cmap_check_setting(const char *name, const char *value,
+			  struct sg_error *err_r)
+{
+	const char *p = value;
+	enum cmap_type type;
+	char item[4096];
+	bool too_long;
+	size_t n = 0;
+
+	while (next_item(&p, item, sizeof(item), &too_long)) {
+		if (too_long) {
+			sg_error_set(err_r, SG_ERR_INVALID, "%s: entry too long",
+				     name);
+			return -1;
+		}
+		if (check_spec(name, item, &type, err_r) < 0)
+			return -1;
+		n++;
+	}
+	if (strcmp(name, "harvest_map") == 0 && n > 1) {
+		sg_error_set(err_r, SG_ERR_INVALID,
+			     "harvest_map: one writable dir: map, not a list");
+		return -1;
+	}
+	return 0;
+}
+
+/* dir_path_equal - the same directory, trailing slashes aside */
+static bool dir_path_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (lb > 1 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && memcmp(a, b, la) == 0;
+}
+
+/* sg_cmap_new - the maps a configuration names (nothing is read yet) */
+int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
+		struct sg_error *err_r)
+{
+	struct sg_certmaps *maps;
+	const char *v, *p;
+	char item[4096];
+	enum cmap_type type;
+	bool too_long;
+	size_t n = 0, i;
+
+	*maps_r = NULL;
+	if ((maps = calloc(1, sizeof(*maps))) == NULL)
+		goto nomem;
+	v = sg_config_get(conf, "certificate_maps");
+	if (v == NULL) {
+		sg_error_set(err_r, SG_ERR_CONFIG,
+			     "certificate_maps: cannot expand its value");
+		goto fail;
+	}
+	if (sg_cmap_check_setting("certificate_maps", v, err_r) < 0)
+		goto fail;
+	for (p = v; next_item(&p, item, sizeof(item), &too_long); )
+		n++;
+	if (n > 0 && (maps->maps = calloc(n, sizeof(*maps->maps))) == NULL)
+		goto nomem;
+	for (p = v; next_item(&p, item, sizeof(item), &too_long); ) {
+		struct cmap *m = &maps->maps[maps->n];
+
+		(void)check_spec("certificate_maps", item, &type, NULL);
+		m->type = type;
+		if ((m->spec = strdup(item)) == NULL ||
+		    (m->dir = sg_dirmap_new(item + 4)) == NULL)
+			goto nomem_count;
+		maps->n++;
+	}
+	v = sg_config_get(conf, "harvest_map");
+	if (v == NULL) {
+		sg_error_set(err_r, SG_ERR_CONFIG,
+			     "harvest_map: cannot expand its value");
+		goto fail;
+	}
+	if (sg_cmap_check_setting("harvest_map", v, err_r) < 0)
+		goto fail;
+	p = v;
+	if (next_item(&p, item, sizeof(item), &too_long)) {
+		for (i = 0; i < maps->n; i++) {
+			if (dir_path_equal(sg_dirmap_path(maps->maps[i].dir),
+					   item + 4)) {
+				maps->harvest = maps->maps[i].dir;
+				break;
+			}
+		}
+		if (maps->harvest == NULL) {
+			if ((maps->own_harvest = sg_dirmap_new(item + 4)) == NULL)
+				goto nomem;
+			maps->harvest = maps->own_harvest;
+		}
+	}
+	*maps_r = maps;
+	return 0;
+nomem_count:
+	if (maps->maps[maps->n].spec != NULL)
+		maps->n++;	/* free what was made */
+nomem:
+	sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+fail:
+	sg_cmap_free(&maps);
+	return -1;
+}
+
+/* sg_cmap_free - free and set *maps to NULL; NULL-safe */
+void sg_cmap_free(struct sg_certmaps **mapsp)
+{
+	struct sg_certmaps *maps = *mapsp;
+	size_t i;
+
+	if (maps == NULL)
+		return;
+	for (i = 0; i < maps->n; i++) {
+		free(maps->maps[i].spec);
+		sg_dirmap_free(&maps->maps[i].dir);
+	}
+	free(maps->maps);
+	sg_dirmap_free(&maps->own_harvest);
+	free(maps);
+	*mapsp = NULL;
+}
+
+/* sg_cmap_harvest_map - the dir: map of harvest_map, or NULL */
+struct sg_dirmap *sg_cmap_harvest_map(struct sg_certmaps *maps)
+{
+	return maps == NULL ? NULL : maps->harvest;
+}
+
+/* ---- the set ---- */
+
+/* sg_cert_set_free - free and set *set to NULL; NULL-safe */
+void sg_cert_set_free(struct sg_cert_set **setp)
+{
+	struct sg_cert_set *set = *setp;
+	size_t i;
+
+	if (set == NULL)
+		return;
+	for (i = 0; i < set->n; i++)
+		free(set->c[i].block);
+	free(set->c);
+	free(set->map_copy);
+	free(set);
+	*setp = NULL;
+}
+
+/* add_candidate - copy one evaluated certificate into the set */
+static int add_candidate(struct sg_cert_set *set, size_t map_index,
+			 const char *map, const struct sg_dirmap_cert *mc,
+			 const struct sg_csel_info *info)
+{
+	char fpr[65];
+	const char *src[10];
+	const char **dst[SG_ARRAY_SIZE(src)];
+	struct cand *c;
+	size_t total = 0, i;
+	char *p;
+
+	if (set->n == set->size) {
+		size_t size = set->size == 0 ? 4 : set->size * 2;
+
+		if ((c = realloc(set->c, size * sizeof(*c))) == NULL)
+			return -1;
+		set->c = c;
+		set->size = size;
+	}
+	c = &set->c[set->n];
+	memset(c, 0, sizeof(*c));
+	sodium_bin2hex(fpr, sizeof(fpr), mc->fpr, sizeof(mc->fpr));
+	src[0] = info->subject;
+	dst[0] = &c->pub.subject;
+	src[1] = info->issuer;
+	dst[1] = &c->pub.issuer;
+	src[2] = info->serial;
+	dst[2] = &c->pub.serial;
+	src[3] = fpr;
+	dst[3] = &c->pub.fingerprint;
+	src[4] = info->ski;
+	dst[4] = &c->pub.ski;
+	src[5] = mc->emails;
+	dst[5] = &c->pub.emails;
+	src[6] = info->key;
+	dst[6] = &c->pub.key;
+	src[7] = info->key_usage;
+	dst[7] = &c->pub.key_usage;
+	src[8] = map;
+	dst[8] = &c->pub.map;
+	src[9] = mc->file;
+	dst[9] = &c->pub.source;
+	for (i = 0; i < SG_ARRAY_SIZE(src); i++)
+		total += strlen(src[i]) + 1;
+	total += strlen(info->detail) + 1;
+	if (mc->der_len > SIZE_MAX - total ||
+	    (c->block = malloc(total + mc->der_len)) == NULL)
+		return -1;
+	p = c->block;
+	for (i = 0; i < SG_ARRAY_SIZE(src); i++) {
+		size_t len = strlen(src[i]) + 1;
+
+		memcpy(p, src[i], len);
+		*dst[i] = p;
+		p += len;
+	}
+	memcpy(p, info->detail, strlen(info->detail) + 1);
+	c->pub.detail = p;
+	p += strlen(info->detail) + 1;
+	memcpy(p, mc->der, mc->der_len);
+	c->der = (const unsigned char *)p;
+	c->der_len = mc->der_len;
+	memcpy(c->fpr, mc->fpr, sizeof(c->fpr));
+	c->map_index = map_index;
+	c->pub.not_before = info->not_before != 0 ? info->not_before :
+			    mc->not_before;
+	c->pub.not_after = info->not_after;
+	c->pub.reasons = info->reasons;
+	c->pub.usable = info->reasons == 0;
+	c->pub.reason = info->reasons == 0 ? SG_REASON_COUNT :
+			sg_csel_main_reason(info->reasons);
+	if (c->pub.usable)
+		set->n_usable++;
+	set->n++;
+	return 0;
+}
+
+/* cmp_cand - usable first, newest first, then map order */
+static int cmp_cand(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->pub.usable != y->pub.usable)
+		return x->pub.usable ? -1 : 1;
+	if (x->pub.not_before != y->pub.not_before)
+		return x->pub.not_before > y->pub.not_before ? -1 : 1;
+	if (x->map_index != y->map_index)
+		return x->map_index < y->map_index ? -1 : 1;
+	return memcmp(x->fpr, y->fpr, sizeof(x->fpr));
+}
+
+/* in_set - is this certificate already a candidate (another map/file) */
+static bool in_set(const struct sg_cert_set *set, const unsigned char *fpr)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++) {
+		if (memcmp(set->c[i].fpr, fpr, 32) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* sg_cert_lookup - the candidates of an address, map by map */
+int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
+		   struct sg_cert_set **set_r, struct sg_error *err_r)
+{
+	struct sg_certmaps *maps;
+	struct sg_cert_set *set;
+	struct sg_csel_info *info = NULL;
+	struct sg_error map_err;
+	size_t i, j, answered = SIZE_MAX, first_seen = SIZE_MAX;
+	bool temp = false;
+
+	sg_assert(ctx != NULL && address != NULL && set_r != NULL);
+	*set_r = NULL;
+	sg_error_clear(err_r);
+	sg_error_clear(&map_err);
+	maps = ctx->certmaps;
+	if (at == 0)
+		at = time(NULL);
+	if ((set = calloc(1, sizeof(*set))) == NULL ||
+	    (info = malloc(sizeof(*info))) == NULL)
+		goto nomem;
+	set->map = "";
+	if (!sg_dirmap_norm_addr(address, set->address, sizeof(set->address))) {
+		/* not an address: no map can know it */
+		set->address[0] = '\0';
+		goto done;
+	}
+	for (i = 0; maps != NULL && i < maps->n; i++) {
+		struct cmap *m = &maps->maps[i];
+		struct sg_dirmap_cert *const *certs;
+		struct sg_error e;
+		size_t n, usable_before = set->n_usable;
+
+		if (sg_dirmap_refresh(m->dir, false, &e) < 0) {
+			if (!temp)
+				map_err = e;
+			temp = true;
+			continue;
+		}
+		if (sg_dirmap_find(m->dir, set->address, &certs, &n) < 0)
+			goto nomem;
+		for (j = 0; j < n; j++) {
+			if (in_set(set, certs[j]->fpr))
+				continue;
+			sg_csel_eval_entry(ctx, certs[j], at, info);
+			if (add_candidate(set, i, m->spec, certs[j], info) < 0)
+				goto nomem;
+		}
+		if (n > 0 && first_seen == SIZE_MAX)
+			first_seen = i;
+		if (set->n_usable > usable_before) {
+			answered = i;
+			break;
+		}
+	}
+done:
+	free(info);
+	if (set->n > 1)
+		qsort(set->c, set->n, sizeof(*set->c), cmp_cand);
+	if (answered == SIZE_MAX)
+		answered = first_seen;
+	if (answered != SIZE_MAX) {
+		if ((set->map_copy = strdup(maps->maps[answered].spec)) == NULL)
+			goto nomem;
+		set->map = set->map_copy;
+	}
+	if (set->n_usable == 0 && temp) {
+		sg_cert_set_free(&set);
+		if (err_r != NULL)
+			*err_r = map_err;
+		return -1;
+	}
+	*set_r = set;
+	return set->n_usable > 0 ? 1 : 0;
+nomem:
+	free(info);
+	sg_cert_set_free(&set);
+	sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+	return -1;
+}
+
+/* sg_cert_set_address - the address looked up, lower-cased */
+const char *sg_cert_set_address(const struct sg_cert_set *set)
+{
+	sg_assert(set != NULL);
+	return set->address;
+}
+
+/* sg_cert_set_map - the map that answered */
+const char *sg_cert_set_map(const struct sg_cert_set *set)
+{
+	sg_assert(set != NULL);
+	return set->map;
+}
+
+/* sg_cert_set_count - number of candidates */
+size_t sg_cert_set_count(const struct sg_cert_set *set)
+{
+	sg_assert(set != NULL);
+	return set->n;
+}
+
+/* sg_cert_set_usable_count - number of usable candidates */
+size_t sg_cert_set_usable_count(const struct sg_cert_set *set)
+{
+	sg_assert(set != NULL);
+	return set->n_usable;
+}
+
+/* sg_cert_set_get - candidate i */
+const struct sg_cert_candidate *sg_cert_set_get(const struct sg_cert_set *set,
+						size_t i)
+{
+	sg_assert(set != NULL && i < set->n);
+	return &set->c[i].pub;
+}
+
+/* sg_cert_set_der - the DER of candidate i */
+void sg_cert_set_der(const struct sg_cert_set *set, size_t i,
+		     const unsigned char **der_r, size_t *len_r)
+{
+	sg_assert(set != NULL && i < set->n && der_r != NULL && len_r != NULL);
+	*der_r = set->c[i].der;
+	*len_r = set->c[i].der_len;
+}
+
+/* hex_equal - two hex strings, any case, leading zeros aside */
+static bool hex_equal(const char *a, const char *b, bool strip_zeros)
+{
+	if (strip_zeros) {
+		while (*a == '0' && a[1] != '\0')
+			a++;
+		while (*b == '0' && b[1] != '\0')
+			b++;
+	}
+	return *a != '\0' && strcasecmp(a, b) == 0;
+}
+
+/* sg_cert_set_match - a RecipientInfo naming a usable candidate */
+int sg_cert_set_match(const struct sg_cert_set *set,
+		      const struct sg_recipient *rid, size_t *index_r)
+{
+	size_t i;
+
+	sg_assert(set != NULL && rid != NULL);
+	for (i = 0; i < set->n; i++) {
+		const struct sg_cert_candidate *c = &set->c[i].pub;
+		bool hit = false;
+
+		if (!c->usable)
+			continue;
+		if (rid->kind == SG_RECIPIENT_ISSUER_SERIAL)
+			hit = rid->issuer != NULL && rid->serial != NULL &&
+			      rid->issuer[0] != '\0' &&
+			      strcmp(rid->issuer, c->issuer) == 0 &&
+			      hex_equal(rid->serial, c->serial, true);
+		else if (rid->kind == SG_RECIPIENT_SKI)
+			hit = rid->ski != NULL &&
+			      hex_equal(rid->ski, c->ski, false);
+		if (hit) {
+			if (index_r != NULL)
+				*index_r = i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* json_time - a time as a JSON string */
+static int json_time(struct sg_buf *out, time_t t)
+{
+	char buf[32];
+
+	if (t == 0)
+		return sg_buf_append_str(out, "null");
+	sg_time_iso(t, buf, sizeof(buf));
+	return sg_json_str(out, buf);
+}
+
+/* json_list - a ", " separated list as a JSON array */
+static int json_list(struct sg_buf *out, const char *list)
+{
+	char item[320];
+	const char *p = list;
+	bool too_long, first = true;
+	int e = 0;
+
+	e |= sg_buf_append(out, "[", 1);
+	while (next_item(&p, item, sizeof(item), &too_long)) {
+		if (!first)
+			e |= sg_buf_append(out, ",", 1);
+		e |= sg_json_str(out, item);
+		first = false;
+	}
+	e |= sg_buf_append(out, "]", 1);
+	return e;
+}
+
+/* sg_cert_set_json - the set as one JSON line */
+char *sg_cert_set_json(const struct sg_cert_set *set)
+{
+	struct sg_buf out = { 0 };
+	size_t i;
+	int e = 0;
+
+	sg_assert(set != NULL);
+	e |= sg_buf_append_str(&out, "{\"address\":");
+	e |= sg_json_str(&out, set->address);
+	e |= sg_buf_printf(&out, ",\"found\":%s,\"map\":",
+			   set->n_usable > 0 ? "true" : "false");
+	e |= sg_json_str(&out, set->map);
+	e |= sg_buf_append_str(&out, ",\"certificates\":[");
+	for (i = 0; i < set->n; i++) {
+		const struct sg_cert_candidate *c = &set->c[i].pub;
+
+		if (i > 0)
+			e |= sg_buf_append(&out, ",", 1);
+		e |= sg_buf_append_str(&out, "{\"subject\":");
+		e |= sg_json_str(&out, c->subject);
+		e |= sg_buf_append_str(&out, ",\"issuer\":");
+		e |= sg_json_str(&out, c->issuer);
+		e |= sg_buf_append_str(&out, ",\"serial\":");
+		e |= sg_json_str(&out, c->serial);
+		e |= sg_buf_append_str(&out, ",\"not_before\":");
+		e |= json_time(&out, c->not_before);
+		e |= sg_buf_append_str(&out, ",\"not_after\":");
+		e |= json_time(&out, c->not_after);
+		e |= sg_buf_append_str(&out, ",\"fingerprint\":");
+		e |= sg_json_str(&out, c->fingerprint);
+		e |= sg_buf_append_str(&out, ",\"ski\":");
+		e |= sg_json_str(&out, c->ski);
+		e |= sg_buf_append_str(&out, ",\"emails\":");
+		e |= json_list(&out, c->emails);
+		e |= sg_buf_append_str(&out, ",\"key\":");
+		e |= sg_json_str(&out, c->key);
+		e |= sg_buf_append_str(&out, ",\"key_usage\":");
+		e |= sg_json_str(&out, c->key_usage);
+		e |= sg_buf_append_str(&out, ",\"map\":");
+		e |= sg_json_str(&out, c->map);
+		e |= sg_buf_append_str(&out, ",\"source\":");
+		e |= sg_json_str(&out, c->source);
+		e |= sg_buf_printf(&out, ",\"usable\":%s,\"selected\":%s,\"reasons\":",
+				   c->usable ? "true" : "false",
+				   c->usable && i == 0 ? "true" : "false");
+		e |= sg_json_reasons(&out, c->reasons);
+		e |= sg_buf_append_str(&out, ",\"detail\":");
+		e |= sg_json_str(&out, c->detail);
+		e |= sg_buf_append_str(&out, "}");
+	}
+	e |= sg_buf_append_str(&out, "]}");
+	if (e != 0 || sg_buf_terminate(&out) < 0) {
+		sg_buf_free(&out);
+		return NULL;
+	}
+	return (char *)out.data;
+}

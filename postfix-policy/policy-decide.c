@@ -1,0 +1,79 @@
+/* policy-decide.c - RCPT-time decisions of smime-policyd
+ *
+ * Only RCPT matters: an external recipient whose rule requires encryption
+ * must have a usable certificate, else the policy action applies (the
+ * content itself is checked later by smime-milter).  Everything else is
+ * DUNNO, never OK: the policy service has no opinion on other matters.
+ */
+#include "policy-decide.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
+	       pd_lookup_func *lookup, void *context, struct pd_reply *r)
+{
+	const char *state = pp_get(req, "protocol_state");
+	const char *rcpt_raw = pp_get(req, "recipient");
+	const char *sender_raw = pp_get(req, "sender");
+	char rcpt[320], sender[320], why[256] = "";
+	struct sg_policy_decision d;
+	int found;
+
+	snprintf(r->action, sizeof(r->action), "DUNNO");
+	r->log[0] = '\0';
+	r->enforced = false;
+	if (state == NULL || strcmp(state, "RCPT") != 0 || rcpt_raw == NULL ||
+	    rcpt_raw[0] == '\0')
+		return;
+	pp_printable(rcpt, sizeof(rcpt), rcpt_raw);
+	pp_printable(sender, sizeof(sender), sender_raw == NULL ? "" : sender_raw);
+	sg_policy_decide(pol, sender, rcpt, &d);
+	if (d.internal || d.exempt || (d.requirements & SG_REQ_ENCRYPT) == 0)
+		return;
+	r->enforced = true;
+	found = lookup(context, rcpt, why, sizeof(why));
+	if (found > 0) {
+		snprintf(r->log, sizeof(r->log),
+			 "from=<%s> to=<%s>: %s required (%s), certificate known",
+			 sender, rcpt, sg_policy_requirement_name(d.requirements), d.why);
+		return;
+	}
+	if (found < 0) {
+		snprintf(r->action, sizeof(r->action),
+			 "DEFER_IF_PERMIT 4.7.1 <%s>: the S/MIME certificate "
+			 "lookup failed temporarily; try again later", rcpt);
+		snprintf(r->log, sizeof(r->log),
+			 "from=<%s> to=<%s>: certificate lookup failed: %s: deferred",
+			 sender, rcpt, why);
+		return;
+	}
+	switch (d.action) {
+	case SG_ACTION_REJECT:
+		snprintf(r->action, sizeof(r->action),
+			 "550 5.7.1 <%s>: mail to this recipient must be S/MIME "
+			 "encrypted, but no S/MIME certificate is known for it (%s)",
+			 rcpt, why[0] != '\0' ? why : "no certificate");
+		break;
+	case SG_ACTION_DEFER:
+		snprintf(r->action, sizeof(r->action),
+			 "450 4.7.1 <%s>: mail to this recipient must be S/MIME "
+			 "encrypted, but no S/MIME certificate is known for it yet",
+			 rcpt);
+		break;
+	case SG_ACTION_HOLD:
+		snprintf(r->action, sizeof(r->action),
+			 "HOLD <%s>: encryption required, no S/MIME certificate known",
+			 rcpt);
+		break;
+	case SG_ACTION_MONITOR:
+		break;	/* DUNNO; the log says what would have happened */
+	}
+	snprintf(r->log, sizeof(r->log),
+		 "from=<%s> to=<%s>: %s required (%s) but no usable certificate "
+		 "(%s): %s%s", sender, rcpt,
+		 sg_policy_requirement_name(d.requirements), d.why,
+		 why[0] != '\0' ? why : "none found",
+		 d.action == SG_ACTION_MONITOR ? "monitor only, would " : "",
+		 d.action == SG_ACTION_MONITOR ? "reject" : sg_action_name(d.action));
+}

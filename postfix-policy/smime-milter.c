@@ -1,0 +1,620 @@
+/*++
+/* NAME
+/*	smime-milter 8
+/* SUMMARY
+/*	S/MIME encryption enforcement milter for Postfix
+/* SYNOPSIS
+/*	smime-milter [-c config] -l unix:/path | -l inet:port@host
+/*		[-u user] [-e] [-v]
+/* DESCRIPTION
+/*	smime-milter checks outgoing mail at end of data.  For every
+/*	external recipient whose rule in smimeguard.conf requires
+/*	encryption (encryption_policy_maps), the message must be CMS
+/*	EnvelopedData or AuthEnvelopedData at its root, and its
+/*	RecipientInfos must include (by issuer and serial number, or by
+/*	subject key identifier) a currently usable certificate of that
+/*	recipient from certificate_maps.  encrypt-aead rules also require
+/*	AuthEnvelopedData or AES-GCM; sign rules require a valid signature
+/*	(outside the encryption for encrypt+sign).
+/*
+/*	Plaintext, plaintext labelled as pkcs7-mime, mail encrypted only to
+/*	the sender or to someone else, to a stale or revoked certificate,
+/*	or with CBC when AEAD is required, is refused with one SMTP reply
+/*	for the whole message that names the failing recipients and why
+/*	(enhanced status 5.7.1), or handled by the rule's action: defer
+/*	(4.7.1), hold (Postfix quarantine), monitor (accept and log).
+/*	Mail from the null sender and Auto-Submitted mail are exempt, as are
+/*	policy_exempt_senders and policy_exempt_recipients.
+/*
+/*	The milter never modifies a message.  Messages larger than 1 MB are
+/*	spooled to an unlinked temporary file, not held in memory.  The
+/*	configuration is re-read when smimeguard.conf changes on disk
+/*	(checked at most every 5 seconds).
+/*
+/*	Postfix settings (main.cf):
+/*	    smtpd_milters = unix:/run/smimeguard/milter.sock
+/*	    milter_default_action = tempfail
+/*	tempfail keeps mail queued while the milter is down; accept lets it
+/*	pass unchecked, which defeats the policy.
+/*
+/*	Options:
+/*	-c config	smimeguard.conf (default /etc/smimeguard/smimeguard.conf)
+/*	-l socket	unix:/path or inet:port@host (libmilter syntax; over
+/*			TCP, libmilter's defaults cost ~40 ms a message from
+/*			Nagle and delayed ACKs: prefer a unix socket)
+/*	-u user		drop privileges to user after opening the socket
+/*	-e		log to standard error instead of syslog
+/*	-v		verbose logging
+/* SECURITY
+/*	Reply texts quote recipient addresses made printable; the daemon
+/*	needs no privileges beyond reading its configuration.
+/* SEE ALSO
+/*	smime-policyd(8), smimectl(1)
+/*--*/
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "smimeguard.h"
+#include "policy-proto.h"
+#include "policyd-lookup.h"
+
+#define DEF_CONFIG "/etc/smimeguard/smimeguard.conf"
+#define MEM_LIMIT (1024 * 1024)	/* spool bigger messages to a file */
+#define MAX_RCPTS 1000
+#define RELOAD_CHECK_SECS 5
+
+struct msg {
+	char sender[320];
+	char **rcpts;
+	size_t n_rcpts;
+	bool auto_submitted;
+	/* the message as headers + CRLF + body */
+	unsigned char *mem;
+	size_t used, size;
+	int spool_fd;		/* -1 while in memory */
+	size_t total;
+	bool in_body;
+};
+
+static struct {
+	const char *config_path;
+	bool use_stderr, verbose;
+	pthread_mutex_t lock;	/* the core objects are single-threaded */
+	struct sg_config *conf;
+	struct sg_ctx *ctx;
+	struct sg_policy *pol;
+	struct pdl_lookup *lookup;
+	struct timespec conf_mtime;
+	time_t checked;
+} g = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* ---- logging ---- */
+
+static void vlog(int prio, const char *tag, const char *fmt, va_list ap)
+{
+	char buf[1200];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (g.use_stderr)
+		fprintf(stderr, "smime-milter[%ld]: %s%s\n", (long)getpid(), tag, buf);
+	else
+		syslog(prio, "%s%s", tag, buf);
+}
+
+static void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void msg_fatal(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+
+static void msg_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_INFO, "", fmt, ap);
+	va_end(ap);
+}
+
+static void msg_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_WARNING, "warning: ", fmt, ap);
+	va_end(ap);
+}
+
+static void msg_fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, "fatal: ", fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+/* ---- configuration (called with g.lock held, or before threads) ---- */
+
+static int load(void)
+{
+	struct sg_config *conf = NULL;
+	struct sg_ctx *ctx = NULL;
+	struct sg_policy *pol = NULL;
+	struct pdl_lookup *lookup = NULL;
+	struct sg_error err;
+	struct stat st;
+
+	if (stat(g.config_path, &st) == 0)
+		g.conf_mtime = st.st_mtim;
+	if (sg_config_new(&conf) < 0)
+		return -1;
+	if (sg_config_read(conf, g.config_path, &err) < 0 ||
+	    sg_ctx_new(conf, &ctx, &err) < 0 ||
+	    sg_policy_new(conf, &pol, &err) < 0 ||
+	    pdl_lookup_new(conf, ctx, &lookup, &err) < 0) {
+		msg_warn("configuration %s: %s", g.config_path, err.msg);
+		sg_policy_free(&pol);
+		sg_ctx_free(&ctx);
+		sg_config_free(&conf);
+		return -1;
+	}
+	pdl_lookup_free(&g.lookup);
+	sg_policy_free(&g.pol);
+	sg_ctx_free(&g.ctx);
+	sg_config_free(&g.conf);
+	g.conf = conf;
+	g.ctx = ctx;
+	g.pol = pol;
+	g.lookup = lookup;
+	return 0;
+}
+
+static void maybe_reload(void)
+{
+	time_t now = time(NULL);
+	struct stat st;
+
+	if (now - g.checked < RELOAD_CHECK_SECS)
+		return;
+	g.checked = now;
+	if (stat(g.config_path, &st) < 0 ||
+	    (st.st_mtim.tv_sec == g.conf_mtime.tv_sec &&
+	     st.st_mtim.tv_nsec == g.conf_mtime.tv_nsec))
+		return;
+	if (load() == 0)
+		msg_info("reloaded %s", g.config_path);
+	else
+		msg_warn("reload failed; keeping the previous configuration");
+}
+
+/* ---- message buffering ---- */
+
+static void msg_reset(struct msg *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_rcpts; i++)
+		free(m->rcpts[i]);
+	free(m->rcpts);
+	free(m->mem);
+	if (m->spool_fd >= 0)
+		close(m->spool_fd);
+	memset(m, 0, sizeof(*m));
+	m->spool_fd = -1;
+}
+
+static int msg_append(struct msg *m, const void *data, size_t len)
+{
+	if (m->spool_fd < 0 && m->used + len > MEM_LIMIT) {
+		char path[] = "/tmp/smime-milter.XXXXXX";
+
+		if ((m->spool_fd = mkstemp(path)) < 0)
+			return -1;
+		(void)unlink(path);
+		if (write(m->spool_fd, m->mem, m->used) != (ssize_t)m->used)
+			return -1;
+		free(m->mem);
+		m->mem = NULL;
+		m->used = m->size = 0;
+	}
+	if (m->spool_fd >= 0) {
+		const unsigned char *p = data;
+
+		while (len > 0) {
+			ssize_t n = write(m->spool_fd, p, len);
+
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+			p += n;
+			len -= (size_t)n;
+			m->total += (size_t)n;
+		}
+		return 0;
+	}
+	if (m->used + len > m->size) {
+		size_t size = m->size == 0 ? 16384 : m->size;
+		unsigned char *p;
+
+		while (size < m->used + len)
+			size *= 2;
+		if ((p = realloc(m->mem, size)) == NULL)
+			return -1;
+		m->mem = p;
+		m->size = size;
+	}
+	memcpy(m->mem + m->used, data, len);
+	m->used += len;
+	m->total += len;
+	return 0;
+}
+
+static struct msg *priv(SMFICTX *ctx)
+{
+	struct msg *m = smfi_getpriv(ctx);
+
+	if (m == NULL) {
+		if ((m = calloc(1, sizeof(*m))) == NULL)
+			return NULL;
+		m->spool_fd = -1;
+		smfi_setpriv(ctx, m);
+	}
+	return m;
+}
+
+static void strip_brackets(char *dst, size_t size, const char *src)
+{
+	size_t len;
+
+	pp_printable(dst, size, src[0] == '<' ? src + 1 : src);
+	len = strlen(dst);
+	if (len > 0 && dst[len - 1] == '>')
+		dst[len - 1] = '\0';
+}
+
+/* ---- callbacks ---- */
+
+static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct msg *m = priv(ctx);
+
+	if (m == NULL)
+		return SMFIS_TEMPFAIL;
+	msg_reset(m);
+	strip_brackets(m->sender, sizeof(m->sender), argv[0]);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct msg *m = priv(ctx);
+	char rcpt[320], **tmp;
+
+	if (m == NULL)
+		return SMFIS_TEMPFAIL;
+	if (m->n_rcpts >= MAX_RCPTS)
+		return SMFIS_CONTINUE;	/* Postfix limits recipients itself */
+	strip_brackets(rcpt, sizeof(rcpt), argv[0]);
+	if ((tmp = realloc(m->rcpts, (m->n_rcpts + 1) * sizeof(*tmp))) == NULL ||
+	    (tmp[m->n_rcpts] = strdup(rcpt)) == NULL) {
+		if (tmp != NULL)
+			m->rcpts = tmp;
+		return SMFIS_TEMPFAIL;
+	}
+	m->rcpts = tmp;
+	m->n_rcpts++;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct msg *m = priv(ctx);
+
+	if (m == NULL)
+		return SMFIS_TEMPFAIL;
+	if (strcasecmp(name, "Auto-Submitted") == 0) {
+		const char *v = value + strspn(value, " \t");
+
+		if (strncasecmp(v, "no", 2) != 0 ||
+		    (v[2] != '\0' && v[2] != ' ' && v[2] != ';' && v[2] != '('))
+			m->auto_submitted = true;
+	}
+	if (msg_append(m, name, strlen(name)) < 0 || msg_append(m, ":", 1) < 0 ||
+	    (value[0] != ' ' && value[0] != '\t' && msg_append(m, " ", 1) < 0) ||
+	    msg_append(m, value, strlen(value)) < 0 || msg_append(m, "\r\n", 2) < 0)
+		return SMFIS_TEMPFAIL;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_eoh(SMFICTX *ctx)
+{
+	struct msg *m = priv(ctx);
+
+	if (m == NULL || msg_append(m, "\r\n", 2) < 0)
+		return SMFIS_TEMPFAIL;
+	m->in_body = true;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
+{
+	struct msg *m = priv(ctx);
+
+	if (m == NULL || msg_append(m, data, len) < 0)
+		return SMFIS_TEMPFAIL;
+	return SMFIS_CONTINUE;
+}
+
+struct verdict {
+	enum sg_action action;
+	bool violation;
+	char failed[700];	/* "<a@x>: reason; <b@y>: reason" */
+};
+
+static void add_failure(struct verdict *v, enum sg_action action,
+			const char *rcpt, const char *why)
+{
+	static const int sev[] = { 3, 2, 1, 0 };
+	size_t len = strlen(v->failed);
+
+	if (!v->violation || sev[action] > sev[v->action])
+		v->action = action;
+	v->violation = true;
+	snprintf(v->failed + len, sizeof(v->failed) - len, "%s<%s>: %s",
+		 len > 0 ? "; " : "", rcpt, why);
+}
+
+/* check_recipient - does the message satisfy rcpt's rule? */
+static void check_recipient(struct msg *m, const char *rcpt,
+			    const struct sg_result *res, struct verdict *v,
+			    bool *tempfail)
+{
+	struct sg_policy_decision d;
+	enum sg_status st = sg_result_status(res);
+	const struct sg_encryption *enc = sg_result_encryption(res);
+	unsigned int kw = sg_result_keywords(res);
+	char why[256] = "";
+	int ret;
+
+	sg_policy_decide(g.pol, m->sender, rcpt, &d);
+	if (d.internal || d.exempt || d.requirements == 0)
+		return;
+	if ((d.requirements & SG_REQ_ENCRYPT) != 0) {
+		if (enc == NULL || (kw & SG_KW_ENCRYPTED) == 0) {
+			add_failure(v, d.action, rcpt,
+				    "must be S/MIME encrypted, but the message is not encrypted");
+			return;
+		}
+		if ((d.requirements & SG_REQ_AEAD) != 0 && !enc->aead) {
+			snprintf(why, sizeof(why),
+				 "must be encrypted with AES-GCM (AuthEnvelopedData), not %s",
+				 enc->algorithm);
+			add_failure(v, d.action, rcpt, why);
+			return;
+		}
+		ret = pdl_recipient_covered(g.lookup, rcpt, enc, why, sizeof(why));
+		if (ret < 0) {
+			*tempfail = true;
+			return;
+		}
+		if (ret == 0) {
+			add_failure(v, d.action, rcpt, why);
+			return;
+		}
+	}
+	if ((d.requirements & SG_REQ_SIGN) != 0 &&
+	    st != SG_STATUS_SIGNED_VERIFIED &&
+	    st != SG_STATUS_ENCRYPTED_SIGNED_VERIFIED)
+		add_failure(v, d.action, rcpt,
+			    (d.requirements & SG_REQ_ENCRYPT) != 0 ?
+			    "must be signed outside the encryption, with a valid signature" :
+			    "must carry a valid S/MIME signature");
+}
+
+static sfsistat cb_eom(SMFICTX *ctx)
+{
+	struct msg *m = priv(ctx);
+	struct sg_result *res = NULL;
+	struct sg_error err;
+	struct verdict v;
+	const unsigned char *data;
+	void *map = NULL;
+	const char *qid;
+	bool tempfail = false;
+	sfsistat ret = SMFIS_CONTINUE;
+	size_t i;
+
+	if (m == NULL)
+		return SMFIS_TEMPFAIL;
+	qid = smfi_getsymval(ctx, "i");
+	if (qid == NULL)
+		qid = "NOQUEUE";
+	if (m->sender[0] == '\0' || m->auto_submitted) {
+		if (g.verbose)
+			msg_info("%s: exempt (%s)", qid, m->sender[0] == '\0' ?
+				 "null sender" : "Auto-Submitted");
+		return SMFIS_CONTINUE;
+	}
+	if (m->spool_fd >= 0) {
+		map = mmap(NULL, m->total, PROT_READ, MAP_PRIVATE, m->spool_fd, 0);
+		if (map == MAP_FAILED) {
+			msg_warn("%s: mmap of the spooled message: %s", qid, strerror(errno));
+			return SMFIS_TEMPFAIL;
+		}
+		data = map;
+	} else {
+		data = m->mem;
+	}
+	memset(&v, 0, sizeof(v));
+	pthread_mutex_lock(&g.lock);
+	maybe_reload();
+	if (sg_verify_message(g.ctx, data, m->total, 0, &res, &err) < 0) {
+		msg_warn("%s: cannot analyse the message: %s", qid, err.msg);
+		tempfail = true;
+	} else {
+		for (i = 0; i < m->n_rcpts; i++)
+			check_recipient(m, m->rcpts[i], res, &v, &tempfail);
+	}
+	pthread_mutex_unlock(&g.lock);
+	if (map != NULL)
+		munmap(map, m->total);
+	if (tempfail) {
+		smfi_setreply(ctx, "451", "4.7.1",
+			      "S/MIME certificate lookup failed temporarily; try again later");
+		msg_warn("%s: from=<%s>: certificate lookup failed: deferred", qid,
+			 m->sender);
+		ret = SMFIS_TEMPFAIL;
+	} else if (v.violation) {
+		char text[800];
+
+		snprintf(text, sizeof(text), "S/MIME policy: %s", v.failed);
+		switch (v.action) {
+		case SG_ACTION_REJECT:
+			smfi_setreply(ctx, "550", "5.7.1", text);
+			ret = SMFIS_REJECT;
+			break;
+		case SG_ACTION_DEFER:
+			smfi_setreply(ctx, "450", "4.7.1", text);
+			ret = SMFIS_TEMPFAIL;
+			break;
+		case SG_ACTION_HOLD:
+			smfi_quarantine(ctx, text);
+			ret = SMFIS_CONTINUE;
+			break;
+		case SG_ACTION_MONITOR:
+			ret = SMFIS_CONTINUE;
+			break;
+		}
+		msg_info("%s: from=<%s> status=%s: %s: %s%s", qid, m->sender,
+			 res != NULL ? sg_status_name(sg_result_status(res)) : "?",
+			 v.failed, v.action == SG_ACTION_MONITOR ?
+			 "monitor only, would " : "",
+			 v.action == SG_ACTION_MONITOR ? "reject" :
+			 sg_action_name(v.action));
+	} else if (g.verbose) {
+		msg_info("%s: from=<%s> status=%s: policy satisfied", qid, m->sender,
+			 res != NULL ? sg_status_name(sg_result_status(res)) : "?");
+	}
+	sg_result_free(&res);
+	return ret;
+}
+
+static sfsistat cb_abort(SMFICTX *ctx)
+{
+	struct msg *m = smfi_getpriv(ctx);
+
+	if (m != NULL)
+		msg_reset(m);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_close(SMFICTX *ctx)
+{
+	struct msg *m = smfi_getpriv(ctx);
+
+	if (m != NULL) {
+		msg_reset(m);
+		free(m);
+		smfi_setpriv(ctx, NULL);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: smime-milter [-c config] -l unix:/path|inet:port@host "
+		"[-u user] [-e] [-v]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct smfiDesc desc = {
+		.xxfi_name = (char *)"smime-milter",
+		.xxfi_version = SMFI_VERSION,
+		.xxfi_flags = SMFIF_QUARANTINE,
+		.xxfi_envfrom = cb_envfrom,
+		.xxfi_envrcpt = cb_envrcpt,
+		.xxfi_header = cb_header,
+		.xxfi_eoh = cb_eoh,
+		.xxfi_body = cb_body,
+		.xxfi_eom = cb_eom,
+		.xxfi_abort = cb_abort,
+		.xxfi_close = cb_close,
+	};
+	const char *conn = NULL, *user = NULL;
+	int c;
+
+	g.config_path = DEF_CONFIG;
+	while ((c = getopt(argc, argv, "c:l:u:ev")) != -1) {
+		switch (c) {
+		case 'c':
+			g.config_path = optarg;
+			break;
+		case 'l':
+			conn = optarg;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'e':
+			g.use_stderr = true;
+			break;
+		case 'v':
+			g.verbose = true;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (conn == NULL || optind != argc)
+		usage();
+	if (!g.use_stderr)
+		openlog("smime-milter", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	if (sg_init() < 0)
+		msg_fatal("cannot initialise the crypto libraries");
+	if (load() < 0)
+		msg_fatal("cannot start without a valid configuration");
+	g.checked = time(NULL);
+	if (strncmp(conn, "unix:", 5) == 0)
+		(void)unlink(conn + 5);
+	if (smfi_setconn((char *)conn) == MI_FAILURE || smfi_register(desc) == MI_FAILURE ||
+	    smfi_opensocket(true) == MI_FAILURE)
+		msg_fatal("cannot open the milter socket %s", conn);
+	if (strncmp(conn, "unix:", 5) == 0)
+		(void)chmod(conn + 5, 0666);
+	if (user != NULL) {
+		struct passwd *pw = getpwnam(user);
+
+		if (pw == NULL)
+			msg_fatal("unknown user %s", user);
+		if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+		    setuid(pw->pw_uid) < 0)
+			msg_fatal("cannot drop privileges to %s: %s", user, strerror(errno));
+	}
+	msg_info("ready on %s", conn);
+	c = smfi_main();
+	msg_info("stopped");
+	return c == MI_SUCCESS ? 0 : 1;
+}

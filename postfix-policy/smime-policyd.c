@@ -1,0 +1,608 @@
+/*++
+/* NAME
+/*	smime-policyd 8
+/* SUMMARY
+/*	S/MIME encryption policy service for Postfix
+/* SYNOPSIS
+/*	smime-policyd [-c config] -l unix:/path[:mode] | -l inet:host:port
+/*		[-u user] [-e] [-v]
+/*	smime-policyd [-c config] -s [-e] [-v]
+/* DESCRIPTION
+/*	smime-policyd answers Postfix SMTPD access policy delegation
+/*	requests (SMTPD_POLICY_README).  At RCPT time it classifies the
+/*	recipient with the smimeguard.conf policy (internal_domains,
+/*	encryption_policy_maps, policy_action) and, when mail to an external
+/*	recipient must be S/MIME-encrypted and no usable certificate is known
+/*	for that recipient (certificate_maps), rejects the recipient early
+/*	with "550 5.7.1", or applies the configured action (defer, hold,
+/*	monitor).  A directory that does not answer gives DEFER_IF_PERMIT,
+/*	never a false reject.  Everything else is DUNNO.  The content itself
+/*	is checked at end of data by smime-milter(8).
+/*
+/*	With -l the daemon serves many concurrent Postfix connections from
+/*	one event loop; connections are reused as Postfix does.  With -s it
+/*	serves one client on standard input/output, for Postfix spawn(8).
+/*
+/*	Options:
+/*	-c config	smimeguard.conf (default /etc/smimeguard/smimeguard.conf)
+/*	-l listen	unix:/path[:mode] (mode octal, default 0666) or
+/*			inet:host:port
+/*	-s		serve standard input/output, exit at end of input
+/*	-u user		drop privileges to user after opening the socket
+/*	-e		log to standard error instead of syslog (mail facility)
+/*	-v		verbose logging
+/* SIGNALS
+/*	SIGHUP reloads the configuration (a failed reload keeps the old
+/*	one); SIGTERM and SIGINT stop the daemon after closing the socket.
+/* SECURITY
+/*	Requests are bounded (16 KB, 64 attributes); a malformed request is
+/*	logged and the connection closed without a reply.  Peer-supplied
+/*	text is made printable before it is logged.  The daemon needs no
+/*	privileges beyond reading its configuration and certificates; run it
+/*	with -u or from a service manager as an unprivileged user.
+/* DIAGNOSTICS
+/*	Problems and decisions are logged to syslog (facility mail) or,
+/*	with -e, to standard error, in Postfix's style.
+/* SEE ALSO
+/*	smime-milter(8), smimectl(1), conf.d/postfix-main.cf.example
+/*--*/
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smimeguard.h"
+#include "policy-proto.h"
+#include "policy-decide.h"
+#include "policyd-lookup.h"
+
+#define DEF_CONFIG "/etc/smimeguard/smimeguard.conf"
+#define MAX_CONNECTIONS 2048
+#define IDLE_TIMEOUT 600	/* > Postfix's smtpd_policy_service_max_idle */
+#define IN_SIZE (PP_MAX_REQUEST + 1024)
+
+struct conn {
+	int fd;
+	char in[IN_SIZE];
+	size_t in_used;
+	char out[2048];
+	size_t out_used, out_off;
+	time_t last_active;
+	bool closing;		/* close once out is flushed */
+};
+
+struct daemon_state {
+	const char *config_path;
+	struct sg_config *conf;
+	struct sg_ctx *ctx;
+	struct sg_policy *pol;
+	struct pdl_lookup *lookup;
+	bool use_stderr;
+	bool verbose;
+	unsigned long n_requests;
+};
+
+static struct daemon_state state;
+
+/* ---- logging (Postfix msg_* style) ---- */
+
+static void vlog(int prio, const char *tag, const char *fmt, va_list ap)
+{
+	char buf[2048];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (state.use_stderr)
+		fprintf(stderr, "smime-policyd[%ld]: %s%s\n", (long)getpid(), tag, buf);
+	else
+		syslog(prio, "%s%s", tag, buf);
+}
+
+static void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void msg_fatal(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+
+static void msg_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_INFO, "", fmt, ap);
+	va_end(ap);
+}
+
+static void msg_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_WARNING, "warning: ", fmt, ap);
+	va_end(ap);
+}
+
+static void msg_fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, "fatal: ", fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+/* ---- configuration ---- */
+
+/* load - build config, verification context, policy and lookup; on
+   failure keep what was there (reload) and return -1 */
+static int load(void)
+{
+	struct sg_config *conf = NULL;
+	struct sg_ctx *ctx = NULL;
+	struct sg_policy *pol = NULL;
+	struct pdl_lookup *lookup = NULL;
+	struct sg_error err;
+
+	if (sg_config_new(&conf) < 0) {
+		msg_warn("out of memory");
+		return -1;
+	}
+	if (sg_config_read(conf, state.config_path, &err) < 0 ||
+	    sg_ctx_new(conf, &ctx, &err) < 0 ||
+	    sg_policy_new(conf, &pol, &err) < 0 ||
+	    pdl_lookup_new(conf, ctx, &lookup, &err) < 0) {
+		msg_warn("configuration %s: %s", state.config_path, err.msg);
+		sg_policy_free(&pol);
+		sg_ctx_free(&ctx);
+		sg_config_free(&conf);
+		return -1;
+	}
+	pdl_lookup_free(&state.lookup);
+	sg_policy_free(&state.pol);
+	sg_ctx_free(&state.ctx);
+	sg_config_free(&state.conf);
+	state.conf = conf;
+	state.ctx = ctx;
+	state.pol = pol;
+	state.lookup = lookup;
+	return 0;
+}
+
+static int lookup_cb(void *context, const char *address, char *why,
+		     size_t why_size)
+{
+	return pdl_lookup_usable((struct pdl_lookup *)context, address, why,
+				 why_size);
+}
+
+/* ---- one request ---- */
+
+/* handle_request - parse and answer what is in buf; returns bytes
+   consumed, 0 when more input is needed, -1 to disconnect */
+static long handle_request(const char *buf, size_t len, char *out,
+			   size_t out_size, size_t *out_len_r)
+{
+	static struct pp_request req;
+	struct pd_reply reply;
+	const char *error, *request;
+	size_t consumed;
+	int n;
+
+	switch (pp_parse(buf, len, &req, &consumed, &error)) {
+	case PP_NEED_MORE:
+		return 0;
+	case PP_ERROR:
+		msg_warn("malformed policy request: %s; closing the connection",
+			 error);
+		return -1;
+	case PP_COMPLETE:
+		break;
+	}
+	request = pp_get(&req, "request");
+	if (request == NULL || strcmp(request, "smtpd_access_policy") != 0) {
+		char printable[64];
+
+		pp_printable(printable, sizeof(printable),
+			     request == NULL ? "(none)" : request);
+		msg_warn("unexpected request type %s; closing the connection",
+			 printable);
+		return -1;
+	}
+	state.n_requests++;
+	pd_decide(state.pol, &req, lookup_cb, state.lookup, &reply);
+	if (reply.log[0] != '\0' && (reply.enforced || state.verbose)) {
+		const char *id = pp_get(&req, "queue_id");
+		char qid[64];
+
+		pp_printable(qid, sizeof(qid), id == NULL || *id == '\0' ? "NOQUEUE" : id);
+		msg_info("%s: %s: action=%s", qid, reply.log, reply.action);
+	}
+	n = snprintf(out, out_size, "action=%s\n\n", reply.action);
+	if (n < 0 || (size_t)n >= out_size)
+		return -1;
+	*out_len_r = (size_t)n;
+	return (long)consumed;
+}
+
+/* ---- stdin/stdout mode (spawn) ---- */
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int serve_stdio(void)
+{
+	static char in[IN_SIZE];
+	size_t used = 0;
+	char out[2048];
+
+	for (;;) {
+		ssize_t n = read(STDIN_FILENO, in + used, sizeof(in) - used);
+		long consumed;
+		size_t out_len;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? 1 : 0;
+		used += (size_t)n;
+		while ((consumed = handle_request(in, used, out, sizeof(out),
+						  &out_len)) > 0) {
+			if (write_all(STDOUT_FILENO, out, out_len) < 0)
+				return 1;
+			memmove(in, in + consumed, used - (size_t)consumed);
+			used -= (size_t)consumed;
+		}
+		if (consumed < 0)
+			return 1;
+	}
+}
+
+/* ---- the event loop ---- */
+
+static int set_nonblock(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+static int listen_on(const char *spec)
+{
+	int fd;
+
+	if (strncmp(spec, "unix:", 5) == 0) {
+		struct sockaddr_un sun;
+		char path[sizeof(sun.sun_path)];
+		const char *colon;
+		mode_t mode = 0666;
+		size_t len;
+
+		spec += 5;
+		colon = strrchr(spec, ':');
+		len = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
+		if (colon != NULL)
+			mode = (mode_t)strtoul(colon + 1, NULL, 8);
+		if (len == 0 || len >= sizeof(path))
+			msg_fatal("-l unix: socket path missing or too long");
+		memcpy(path, spec, len);
+		path[len] = '\0';
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		memcpy(sun.sun_path, path, len + 1);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+			msg_fatal("socket: %s", strerror(errno));
+		(void)unlink(path);
+		if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+			msg_fatal("bind %s: %s", path, strerror(errno));
+		if (chmod(path, mode) < 0)
+			msg_fatal("chmod %s: %s", path, strerror(errno));
+	} else if (strncmp(spec, "inet:", 5) == 0) {
+		struct addrinfo hints, *ai;
+		char host[256];
+		const char *port;
+		int one = 1, ret;
+
+		spec += 5;
+		port = strrchr(spec, ':');
+		if (port == NULL || (size_t)(port - spec) >= sizeof(host))
+			msg_fatal("-l inet:host:port expected");
+		memcpy(host, spec, (size_t)(port - spec));
+		host[port - spec] = '\0';
+		port++;
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+		if ((ret = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai)) != 0)
+			msg_fatal("%s:%s: %s", host, port, gai_strerror(ret));
+		if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) < 0)
+			msg_fatal("socket: %s", strerror(errno));
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+			msg_fatal("bind %s:%s: %s", host, port, strerror(errno));
+		freeaddrinfo(ai);
+	} else {
+		msg_fatal("-l %s: use unix:/path or inet:host:port", spec);
+	}
+	if (listen(fd, 512) < 0)
+		msg_fatal("listen: %s", strerror(errno));
+	if (set_nonblock(fd) < 0)
+		msg_fatal("fcntl: %s", strerror(errno));
+	return fd;
+}
+
+static void drop_privileges(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	if (pw == NULL)
+		msg_fatal("unknown user %s", user);
+	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0)
+		msg_fatal("cannot drop privileges to %s: %s", user, strerror(errno));
+	if (setuid(0) == 0)
+		msg_fatal("privileges were not dropped");
+}
+
+static void conn_close(int epfd, struct conn **conns, int fd)
+{
+	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+	close(fd);
+	free(conns[fd]);
+	conns[fd] = NULL;
+}
+
+/* conn_flush - write pending output; -1 on error */
+static int conn_flush(int epfd, struct conn *c)
+{
+	struct epoll_event ev;
+
+	while (c->out_off < c->out_used) {
+		ssize_t n = write(c->fd, c->out + c->out_off, c->out_used - c->out_off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -1;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->out_off == c->out_used)
+		c->out_off = c->out_used = 0;
+	ev.events = EPOLLIN | (c->out_used > 0 ? EPOLLOUT : 0);
+	ev.data.fd = c->fd;
+	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	return 0;
+}
+
+/* conn_input - read and answer; -1 to close */
+static int conn_input(int epfd, struct conn *c)
+{
+	for (;;) {
+		ssize_t n = read(c->fd, c->in + c->in_used, sizeof(c->in) - c->in_used);
+		long consumed;
+		size_t out_len;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -1;
+		}
+		if (n == 0)
+			return -1;	/* Postfix closed the connection */
+		c->in_used += (size_t)n;
+		c->last_active = time(NULL);
+		while ((consumed = handle_request(c->in, c->in_used,
+						  c->out + c->out_used,
+						  sizeof(c->out) - c->out_used,
+						  &out_len)) > 0) {
+			c->out_used += out_len;
+			memmove(c->in, c->in + consumed, c->in_used - (size_t)consumed);
+			c->in_used -= (size_t)consumed;
+			if (sizeof(c->out) - c->out_used < 700 &&
+			    conn_flush(epfd, c) < 0)
+				return -1;
+		}
+		if (consumed < 0)
+			return -1;
+		if (c->out_used > 0 && conn_flush(epfd, c) < 0)
+			return -1;
+		if (c->in_used == sizeof(c->in))
+			return -1;	/* cannot happen: pp_parse bounds it */
+	}
+}
+
+static int serve(const char *listen_spec, const char *user)
+{
+	int lfd = listen_on(listen_spec), epfd, sfd;
+	struct conn **conns = calloc(MAX_CONNECTIONS + 64, sizeof(*conns));
+	struct epoll_event ev, events[64];
+	sigset_t mask;
+	time_t last_sweep = time(NULL);
+	int n_conns = 0;
+
+	if (user != NULL)
+		drop_privileges(user);
+	if (conns == NULL)
+		msg_fatal("out of memory");
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if ((sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+	    (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		msg_fatal("signalfd/epoll: %s", strerror(errno));
+	ev.events = EPOLLIN;
+	ev.data.fd = lfd;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
+	ev.data.fd = sfd;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
+	msg_info("ready on %s", listen_spec);
+	for (;;) {
+		int i, n = epoll_wait(epfd, events, 64, 10000);
+		time_t now = time(NULL);
+
+		if (n < 0 && errno != EINTR)
+			msg_fatal("epoll_wait: %s", strerror(errno));
+		for (i = 0; i < n; i++) {
+			int fd = events[i].data.fd;
+
+			if (fd == sfd) {
+				struct signalfd_siginfo si;
+
+				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGHUP) {
+						if (load() == 0)
+							msg_info("reloaded %s", state.config_path);
+						else
+							msg_warn("reload failed; keeping the previous configuration");
+					} else {
+						msg_info("stopping (%lu requests served)",
+							 state.n_requests);
+						close(lfd);
+						if (strncmp(listen_spec, "unix:", 5) == 0) {
+							char path[256];
+
+							snprintf(path, sizeof(path), "%s", listen_spec + 5);
+							if (strrchr(path, ':') != NULL)
+								*strrchr(path, ':') = '\0';
+							(void)unlink(path);
+						}
+						return 0;
+					}
+				}
+			} else if (fd == lfd) {
+				int cfd;
+
+				while ((cfd = accept4(lfd, NULL, NULL,
+						      SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+					if (n_conns >= MAX_CONNECTIONS ||
+					    cfd >= MAX_CONNECTIONS + 64) {
+						msg_warn("too many connections (%d); refusing one",
+							 n_conns);
+						close(cfd);
+						continue;
+					}
+					if ((conns[cfd] = calloc(1, sizeof(struct conn))) == NULL) {
+						close(cfd);
+						continue;
+					}
+					conns[cfd]->fd = cfd;
+					conns[cfd]->last_active = now;
+					ev.events = EPOLLIN;
+					ev.data.fd = cfd;
+					epoll_ctl(epfd, EPOLL_CTL_ADD, cfd, &ev);
+					n_conns++;
+				}
+			} else if (conns[fd] != NULL) {
+				int ret = 0;
+
+				if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+					ret = conn_input(epfd, conns[fd]);
+				if (ret == 0 && (events[i].events & EPOLLOUT))
+					ret = conn_flush(epfd, conns[fd]);
+				if (ret < 0) {
+					conn_close(epfd, conns, fd);
+					n_conns--;
+				}
+			}
+		}
+		if (now - last_sweep >= 10) {
+			int fd;
+
+			last_sweep = now;
+			for (fd = 0; fd < MAX_CONNECTIONS + 64; fd++) {
+				if (conns[fd] != NULL &&
+				    now - conns[fd]->last_active > IDLE_TIMEOUT) {
+					conn_close(epfd, conns, fd);
+					n_conns--;
+				}
+			}
+		}
+	}
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: smime-policyd [-c config] -l unix:/path[:mode]|inet:host:port "
+		"[-u user] [-e] [-v]\n"
+		"       smime-policyd [-c config] -s [-e] [-v]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *listen_spec = NULL, *user = NULL;
+	bool stdio_mode = false;
+	int c;
+
+	state.config_path = DEF_CONFIG;
+	while ((c = getopt(argc, argv, "c:l:su:ev")) != -1) {
+		switch (c) {
+		case 'c':
+			state.config_path = optarg;
+			break;
+		case 'l':
+			listen_spec = optarg;
+			break;
+		case 's':
+			stdio_mode = true;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'e':
+			state.use_stderr = true;
+			break;
+		case 'v':
+			state.verbose = true;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || stdio_mode == (listen_spec != NULL))
+		usage();
+	if (!state.use_stderr)
+		openlog("smime-policyd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	signal(SIGPIPE, SIG_IGN);
+	if (sg_init() < 0)
+		msg_fatal("cannot initialise the crypto libraries");
+	if (load() < 0)
+		msg_fatal("cannot start without a valid configuration");
+	return stdio_mode ? serve_stdio() : serve(listen_spec, user);
+}
