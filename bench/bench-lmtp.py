@@ -88,6 +88,7 @@ def main():
     ap.add_argument("--connections", type=int, default=2)
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="smimeguard-bench-lmtp.")
+    os.chmod(tmp, 0o755)  # the sandbox mail user must reach it
     d_with = os.path.join(tmp, "with")
     d_without = os.path.join(tmp, "without")
     try:

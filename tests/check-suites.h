@@ -13,6 +13,7 @@ Suite *make_corpora_suite(void);
 Suite *make_hostile_suite(void);
 Suite *make_json_suite(void);
 Suite *make_policy_suite(void);
+Suite *make_policy_proto_suite(void);
 Suite *make_certmap_suite(void);
 
 #endif
