@@ -185,6 +185,45 @@ START_TEST(test_parse_time)
 }
 END_TEST
 
+/* inputs the fuzzers found problems with (tests/data/fuzz-regress) */
+START_TEST(test_fuzz_regressions)
+{
+	static const struct {
+		const char *file, *setting;
+		enum sg_error_code code;
+		const char *msg;
+	} cases[] = {
+		{ "config-unexpandable.conf", "crl_dirs", SG_ERR_CONFIG,
+		  "crl_dirs: cannot expand its value" },
+		{ "config-escaped-dollar.conf", NULL, SG_ERR_INVALID,
+		  "max_message_size: '$' is not a valid value" },
+		{ "config-reference-bomb.conf", "trust_anchors", SG_ERR_CONFIG,
+		  "trust_anchors: cannot expand its value" },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sg_config *conf;
+		struct sg_ctx *ctx;
+		struct sg_error err;
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/data/fuzz-regress/%s", SG_SRCDIR,
+			 cases[i].file);
+		ck_assert_int_eq(sg_config_new(&conf), 0);
+		ck_assert_msg(sg_config_read(conf, path, &err) == 0, "%s: %s",
+			      cases[i].file, err.msg);
+		if (cases[i].setting != NULL)
+			ck_assert_ptr_null(sg_config_get(conf, cases[i].setting));
+		ck_assert_int_eq(sg_ctx_new(conf, &ctx, &err), -1);
+		ck_assert_int_eq(err.code, cases[i].code);
+		ck_assert_msg(strstr(err.msg, cases[i].msg) != NULL, "%s: %s",
+			      cases[i].file, err.msg);
+		sg_config_free(&conf);
+	}
+}
+END_TEST
+
 static void misuse_null_conf(void)
 {
 	struct sg_error err;
@@ -211,6 +250,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_ctx_errors);
 	tcase_add_test(tc, test_policy_string);
 	tcase_add_test(tc, test_parse_time);
+	tcase_add_test(tc, test_fuzz_regressions);
 	tcase_add_test_raise_signal(tc, test_misuse_aborts, SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;
