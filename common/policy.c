@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct policy_rule {
 	char *key;		/* lower case */
@@ -491,4 +492,153 @@ int sg_policy_decide(const struct sg_policy *pol, const char *sender,
 		 sr != NULL && sr->req != 0 ? "sender rule " : "",
 		 sr != NULL && sr->req != 0 ? sr->key : "");
 	return 0;
+}
+
+/* ---- does a message satisfy the rule? (smime-milter, smimectl) ---- */
+
+/* first_rejection - why the best candidate of a set is not usable */
+static void first_rejection(const struct sg_cert_set *set, char *why,
+			    size_t why_size)
+{
+	const struct sg_cert_candidate *c;
+
+	if (sg_cert_set_count(set) == 0) {
+		snprintf(why, why_size,
+			 "no S/MIME certificate is known for this recipient");
+		return;
+	}
+	c = sg_cert_set_get(set, 0);
+	snprintf(why, why_size, "its only known certificate%s is %s",
+		 sg_cert_set_count(set) > 1 ? "s are not usable; the newest" : "",
+		 sg_reason_name(c->reason));
+}
+
+/* names_candidate - does a RecipientInfo name candidate c (usable or not)? */
+static bool names_candidate(const struct sg_recipient *r,
+			    const struct sg_cert_candidate *c)
+{
+	const char *a, *b;
+
+	if (r->kind == SG_RECIPIENT_SKI)
+		return c->ski[0] != '\0' && strcasecmp(r->ski, c->ski) == 0;
+	if (r->kind != SG_RECIPIENT_ISSUER_SERIAL || strcmp(r->issuer, c->issuer) != 0)
+		return false;
+	for (a = r->serial; *a == '0' && a[1] != '\0'; a++)
+		;
+	for (b = c->serial; *b == '0' && b[1] != '\0'; b++)
+		;
+	return strcasecmp(a, b) == 0;
+}
+
+int sg_policy_recipient_usable(struct sg_ctx *ctx, const char *address,
+			       time_t at, char *why, size_t why_size)
+{
+	struct sg_cert_set *set = NULL;
+	struct sg_error err;
+	int ret;
+
+	sg_assert(ctx != NULL && address != NULL && why != NULL);
+	why[0] = '\0';
+	ret = sg_cert_lookup(ctx, address, at, &set, &err);
+	if (ret < 0) {
+		snprintf(why, why_size, "%s", err.msg);
+		return -1;
+	}
+	if (ret == 0)
+		first_rejection(set, why, why_size);
+	sg_cert_set_free(&set);
+	return ret;
+}
+
+/* covered - is the message encrypted to a usable certificate of address? */
+static int covered(struct sg_ctx *ctx, const char *address, time_t at,
+		   const struct sg_encryption *enc, char *why, size_t why_size)
+{
+	struct sg_cert_set *set = NULL;
+	struct sg_error err;
+	size_t i, j;
+	int ret;
+
+	ret = sg_cert_lookup(ctx, address, at, &set, &err);
+	if (ret < 0) {
+		snprintf(why, why_size, "%s", err.msg);
+		return -1;
+	}
+	for (i = 0; i < enc->n_recipients; i++) {
+		if (sg_cert_set_match(set, &enc->recipients[i], NULL) == 1) {
+			sg_cert_set_free(&set);
+			return 1;
+		}
+	}
+	/* not covered: say whether it went to a stale certificate */
+	for (i = 0; i < enc->n_recipients; i++) {
+		for (j = 0; j < sg_cert_set_count(set); j++) {
+			const struct sg_cert_candidate *c = sg_cert_set_get(set, j);
+
+			if (!c->usable && names_candidate(&enc->recipients[i], c)) {
+				snprintf(why, why_size,
+					 "encrypted to a certificate of this recipient "
+					 "that is %s (serial %s); use the current one",
+					 sg_reason_name(c->reason), c->serial);
+				sg_cert_set_free(&set);
+				return 0;
+			}
+		}
+	}
+	if (ret == 0) {
+		char reason[200];
+
+		first_rejection(set, reason, sizeof(reason));
+		snprintf(why, why_size, "encryption required, but %s", reason);
+	} else {
+		snprintf(why, why_size,
+			 "the message is not encrypted to this recipient's certificate");
+	}
+	sg_cert_set_free(&set);
+	return 0;
+}
+
+int sg_policy_check_message(const struct sg_policy *pol, struct sg_ctx *ctx,
+			    const char *sender, const char *recipient,
+			    const struct sg_result *res, time_t at,
+			    struct sg_policy_decision *d, char *why,
+			    size_t why_size)
+{
+	const struct sg_encryption *enc;
+	enum sg_status st;
+	int ret;
+
+	sg_assert(pol != NULL && ctx != NULL && res != NULL && why != NULL);
+	why[0] = '\0';
+	sg_policy_decide(pol, sender, recipient, d);
+	if (d->internal || d->exempt || d->requirements == 0)
+		return 1;
+	enc = sg_result_encryption(res);
+	st = sg_result_status(res);
+	if ((d->requirements & SG_REQ_ENCRYPT) != 0) {
+		if (enc == NULL || (sg_result_keywords(res) & SG_KW_ENCRYPTED) == 0) {
+			snprintf(why, why_size,
+				 "must be S/MIME encrypted, but the message is not encrypted");
+			return 0;
+		}
+		if ((d->requirements & SG_REQ_AEAD) != 0 && !enc->aead) {
+			snprintf(why, why_size,
+				 "must be encrypted with AES-GCM (AuthEnvelopedData), not %s",
+				 enc->algorithm);
+			return 0;
+		}
+		ret = covered(ctx, recipient, at, enc, why, why_size);
+		if (ret <= 0)
+			return ret;
+	}
+	if ((d->requirements & SG_REQ_SIGN) != 0 &&
+	    st != SG_STATUS_SIGNED_VERIFIED &&
+	    st != SG_STATUS_ENCRYPTED_SIGNED_VERIFIED) {
+		snprintf(why, why_size, "%s",
+			 (d->requirements & SG_REQ_ENCRYPT) != 0 ?
+			 "must be signed outside the encryption, with a valid signature" :
+			 "must carry a valid S/MIME signature");
+		return 0;
+	}
+	return 1;
 }

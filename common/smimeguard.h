@@ -400,6 +400,31 @@ SG_API bool sg_policy_is_internal(const struct sg_policy *pol,
 SG_API int sg_policy_decide(const struct sg_policy *pol, const char *sender,
 			    const char *recipient,
 			    struct sg_policy_decision *d);
+/*
+ * sg_policy_recipient_usable - RCPT time: does the recipient have a
+ * certificate to encrypt to (certificate_maps of ctx)?
+ * Return 1 yes; 0 no, *why says why in a sentence for the sender; -1 a
+ * temporary failure (a map could not be read), *why says what failed.
+ */
+SG_API int sg_policy_recipient_usable(struct sg_ctx *ctx, const char *address,
+				      time_t at, char *why, size_t why_size)
+	SG_WUR;
+/*
+ * sg_policy_check_message - end of data: does a message (already
+ * analysed into res by sg_verify_message) satisfy the rule for mail from
+ * sender to recipient?  Encryption rules need $SMIMEEncrypted at the root
+ * and RecipientInfos naming a usable certificate of the recipient (AEAD
+ * for encrypt-aead); sign rules a verified signature (outside the
+ * encryption).  Fills *d (the decision) and, on 0 or -1, *why.
+ * Return 1 satisfied (or nothing required); 0 violated; -1 temporary
+ * failure of a certificate map.
+ */
+SG_API int sg_policy_check_message(const struct sg_policy *pol,
+				   struct sg_ctx *ctx, const char *sender,
+				   const char *recipient,
+				   const struct sg_result *res, time_t at,
+				   struct sg_policy_decision *d, char *why,
+				   size_t why_size) SG_WUR;
 /* sg_action_name - "reject", "defer", "hold", "monitor" */
 SG_API const char *sg_action_name(enum sg_action action);
 /* sg_policy_requirement_name - "none", "encrypt", "encrypt-aead+sign" ... */

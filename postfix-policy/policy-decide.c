@@ -77,3 +77,16 @@ void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 		 d.action == SG_ACTION_MONITOR ? "monitor only, would " : "",
 		 d.action == SG_ACTION_MONITOR ? "reject" : sg_action_name(d.action));
 }
+
+int pd_check_config(struct sg_config *conf, struct sg_error *err_r)
+{
+	const char *maps = sg_config_get(conf, "certificate_maps");
+
+	if (maps != NULL && maps[strspn(maps, ", \t")] != '\0')
+		return 0;
+	err_r->code = SG_ERR_CONFIG;
+	snprintf(err_r->msg, sizeof(err_r->msg),
+		 "certificate_maps is empty: the Postfix side needs to know "
+		 "recipients' certificates (e.g. certificate_maps = dir:/etc/smimeguard/certs)");
+	return -1;
+}

@@ -23,4 +23,8 @@ struct pd_reply {
 void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 	       pd_lookup_func *lookup, void *context, struct pd_reply *r);
 
+/* pd_check_config - what both daemons need in smimeguard.conf (a
+   certificate map); 0 ok, -1 with err_r */
+int pd_check_config(struct sg_config *conf, struct sg_error *err_r);
+
 #endif

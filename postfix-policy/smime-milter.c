@@ -74,7 +74,7 @@
 
 #include "smimeguard.h"
 #include "policy-proto.h"
-#include "policyd-lookup.h"
+#include "policy-decide.h"
 
 #define DEF_CONFIG "/etc/smimeguard/smimeguard.conf"
 #define MEM_LIMIT (1024 * 1024)	/* spool bigger messages to a file */
@@ -101,7 +101,6 @@ static struct {
 	struct sg_config *conf;
 	struct sg_ctx *ctx;
 	struct sg_policy *pol;
-	struct pdl_lookup *lookup;
 	struct timespec conf_mtime;
 	time_t checked;
 } g = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -159,7 +158,6 @@ static int load(void)
 	struct sg_config *conf = NULL;
 	struct sg_ctx *ctx = NULL;
 	struct sg_policy *pol = NULL;
-	struct pdl_lookup *lookup = NULL;
 	struct sg_error err;
 	struct stat st;
 
@@ -170,21 +168,19 @@ static int load(void)
 	if (sg_config_read(conf, g.config_path, &err) < 0 ||
 	    sg_ctx_new(conf, &ctx, &err) < 0 ||
 	    sg_policy_new(conf, &pol, &err) < 0 ||
-	    pdl_lookup_new(conf, ctx, &lookup, &err) < 0) {
+	    pd_check_config(conf, &err) < 0) {
 		msg_warn("configuration %s: %s", g.config_path, err.msg);
 		sg_policy_free(&pol);
 		sg_ctx_free(&ctx);
 		sg_config_free(&conf);
 		return -1;
 	}
-	pdl_lookup_free(&g.lookup);
 	sg_policy_free(&g.pol);
 	sg_ctx_free(&g.ctx);
 	sg_config_free(&g.conf);
 	g.conf = conf;
 	g.ctx = ctx;
 	g.pol = pol;
-	g.lookup = lookup;
 	return 0;
 }
 
@@ -391,45 +387,19 @@ static void check_recipient(struct msg *m, const char *rcpt,
 			    bool *tempfail)
 {
 	struct sg_policy_decision d;
-	enum sg_status st = sg_result_status(res);
-	const struct sg_encryption *enc = sg_result_encryption(res);
-	unsigned int kw = sg_result_keywords(res);
-	char why[256] = "";
-	int ret;
+	char why[400];
 
-	sg_policy_decide(g.pol, m->sender, rcpt, &d);
-	if (d.internal || d.exempt || d.requirements == 0)
-		return;
-	if ((d.requirements & SG_REQ_ENCRYPT) != 0) {
-		if (enc == NULL || (kw & SG_KW_ENCRYPTED) == 0) {
-			add_failure(v, d.action, rcpt,
-				    "must be S/MIME encrypted, but the message is not encrypted");
-			return;
-		}
-		if ((d.requirements & SG_REQ_AEAD) != 0 && !enc->aead) {
-			snprintf(why, sizeof(why),
-				 "must be encrypted with AES-GCM (AuthEnvelopedData), not %s",
-				 enc->algorithm);
-			add_failure(v, d.action, rcpt, why);
-			return;
-		}
-		ret = pdl_recipient_covered(g.lookup, rcpt, enc, why, sizeof(why));
-		if (ret < 0) {
-			*tempfail = true;
-			return;
-		}
-		if (ret == 0) {
-			add_failure(v, d.action, rcpt, why);
-			return;
-		}
+	switch (sg_policy_check_message(g.pol, g.ctx, m->sender, rcpt, res, 0,
+					&d, why, sizeof(why))) {
+	case 1:
+		break;
+	case 0:
+		add_failure(v, d.action, rcpt, why);
+		break;
+	default:
+		*tempfail = true;
+		break;
 	}
-	if ((d.requirements & SG_REQ_SIGN) != 0 &&
-	    st != SG_STATUS_SIGNED_VERIFIED &&
-	    st != SG_STATUS_ENCRYPTED_SIGNED_VERIFIED)
-		add_failure(v, d.action, rcpt,
-			    (d.requirements & SG_REQ_ENCRYPT) != 0 ?
-			    "must be signed outside the encryption, with a valid signature" :
-			    "must carry a valid S/MIME signature");
 }
 
 static sfsistat cb_eom(SMFICTX *ctx)

@@ -71,7 +71,6 @@
 #include "smimeguard.h"
 #include "policy-proto.h"
 #include "policy-decide.h"
-#include "policyd-lookup.h"
 
 #define DEF_CONFIG "/etc/smimeguard/smimeguard.conf"
 #define MAX_CONNECTIONS 2048
@@ -93,7 +92,6 @@ struct daemon_state {
 	struct sg_config *conf;
 	struct sg_ctx *ctx;
 	struct sg_policy *pol;
-	struct pdl_lookup *lookup;
 	bool use_stderr;
 	bool verbose;
 	unsigned long n_requests;
@@ -156,7 +154,6 @@ static int load(void)
 	struct sg_config *conf = NULL;
 	struct sg_ctx *ctx = NULL;
 	struct sg_policy *pol = NULL;
-	struct pdl_lookup *lookup = NULL;
 	struct sg_error err;
 
 	if (sg_config_new(&conf) < 0) {
@@ -166,29 +163,27 @@ static int load(void)
 	if (sg_config_read(conf, state.config_path, &err) < 0 ||
 	    sg_ctx_new(conf, &ctx, &err) < 0 ||
 	    sg_policy_new(conf, &pol, &err) < 0 ||
-	    pdl_lookup_new(conf, ctx, &lookup, &err) < 0) {
+	    pd_check_config(conf, &err) < 0) {
 		msg_warn("configuration %s: %s", state.config_path, err.msg);
 		sg_policy_free(&pol);
 		sg_ctx_free(&ctx);
 		sg_config_free(&conf);
 		return -1;
 	}
-	pdl_lookup_free(&state.lookup);
 	sg_policy_free(&state.pol);
 	sg_ctx_free(&state.ctx);
 	sg_config_free(&state.conf);
 	state.conf = conf;
 	state.ctx = ctx;
 	state.pol = pol;
-	state.lookup = lookup;
 	return 0;
 }
 
 static int lookup_cb(void *context, const char *address, char *why,
 		     size_t why_size)
 {
-	return pdl_lookup_usable((struct pdl_lookup *)context, address, why,
-				 why_size);
+	return sg_policy_recipient_usable((struct sg_ctx *)context, address, 0,
+					  why, why_size);
 }
 
 /* ---- one request ---- */
@@ -225,7 +220,7 @@ static long handle_request(const char *buf, size_t len, char *out,
 		return -1;
 	}
 	state.n_requests++;
-	pd_decide(state.pol, &req, lookup_cb, state.lookup, &reply);
+	pd_decide(state.pol, &req, lookup_cb, state.ctx, &reply);
 	if (reply.log[0] != '\0' && (reply.enforced || state.verbose)) {
 		const char *id = pp_get(&req, "queue_id");
 		char qid[64];
@@ -435,8 +430,13 @@ static int conn_input(int epfd, struct conn *c)
 			    conn_flush(epfd, c) < 0)
 				return -1;
 		}
-		if (consumed < 0)
+		if (consumed < 0) {
+			/* still answer the requests that came before the bad
+			   one (best effort: the connection closes anyway) */
+			if (c->out_used > 0)
+				(void)conn_flush(epfd, c);
 			return -1;
+		}
 		if (c->out_used > 0 && conn_flush(epfd, c) < 0)
 			return -1;
 		if (c->in_used == sizeof(c->in))

@@ -128,5 +128,20 @@ grep -q -- "--map TYPE:NAME" "$tmp/out" && pass=$((pass + 1)) ||
 check "help cert" 0 "$SMIMECTL" help cert
 check "cert unknown subcommand" 2 "$SMIMECTL" cert frobnicate
 
+# policy test: example.org counts as external here, so certmap/ answers
+printf 'example.org encrypt\nopen.example none\n' > "$tmp/policy"
+printf 'trust_anchors = %s/trust\nintermediates = %s/intermediates\ncrl_dirs = %s/crl\ncertificate_maps = dir:%s/certmap\ninternal_domains = internal.example\nencryption_policy_maps = %s/policy\n' \
+	"$D" "$D" "$D" "$D" "$tmp" > "$tmp/pol.conf"
+check "policy: internal" 0 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient b@internal.example
+grep -q "no requirement (internal recipient)" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy internal text"; }
+check "policy: open domain" 0 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient x@open.example
+check "policy: no certificate" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient nobody@example.org
+grep -q "no S/MIME certificate is known" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy no-cert text"; }
+check "policy: certificate known" 0 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient bob@example.org
+check "policy: plaintext refused" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient bob@example.org --message "$D/msg/plain.eml"
+grep -q "not encrypted" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy plaintext text"; }
+check "policy: null sender exempt" 0 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender "" --recipient nobody@example.org --message "$D/msg/plain.eml"
+check "policy: usage" 2 "$SMIMECTL" policy test -c "$tmp/pol.conf" --recipient x@y.example
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -50,11 +50,9 @@
 #include <unistd.h>
 
 #include "smimeguard.h"
+#include "smimectl.h"
 
-#define EXIT_NOTVERIFIED 1
-#define EXIT_USAGE 2
-
-static const char *progname = "smimectl";
+const char *progname = "smimectl";
 
 static void usage_main(FILE *fp)
 {
@@ -64,6 +62,8 @@ static void usage_main(FILE *fp)
 "Commands:\n"
 "  verify     verify the S/MIME signature of messages or CMS files\n"
 "  cert lookup  the certificates mail to an address can be encrypted with\n"
+"  policy test  what the outbound policy requires of a message, and whether\n"
+"             a message satisfies it\n"
 "  help       show this text, or 'smimectl help verify|cert'\n"
 "  version    print the version\n");
 }
@@ -108,7 +108,7 @@ static void usage_verify(FILE *fp)
 }
 
 /* read_all - a whole file (or stdin) into memory */
-static unsigned char *read_all(const char *path, size_t *len_r)
+unsigned char *read_all(const char *path, size_t *len_r)
 {
 	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY);
 	unsigned char *buf = NULL, *nbuf;
@@ -724,6 +724,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "verify") == 0)
 		return cmd_verify(argc - 1, argv + 1);
+	if (strcmp(argv[1], "policy") == 0)
+		return cmd_policy(argc - 1, argv + 1);
 	if (strcmp(argv[1], "cert") == 0)
 		return cmd_cert(argc - 1, argv + 1);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
@@ -732,6 +734,8 @@ int main(int argc, char **argv)
 			usage_verify(stdout);
 		else if (argc > 2 && strcmp(argv[2], "cert") == 0)
 			usage_cert(stdout);
+		else if (argc > 2 && strcmp(argv[2], "policy") == 0)
+			usage_policy(stdout);
 		else
 			usage_main(stdout);
 		return EXIT_SUCCESS;
