@@ -52,14 +52,14 @@ void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 	case SG_ACTION_REJECT:
 		snprintf(r->action, sizeof(r->action),
 			 "550 5.7.1 <%s>: mail to this recipient must be S/MIME "
-			 "encrypted, but no S/MIME certificate is known for it (%s)",
-			 rcpt, why[0] != '\0' ? why : "no certificate");
+			 "encrypted, but %s", rcpt,
+			 why[0] != '\0' ? why : "no S/MIME certificate is known for it");
 		break;
 	case SG_ACTION_DEFER:
 		snprintf(r->action, sizeof(r->action),
 			 "450 4.7.1 <%s>: mail to this recipient must be S/MIME "
-			 "encrypted, but no S/MIME certificate is known for it yet",
-			 rcpt);
+			 "encrypted, but %s", rcpt,
+			 why[0] != '\0' ? why : "no S/MIME certificate is known for it");
 		break;
 	case SG_ACTION_HOLD:
 		snprintf(r->action, sizeof(r->action),

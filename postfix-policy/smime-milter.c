@@ -75,6 +75,7 @@
 #include "smimeguard.h"
 #include "policy-proto.h"
 #include "policy-decide.h"
+#include "daemon.h"
 
 #define DEF_CONFIG "/etc/smimeguard/smimeguard.conf"
 #define MEM_LIMIT (1024 * 1024)	/* spool bigger messages to a file */
@@ -98,90 +99,20 @@ static struct {
 	const char *config_path;
 	bool use_stderr, verbose;
 	pthread_mutex_t lock;	/* the core objects are single-threaded */
-	struct sg_config *conf;
-	struct sg_ctx *ctx;
-	struct sg_policy *pol;
+	struct dm_config cfg;
 	struct timespec conf_mtime;
 	time_t checked;
 } g = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-/* ---- logging ---- */
-
-static void vlog(int prio, const char *tag, const char *fmt, va_list ap)
-{
-	char buf[1200];
-
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	if (g.use_stderr)
-		fprintf(stderr, "smime-milter[%ld]: %s%s\n", (long)getpid(), tag, buf);
-	else
-		syslog(prio, "%s%s", tag, buf);
-}
-
-static void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void msg_fatal(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
-
-static void msg_info(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_INFO, "", fmt, ap);
-	va_end(ap);
-}
-
-static void msg_warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_WARNING, "warning: ", fmt, ap);
-	va_end(ap);
-}
-
-static void msg_fatal(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_CRIT, "fatal: ", fmt, ap);
-	va_end(ap);
-	exit(1);
-}
 
 /* ---- configuration (called with g.lock held, or before threads) ---- */
 
 static int load(void)
 {
-	struct sg_config *conf = NULL;
-	struct sg_ctx *ctx = NULL;
-	struct sg_policy *pol = NULL;
-	struct sg_error err;
 	struct stat st;
 
 	if (stat(g.config_path, &st) == 0)
 		g.conf_mtime = st.st_mtim;
-	if (sg_config_new(&conf) < 0)
-		return -1;
-	if (sg_config_read(conf, g.config_path, &err) < 0 ||
-	    sg_ctx_new(conf, &ctx, &err) < 0 ||
-	    sg_policy_new(conf, &pol, &err) < 0 ||
-	    pd_check_config(conf, &err) < 0) {
-		msg_warn("configuration %s: %s", g.config_path, err.msg);
-		sg_policy_free(&pol);
-		sg_ctx_free(&ctx);
-		sg_config_free(&conf);
-		return -1;
-	}
-	sg_policy_free(&g.pol);
-	sg_ctx_free(&g.ctx);
-	sg_config_free(&g.conf);
-	g.conf = conf;
-	g.ctx = ctx;
-	g.pol = pol;
-	return 0;
+	return dm_config_load(g.config_path, &g.cfg);
 }
 
 static void maybe_reload(void)
@@ -389,7 +320,7 @@ static void check_recipient(struct msg *m, const char *rcpt,
 	struct sg_policy_decision d;
 	char why[400];
 
-	switch (sg_policy_check_message(g.pol, g.ctx, m->sender, rcpt, res, 0,
+	switch (sg_policy_check_message(g.cfg.pol, g.cfg.ctx, m->sender, rcpt, res, 0,
 					&d, why, sizeof(why))) {
 	case 1:
 		break;
@@ -400,6 +331,22 @@ static void check_recipient(struct msg *m, const char *rcpt,
 		*tempfail = true;
 		break;
 	}
+}
+
+/* reply_escape - the milter reply text is a format string on the MTA
+   side (smfi_setreply(3): a single '%' is dropped, so "<a%b@x>" would
+   name the wrong address): double every '%'; stays within libmilter's
+   reply length limit (980) */
+static void reply_escape(char *dst, size_t size, const char *src)
+{
+	size_t n = 0;
+
+	for (; *src != '\0' && n + 2 < size; src++) {
+		if (*src == '%')
+			dst[n++] = '%';
+		dst[n++] = *src;
+	}
+	dst[n] = '\0';
 }
 
 static sfsistat cb_eom(SMFICTX *ctx)
@@ -439,7 +386,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	memset(&v, 0, sizeof(v));
 	pthread_mutex_lock(&g.lock);
 	maybe_reload();
-	if (sg_verify_message(g.ctx, data, m->total, 0, &res, &err) < 0) {
+	if (sg_verify_message(g.cfg.ctx, data, m->total, 0, &res, &err) < 0) {
 		msg_warn("%s: cannot analyse the message: %s", qid, err.msg);
 		tempfail = true;
 	} else {
@@ -456,16 +403,17 @@ static sfsistat cb_eom(SMFICTX *ctx)
 			 m->sender);
 		ret = SMFIS_TEMPFAIL;
 	} else if (v.violation) {
-		char text[800];
+		char text[800], reply[900];
 
 		snprintf(text, sizeof(text), "S/MIME policy: %s", v.failed);
+		reply_escape(reply, sizeof(reply), text);
 		switch (v.action) {
 		case SG_ACTION_REJECT:
-			smfi_setreply(ctx, "550", "5.7.1", text);
+			smfi_setreply(ctx, "550", "5.7.1", reply);
 			ret = SMFIS_REJECT;
 			break;
 		case SG_ACTION_DEFER:
-			smfi_setreply(ctx, "450", "4.7.1", text);
+			smfi_setreply(ctx, "450", "4.7.1", reply);
 			ret = SMFIS_TEMPFAIL;
 			break;
 		case SG_ACTION_HOLD:
@@ -560,8 +508,7 @@ int main(int argc, char **argv)
 	}
 	if (conn == NULL || optind != argc)
 		usage();
-	if (!g.use_stderr)
-		openlog("smime-milter", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	dm_log_init("smime-milter", g.use_stderr);
 	if (sg_init() < 0)
 		msg_fatal("cannot initialise the crypto libraries");
 	if (load() < 0)
@@ -574,15 +521,8 @@ int main(int argc, char **argv)
 		msg_fatal("cannot open the milter socket %s", conn);
 	if (strncmp(conn, "unix:", 5) == 0)
 		(void)chmod(conn + 5, 0666);
-	if (user != NULL) {
-		struct passwd *pw = getpwnam(user);
-
-		if (pw == NULL)
-			msg_fatal("unknown user %s", user);
-		if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-		    setuid(pw->pw_uid) < 0)
-			msg_fatal("cannot drop privileges to %s: %s", user, strerror(errno));
-	}
+	if (user != NULL)
+		dm_drop_privileges(user);
 	msg_info("ready on %s", conn);
 	c = smfi_main();
 	msg_info("stopped");

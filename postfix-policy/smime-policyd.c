@@ -71,6 +71,7 @@
 #include "smimeguard.h"
 #include "policy-proto.h"
 #include "policy-decide.h"
+#include "daemon.h"
 
 #define DEF_CONFIG "/etc/smimeguard/smimeguard.conf"
 #define MAX_CONNECTIONS 2048
@@ -89,9 +90,7 @@ struct conn {
 
 struct daemon_state {
 	const char *config_path;
-	struct sg_config *conf;
-	struct sg_ctx *ctx;
-	struct sg_policy *pol;
+	struct dm_config cfg;
 	bool use_stderr;
 	bool verbose;
 	unsigned long n_requests;
@@ -99,85 +98,7 @@ struct daemon_state {
 
 static struct daemon_state state;
 
-/* ---- logging (Postfix msg_* style) ---- */
-
-static void vlog(int prio, const char *tag, const char *fmt, va_list ap)
-{
-	char buf[2048];
-
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	if (state.use_stderr)
-		fprintf(stderr, "smime-policyd[%ld]: %s%s\n", (long)getpid(), tag, buf);
-	else
-		syslog(prio, "%s%s", tag, buf);
-}
-
-static void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void msg_fatal(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
-
-static void msg_info(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_INFO, "", fmt, ap);
-	va_end(ap);
-}
-
-static void msg_warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_WARNING, "warning: ", fmt, ap);
-	va_end(ap);
-}
-
-static void msg_fatal(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_CRIT, "fatal: ", fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
 /* ---- configuration ---- */
-
-/* load - build config, verification context, policy and lookup; on
-   failure keep what was there (reload) and return -1 */
-static int load(void)
-{
-	struct sg_config *conf = NULL;
-	struct sg_ctx *ctx = NULL;
-	struct sg_policy *pol = NULL;
-	struct sg_error err;
-
-	if (sg_config_new(&conf) < 0) {
-		msg_warn("out of memory");
-		return -1;
-	}
-	if (sg_config_read(conf, state.config_path, &err) < 0 ||
-	    sg_ctx_new(conf, &ctx, &err) < 0 ||
-	    sg_policy_new(conf, &pol, &err) < 0 ||
-	    pd_check_config(conf, &err) < 0) {
-		msg_warn("configuration %s: %s", state.config_path, err.msg);
-		sg_policy_free(&pol);
-		sg_ctx_free(&ctx);
-		sg_config_free(&conf);
-		return -1;
-	}
-	sg_policy_free(&state.pol);
-	sg_ctx_free(&state.ctx);
-	sg_config_free(&state.conf);
-	state.conf = conf;
-	state.ctx = ctx;
-	state.pol = pol;
-	return 0;
-}
 
 static int lookup_cb(void *context, const char *address, char *why,
 		     size_t why_size)
@@ -220,7 +141,7 @@ static long handle_request(const char *buf, size_t len, char *out,
 		return -1;
 	}
 	state.n_requests++;
-	pd_decide(state.pol, &req, lookup_cb, state.ctx, &reply);
+	pd_decide(state.cfg.pol, &req, lookup_cb, state.cfg.ctx, &reply);
 	if (reply.log[0] != '\0' && (reply.enforced || state.verbose)) {
 		const char *id = pp_get(&req, "queue_id");
 		char qid[64];
@@ -354,19 +275,6 @@ static int listen_on(const char *spec)
 	return fd;
 }
 
-static void drop_privileges(const char *user)
-{
-	struct passwd *pw = getpwnam(user);
-
-	if (pw == NULL)
-		msg_fatal("unknown user %s", user);
-	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0)
-		msg_fatal("cannot drop privileges to %s: %s", user, strerror(errno));
-	if (setuid(0) == 0)
-		msg_fatal("privileges were not dropped");
-}
-
 static void conn_close(int epfd, struct conn **conns, int fd)
 {
 	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
@@ -454,7 +362,7 @@ static int serve(const char *listen_spec, const char *user)
 	int n_conns = 0;
 
 	if (user != NULL)
-		drop_privileges(user);
+		dm_drop_privileges(user);
 	if (conns == NULL)
 		msg_fatal("out of memory");
 	sigemptyset(&mask);
@@ -485,7 +393,7 @@ static int serve(const char *listen_spec, const char *user)
 
 				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGHUP) {
-						if (load() == 0)
+						if (dm_config_load(state.config_path, &state.cfg) == 0)
 							msg_info("reloaded %s", state.config_path);
 						else
 							msg_warn("reload failed; keeping the previous configuration");
@@ -597,12 +505,11 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || stdio_mode == (listen_spec != NULL))
 		usage();
-	if (!state.use_stderr)
-		openlog("smime-policyd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	dm_log_init("smime-policyd", state.use_stderr);
 	signal(SIGPIPE, SIG_IGN);
 	if (sg_init() < 0)
 		msg_fatal("cannot initialise the crypto libraries");
-	if (load() < 0)
+	if (dm_config_load(state.config_path, &state.cfg) < 0)
 		msg_fatal("cannot start without a valid configuration");
 	return stdio_mode ? serve_stdio() : serve(listen_spec, user);
 }

@@ -1,0 +1,36 @@
+#ifndef DAEMON_H
+#define DAEMON_H
+
+/*
+ * daemon.h - what smime-policyd and smime-milter share: Postfix-style
+ * logging (syslog facility mail, or stderr), the configuration they load
+ * together, and dropping privileges.
+ */
+#include <stdbool.h>
+
+#include "smimeguard.h"
+
+/* dm_log_init - name for messages; stderr instead of syslog when asked */
+void dm_log_init(const char *name, bool use_stderr);
+void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_fatal(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+
+/* what both daemons load from smimeguard.conf */
+struct dm_config {
+	struct sg_config *conf;
+	struct sg_ctx *ctx;
+	struct sg_policy *pol;
+};
+
+/* dm_config_load - read path and build everything; on success replace
+   *cfg (freeing what it held), on failure log why and keep *cfg as it
+   was.  0 ok, -1 failed. */
+int dm_config_load(const char *path, struct dm_config *cfg);
+void dm_config_free(struct dm_config *cfg);
+
+/* dm_drop_privileges - setgroups/setgid/setuid to user, or fatal */
+void dm_drop_privileges(const char *user);
+
+#endif
