@@ -1,5 +1,8 @@
 /* policy-decide.c - RCPT-time decisions of smime-policyd
  *
+ * Reply texts do not repeat the address: Postfix prefixes them with
+ * "<address>: Recipient address rejected: ".
+ *
  * Only RCPT matters: an external recipient whose rule requires encryption
  * must have a usable certificate, else the policy action applies (the
  * content itself is checked later by smime-milter).  Everything else is
@@ -41,8 +44,8 @@ void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 	}
 	if (found < 0) {
 		snprintf(r->action, sizeof(r->action),
-			 "DEFER_IF_PERMIT 4.7.1 <%s>: the S/MIME certificate "
-			 "lookup failed temporarily; try again later", rcpt);
+			 "DEFER_IF_PERMIT 4.7.1 the S/MIME certificate lookup "
+			 "failed temporarily; try again later");
 		snprintf(r->log, sizeof(r->log),
 			 "from=<%s> to=<%s>: certificate lookup failed: %s: deferred",
 			 sender, rcpt, why);
@@ -51,19 +54,19 @@ void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 	switch (d.action) {
 	case SG_ACTION_REJECT:
 		snprintf(r->action, sizeof(r->action),
-			 "550 5.7.1 <%s>: mail to this recipient must be S/MIME "
-			 "encrypted, but %s", rcpt,
+			 "550 5.7.1 mail to this recipient must be S/MIME "
+			 "encrypted, but %s",
 			 why[0] != '\0' ? why : "no S/MIME certificate is known for it");
 		break;
 	case SG_ACTION_DEFER:
 		snprintf(r->action, sizeof(r->action),
-			 "450 4.7.1 <%s>: mail to this recipient must be S/MIME "
-			 "encrypted, but %s", rcpt,
+			 "450 4.7.1 mail to this recipient must be S/MIME "
+			 "encrypted, but %s",
 			 why[0] != '\0' ? why : "no S/MIME certificate is known for it");
 		break;
 	case SG_ACTION_HOLD:
 		snprintf(r->action, sizeof(r->action),
-			 "HOLD <%s>: encryption required, no S/MIME certificate known",
+			 "HOLD encryption required, no S/MIME certificate known for <%s>",
 			 rcpt);
 		break;
 	case SG_ACTION_MONITOR:

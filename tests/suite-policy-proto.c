@@ -159,12 +159,12 @@ START_TEST(test_decide)
 	ck_assert_str_eq(r.action, "DUNNO");
 	ck_assert(r.enforced);
 	decide(pol, "RCPT", "a@example.org", "nocert@ext.example", &r);
-#define WANT "550 5.7.1 <nocert@ext.example>: "
+#define WANT "550 5.7.1 mail to this recipient must be S/MIME encrypted, but "
 	ck_assert_msg(strncmp(r.action, WANT, strlen(WANT)) == 0, "%s", r.action);
 	ck_assert(strstr(r.log, "nocert@ext.example") != NULL);
 	decide(pol, "RCPT", "a@example.org", "down@ext.example", &r);
 #undef WANT
-#define WANT "DEFER_IF_PERMIT 4.7.1 <down@ext.example>"
+#define WANT "DEFER_IF_PERMIT 4.7.1 "
 	ck_assert_msg(strncmp(r.action, WANT, strlen(WANT)) == 0, "%s", r.action);
 	decide(pol, "RCPT", "", "nocert@ext.example", &r);
 	ck_assert_str_eq(r.action, "DUNNO");	/* bounces are exempt */

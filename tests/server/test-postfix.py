@@ -1,0 +1,1004 @@
+#!/usr/bin/env python3
+"""test-postfix.py - smime-policyd and smime-milter behind a real Postfix.
+
+Starts a sandbox (scripts/sandbox up --dir TMPDIR: private Postfix with a
+submission listener that asks smime-policyd at RCPT and smime-milter at
+end of data, mail to other domains stored in OUTBOUND_DIR, private
+Dovecot), talks SMTP to the submission port (smtplib) and the policy
+protocol to the policy service's socket, and stops the sandbox again
+(always).  Python 3 standard library and the openssl command; run as root.
+
+Environment:
+  SG_BUILD      configured and built smimeguard tree (postfix-policy/
+                smime-policyd and smime-milter, the Dovecot plugins);
+                passed to the sandbox.
+  SG_KEEP=1     keep the sandbox directory (it is kept anyway on failure).
+  SANDBOX_*     passed through to scripts/sandbox.
+
+Arguments: substrings of test names to run (default: all).
+
+Prints "N passed, N failed" (test methods) as its last line; exits 1 on
+any failure.
+"""
+
+import base64
+import email.utils
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SANDBOX = os.path.join(TOP, "scripts", "sandbox")
+
+# rules and recipients the tests add to POLICY_FILE (test_60)
+AEAD_RCPT = "ada@aead.example"
+MONITOR_RCPT = "mona@monitor.example"
+# certificates the tests add to CERT_DIR (partner.example needs encryption)
+STALE_RCPT = "sam@partner.example"
+PERCENT_RCPT = "a%b@partner.example"
+
+TEXT = (b"Content-Type: text/plain; charset=us-ascii\r\n"
+        b"Content-Transfer-Encoding: 7bit\r\n"
+        b"\r\n"
+        b"The confidential figures for Q3 are attached.\r\n"
+        b".\r\n"
+        b"..a line starting with dots, and one with only a dot above.\r\n")
+
+LOCAL_DOMAIN = "example.org"
+
+
+# ---------------------------------------------------------------------------
+# helpers
+
+def crlf(b):
+    """Normalise line endings to CRLF."""
+    return b.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+
+
+def run(cmd, **kw):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=120, **kw)
+    if p.returncode != 0:
+        raise RuntimeError("%s: %s" % (" ".join(cmd), p.stderr.decode(errors="replace")))
+    return p.stdout
+
+
+def b64lines(data):
+    s = base64.b64encode(data)
+    return b"".join(s[i:i + 76] + b"\r\n" for i in range(0, len(s), 76))
+
+
+def is_external(addr):
+    dom = addr.rsplit("@", 1)[-1].lower()
+    return dom != LOCAL_DOMAIN and not dom.endswith("." + LOCAL_DOMAIN)
+
+
+def header_names(block):
+    return [ln.split(b":", 1)[0].lower() for ln in block.split(b"\r\n")
+            if ln and ln[:1] not in (b" ", b"\t")]
+
+
+class Outcome:
+    """One SMTP transaction: the replies at MAIL, each RCPT and DATA."""
+
+    def __init__(self):
+        self.mail = None        # (code, text)
+        self.rcpt = {}          # addr -> (code, text)
+        self.data = None        # (code, text) or None when not reached
+        self.error = None       # connection-level problem
+
+    @property
+    def accepted(self):
+        return [r for r, (c, _) in self.rcpt.items() if c in (250, 251)]
+
+    @property
+    def delivered(self):
+        """The recipients the server took responsibility for."""
+        return self.accepted if self.data and self.data[0] == 250 else []
+
+    def __repr__(self):
+        return "Outcome(mail=%r rcpt=%r data=%r error=%r)" % (
+            self.mail, self.rcpt, self.data, self.error)
+
+
+# ---------------------------------------------------------------------------
+
+class PostfixTest(unittest.TestCase):
+    env = None
+    tmp = None
+    failed = False
+    expected_out = {}   # test id -> external recipients accepted for it
+    seq = 0
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="smimeguard-postfix-")
+        cls.addClassCleanup(cls.sandbox_down)
+        t0 = time.time()
+        p = subprocess.run([SANDBOX, "up", "--dir", cls.tmp],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=600)
+        if p.returncode != 0:
+            cls.failed = True
+            sys.stderr.write(p.stderr.decode(errors="replace"))
+            raise RuntimeError("scripts/sandbox up failed (%d)" % p.returncode)
+        cls.env = dict(ln.split("=", 1) for ln in
+                       p.stdout.decode().splitlines() if "=" in ln)
+        sys.stderr.write("sandbox up in %.1fs: %s\n" % (time.time() - t0, cls.tmp))
+        e = cls.env
+        cls.port = int(e["SUBMISSION_PORT"])
+        cls.out_dir = e["OUTBOUND_DIR"]
+        cls.pki = e["PKI_DIR"]
+        cls.sender = e["SENDER"]
+        cls.internal = e["INTERNAL_RCPT"]
+        cls.enc = e["EXTERNAL_ENCRYPT_RCPT"]
+        cls.nocert = e["EXTERNAL_NOCERT_RCPT"]
+        cls.open = e["EXTERNAL_OPEN_RCPT"]
+        cls.conf = os.path.join(e["STATE_DIR"], "smimeguard.conf")
+        cls.policyd_sock = e.get("POLICYD_SOCKET",
+                                 os.path.join(e["STATE_DIR"], "run", "policyd.sock"))
+        cls.work = os.path.join(cls.tmp, "test-work")
+        os.makedirs(cls.work, exist_ok=True)
+        cls.out_before = set(cls.outbound_files())
+
+    @classmethod
+    def sandbox_down(cls):
+        if cls.tmp is None:
+            return
+        subprocess.run([SANDBOX, "down", "--dir", cls.tmp],
+                       stdout=subprocess.DEVNULL, timeout=120)
+        if cls.failed or os.environ.get("SG_KEEP") == "1":
+            sys.stderr.write("sandbox directory kept: %s\n" % cls.tmp)
+        else:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def run(self, result=None):
+        r = super().run(result)
+        if result is not None and not result.wasSuccessful():
+            type(self).failed = True
+        return r
+
+    # -- messages --------------------------------------------------------
+
+    def cert(self, addr):
+        return os.path.join(self.pki, addr + ".pem")
+
+    def encrypt(self, certs, cipher="-aes-256-gcm", content=TEXT):
+        """An application/pkcs7-mime entity (MIME headers + body) with
+        CONTENT encrypted to the certificate files CERTS."""
+        type(self).seq += 1
+        src = os.path.join(self.work, "content-%d" % self.seq)
+        with open(src, "wb") as f:
+            f.write(content)
+        der = run(["openssl", "cms", "-encrypt", "-binary", cipher, "-in", src,
+                   "-outform", "DER"] + list(certs))
+        stype = b"authEnveloped-data" if b"gcm" in cipher.encode() else b"enveloped-data"
+        return (b"MIME-Version: 1.0\r\n"
+                b"Content-Type: application/pkcs7-mime; smime-type=" + stype +
+                b"; name=smime.p7m\r\n"
+                b"Content-Disposition: attachment; filename=smime.p7m\r\n"
+                b"Content-Transfer-Encoding: base64\r\n"
+                b"\r\n" + b64lines(der))
+
+    def message(self, tid, to, entity, subject=None, extra=b""):
+        """A complete message: From/To/Subject/Date/Message-ID/X-Test-Id,
+        EXTRA header lines, then ENTITY (its own MIME headers first)."""
+        type(self).seq += 1
+        hdr = ("From: Alice Example <%s>\r\n"
+               "To: %s\r\n"
+               "Subject: %s\r\n"
+               "Date: %s\r\n"
+               "Message-ID: <%s.%d.%d@test.example.org>\r\n"
+               "X-Test-Id: %s\r\n" % (
+                   self.sender, ", ".join("<%s>" % a for a in to),
+                   subject or tid, email.utils.formatdate(),
+                   tid, self.seq, os.getpid(), tid)).encode()
+        return crlf(hdr + extra + entity)
+
+    def plain(self, tid, to, extra=b""):
+        return self.message(tid, to, b"MIME-Version: 1.0\r\n" + TEXT, extra=extra)
+
+    # -- SMTP ------------------------------------------------------------
+
+    def smtp(self, rcpts, msg, sender=None, port=None, tid=None):
+        """One transaction on the submission port; never raises for SMTP
+        replies.  Records accepted external recipients under TID."""
+        o = Outcome()
+        sender = self.sender if sender is None else sender
+        s = None
+        try:
+            s = smtplib.SMTP("127.0.0.1", port or self.port, timeout=60)
+            s.ehlo("client.example.org")
+            code, text = s.mail(sender)
+            o.mail = (code, text.decode(errors="replace"))
+            if code == 250:
+                for r in rcpts:
+                    code, text = s.rcpt(r)
+                    o.rcpt[r] = (code, text.decode(errors="replace"))
+                if o.accepted and msg is not None:
+                    try:
+                        code, text = s.data(msg)
+                    except smtplib.SMTPDataError as ex:
+                        code, text = ex.smtp_code, ex.smtp_error
+                    o.data = (code, text.decode(errors="replace")
+                              if isinstance(text, bytes) else text)
+        except (smtplib.SMTPException, OSError) as ex:
+            o.error = repr(ex)
+        finally:
+            if s is not None:
+                try:
+                    s.quit()
+                except (smtplib.SMTPException, OSError):
+                    pass
+        if tid is not None:
+            self.expected_out.setdefault(tid, [])
+            self.expected_out[tid] += [r for r in o.delivered if is_external(r)]
+        return o
+
+    def assert_accepted(self, o, rcpts=None):
+        self.assertIsNone(o.error, o)
+        self.assertIsNotNone(o.data, o)
+        self.assertEqual(o.data[0], 250, o)
+        if rcpts is not None:
+            self.assertEqual(sorted(o.delivered), sorted(rcpts), o)
+
+    def assert_rejected_at_data(self, o, names, not_names=(), code=550,
+                                enhanced="5.7.1", words=()):
+        self.assertIsNone(o.error, o)
+        self.assertIsNotNone(o.data, "DATA not reached: %r" % o)
+        self.assertEqual(o.data[0], code, o)
+        text = o.data[1]
+        self.assertTrue(text.startswith(enhanced), o)
+        for n in names:
+            self.assertIn(n, text, "the reply must name %s" % n)
+        for n in not_names:
+            self.assertNotIn(n, text, "the reply must not name %s" % n)
+        for w in words:
+            self.assertIn(w.lower(), text.lower(), "the reply must say %r" % w)
+
+    # -- the sink --------------------------------------------------------
+
+    @classmethod
+    def outbound_files(cls):
+        return sorted(f for f in os.listdir(cls.out_dir) if f.endswith(".eml"))
+
+    def outbound_for(self, tid):
+        """{file name: content} of the sink's files for test id TID."""
+        pat = re.compile(rb"^X-Test-Id: " + re.escape(tid.encode()) + rb"\r?$", re.M)
+        res = {}
+        for f in self.outbound_files():
+            if f in self.out_before:
+                continue
+            with open(os.path.join(self.out_dir, f), "rb") as fh:
+                b = fh.read()
+            if pat.search(b.split(b"\n\n", 1)[0]):
+                res[f] = b
+        return res
+
+    def wait_outbound(self, tid, n, timeout=30):
+        deadline = time.time() + timeout
+        while True:
+            got = self.outbound_for(tid)
+            if len(got) >= n or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(len(got), n, "%s: %d of %d messages in OUTBOUND_DIR"
+                         % (tid, len(got), n))
+        return got
+
+    def assert_byte_identical(self, stored, orig):
+        """STORED is ORIG after trace headers only (Return-Path,
+        Delivered-To, Received), modulo CRLF/LF."""
+        stored, orig = crlf(stored), crlf(orig)
+        first = orig.split(b"\r\n", 1)[0] + b"\r\n"
+        i = stored.find(first)
+        self.assertGreaterEqual(i, 0, "the first header line is not in the stored copy")
+        self.assertTrue(i == 0 or stored[i - 2:i] == b"\r\n")
+        self.assertEqual(stored[i:], orig, "bytes changed on the way")
+        prefix = header_names(stored[:i])
+        self.assertTrue(set(prefix) <= {b"return-path", b"delivered-to", b"received"},
+                        prefix)
+
+    def assert_nothing_out(self, tid):
+        time.sleep(0.3)
+        self.assertEqual(self.outbound_for(tid), {}, "a rejected message went out")
+
+    # -- daemons ---------------------------------------------------------
+
+    def sandbox(self, *args):
+        p = subprocess.run([SANDBOX] + list(args) + ["--dir", self.tmp],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def daemon_pid(self, name):
+        _, out, _ = self.sandbox("status")
+        m = re.search(r"^%s: running \(pid (\d+)\)" % re.escape(name), out, re.M)
+        return int(m.group(1)) if m else None
+
+    def ensure_daemon(self, name):
+        if self.daemon_pid(name) is None:
+            rc, _, err = self.sandbox("start", name)
+            self.assertEqual(rc, 0, err)
+
+    def log(self, name):
+        with open(os.path.join(self.env["LOG_DIR"], name), "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def policy_conn(self, data, timeout=5):
+        """Send DATA on a new policy connection; return what comes back
+        until the daemon closes the connection or answers one request
+        (b"" = closed without a reply)."""
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(timeout)
+        s.connect(self.policyd_sock)
+        got = b""
+        try:
+            try:
+                s.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            while not got.endswith(b"\n\n"):
+                d = s.recv(4096)
+                if not d:
+                    break
+                got += d
+        except ConnectionResetError:
+            pass
+        finally:
+            s.close()
+        return got
+
+    def policy_request(self, rcpt, sender=None, state="RCPT"):
+        return ("request=smtpd_access_policy\nprotocol_state=%s\n"
+                "protocol_name=ESMTP\nclient_address=127.0.0.1\n"
+                "client_name=localhost\nhelo_name=client.example.org\n"
+                "sender=%s\nrecipient=%s\nrecipient_count=0\nqueue_id=\n"
+                "instance=123.456.7\nsize=0\n\n" % (
+                    state, self.sender if sender is None else sender, rcpt)).encode()
+
+    # =====================================================================
+
+    def test_01_rcpt_time(self):
+        """RCPT: encryption required and no certificate -> 550 5.7.1 naming
+        the address; with a certificate, internal, no requirement -> 250."""
+        o = self.smtp([self.nocert, self.enc, self.internal, self.open], None)
+        self.assertIsNone(o.error, o)
+        code, text = o.rcpt[self.nocert]
+        self.assertEqual(code, 550, o)
+        self.assertTrue(text.startswith("5.7.1"), text)
+        self.assertIn(self.nocert, text)
+        self.assertIn("certificate", text)
+        for r in (self.enc, self.internal, self.open):
+            self.assertEqual(o.rcpt[r][0], 250, "%s: %r" % (r, o.rcpt[r]))
+        # the same recipient in other letter case is the same recipient
+        o = self.smtp([self.nocert.upper()], None)
+        self.assertEqual(o.rcpt[self.nocert.upper()][0], 550, o)
+
+    def test_02_inbound_is_no_bypass(self):
+        """The inbound port relays nothing to other domains (only
+        submission lets mail out, past the policy)."""
+        o = self.smtp([self.enc, self.internal], None, port=int(self.env["SMTP_PORT"]))
+        self.assertIsNone(o.error, o)
+        self.assertEqual(o.rcpt[self.enc][0] // 100, 5, o)
+        self.assertEqual(o.rcpt[self.internal][0], 250, o)
+
+    def test_10_plaintext_rejected(self):
+        """Plaintext to a partner who must get encrypted mail: 550 5.7.1
+        at end of data, naming the recipient, saying it is not encrypted;
+        nothing goes out."""
+        tid = "plaintext"
+        o = self.smtp([self.enc], self.plain(tid, [self.enc]), tid=tid)
+        self.assert_rejected_at_data(o, [self.enc], words=["not encrypted"])
+        self.assert_nothing_out(tid)
+
+    def test_11_encrypted_accepted(self):
+        """Encrypted to the partner's certificate (AES-256-GCM and
+        AES-256-CBC; with the sender's own copy, and without): accepted,
+        stored byte for byte in OUTBOUND_DIR."""
+        cases = [
+            ("enc-gcm", [self.cert(self.enc), self.cert(self.sender)], "-aes-256-gcm"),
+            ("enc-cbc", [self.cert(self.enc)], "-aes-256-cbc"),
+        ]
+        for tid, certs, cipher in cases:
+            with self.subTest(case=tid):
+                msg = self.message(tid, [self.enc], self.encrypt(certs, cipher))
+                o = self.smtp([self.enc], msg, tid=tid)
+                self.assert_accepted(o, [self.enc])
+                got = self.wait_outbound(tid, 1)
+                stored = list(got.values())[0]
+                self.assert_byte_identical(stored, msg)
+                self.assertTrue(stored.startswith(b"Return-Path: <%s>" % self.sender.encode()))
+                self.assertIn(b"\nDelivered-To: %s\n" % self.enc.encode(), stored)
+                # the stored copy still decrypts with the partner's key
+                p = os.path.join(self.work, tid + ".stored")
+                with open(p, "wb") as f:
+                    f.write(stored)
+                out = run(["openssl", "cms", "-decrypt", "-in", p,
+                           "-recip", self.cert(self.enc),
+                           "-inkey", os.path.join(self.pki, self.enc + ".key")])
+                self.assertEqual(crlf(out), crlf(TEXT))
+
+    def test_12_wrong_encryption_rejected(self):
+        """Encrypted only to the sender, to an unrelated certificate,
+        plaintext labelled pkcs7-mime (base64 garbage, plain text), and
+        an encrypted part that is not the message root: all rejected at
+        end of data with a reason."""
+        real = self.encrypt([self.cert(self.enc)])
+        attach = (b"MIME-Version: 1.0\r\n"
+                  b"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+                  b"--b1\r\n" + TEXT + b"\r\n--b1\r\n" +
+                  real.split(b"\r\n", 1)[1] + b"\r\n--b1--\r\n")
+        garbage = os.urandom(3000)
+        cases = {
+            "only-sender": self.encrypt([self.cert(self.sender)]),
+            "unrelated": self.encrypt([self.cert(self.internal)]),
+            "label-garbage": (
+                b"MIME-Version: 1.0\r\n"
+                b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data;"
+                b" name=smime.p7m\r\n"
+                b"Content-Transfer-Encoding: base64\r\n\r\n" + b64lines(garbage)),
+            "label-plaintext": (
+                b"MIME-Version: 1.0\r\n"
+                b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data;"
+                b" name=smime.p7m\r\n"
+                b"Content-Transfer-Encoding: 7bit\r\n\r\n"
+                b"This is not encrypted at all.\r\n"),
+            "not-at-root": attach,
+        }
+        for tid, entity in cases.items():
+            with self.subTest(case=tid):
+                o = self.smtp([self.enc], self.message(tid, [self.enc], entity), tid=tid)
+                self.assert_rejected_at_data(o, [self.enc])
+                self.assertGreater(len(o.data[1]), 40, "no reason given: %r" % o)
+                self.assert_nothing_out(tid)
+        # the reasons a user can act on
+        o = self.smtp([self.enc], self.message("only-sender-2", [self.enc],
+                                                cases["only-sender"]), tid="only-sender-2")
+        self.assertIn("not encrypted to this recipient", o.data[1])
+
+    def test_13_large(self):
+        """5 MB: encrypted to the partner -> accepted and stored byte for
+        byte; plaintext -> rejected (the milter spools big messages to a
+        file instead of holding them in memory)."""
+        line = b"0123456789 the quick brown fox jumps over the lazy dog 0123456789\r\n"
+        big = b"Content-Type: text/plain\r\n\r\n" + line * (5 * 1024 * 1024 // len(line))
+        tid = "large-enc"
+        msg = self.message(tid, [self.enc], self.encrypt([self.cert(self.enc)], content=big))
+        self.assertGreater(len(msg), 5 * 1024 * 1024)
+        o = self.smtp([self.enc], msg, tid=tid)
+        self.assert_accepted(o, [self.enc])
+        self.assert_byte_identical(list(self.wait_outbound(tid, 1).values())[0], msg)
+        tid = "large-plain"
+        o = self.smtp([self.enc], self.message(tid, [self.enc], b"MIME-Version: 1.0\r\n" + big),
+                      tid=tid)
+        self.assert_rejected_at_data(o, [self.enc], words=["not encrypted"])
+        self.assert_nothing_out(tid)
+
+    def test_20_multi_recipient(self):
+        """One decision for the message: internal + partner on encrypted
+        mail -> accepted for both; on plaintext -> rejected as a whole,
+        the reply naming only the partner; a recipient refused at RCPT
+        does not spoil the others."""
+        tid = "multi-enc"
+        msg = self.message(tid, [self.internal, self.enc, self.open],
+                           self.encrypt([self.cert(self.enc), self.cert(self.internal)]))
+        o = self.smtp([self.internal, self.enc, self.open], msg, tid=tid)
+        self.assert_accepted(o, [self.internal, self.enc, self.open])
+        got = self.wait_outbound(tid, 2)
+        for stored in got.values():
+            self.assert_byte_identical(stored, msg)
+
+        tid = "multi-plain"
+        o = self.smtp([self.internal, self.open, self.enc],
+                      self.plain(tid, [self.internal, self.open, self.enc]), tid=tid)
+        self.assert_rejected_at_data(o, [self.enc], not_names=[self.internal, self.open],
+                                     words=["not encrypted"])
+        self.assert_nothing_out(tid)
+
+        tid = "multi-nocert"
+        msg = self.message(tid, [self.nocert, self.enc],
+                           self.encrypt([self.cert(self.enc)]))
+        o = self.smtp([self.nocert, self.enc], msg, tid=tid)
+        self.assertEqual(o.rcpt[self.nocert][0], 550, o)
+        self.assert_accepted(o, [self.enc])
+        self.wait_outbound(tid, 1)
+
+        tid = "open-plain"
+        msg = self.plain(tid, [self.open])
+        o = self.smtp([self.open], msg, tid=tid)
+        self.assert_accepted(o, [self.open])
+        self.assert_byte_identical(list(self.wait_outbound(tid, 1).values())[0], msg)
+
+    def test_30_exemptions(self):
+        """Plaintext to the partner from the null sender (a bounce) and
+        with Auto-Submitted: auto-replied is accepted;
+        Auto-Submitted: no is not exempt."""
+        tid = "null-sender"
+        msg = self.plain(tid, [self.enc])
+        o = self.smtp([self.enc], msg, sender="", tid=tid)
+        self.assert_accepted(o, [self.enc])
+        stored = list(self.wait_outbound(tid, 1).values())[0]
+        # pipe(8) writes the null sender as MAILER-DAEMON
+        self.assertRegex(stored, rb"^Return-Path: <(MAILER-DAEMON)?>\n", stored[:80])
+        self.assert_byte_identical(stored, msg)
+
+        tid = "auto-replied"
+        msg = self.plain(tid, [self.enc], extra=b"Auto-Submitted: auto-replied\r\n")
+        o = self.smtp([self.enc], msg, tid=tid)
+        self.assert_accepted(o, [self.enc])
+        self.assert_byte_identical(list(self.wait_outbound(tid, 1).values())[0], msg)
+
+        tid = "auto-no"
+        o = self.smtp([self.enc], self.plain(tid, [self.enc], extra=b"Auto-Submitted: no\r\n"),
+                      tid=tid)
+        self.assert_rejected_at_data(o, [self.enc])
+        self.assert_nothing_out(tid)
+
+    def test_40_policy_protocol_hostile(self):
+        """Malformed policy requests: the connection is closed without a
+        reply, and the daemon keeps answering; a connection is reused
+        for several requests."""
+        pid = self.daemon_pid("smime-policyd")
+        self.assertIsNotNone(pid)
+        good = self.policy_request(self.nocert)
+        cases = {
+            "garbage": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\n\n",
+            "no '='": b"request=smtpd_access_policy\nthis line has no equals sign\n\n",
+            "20 KB line": (b"request=smtpd_access_policy\nprotocol_state=RCPT\nsender="
+                           + b"a" * 20480 + b"\nrecipient=x@partner.example\n\n"),
+            "NUL": (b"request=smtpd_access_policy\nprotocol_state=RCPT\n"
+                    b"sender=a\x00b@example.org\nrecipient=x@partner.example\n\n"),
+            "empty request": b"\n",
+            "bad name": b"request=smtpd_access_policy\nBad Name=1\n\n",
+            "200 attributes": (b"request=smtpd_access_policy\n"
+                               + b"".join(b"a%d=1\n" % i for i in range(200)) + b"\n"),
+            "wrong request type": b"request=junk\nprotocol_state=RCPT\n\n",
+            "garbage after a good request": good + b"\x00\x01\x02\n\n",
+        }
+        for name, data in cases.items():
+            with self.subTest(case=name):
+                got = self.policy_conn(data)
+                if name == "garbage after a good request":
+                    self.assertTrue(got.startswith(b"action=550 5.7.1"), got)
+                else:
+                    self.assertEqual(got, b"", "a reply to a malformed request")
+                self.assertEqual(self.daemon_pid("smime-policyd"), pid, "the daemon died")
+        # a correct request afterwards, then several on one connection
+        # the address is not repeated: Postfix prefixes "<addr>: Recipient
+        # address rejected: " itself
+        got = self.policy_conn(good)
+        self.assertTrue(got.startswith(b"action=550 5.7.1 mail to this recipient"), got)
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(self.policyd_sock)
+        try:
+            want = []
+            batch = b""
+            for r in (self.nocert, self.enc, self.internal, self.open) * 5:
+                batch += self.policy_request(r)
+                want.append(b"action=550 5.7.1" if r == self.nocert else b"action=DUNNO")
+            # all at once (pipelined), and in pieces of 7 bytes
+            s.sendall(batch)
+            replies = self._read_replies(s, len(want))
+            for piece in range(0, len(batch), 7):
+                s.sendall(batch[piece:piece + 7])
+            replies += self._read_replies(s, len(want))
+            for w, r in zip(want * 2, replies):
+                self.assertTrue(r.startswith(w), (w, r))
+        finally:
+            s.close()
+        # other protocol states: no opinion
+        self.assertEqual(self.policy_conn(self.policy_request(self.nocert, state="DATA")),
+                         b"action=DUNNO\n\n")
+
+    @staticmethod
+    def _read_replies(s, n):
+        buf = b""
+        while buf.count(b"\n\n") < n:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+        return [r + b"\n\n" for r in buf.split(b"\n\n")[:n]]
+
+    def test_41_policy_concurrency(self):
+        """200 concurrent policy connections, each with a valid request,
+        all answered correctly."""
+        n = 200
+        socks = []
+        try:
+            for i in range(n):
+                s = socket.socket(socket.AF_UNIX)
+                s.settimeout(30)
+                s.connect(self.policyd_sock)
+                socks.append(s)
+            for i, s in enumerate(socks):
+                s.sendall(self.policy_request(self.nocert if i % 2 else self.enc))
+            bad = []
+            for i, s in enumerate(socks):
+                got = self._read_replies(s, 1)
+                want = b"action=550 5.7.1" if i % 2 else b"action=DUNNO"
+                if not got or not got[0].startswith(want):
+                    bad.append((i, got))
+            self.assertEqual(bad[:5], [], "%d of %d wrong" % (len(bad), n))
+        finally:
+            for s in socks:
+                s.close()
+        # and from many threads at once, each its own connection
+        errors = []
+
+        def worker(k):
+            try:
+                for _ in range(10):
+                    got = self.policy_conn(self.policy_request(self.nocert), timeout=30)
+                    if not got.startswith(b"action=550 5.7.1"):
+                        errors.append(got)
+            except OSError as ex:
+                errors.append(repr(ex))
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors[:5], [])
+
+    def test_50_policy_service_down(self):
+        """The policy service dies: Postfix answers 451 4.3.5 at RCPT
+        (smtpd_policy_service_default_action), nothing is accepted; after
+        a restart mail flows again."""
+        pid = self.daemon_pid("smime-policyd")
+        self.assertIsNotNone(pid)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.time() + 10
+            while self.daemon_pid("smime-policyd") is not None and time.time() < deadline:
+                time.sleep(0.05)
+            tid = "policyd-down"
+            msg = self.message(tid, [self.enc], self.encrypt([self.cert(self.enc)]))
+            o = self.smtp([self.enc, self.internal], msg, tid=tid)
+            self.assertIsNone(o.error, o)
+            for r in (self.enc, self.internal):
+                code, text = o.rcpt[r]
+                self.assertEqual(code, 451, o)
+                self.assertTrue(text.startswith("4.3.5"), o)
+            self.assertIsNone(o.data)
+            rc, _, err = self.sandbox("start", "smime-policyd")
+            self.assertEqual(rc, 0, err)
+            o = self.smtp([self.enc], msg, tid=tid)
+            self.assert_accepted(o, [self.enc])
+            self.wait_outbound(tid, 1)
+        finally:
+            self.ensure_daemon("smime-policyd")
+
+    def test_51_policy_service_hangs(self):
+        """The policy service hangs (SIGSTOP): after the policy timeout
+        (5s in the sandbox, tried twice) Postfix answers 451 4.3.5; when
+        it runs again, so does the mail."""
+        pid = self.daemon_pid("smime-policyd")
+        self.assertIsNotNone(pid)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            t0 = time.time()
+            o = self.smtp([self.enc], None)
+            took = time.time() - t0
+            self.assertEqual(o.rcpt[self.enc][0], 451, o)
+            self.assertTrue(o.rcpt[self.enc][1].startswith("4.3.5"), o)
+            self.assertGreater(took, 4, "answered without waiting for the service?")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        tid = "policyd-resumed"
+        msg = self.message(tid, [self.enc], self.encrypt([self.cert(self.enc)]))
+        o = self.smtp([self.enc], msg, tid=tid)
+        self.assert_accepted(o, [self.enc])
+        self.assertEqual(self.daemon_pid("smime-policyd"), pid)
+
+    def test_52_milter_restart(self):
+        """The milter goes away between transactions: with
+        milter_default_action = tempfail mail gets 4xx (nothing accepted
+        unchecked); after a restart mail is accepted again.  A milter
+        killed in the middle of a session: the transaction fails
+        temporarily, nothing is accepted."""
+        tid = "milter-down"
+        msg = self.message(tid, [self.enc], self.encrypt([self.cert(self.enc)]))
+        plain = self.plain(tid + "-plain", [self.enc])
+        try:
+            rc, _, err = self.sandbox("stop", "smime-milter")
+            self.assertEqual(rc, 0, err)
+            for m in (msg, plain):
+                o = self.smtp([self.enc], m, tid=tid)
+                codes = [o.mail[0]] + [c for c, _ in o.rcpt.values()] + \
+                    ([o.data[0]] if o.data else [])
+                self.assertEqual(o.delivered, [], o)
+                self.assertIn(4, [c // 100 for c in codes], o)
+            rc, _, err = self.sandbox("start", "smime-milter")
+            self.assertEqual(rc, 0, err)
+            o = self.smtp([self.enc], msg, tid=tid)
+            self.assert_accepted(o, [self.enc])
+            self.wait_outbound(tid, 1)
+            o = self.smtp([self.enc], plain, tid=tid)
+            self.assert_rejected_at_data(o, [self.enc])
+
+            # killed mid-session: connected (and talking to the milter),
+            # then the milter dies before the message is complete
+            tid = "milter-killed"
+            msg = self.message(tid, [self.enc], self.encrypt([self.cert(self.enc)]))
+            s = smtplib.SMTP("127.0.0.1", self.port, timeout=60)
+            try:
+                s.ehlo("client.example.org")
+                self.assertEqual(s.mail(self.sender)[0], 250)
+                self.assertEqual(s.rcpt(self.enc)[0], 250)
+                os.kill(self.daemon_pid("smime-milter"), signal.SIGKILL)
+                time.sleep(0.3)
+                try:
+                    code, text = s.data(msg)
+                except smtplib.SMTPDataError as ex:
+                    code, text = ex.smtp_code, ex.smtp_error
+                self.assertEqual(code // 100, 4, (code, text))
+            finally:
+                try:
+                    s.quit()
+                except (smtplib.SMTPException, OSError):
+                    pass
+            self.assert_nothing_out(tid)
+        finally:
+            self.ensure_daemon("smime-milter")
+        o = self.smtp([self.enc], msg, tid=tid)
+        self.assert_accepted(o, [self.enc])
+        self.wait_outbound(tid, 1)
+
+    # -- rules added at run time ----------------------------------------
+
+    CA_CNF = """[ca]
+default_ca = tca
+[tca]
+dir = {d}
+database = $dir/index.txt
+new_certs_dir = $dir/new
+serial = $dir/serial
+crlnumber = $dir/crlnumber
+certificate = $dir/ca.pem
+private_key = $dir/ca.key
+default_md = sha256
+default_crl_days = 30
+policy = any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+[any]
+organizationName = optional
+commonName = supplied
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+O = Test Partner
+CN = Test Partner Root CA
+[v3_ca]
+basicConstraints = critical,CA:true
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[ee]
+basicConstraints = CA:false
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = emailProtection
+subjectAltName = email:${{ENV::SG_EMAIL}}
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+    def _issue(self, addr, name, start=None, end=None):
+        """A certificate for ADDR from the test CA (DIR/ca), in CERT_DIR
+        as NAME.pem; START/END as openssl ca dates, default now..+30d."""
+        d = self.ca_dir
+        cnf = os.path.join(d, "ca.cnf")
+        env = dict(os.environ, SG_EMAIL=addr)
+        key, csr, pem = (os.path.join(d, name + x) for x in (".key", ".csr", ".pem"))
+        run(["openssl", "req", "-new", "-config", cnf, "-newkey", "rsa:2048", "-nodes",
+             "-keyout", key, "-subj", "/O=Test Partner/CN=" + addr, "-out", csr], env=env)
+        dates = ["-startdate", start, "-enddate", end] if start else ["-days", "30"]
+        run(["openssl", "ca", "-batch", "-config", cnf, "-extensions", "ee", "-notext",
+             "-in", csr, "-out", pem] + dates, env=env)
+        shutil.copy(pem, os.path.join(self.env["CERT_DIR"], name + ".pem"))
+        return pem
+
+    def _runtime_setup(self):
+        """Once: a test CA (a new trust anchor, with a CRL in CRL_DIR),
+        certificates for AEAD_RCPT and for STALE_RCPT (current, expired,
+        revoked) in CERT_DIR, the rules for AEAD_RCPT and MONITOR_RCPT in
+        POLICY_FILE; then SIGHUP to the policy service and smimeguard.conf
+        touched, and the milter's 5 s re-check interval waited out."""
+        cls = type(self)
+        if getattr(cls, "certs", None) is not None:
+            return
+        d = cls.ca_dir = os.path.join(cls.work, "ca")
+        shutil.rmtree(d, ignore_errors=True)     # a failed earlier attempt
+        os.makedirs(os.path.join(d, "new"))
+        with open(os.path.join(d, "ca.cnf"), "w") as f:
+            f.write(cls.CA_CNF.format(d=d))
+        open(os.path.join(d, "index.txt"), "w").close()
+        with open(os.path.join(d, "serial"), "w") as f:
+            f.write("1" + os.urandom(8).hex()[1:] + "\n")
+        with open(os.path.join(d, "crlnumber"), "w") as f:
+            f.write("1000\n")
+        env = dict(os.environ, SG_EMAIL="none@invalid")
+        cnf = os.path.join(d, "ca.cnf")
+        run(["openssl", "req", "-x509", "-config", cnf, "-extensions", "v3_ca",
+             "-newkey", "rsa:2048", "-nodes", "-keyout", os.path.join(d, "ca.key"),
+             "-out", os.path.join(d, "ca.pem"), "-days", "30"], env=env)
+        certs = {
+            "aead": self._issue(AEAD_RCPT, "aead"),
+            "stale-current": self._issue(STALE_RCPT, "stale-current"),
+            "stale-expired": self._issue(STALE_RCPT, "stale-expired",
+                                         "20200101000000Z", "20210101000000Z"),
+            "stale-revoked": self._issue(STALE_RCPT, "stale-revoked"),
+        }
+        run(["openssl", "ca", "-config", cnf, "-revoke", certs["stale-revoked"]], env=env)
+        run(["openssl", "ca", "-config", cnf, "-gencrl",
+             "-out", os.path.join(cls.env["CRL_DIR"], "test-partner-root.crl.pem")],
+            env=env)
+        shutil.copy(os.path.join(d, "ca.pem"),
+                    os.path.join(cls.env["TRUST_DIR"], "test-partner-root.pem"))
+        with open(cls.env["POLICY_FILE"], "a") as f:
+            f.write("%s encrypt-aead\n" % AEAD_RCPT.split("@")[1])
+            f.write("%s encrypt monitor\n" % MONITOR_RCPT)
+        os.kill(self.daemon_pid("smime-policyd"), signal.SIGHUP)
+        os.utime(cls.conf)
+        time.sleep(5.2)         # the milter's re-check interval
+        cls.certs = certs
+
+    def test_60_runtime_rules_aead_and_monitor(self):
+        """Rules added to POLICY_FILE while running (SIGHUP to the policy
+        service, smimeguard.conf touched for the milter's 5 s re-check):
+        encrypt-aead refuses AES-256-CBC and takes AES-256-GCM; a
+        monitor rule accepts plaintext and logs that it would have
+        rejected it, at RCPT and at end of data."""
+        self._runtime_setup()
+        aead_pem = self.certs["aead"]
+        self.assertIn("reloaded", self.log("smime-policyd.log"))
+
+        tid = "aead-cbc"
+        o = self.smtp([AEAD_RCPT], self.message(
+            tid, [AEAD_RCPT], self.encrypt([aead_pem], "-aes-256-cbc")), tid=tid)
+        self.assert_rejected_at_data(o, [AEAD_RCPT], words=["AES-GCM"])
+        self.assert_nothing_out(tid)
+        self.assertIn("reloaded", self.log("smime-milter.log"))
+        tid = "aead-gcm"
+        msg = self.message(tid, [AEAD_RCPT], self.encrypt([aead_pem], "-aes-256-gcm"))
+        o = self.smtp([AEAD_RCPT], msg, tid=tid)
+        self.assert_accepted(o, [AEAD_RCPT])
+        self.assert_byte_identical(list(self.wait_outbound(tid, 1).values())[0], msg)
+        # the plain encrypt rule of the partner still takes CBC
+        tid = "partner-cbc-after-reload"
+        o = self.smtp([self.enc], self.message(
+            tid, [self.enc], self.encrypt([self.cert(self.enc)], "-aes-256-cbc")), tid=tid)
+        self.assert_accepted(o, [self.enc])
+
+        tid = "monitor"
+        plog = len(self.log("smime-policyd.log"))
+        mlog = len(self.log("smime-milter.log"))
+        msg = self.plain(tid, [MONITOR_RCPT])
+        o = self.smtp([MONITOR_RCPT], msg, tid=tid)
+        self.assert_accepted(o, [MONITOR_RCPT])
+        self.assert_byte_identical(list(self.wait_outbound(tid, 1).values())[0], msg)
+        time.sleep(0.2)
+        p = self.log("smime-policyd.log")[plog:]
+        m = self.log("smime-milter.log")[mlog:]
+        self.assertRegex(p, r"to=<%s>.*would reject" % re.escape(MONITOR_RCPT))
+        self.assertRegex(m, r"<%s>.*would reject" % re.escape(MONITOR_RCPT))
+        self.assertRegex(m, r"not encrypted")
+
+    def test_61_stale_and_revoked_certificates(self):
+        """A partner with a current, an expired and a revoked certificate
+        (CERT_DIR, the CA's CRL in CRL_DIR): mail encrypted to the
+        current one is accepted, to the expired or the revoked one
+        refused, saying so."""
+        self._runtime_setup()
+        o = self.smtp([STALE_RCPT], None)
+        self.assertEqual(o.rcpt[STALE_RCPT][0], 250, o)
+        for name, word in (("stale-expired", "expired"), ("stale-revoked", "revoked")):
+            with self.subTest(case=name):
+                tid = name
+                o = self.smtp([STALE_RCPT], self.message(
+                    tid, [STALE_RCPT], self.encrypt([self.certs[name]])), tid=tid)
+                self.assert_rejected_at_data(o, [STALE_RCPT], words=[word])
+                self.assert_nothing_out(tid)
+        tid = "stale-current"
+        msg = self.message(tid, [STALE_RCPT], self.encrypt([self.certs[tid]]))
+        o = self.smtp([STALE_RCPT], msg, tid=tid)
+        self.assert_accepted(o, [STALE_RCPT])
+        self.wait_outbound(tid, 1)
+
+    def test_62_percent_in_address(self):
+        """A recipient address with '%' (a partner with a certificate,
+        plaintext mail): the reply names the address as it is (the milter
+        reply text is a format string to libmilter/Postfix)."""
+        self._runtime_setup()
+        self._issue(PERCENT_RCPT, "percent")
+        time.sleep(1.1)     # a dir: map looks for new files at most once a second
+        tid = "percent"
+        o = self.smtp([PERCENT_RCPT], self.plain(tid, [PERCENT_RCPT]), tid=tid)
+        self.assertEqual(o.rcpt[PERCENT_RCPT][0], 250, o)
+        self.assert_rejected_at_data(o, ["<%s>" % PERCENT_RCPT], words=["not encrypted"])
+        self.assert_nothing_out(tid)
+
+    def test_99_nothing_lost_or_duplicated(self):
+        """Every external recipient accepted in this run got exactly one
+        file in OUTBOUND_DIR, no file came from a rejected transaction,
+        and the queue is empty."""
+        pconf = os.path.join(self.env["STATE_DIR"], "postfix")
+        deadline = time.time() + 30
+        while True:
+            q = subprocess.run(["postqueue", "-c", pconf, "-j"], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, timeout=30).stdout
+            if not q.strip() or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(q.strip(), b"", "mail left in the queue")
+        want = sum(len(v) for v in self.expected_out.values())
+        files = [f for f in self.outbound_files() if f not in self.out_before]
+        if want == 0:
+            self.skipTest("no mail was accepted in this run")
+        problems = []
+        for tid, rcpts in self.expected_out.items():
+            got = self.outbound_for(tid)
+            names = sorted(re.sub(r"^[0-9.]+-[0-9A-F]+-", "", f)[:-4] for f in got)
+            expect = sorted(re.sub(r"[^A-Za-z0-9@._+-]", "_", r) for r in rcpts)
+            if names != expect and names != sorted(w.lower() for w in expect):
+                problems.append((tid, names, sorted(rcpts)))
+        self.assertEqual(problems, [])
+        self.assertEqual(len(files), want, "files in OUTBOUND_DIR vs accepted recipients")
+        self.assertEqual(os.listdir(os.path.join(self.out_dir, ".tmp")), [])
+
+
+# ---------------------------------------------------------------------------
+
+class _Result(unittest.TextTestResult):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.passed = []
+        self.sub_failed = set()
+
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self.sub_failed.add(test.id())
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        if test.id() not in self.sub_failed:
+            self.passed.append(test.id())
+
+
+def main():
+    if os.geteuid() != 0:
+        print("test-postfix.py: must run as root (the sandbox starts servers)")
+        print("0 passed, 1 failed")
+        return 1
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(PostfixTest)
+    if len(sys.argv) > 1:
+        suite = unittest.TestSuite(t for t in suite
+                                   if any(a in t.id() for a in sys.argv[1:]))
+    total = suite.countTestCases()
+    runner = unittest.TextTestRunner(verbosity=2, resultclass=_Result,
+                                     stream=sys.stdout)
+    t0 = time.time()
+    result = runner.run(suite)
+    passed = len(result.passed)
+    print("time: %.1fs" % (time.time() - t0))
+    print("%d passed, %d failed" % (passed, total - passed))
+    return 0 if passed == total else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
