@@ -433,7 +433,7 @@ static long add_cert(struct dm_file *f, const unsigned char *der, size_t len)
 	c->pub.der_len = cert_len;
 	crypto_hash_sha256(c->pub.fpr, c->pub.der, cert_len);
 	c->pub.not_before = nb;
-	c->pub.file = f->name;
+	c->pub.source = f->name;
 	f->certs[f->n_certs++] = c;
 	free(al);
 	return ret;
@@ -653,7 +653,7 @@ static int cmp_posting(const void *a, const void *b)
 	if ((c = strcmp(x->addr, y->addr)) != 0)
 		return c;
 	/* stable order inside a group: file name, then position */
-	if ((c = strcmp(x->cert->pub.file, y->cert->pub.file)) != 0)
+	if ((c = strcmp(x->cert->pub.source, y->cert->pub.source)) != 0)
 		return c;
 	return memcmp(x->cert->pub.fpr, y->cert->pub.fpr, 32);
 }

@@ -8,8 +8,9 @@
  * A map that cannot be read makes the answer a temporary error unless a
  * later map has a usable certificate: never a wrong "no certificate".
  *
- * Map types: dir: (certmap-dir.c).  ldap: is planned and refused with a
- * clear message until it is built.
+ * Map types: dir: (certmap-dir.c) and ldap: (certmap-ldap.c, when built
+ * with libldap; otherwise refused with a clear message).  harvest_map is
+ * one dir: map.
  */
 #include "sg-private.h"
 
@@ -22,13 +23,15 @@
 #include <sodium.h>
 
 enum cmap_type {
-	CMAP_DIR = 0
+	CMAP_DIR = 0,
+	CMAP_LDAP
 };
 
 struct cmap {
 	char *spec;			/* "dir:/path" as configured */
 	enum cmap_type type;
-	struct sg_dirmap *dir;
+	struct sg_dirmap *dir;		/* CMAP_DIR */
+	struct sg_ldapmap *ldap;	/* CMAP_LDAP */
 };
 
 struct sg_certmaps {
@@ -79,6 +82,12 @@ static bool next_item(const char **pp, char *item, size_t size, bool *long_r)
 	return true;
 }
 
+/* sg_cmap_next_item - the next item of a list (for doctor.c) */
+bool sg_cmap_next_item(const char **pp, char *item, size_t size, bool *long_r)
+{
+	return next_item(pp, item, size, long_r);
+}
+
 /* check_spec - one TYPE:NAME entry; 0 and *type_r, or -1 */
 static int check_spec(const char *setting, const char *spec,
 		      enum cmap_type *type_r, struct sg_error *err_r)
@@ -103,14 +112,38 @@ static int check_spec(const char *setting, const char *spec,
 		return 0;
 	}
 	if (tlen == 4 && strncasecmp(spec, "ldap", 4) == 0) {
+#ifdef HAVE_LDAP
+		if (colon[1] == '\0') {
+			sg_error_set(err_r, SG_ERR_INVALID,
+				     "%s: '%.80s' names no map file (e.g. ldap:/etc/smimeguard/ldap.cf)",
+				     setting, spec);
+			return -1;
+		}
+		if (strcmp(setting, "harvest_map") == 0) {
+			sg_error_set(err_r, SG_ERR_INVALID,
+				     "%s: '%.80s': harvested certificates are written to a dir: map, not to LDAP",
+				     setting, spec);
+			return -1;
+		}
+		*type_r = CMAP_LDAP;
+		return 0;
+#else
 		sg_error_set(err_r, SG_ERR_CONFIG,
-			     "%s: '%.80s': LDAP maps are not built yet; "
-			     "use dir: maps for now", setting, spec);
+			     "%s: '%.80s': this smimeguard was built without LDAP "
+			     "support (libldap-dev, configure --with-ldap)",
+			     setting, spec);
 		return -1;
+#endif
 	}
 	sg_error_set(err_r, SG_ERR_INVALID,
-		     "%s: '%.80s': unknown map type '%.*s' (supported: dir)",
-		     setting, spec, (int)(tlen > 20 ? 20 : tlen), spec);
+		     "%s: '%.80s': unknown map type '%.*s' (supported: dir%s)",
+		     setting, spec, (int)(tlen > 20 ? 20 : tlen), spec,
+#ifdef HAVE_LDAP
+		     ", ldap"
+#else
+		     ""
+#endif
+		     );
 	return -1;
 }
 
@@ -185,10 +218,18 @@ int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
 
 		(void)check_spec("certificate_maps", item, &type, NULL);
 		m->type = type;
-		if ((m->spec = strdup(item)) == NULL ||
-		    (m->dir = sg_dirmap_new(item + 4)) == NULL)
-			goto nomem_count;
+		if ((m->spec = strdup(item)) == NULL)
+			goto nomem;
 		maps->n++;
+		if (type == CMAP_DIR) {
+			if ((m->dir = sg_dirmap_new(item + 4)) == NULL)
+				goto nomem;
+			continue;
+		}
+#ifdef HAVE_LDAP
+		if (sg_ldapmap_new(item + 5, &m->ldap, err_r) < 0)
+			goto fail;
+#endif
 	}
 	v = sg_config_get(conf, "harvest_map");
 	if (v == NULL) {
@@ -201,7 +242,8 @@ int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
 	p = v;
 	if (next_item(&p, item, sizeof(item), &too_long)) {
 		for (i = 0; i < maps->n; i++) {
-			if (dir_path_equal(sg_dirmap_path(maps->maps[i].dir),
+			if (maps->maps[i].dir != NULL &&
+			    dir_path_equal(sg_dirmap_path(maps->maps[i].dir),
 					   item + 4)) {
 				maps->harvest = maps->maps[i].dir;
 				break;
@@ -215,9 +257,6 @@ int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
 	}
 	*maps_r = maps;
 	return 0;
-nomem_count:
-	if (maps->maps[maps->n].spec != NULL)
-		maps->n++;	/* free what was made */
 nomem:
 	sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
 fail:
@@ -236,6 +275,9 @@ void sg_cmap_free(struct sg_certmaps **mapsp)
 	for (i = 0; i < maps->n; i++) {
 		free(maps->maps[i].spec);
 		sg_dirmap_free(&maps->maps[i].dir);
+#ifdef HAVE_LDAP
+		sg_ldapmap_free(&maps->maps[i].ldap);
+#endif
 	}
 	free(maps->maps);
 	sg_dirmap_free(&maps->own_harvest);
@@ -247,6 +289,26 @@ void sg_cmap_free(struct sg_certmaps **mapsp)
 struct sg_dirmap *sg_cmap_harvest_map(struct sg_certmaps *maps)
 {
 	return maps == NULL ? NULL : maps->harvest;
+}
+
+/* sg_cmap_count - number of maps in certificate_maps */
+size_t sg_cmap_count(const struct sg_certmaps *maps)
+{
+	return maps == NULL ? 0 : maps->n;
+}
+
+/* sg_cmap_spec - "TYPE:NAME" of map i */
+const char *sg_cmap_spec(const struct sg_certmaps *maps, size_t i)
+{
+	sg_assert(maps != NULL && i < maps->n);
+	return maps->maps[i].spec;
+}
+
+/* sg_cmap_ldap - the ldap: map of entry i, or NULL */
+struct sg_ldapmap *sg_cmap_ldap(const struct sg_certmaps *maps, size_t i)
+{
+	sg_assert(maps != NULL && i < maps->n);
+	return maps->maps[i].ldap;
 }
 
 /* ---- the set ---- */
@@ -308,7 +370,7 @@ static int add_candidate(struct sg_cert_set *set, size_t map_index,
 	dst[7] = &c->pub.key_usage;
 	src[8] = map;
 	dst[8] = &c->pub.map;
-	src[9] = mc->file;
+	src[9] = mc->source;
 	dst[9] = &c->pub.source;
 	for (i = 0; i < SG_ARRAY_SIZE(src); i++)
 		total += strlen(src[i]) + 1;
@@ -404,14 +466,30 @@ int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 		struct sg_error e;
 		size_t n, usable_before = set->n_usable;
 
-		if (sg_dirmap_refresh(m->dir, false, &e) < 0) {
-			if (!temp)
-				map_err = e;
-			temp = true;
+		if (m->type == CMAP_DIR) {
+			if (sg_dirmap_refresh(m->dir, false, &e) < 0) {
+				if (!temp)
+					map_err = e;
+				temp = true;
+				continue;
+			}
+			if (sg_dirmap_find(m->dir, set->address, &certs, &n) < 0)
+				goto nomem;
+		} else {
+#ifdef HAVE_LDAP
+			if (sg_ldapmap_find(m->ldap, set->address, &certs, &n,
+					    &e) < 0) {
+				if (e.code == SG_ERR_NOMEM)
+					goto nomem;
+				if (!temp)
+					map_err = e;
+				temp = true;
+				continue;
+			}
+#else
 			continue;
+#endif
 		}
-		if (sg_dirmap_find(m->dir, set->address, &certs, &n) < 0)
-			goto nomem;
 		for (j = 0; j < n; j++) {
 			if (in_set(set, certs[j]->fpr))
 				continue;

@@ -170,13 +170,13 @@ compare_stored(struct sg_dirmap *dm, const unsigned char *der, size_t len,
 		for (j = 0; j < found; j++) {
 			if (memcmp(certs[j]->fpr, fpr, 32) == 0) {
 				out = SG_HARVEST_PRESENT;
-				*file_r = certs[j]->file;
+				*file_r = certs[j]->source;
 				break;
 			}
 			if (certs[j]->not_before > not_before &&
 			    out == SG_HARVEST_STORED) {
 				out = SG_HARVEST_NEWER_KNOWN;
-				*file_r = certs[j]->file;
+				*file_r = certs[j]->source;
 			}
 		}
 	}

@@ -4,7 +4,8 @@
  * Nothing here is exported.  Module prefixes: sg_buf_ (buf.c), sg_mime_
  * (mime.c, mime-addr.c), sg_b64_ (base64.c), sg_trust_ (trust.c),
  * sg_cms_ (cms-verify.c, cms-inspect.c), sg_res_ (result.c), sg_cmap_
- * (certmap.c), sg_dirmap_ (certmap-dir.c), sg_csel_ (cert-select.c).
+ * (certmap.c), sg_dirmap_ (certmap-dir.c), sg_ldapmap_ (certmap-ldap.c),
+ * sg_csel_ (cert-select.c), sg_doctor_ (doctor.c).
  */
 #ifndef SG_PRIVATE_H
 #define SG_PRIVATE_H
@@ -370,7 +371,8 @@ struct sg_dirmap_cert {
 	size_t der_len;
 	unsigned char fpr[32];		/* SHA-256 of der */
 	time_t not_before;
-	const char *file;		/* file name inside the directory */
+	const char *source;		/* dir: the file name inside the
+					   directory; ldap: "URL ATTRS DN" */
 	const char *emails;		/* its addresses as written, ", " list */
 	struct sg_csel_eval *eval;	/* cached evaluation (cert-select.c) */
 };
@@ -419,8 +421,51 @@ void sg_csel_eval_free(struct sg_csel_eval **ev);
 /* the reason that explains a rejection best */
 enum sg_reason sg_csel_main_reason(uint32_t reasons);
 
-/* ---- certmap.c for harvest.c ---- */
+/* ---- certmap.c for harvest.c and doctor.c ---- */
 /* the dir: map of harvest_map, or NULL when harvesting is off */
 struct sg_dirmap *sg_cmap_harvest_map(struct sg_certmaps *maps);
+struct sg_ldapmap;
+/* the maps of certificate_maps, in order: count, "TYPE:NAME", and the
+   ldap: map of entry i (NULL for other types) */
+size_t sg_cmap_count(const struct sg_certmaps *maps);
+const char *sg_cmap_spec(const struct sg_certmaps *maps, size_t i);
+struct sg_ldapmap *sg_cmap_ldap(const struct sg_certmaps *maps, size_t i);
+/* the next item of a comma/space separated list into item (size bytes);
+   false at the end; *long_r when it was cut */
+bool sg_cmap_next_item(const char **pp, char *item, size_t size,
+		       bool *long_r);
+
+/* ---- certmap-ldap.c: the ldap: map (built when HAVE_LDAP) ---- */
+/* which attribute a certificate came from (bits) */
+#define SG_LDAP_ATTR_SMIME 1u		/* userSMIMECertificate[;binary] */
+#define SG_LDAP_ATTR_CERT 2u		/* userCertificate[;binary] */
+#define SG_LDAP_ATTR_OTHER 4u		/* another result_attribute */
+/* read and check the map file path (nothing is contacted yet);
+   0, or -1 with err_r naming the file and line */
+int sg_ldapmap_new(const char *path, struct sg_ldapmap **lm_r,
+		   struct sg_error *err_r);
+void sg_ldapmap_free(struct sg_ldapmap **lm);
+const char *sg_ldapmap_path(const struct sg_ldapmap *lm);
+/* the certificates of addr (lower-cased), from the cache or a search:
+   *certs_r/*n_r borrowed until the next find; 0 (also when none), -1 a
+   temporary error (no server answered, out of memory) */
+int sg_ldapmap_find(struct sg_ldapmap *lm, const char *addr,
+		    struct sg_dirmap_cert *const **certs_r, size_t *n_r,
+		    struct sg_error *err_r);
+/* the entry DN and the SG_LDAP_ATTR_* bits of a certificate returned by
+   sg_ldapmap_find (borrowed like it) */
+void sg_ldapmap_origin(const struct sg_dirmap_cert *c, const char **dn_r,
+		       unsigned int *classes_r);
+/* query_filter for addr, every value RFC 4515 escaped, into out
+   (NUL-terminated): 0; 1 when the address cannot fill it (%d and no
+   domain: no query); -1 out of memory */
+int sg_ldapmap_filter(const char *tmpl, const char *addr, struct sg_buf *out);
+
+/* ---- trust.c for doctor.c ---- */
+/* all certificates (or CRLs) of one PEM or DER file; *n_r of them.
+   0, or -1 (SG_ERR_IO: cannot read it; SG_ERR_NOMEM) */
+int sg_trust_load_file(const char *path, bool want_crl, STACK_OF(X509) *certs,
+		       STACK_OF(X509_CRL) *crls, size_t *n_r,
+		       struct sg_error *err_r);
 
 #endif

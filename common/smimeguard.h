@@ -194,6 +194,17 @@ SG_API int sg_config_set(struct sg_config *conf, const char *name,
  */
 SG_API const char *sg_config_get(struct sg_config *conf, const char *name);
 
+#define SG_STAMP_SIZE 32
+/*
+ * sg_config_stamp - a digest of what conf reads from disk: config_path
+ * (may be NULL) and every file and directory named by trust_anchors,
+ * intermediates, crl_dirs and encryption_policy_maps (mtime, size,
+ * inode).  A long-running program re-reads its configuration now and
+ * then, compares stamps, and rebuilds its context when they differ.
+ */
+SG_API void sg_config_stamp(struct sg_config *conf, const char *config_path,
+			    unsigned char stamp[SG_STAMP_SIZE]);
+
 /* ------------------------------------------------------------------ */
 /* The verification context                                            */
 /* ------------------------------------------------------------------ */
@@ -458,7 +469,29 @@ SG_API int sg_parse_time(const char *text, time_t *t_r);
  *            once a second; files changed in place are noticed within a
  *            minute, or at once when written to a new name and renamed).
  *            Letters compare case-insensitively in ASCII only.
- * ldap:...   not built yet: a configuration error.
+ * ldap:/path/to/map.cf  an LDAP directory (OpenLDAP, Active Directory);
+ *            the map file follows Postfix's ldap_table(5): server_host
+ *            (ldap://, ldaps://, ldapi:// URLs, several for fail-over,
+ *            tried in order), search_base, scope, query_filter (default
+ *            "(|(mail=%s)(proxyAddresses=smtp:%s))"; %s, %u, %d are
+ *            RFC 4515 escaped), result_attribute (default
+ *            "userSMIMECertificate;binary userSMIMECertificate
+ *            userCertificate;binary userCertificate"), bind, bind_dn,
+ *            bind_pw (then the file must not be readable by group or
+ *            others), sasl_mech = EXTERNAL, start_tls, tls_*, timeout
+ *            (seconds for connecting, binding, searching; default 5),
+ *            cache_ttl (300), negative_cache_ttl (60), size_limit,
+ *            domain.  Values may be PKCS#7 bundles or certificates; CA
+ *            certificates in bundles are not candidates.  A candidate's
+ *            source is "URL ATTRIBUTE(S) ENTRY-DN".  The map file is
+ *            read by sg_ctx_new() (errors there); servers are contacted
+ *            at lookup time, and when none answers within the timeout
+ *            the lookup is a temporary error (-1).  Answers are cached
+ *            per context.  Only in builds with libldap (otherwise
+ *            ldap: is a configuration error).  libldap writes to its
+ *            socket with write(2): the library blocks SIGPIPE in the
+ *            calling thread around LDAP I/O, so a vanished server cannot
+ *            kill the process.
  *
  * A candidate is usable for encryption at time T when it is valid at T,
  * chains to a trust anchor of the context (configured intermediates
@@ -610,6 +643,86 @@ SG_API int sg_harvest(struct sg_ctx *ctx, const struct sg_result *res,
 		      struct sg_error *err_r) SG_WUR;
 /* sg_harvest_outcome_name - "stored" etc.; NULL for an invalid value */
 SG_API const char *sg_harvest_outcome_name(enum sg_harvest_outcome outcome);
+
+/* ------------------------------------------------------------------ */
+/* Diagnosis (smimectl doctor)                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A finding is one problem an administrator can fix, reported with the
+ * fix.  Codes (stable tokens):
+ *   path-unreadable     a trust_anchors, intermediates or crl_dirs path
+ *                       (or a file in such a directory) cannot be read
+ *   path-empty          ... holds no certificate (CRL) the library reads
+ *   not-a-ca            a trust anchor or intermediate is not a CA
+ *   ca-expired, ca-not-yet-valid
+ *                       a trust anchor or intermediate outside its validity
+ *   missing-issuer      a chain (of an intermediate, or of an address's
+ *                       certificate) needs a CA the trust store lacks;
+ *                       about: that CA's DN
+ *   crl-expired, crl-not-yet-valid
+ *                       a CRL in crl_dirs outside lastUpdate..nextUpdate
+ *   crl-bad-signature   a CRL whose signature does not verify with the
+ *                       key of the configured CA of its issuer's name
+ *   crl-missing         revocation_check = hard and a CA has no CRL
+ *   map-unreadable      a dir: map that is not a readable directory, an
+ *                       ldap: map file that is not valid
+ *   not-an-address      the address cannot be one
+ *   no-certificate      no map knows the address
+ *   no-usable-certificate  every candidate of the address is rejected
+ *   revocation-unknown  a candidate's CA has no current CRL (hard mode)
+ *   attribute-mismatch  an LDAP entry's userSMIMECertificate and
+ *                       userCertificate hold different certificates
+ * The strings are borrowed, valid during the report call only.
+ */
+struct sg_finding {
+	const char *code;	/* the token above */
+	const char *address;	/* the address checked, or "" */
+	const char *about;	/* what it concerns: a path, a CA's DN, an
+				   LDAP entry's DN, the address */
+	const char *text;	/* one line: what is wrong */
+	const char *fix;	/* one line: how to fix it */
+};
+
+/*
+ * sg_config_check - check the trust store and CRLs of a configuration
+ * Parameters:
+ *   conf     the configuration (its trust_anchors, intermediates,
+ *            crl_dirs, revocation_check, certificate_maps, harvest_map)
+ *   at       evaluation time, or 0 for now
+ *   report   called once per finding, with context
+ *   err_r    filled when -1 is returned
+ * The paths are read file by file, independent of a context, so what
+ * would make sg_ctx_new() fail is reported as findings.  Maps are
+ * checked without contacting a server (an ldap: map file is parsed).
+ * Return value: the number of findings (0: clean), or -1 (a setting
+ * cannot be expanded, out of memory).
+ */
+SG_API int sg_config_check(struct sg_config *conf, time_t at,
+			   void (*report)(const struct sg_finding *f,
+					  void *context),
+			   void *context, struct sg_error *err_r) SG_WUR;
+
+/*
+ * sg_cert_check - check the certificates an address is looked up with
+ * Parameters:
+ *   ctx      the context (its certificate_maps and trust store)
+ *   address  the recipient's address, any case
+ *   at       evaluation time, or 0 for now
+ *   report   called once per finding, with context
+ *   err_r    filled when -1 is returned
+ * Looks the address up as sg_cert_lookup() does and reports: no
+ * certificate, no usable one, candidates rejected because the trust
+ * store lacks a CA (naming it) or a CA has no current CRL, and, for
+ * every ldap: map, entries whose userSMIMECertificate and
+ * userCertificate hold different certificates.
+ * Return value: the number of findings, or -1 when a map failed
+ * (temporary error, as sg_cert_lookup) or out of memory.
+ */
+SG_API int sg_cert_check(struct sg_ctx *ctx, const char *address, time_t at,
+			 void (*report)(const struct sg_finding *f,
+					void *context),
+			 void *context, struct sg_error *err_r) SG_WUR;
 
 #ifdef __cplusplus
 }

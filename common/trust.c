@@ -60,8 +60,8 @@ static size_t slot_of(const unsigned char *key, size_t n)
 
 /* ---- loading ---- */
 
-/* load_pem_or_der - all certificates (or CRLs) of one file */
-static int load_file(const char *path, bool want_crl, STACK_OF(X509) *certs,
+/* sg_trust_load_file - all certificates (or CRLs) of one file */
+int sg_trust_load_file(const char *path, bool want_crl, STACK_OF(X509) *certs,
 		     STACK_OF(X509_CRL) *crls, size_t *n_r,
 		     struct sg_error *err_r)
 {
@@ -153,7 +153,7 @@ static int load_path(const char *path, bool want_crl, STACK_OF(X509) *certs,
 				continue;
 			if (stat(full, &fst) < 0 || !S_ISREG(fst.st_mode))
 				continue;
-			if (load_file(full, want_crl, certs, crls, &n, err_r) < 0) {
+			if (sg_trust_load_file(full, want_crl, certs, crls, &n, err_r) < 0) {
 				closedir(dir);
 				return -1;
 			}
@@ -161,7 +161,7 @@ static int load_path(const char *path, bool want_crl, STACK_OF(X509) *certs,
 		closedir(dir);
 		return 0;
 	}
-	if (load_file(path, want_crl, certs, crls, &n, err_r) < 0)
+	if (sg_trust_load_file(path, want_crl, certs, crls, &n, err_r) < 0)
 		return -1;
 	if (n == 0) {
 		sg_error_set(err_r, SG_ERR_CONFIG,

@@ -71,11 +71,13 @@ void dm_config_free(struct dm_config *cfg)
 	sg_config_free(&cfg->conf);
 }
 
+
 int dm_config_load(const char *path, struct dm_config *cfg)
 {
-	struct dm_config n = { NULL, NULL, NULL };
+	struct dm_config n;
 	struct sg_error err;
 
+	memset(&n, 0, sizeof(n));
 	if (sg_config_new(&n.conf) < 0) {
 		msg_warn("out of memory");
 		return -1;
@@ -88,9 +90,37 @@ int dm_config_load(const char *path, struct dm_config *cfg)
 		dm_config_free(&n);
 		return -1;
 	}
+	sg_config_stamp(n.conf, path, n.stamp);
+	n.checked = time(NULL);
 	dm_config_free(cfg);
 	*cfg = n;
 	return 0;
+}
+
+void dm_config_reload_if_changed(const char *path, struct dm_config *cfg,
+				 time_t interval)
+{
+	unsigned char stamp[SG_STAMP_SIZE];
+	struct sg_config *conf;
+	struct sg_error err;
+	time_t now = time(NULL);
+
+	if (now - cfg->checked < interval)
+		return;
+	cfg->checked = now;
+	if (sg_config_new(&conf) < 0)
+		return;
+	if (sg_config_read(conf, path, &err) < 0)
+		memset(stamp, 0, sizeof(stamp));	/* reload reports it */
+	else
+		sg_config_stamp(conf, path, stamp);
+	sg_config_free(&conf);
+	if (memcmp(stamp, cfg->stamp, sizeof(stamp)) == 0)
+		return;
+	if (dm_config_load(path, cfg) == 0)
+		msg_info("reloaded %s (a file changed on disk)", path);
+	else
+		memcpy(cfg->stamp, stamp, sizeof(stamp));	/* warn once */
 }
 
 void dm_drop_privileges(const char *user)

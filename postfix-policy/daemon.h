@@ -7,6 +7,7 @@
  * together, and dropping privileges.
  */
 #include <stdbool.h>
+#include <time.h>
 
 #include "smimeguard.h"
 
@@ -22,6 +23,8 @@ struct dm_config {
 	struct sg_config *conf;
 	struct sg_ctx *ctx;
 	struct sg_policy *pol;
+	unsigned char stamp[SG_STAMP_SIZE];	/* files on disk when loaded */
+	time_t checked;
 };
 
 /* dm_config_load - read path and build everything; on success replace
@@ -29,6 +32,12 @@ struct dm_config {
    was.  0 ok, -1 failed. */
 int dm_config_load(const char *path, struct dm_config *cfg);
 void dm_config_free(struct dm_config *cfg);
+
+/* dm_config_reload_if_changed - at most every `interval` seconds, reload
+   when smimeguard.conf or a file it names (trust anchors, CRLs, policy
+   maps) changed on disk; a failed reload keeps the old configuration */
+void dm_config_reload_if_changed(const char *path, struct dm_config *cfg,
+				 time_t interval);
 
 /* dm_drop_privileges - setgroups/setgid/setuid to user, or fatal */
 void dm_drop_privileges(const char *user);

@@ -28,8 +28,9 @@
 /*
 /*	The milter never modifies a message.  Messages larger than 1 MB are
 /*	spooled to an unlinked temporary file, not held in memory.  The
-/*	configuration is re-read when smimeguard.conf changes on disk
-/*	(checked at most every 5 seconds).
+/*	configuration is re-read when smimeguard.conf, or a trust anchor,
+/*	CRL or policy map file it names, changes on disk (checked at most
+/*	every 5 seconds).
 /*
 /*	Postfix settings (main.cf):
 /*	    smtpd_milters = unix:/run/smimeguard/milter.sock
@@ -100,38 +101,9 @@ static struct {
 	bool use_stderr, verbose;
 	pthread_mutex_t lock;	/* the core objects are single-threaded */
 	struct dm_config cfg;
-	struct timespec conf_mtime;
-	time_t checked;
 } g = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* ---- configuration (called with g.lock held, or before threads) ---- */
-
-static int load(void)
-{
-	struct stat st;
-
-	if (stat(g.config_path, &st) == 0)
-		g.conf_mtime = st.st_mtim;
-	return dm_config_load(g.config_path, &g.cfg);
-}
-
-static void maybe_reload(void)
-{
-	time_t now = time(NULL);
-	struct stat st;
-
-	if (now - g.checked < RELOAD_CHECK_SECS)
-		return;
-	g.checked = now;
-	if (stat(g.config_path, &st) < 0 ||
-	    (st.st_mtim.tv_sec == g.conf_mtime.tv_sec &&
-	     st.st_mtim.tv_nsec == g.conf_mtime.tv_nsec))
-		return;
-	if (load() == 0)
-		msg_info("reloaded %s", g.config_path);
-	else
-		msg_warn("reload failed; keeping the previous configuration");
-}
 
 /* ---- message buffering ---- */
 
@@ -385,7 +357,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	}
 	memset(&v, 0, sizeof(v));
 	pthread_mutex_lock(&g.lock);
-	maybe_reload();
+	dm_config_reload_if_changed(g.config_path, &g.cfg, RELOAD_CHECK_SECS);
 	if (sg_verify_message(g.cfg.ctx, data, m->total, 0, &res, &err) < 0) {
 		msg_warn("%s: cannot analyse the message: %s", qid, err.msg);
 		tempfail = true;
@@ -511,9 +483,8 @@ int main(int argc, char **argv)
 	dm_log_init("smime-milter", g.use_stderr);
 	if (sg_init() < 0)
 		msg_fatal("cannot initialise the crypto libraries");
-	if (load() < 0)
+	if (dm_config_load(g.config_path, &g.cfg) < 0)
 		msg_fatal("cannot start without a valid configuration");
-	g.checked = time(NULL);
 	if (strncmp(conn, "unix:", 5) == 0)
 		(void)unlink(conn + 5);
 	if (smfi_setconn((char *)conn) == MI_FAILURE || smfi_register(desc) == MI_FAILURE ||

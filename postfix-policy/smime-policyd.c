@@ -33,7 +33,9 @@
 /*	-v		verbose logging
 /* SIGNALS
 /*	SIGHUP reloads the configuration (a failed reload keeps the old
-/*	one); SIGTERM and SIGINT stop the daemon after closing the socket.
+/*	one); so does a change on disk of smimeguard.conf, the trust
+/*	anchors, CRLs or policy maps (checked at most every 5 seconds).
+/*	SIGTERM and SIGINT stop the daemon after closing the socket.
 /* SECURITY
 /*	Requests are bounded (16 KB, 64 attributes); a malformed request is
 /*	logged and the connection closed without a reply.  Peer-supplied
@@ -77,6 +79,7 @@
 #define MAX_CONNECTIONS 2048
 #define IDLE_TIMEOUT 600	/* > Postfix's smtpd_policy_service_max_idle */
 #define IN_SIZE (PP_MAX_REQUEST + 1024)
+#define RELOAD_CHECK_SECS 5	/* look for changed files at most this often */
 
 struct conn {
 	int fd;
@@ -141,6 +144,7 @@ static long handle_request(const char *buf, size_t len, char *out,
 		return -1;
 	}
 	state.n_requests++;
+	dm_config_reload_if_changed(state.config_path, &state.cfg, RELOAD_CHECK_SECS);
 	pd_decide(state.cfg.pol, &req, lookup_cb, state.cfg.ctx, &reply);
 	if (reply.log[0] != '\0' && (reply.enforced || state.verbose)) {
 		const char *id = pp_get(&req, "queue_id");

@@ -317,11 +317,22 @@ openssl pkcs12 -export -in pki/$A.pem -inkey pki/$A.key \
 	-keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1 \
 	-out "$TMP/alice-3des.p12"
 GPGSM() { gpgsm --batch --no-tty --pinentry-mode loopback "$@"; }
-echo test | GPGSM --passphrase-fd 0 --import "$TMP/alice-3des.p12" 2>"$TMP/gpgsm.log" ||
-	{ cat "$TMP/gpgsm.log" >&2; exit 1; }
+# start the agent first and wait for it (gpgsm's own autostart raced with
+# the PKCS#12 import now and then); retry the import once more if needed
+AGENT_PID=$(gpg-connect-agent 'getinfo pid' /bye 2>/dev/null | sed -n 's/^D //p')
+for try in 1 2 3; do
+	if echo test | GPGSM --passphrase-fd 0 --import "$TMP/alice-3des.p12" \
+		2>"$TMP/gpgsm.log"; then
+		break
+	fi
+	if [ "$try" = 3 ]; then
+		cat "$TMP/gpgsm.log" >&2
+		exit 1
+	fi
+	sleep 1
+done
 GPGSM --import trust/root-rsa.pem trust/root-ec.pem pki/$B.pem 2>"$TMP/gpgsm.log" ||
 	{ cat "$TMP/gpgsm.log" >&2; exit 1; }
-AGENT_PID=$(gpg-connect-agent 'getinfo pid' /bye 2>/dev/null | sed -n 's/^D //p')
 echo test | GPGSM --passphrase-fd 0 --digest-algo SHA256 -u $A --detach-sign \
 	-o "$TMP/gpgsm.p7s" "$ENT" 2>"$TMP/gpgsm.log" || { cat "$TMP/gpgsm.log" >&2; exit 1; }
 echo test | GPGSM --passphrase-fd 0 --digest-algo SHA256 -u $A --sign \

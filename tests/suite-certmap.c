@@ -3,8 +3,12 @@
  *
  * Uses data-gen/certmap/ and data-gen/certmap-msg/ (gen-pki.sh).
  */
+#include "config.h"
+
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "check-suites.h"
+#include "sg-private.h"
 #include "test-util.h"
 
 #define DAY 86400
@@ -436,15 +441,22 @@ START_TEST(test_map_settings)
 	static const struct {
 		const char *name, *value, *msg;
 	} bad[] = {
-		{ "certificate_maps", "ldap:/etc/smimeguard/ldap.cf",
-		  "LDAP maps are not built yet" },
-		{ "certificate_maps", "dir:/a, ldap:/etc/ldap.cf",
-		  "LDAP maps are not built yet" },
+#ifdef HAVE_LDAP
+		{ "certificate_maps", "ldap:", "names no map file" },
 		{ "certificate_maps", "hash:/etc/postfix/certs",
-		  "unknown map type 'hash'" },
+		  "unknown map type 'hash' (supported: dir, ldap)" },
+		{ "harvest_map", "ldap:/etc/ldap.cf", "written to a dir: map" },
+#else
+		{ "certificate_maps", "ldap:/etc/smimeguard/ldap.cf",
+		  "built without LDAP support" },
+		{ "certificate_maps", "dir:/a, ldap:/etc/ldap.cf",
+		  "built without LDAP support" },
+		{ "certificate_maps", "hash:/etc/postfix/certs",
+		  "unknown map type 'hash' (supported: dir)" },
+		{ "harvest_map", "ldap:/etc/ldap.cf", "built without LDAP support" },
+#endif
 		{ "certificate_maps", "/etc/smimeguard/certs", "TYPE:NAME" },
 		{ "certificate_maps", "dir:", "names no directory" },
-		{ "harvest_map", "ldap:/etc/ldap.cf", "LDAP maps are not built yet" },
 		{ "harvest_map", "dir:/a dir:/b", "not a list" },
 	};
 	struct sg_config *conf;
@@ -464,15 +476,22 @@ START_TEST(test_map_settings)
 	ck_assert_int_eq(sg_config_set(conf, "certificate_maps",
 				       "dir:/etc/a, DIR:/etc/b dir:/etc/c", &err), 0);
 	/* a $reference is checked when the context is made */
-	ck_assert_int_eq(sg_config_set(conf, "ldap_maps", "ldap:/etc/ldap.cf", &err), 0);
+	ck_assert_int_eq(sg_config_set(conf, "ldap_maps", "ldap:/nonexistent/ldap.cf", &err), 0);
 	ck_assert_int_eq(sg_config_set(conf, "certificate_maps",
 				       "dir:/etc/a $ldap_maps", &err), 0);
 	ck_assert_int_eq(sg_ctx_new(conf, &ctx, &err), -1);
 	ck_assert_ptr_null(ctx);
+#ifdef HAVE_LDAP
+	/* the map file is read by sg_ctx_new */
+	ck_assert_int_eq(err.code, SG_ERR_IO);
+	ck_assert_msg(strstr(err.msg, "ldap:/nonexistent/ldap.cf: No such file") != NULL,
+		      "%s", err.msg);
+#else
 	ck_assert_int_eq(err.code, SG_ERR_CONFIG);
 	ck_assert_msg(strstr(err.msg, "certificate_maps") != NULL &&
-		      strstr(err.msg, "LDAP maps are not built yet") != NULL,
+		      strstr(err.msg, "built without LDAP support") != NULL,
 		      "%s", err.msg);
+#endif
 	sg_config_free(&conf);
 }
 END_TEST
@@ -765,6 +784,329 @@ START_TEST(test_misuse_aborts)
 }
 END_TEST
 
+/* write_file - a file with the given text and mode */
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *fp = fopen(path, "w");
+
+	ck_assert_msg(fp != NULL, "cannot create %s", path);
+	ck_assert(fputs(text, fp) >= 0);
+	ck_assert(fclose(fp) == 0);
+	ck_assert(chmod(path, mode) == 0);
+}
+
+#ifdef HAVE_LDAP
+/* the query_filter template: RFC 4515 escaping of every value */
+START_TEST(test_ldap_filter)
+{
+	static const struct {
+		const char *tmpl, *addr, *want;	/* want NULL: no query */
+	} cases[] = {
+		{ "(mail=%s)", "bob@example.org", "(mail=bob@example.org)" },
+		{ "(mail=%s)", "*", "(mail=\\2a)" },
+		{ "(mail=%s)", "*)(mail=*", "(mail=\\2a\\29\\28mail=\\2a)" },
+		{ "(mail=%s)", "a\\b(c)@x", "(mail=a\\5cb\\28c\\29@x)" },
+		{ "(|(mail=%s)(proxyAddresses=smtp:%s))", "b*b@x",
+		  "(|(mail=b\\2ab@x)(proxyAddresses=smtp:b\\2ab@x))" },
+		{ "(&(uid=%u)(dc=%d))", "bob@example.org",
+		  "(&(uid=bob)(dc=example.org))" },
+		{ "(&(uid=%u)(dc=%d))", "a@b@c*", "(&(uid=a@b)(dc=c\\2a))" },
+		{ "(uid=%u)", "bob", "(uid=bob)" },
+		{ "(dc=%d)", "bob", NULL },
+		{ "(dc=%d)", "bob@", NULL },
+		{ "(&(mail=%s)(x=100%%))", "j\xc3\xb6rg@x",
+		  "(&(mail=j\xc3\xb6rg@x)(x=100%))" },
+	};
+	struct sg_buf out = { 0 };
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = sg_ldapmap_filter(cases[i].tmpl, cases[i].addr, &out);
+
+		if (cases[i].want == NULL) {
+			ck_assert_msg(r == 1, "[%zu] %d", i, r);
+			continue;
+		}
+		ck_assert_msg(r == 0, "[%zu] %d", i, r);
+		ck_assert_msg(strcmp((const char *)out.data, cases[i].want) == 0,
+			      "[%zu] %s, want %s", i, (const char *)out.data,
+			      cases[i].want);
+	}
+	sg_buf_free(&out);
+}
+END_TEST
+
+/* map files: settings checked by sg_ctx_new, with file and line */
+START_TEST(test_ldap_map_file)
+{
+	static const struct {
+		const char *text;
+		mode_t mode;
+		const char *msg;		/* NULL: accepted */
+	} cases[] = {
+		{ "server_host = ldap://127.0.0.1:1\nsearch_base = dc=x\n", 0644, NULL },
+		{ "# comment\nserver_host = ldap://a:1,\n  ldaps://b, ldapi://%2Frun%2Fs\n"
+		  "search_base =\n dc=x\nscope = one\ncache_ttl = 0\n", 0644, NULL },
+		{ "server_host = ldap.example.org\n", 0644, NULL },
+		{ "bind_dn = cn=r\nbind_pw = s\n", 0600, NULL },
+		{ "bind_dn = cn=r\nbind_pw = s\n", 0644, "readable by everyone (mode 0644): chmod 600" },
+		{ "bind_dn = cn=r\nbind_pw = s\n", 0640, "readable by its group" },
+		{ "bind_pw = s\n", 0600, "bind_pw: set, but bind_dn is not" },
+		{ "search_base = x\nfoo = bar\n", 0644, "line 2: unknown setting 'foo'" },
+		{ "search_base\n", 0644, "line 1: not \"name = value\"" },
+		{ "  search_base = x\n", 0644, "line 1: a continuation line" },
+		{ "server_host = http://x\n", 0644, "only ldap://, ldaps:// and ldapi://" },
+		{ "server_host = ldap://x/dc=example\n", 0644, "give only scheme://host:port" },
+		{ "server_host = ldaps://x\nstart_tls = yes\n", 0644, "cannot be used with ldaps://" },
+		{ "scope = all\n", 0644, "scope: not sub, one or base" },
+		{ "query_filter = mail=%s\n", 0644, "starts with '('" },
+		{ "query_filter = (mail=%x)\n", 0644, "only %s, %u, %d and %%" },
+		{ "query_filter = (mail=x)\n", 0644, "uses none of %s, %u, %d" },
+		{ "query_filter = (&(mail=%s)\n", 0644, "unbalanced" },
+		{ "timeout = 0\n", 0644, "timeout: not a number from 1 to 600" },
+		{ "cache_ttl = -1\n", 0644, "cache_ttl: not a number" },
+		{ "version = 2\n", 0644, "version: not a number from 3 to 3" },
+		{ "sasl_mech = GSSAPI\n", 0644, "only EXTERNAL is supported" },
+		{ "bind = maybe\n", 0644, "bind: not yes, no or sasl" },
+		{ "bind = no\nbind_dn = cn=x\n", 0644, "bind: no, but bind_dn is set" },
+		{ "start_tls = perhaps\n", 0644, "start_tls: not yes or no" },
+		{ "tls_cert = /c.pem\n", 0644, "tls_cert and tls_key go together" },
+		{ "result_attribute = user(Certificate\n", 0644, "not an attribute description" },
+	};
+	char dir[] = "/tmp/sg-ldapmap.XXXXXX", path[4096], spec[4200];
+	struct sg_config *conf;
+	struct sg_ctx *ctx;
+	struct sg_error err;
+	size_t i;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/map.cf", dir);
+	snprintf(spec, sizeof(spec), "ldap:%s", path);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r;
+
+		write_file(path, cases[i].text, cases[i].mode);
+		ck_assert_int_eq(sg_config_new(&conf), 0);
+		ck_assert_int_eq(sg_config_set(conf, "certificate_maps", spec, &err), 0);
+		ctx = NULL;
+		r = sg_ctx_new(conf, &ctx, &err);
+		sg_config_free(&conf);
+		if (cases[i].msg == NULL) {
+			ck_assert_msg(r == 0, "[%zu] %s", i, err.msg);
+		} else {
+			ck_assert_msg(r == -1 && strstr(err.msg, cases[i].msg) != NULL &&
+				      strstr(err.msg, path) != NULL,
+				      "[%zu] %s", i, r == 0 ? "accepted" : err.msg);
+		}
+		sg_ctx_free(&ctx);
+	}
+	rm_dir(dir);
+}
+END_TEST
+
+/* a server that cannot be reached is a temporary error, never "no
+   certificate"; addresses outside `domain` are not looked up */
+START_TEST(test_ldap_down)
+{
+	char dir[] = "/tmp/sg-ldapmap.XXXXXX", path[4096], settings[8192];
+	struct sg_cert_set *set = NULL;
+	struct sg_error err;
+	struct sg_ctx *ctx;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/map.cf", dir);
+	write_file(path, "server_host = ldap://127.0.0.1:1 ldap://127.0.0.1:2\n"
+		   "search_base = dc=example,dc=org\ndomain = example.org\n", 0600);
+	snprintf(settings, sizeof(settings), PKI " certificate_maps=ldap:%s", path);
+	ctx = tu_ctx(settings, tu_testdata());
+	ck_assert_int_eq(sg_cert_lookup(ctx, "bob@example.org", 0, &set, &err), -1);
+	ck_assert_ptr_null(set);
+	ck_assert_msg(strstr(err.msg, "no LDAP server answered") != NULL &&
+		      strstr(err.msg, "ldap://127.0.0.1:1") != NULL &&
+		      strstr(err.msg, "ldap://127.0.0.1:2") != NULL, "%s", err.msg);
+	set = lookup(ctx, "bob@example.com", 0, 0);
+	ck_assert_uint_eq(sg_cert_set_count(set), 0);
+	sg_cert_set_free(&set);
+	sg_ctx_free(&ctx);
+	/* a later dir: map with a usable certificate still answers */
+	snprintf(settings, sizeof(settings),
+		 PKI " certificate_maps=ldap:%s,dir:%s/certmap", path, tu_testdata());
+	ctx = tu_ctx(settings, tu_testdata());
+	set = lookup(ctx, "bob@example.org", 0, 1);
+	sg_cert_set_free(&set);
+	sg_ctx_free(&ctx);
+	rm_dir(dir);
+}
+END_TEST
+#endif
+
+/* what sg_config_check and sg_cert_check report */
+struct found {
+	char code[64][40];
+	char about[64][300];
+	char address[64][80];
+	size_t n;
+};
+
+static void collect(const struct sg_finding *f, void *context)
+{
+	struct found *fd = context;
+
+	ck_assert(f->code[0] != '\0' && f->text[0] != '\0' && f->fix[0] != '\0');
+	ck_assert(strchr(f->text, '\n') == NULL && strchr(f->fix, '\n') == NULL);
+	if (fd->n >= 64)
+		return;
+	snprintf(fd->code[fd->n], sizeof(fd->code[0]), "%s", f->code);
+	snprintf(fd->about[fd->n], sizeof(fd->about[0]), "%s", f->about);
+	snprintf(fd->address[fd->n], sizeof(fd->address[0]), "%s", f->address);
+	fd->n++;
+}
+
+/* has - is there a finding code whose about contains part */
+static bool has(const struct found *fd, const char *code, const char *part)
+{
+	size_t i;
+
+	for (i = 0; i < fd->n; i++) {
+		if (strcmp(fd->code[i], code) == 0 &&
+		    (part == NULL || strstr(fd->about[i], part) != NULL))
+			return true;
+	}
+	return false;
+}
+
+/* check_conf - sg_config_check over "name=value ..." (%1$s: testdata) */
+static void check_conf(struct found *fd, time_t at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void check_conf(struct found *fd, time_t at, const char *fmt, ...)
+{
+	char settings[8192], *tok, *save = NULL;
+	struct sg_config *conf;
+	struct sg_error err;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(settings, sizeof(settings), fmt, ap);
+	va_end(ap);
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	for (tok = strtok_r(settings, " ", &save); tok != NULL;
+	     tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '=');
+
+		ck_assert(eq != NULL);
+		*eq = '\0';
+		ck_assert_msg(sg_config_set(conf, tok, eq + 1, &err) == 0, "%s", err.msg);
+	}
+	memset(fd, 0, sizeof(*fd));
+	n = sg_config_check(conf, at, collect, fd, &err);
+	ck_assert_msg(n >= 0, "%s", err.msg);
+	ck_assert_int_eq((size_t)n, fd->n);
+	sg_config_free(&conf);
+}
+
+START_TEST(test_config_check)
+{
+	const char *d = tu_testdata();
+	char dir[] = "/tmp/sg-doctor.XXXXXX", path[4096];
+	struct found *fd = malloc(sizeof(*fd));
+
+	ck_assert_ptr_nonnull(fd);
+	check_conf(fd, 0, "trust_anchors=%s/trust intermediates=%s/intermediates "
+		   "crl_dirs=%s/crl certificate_maps=dir:%s/certmap", d, d, d, d);
+	ck_assert_msg(fd->n == 0, "%s %s", fd->code[0], fd->about[0]);
+	/* an expired CRL, named by its file */
+	check_conf(fd, 0, "trust_anchors=%s/trust intermediates=%s/intermediates "
+		   "crl_dirs=%s/crl-stale", d, d, d);
+	ck_assert_msg(fd->n == 1 && has(fd, "crl-expired", "int-rsa-stale.crl.pem"),
+		      "%zu %s", fd->n, fd->code[0]);
+	/* CRLs not yet valid (checked before they were made) */
+	check_conf(fd, 1000000000, "trust_anchors=%s/trust crl_dirs=%s/crl", d, d);
+	ck_assert(has(fd, "crl-not-yet-valid", "root-rsa.crl.pem"));
+	/* far in the future: every CA certificate expired */
+	check_conf(fd, 4102444800, "trust_anchors=%s/trust intermediates=%s/intermediates",
+		   d, d);
+	ck_assert(has(fd, "ca-expired", "Root CA RSA") && has(fd, "ca-expired", "Mail CA ECC"));
+	/* unreadable paths, maps */
+	check_conf(fd, 0, "trust_anchors=/nonexistent/trust crl_dirs=%s/crl "
+		   "certificate_maps=dir:/nonexistent/certs", d);
+	ck_assert(has(fd, "path-unreadable", "/nonexistent/trust"));
+	ck_assert(has(fd, "map-unreadable", "dir:/nonexistent/certs"));
+	/* hard mode: the intermediates have no CRL */
+	check_conf(fd, 0, "trust_anchors=%s/trust intermediates=%s/intermediates "
+		   "crl_dirs=%s/crl-rootonly revocation_check=hard", d, d, d);
+	ck_assert_msg(fd->n == 2 && has(fd, "crl-missing", "Mail CA RSA") &&
+		      has(fd, "crl-missing", "Mail CA ECC"), "%zu", fd->n);
+	/* soft mode: no finding for that */
+	check_conf(fd, 0, "trust_anchors=%s/trust intermediates=%s/intermediates "
+		   "crl_dirs=%s/crl-rootonly", d, d, d);
+	ck_assert_uint_eq(fd->n, 0);
+	/* an intermediate whose root is not a trust anchor */
+	check_conf(fd, 0, "trust_anchors=%s/trust/root-ec.pem "
+		   "intermediates=%s/intermediates", d, d);
+	ck_assert(has(fd, "missing-issuer", "CN=Example Org Root CA RSA,O=Example Org,C=DE"));
+	/* a user certificate among the trust anchors */
+	check_conf(fd, 0, "trust_anchors=%s/pki/alice@example.org.pem", d);
+	ck_assert(has(fd, "not-a-ca", "Alice"));
+	/* a directory with a file that holds nothing, an empty directory */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/readme.txt", dir);
+	write_file(path, "not a certificate\n", 0644);
+	check_conf(fd, 0, "trust_anchors=%s/trust,%s crl_dirs=%s/crl", d, dir, d);
+	ck_assert(has(fd, "path-empty", "readme.txt"));
+	ck_assert(has(fd, "path-empty", dir));
+	rm_dir(dir);
+	free(fd);
+}
+END_TEST
+
+START_TEST(test_cert_check)
+{
+	char settings[4096];
+	struct found *fd = malloc(sizeof(*fd));
+	struct sg_error err;
+	struct sg_ctx *ctx;
+
+	ck_assert_ptr_nonnull(fd);
+	/* no intermediates configured: the chain lacks the mail CA */
+	snprintf(settings, sizeof(settings),
+		 "trust_anchors=trust crl_dirs=crl certificate_maps=dir:%s/certmap",
+		 tu_testdata());
+	ctx = tu_ctx(settings, tu_testdata());
+	memset(fd, 0, sizeof(*fd));
+	ck_assert_int_eq(sg_cert_check(ctx, "Bob@Example.ORG", 0, collect, fd, &err), 3);
+	ck_assert_str_eq(fd->code[0], "missing-issuer");
+	ck_assert_str_eq(fd->about[0], "CN=Example Org Mail CA RSA,O=Example Org,C=DE");
+	ck_assert_str_eq(fd->address[0], "bob@example.org");
+	ck_assert_str_eq(fd->code[2], "no-usable-certificate");
+	memset(fd, 0, sizeof(*fd));
+	ck_assert_int_eq(sg_cert_check(ctx, "nobody@example.org", 0, collect, fd, &err), 1);
+	ck_assert_str_eq(fd->code[0], "no-certificate");
+	memset(fd, 0, sizeof(*fd));
+	ck_assert_int_eq(sg_cert_check(ctx, "no body", 0, collect, fd, &err), 1);
+	ck_assert_str_eq(fd->code[0], "not-an-address");
+	sg_ctx_free(&ctx);
+	/* a complete trust store: clean, or the certificate's own fault */
+	ctx = map_ctx(NULL);
+	memset(fd, 0, sizeof(*fd));
+	ck_assert_int_eq(sg_cert_check(ctx, "bob@example.org", 0, collect, fd, &err), 0);
+	ck_assert_int_eq(sg_cert_check(ctx, "expired@example.org", 0, collect, fd, &err), 1);
+	ck_assert_str_eq(fd->code[0], "no-usable-certificate");
+	sg_ctx_free(&ctx);
+	/* hard mode without the intermediate's CRL */
+	snprintf(settings, sizeof(settings),
+		 "trust_anchors=trust intermediates=intermediates crl_dirs=crl-rootonly "
+		 "revocation_check=hard certificate_maps=dir:%s/certmap", tu_testdata());
+	ctx = tu_ctx(settings, tu_testdata());
+	memset(fd, 0, sizeof(*fd));
+	ck_assert_int_eq(sg_cert_check(ctx, "ecdh@example.org", 0, collect, fd, &err), 2);
+	ck_assert(has(fd, "revocation-unknown", "CN=Example Org Mail CA ECC"));
+	sg_ctx_free(&ctx);
+	free(fd);
+}
+END_TEST
+
 /* make_certmap_suite - the certmap Check suite */
 Suite *make_certmap_suite(void)
 {
@@ -785,6 +1127,13 @@ Suite *make_certmap_suite(void)
 	tcase_add_test(tc, test_match_recipients);
 	tcase_add_test(tc, test_json);
 	tcase_add_test(tc, test_signer_der);
+	tcase_add_test(tc, test_config_check);
+	tcase_add_test(tc, test_cert_check);
+#ifdef HAVE_LDAP
+	tcase_add_test(tc, test_ldap_filter);
+	tcase_add_test(tc, test_ldap_map_file);
+	tcase_add_test(tc, test_ldap_down);
+#endif
 	tcase_add_test_raise_signal(tc, test_misuse_aborts, SIGABRT);
 	tcase_set_timeout(tc, 20);
 	suite_add_tcase(s, tc);

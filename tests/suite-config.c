@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check-suites.h"
@@ -185,6 +186,54 @@ START_TEST(test_parse_time)
 }
 END_TEST
 
+/* the stamp changes when a named file or directory entry changes */
+START_TEST(test_stamp)
+{
+	char dir[] = "/tmp/sg-stamp-XXXXXX", path[128], conf_path[128];
+	unsigned char a[SG_STAMP_SIZE], b[SG_STAMP_SIZE];
+	struct sg_config *conf;
+	struct sg_error err;
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(conf_path, sizeof(conf_path), "%s/sg.conf", dir);
+	fp = fopen(conf_path, "w");
+	fprintf(fp, "trust_anchors = %s/trust\nencryption_policy_maps = texthash:%s/policy\n",
+		dir, dir);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/trust", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	ck_assert_int_eq(sg_config_read(conf, conf_path, &err), 0);
+	sg_config_stamp(conf, conf_path, a);
+	sg_config_stamp(conf, conf_path, b);
+	ck_assert(memcmp(a, b, SG_STAMP_SIZE) == 0);
+	/* a new CA file in the anchor directory */
+	snprintf(path, sizeof(path), "%s/trust/ca.pem", dir);
+	fp = fopen(path, "w");
+	fputs("x", fp);
+	fclose(fp);
+	sg_config_stamp(conf, conf_path, b);
+	ck_assert(memcmp(a, b, SG_STAMP_SIZE) != 0);
+	/* the policy map appears (texthash: prefix) */
+	memcpy(a, b, SG_STAMP_SIZE);
+	snprintf(path, sizeof(path), "%s/policy", dir);
+	fp = fopen(path, "w");
+	fputs("x.example encrypt\n", fp);
+	fclose(fp);
+	sg_config_stamp(conf, conf_path, b);
+	ck_assert(memcmp(a, b, SG_STAMP_SIZE) != 0);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/trust/ca.pem", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/trust", dir);
+	rmdir(path);
+	unlink(conf_path);
+	rmdir(dir);
+	sg_config_free(&conf);
+}
+END_TEST
+
 /* inputs the fuzzers found problems with (tests/data/fuzz-regress) */
 START_TEST(test_fuzz_regressions)
 {
@@ -251,6 +300,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_policy_string);
 	tcase_add_test(tc, test_parse_time);
 	tcase_add_test(tc, test_fuzz_regressions);
+	tcase_add_test(tc, test_stamp);
 	tcase_add_test_raise_signal(tc, test_misuse_aborts, SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;

@@ -6,7 +6,11 @@
 /* SYNOPSIS
 /*	smimectl verify [options] [file ...]
 /*
-/*	smimectl cert lookup [options] address ...
+/*	smimectl cert lookup [options] address ... (or - for stdin)
+/*
+/*	smimectl doctor [options] [address ...]
+/*
+/*	smimectl policy test [options]
 /* DESCRIPTION
 /*	smimectl verify checks the S/MIME layer of each input the way the
 /*	smimeguard Dovecot plugin does on delivery: it finds the S/MIME
@@ -28,12 +32,22 @@
 /*	issuer, serial, validity, SHA-256 fingerprint, key usage), the
 /*	one selected, and why each other one was rejected (expired,
 /*	not-yet-valid, untrusted, revoked, key-usage, weak-key ...).
+/*	An address "-" reads addresses from standard input, one per line,
+/*	and answers each as it comes (one context, so answers from LDAP
+/*	maps are cached across them).
+/*
+/*	smimectl doctor checks the trust store, the CRLs and the map files
+/*	and, for each address given, its certificates (cmd-doctor.c), and
+/*	says for each finding how to fix it.
 /* EXIT STATUS
 /*	verify: 0 every input is signed/verified; 1 some input is not
 /*	verified; 2 usage, configuration or I/O error (message on stderr).
 /*
 /*	cert lookup: 0 every address has a usable certificate; 1 some
 /*	address has none; 2 usage, configuration or map error.
+/*
+/*	doctor: 0 no findings; 1 findings; 2 usage or configuration error,
+/*	or an address could not be checked.
 /* SEE ALSO
 /*	DESIGN.md sections 2-4 (status values, reason tokens, JSON fields).
 /*--*/
@@ -64,6 +78,8 @@ static void usage_main(FILE *fp)
 "  cert lookup  the certificates mail to an address can be encrypted with\n"
 "  policy test  what the outbound policy requires of a message, and whether\n"
 "             a message satisfies it\n"
+"  doctor     what is wrong with the trust store, the CRLs and the\n"
+"             certificates of addresses, and how to fix it\n"
 "  help       show this text, or 'smimectl help verify|cert'\n"
 "  version    print the version\n");
 }
@@ -430,7 +446,9 @@ static void usage_cert(FILE *fp)
 "Postfix policy service does: search certificate_maps in order, check\n"
 "every candidate (validity, chain to a trust anchor, revocation, key usage\n"
 "for encryption, key strength) and show the one selected, or why each\n"
-"candidate was rejected.  Addresses match case-insensitively.\n"
+"candidate was rejected.  Addresses match case-insensitively.  An ADDRESS\n"
+"\"-\" reads addresses from standard input, one per line, answering each as\n"
+"it comes (answers of ldap: maps are cached across them).\n"
 "\n"
 "Options:\n"
 "  -c, --config FILE        read settings from FILE (smimeguard.conf)\n"
@@ -533,6 +551,46 @@ static void print_cert_set(const struct sg_cert_set *set, const char *address)
 		if (!c->usable)
 			printf("      why:       %s\n", c->detail);
 	}
+}
+
+/* lookup_one - look one address up and print the answer: 0; -1 out of
+   memory; -2 stdout cannot be written (ret and lookup_error updated) */
+static int lookup_one(struct sg_ctx *ctx, const char *address, time_t at,
+		      bool json, bool quiet, int *ret, bool *lookup_error)
+{
+	struct sg_cert_set *set = NULL;
+	struct sg_error err;
+	int lr = sg_cert_lookup(ctx, address, at, &set, &err);
+
+	if (lr < 0) {
+		fprintf(stderr, "%s: %s: %s\n", progname, address, err.msg);
+		if (json && !quiet)
+			print_json_error(address, err.msg);
+		*lookup_error = true;
+	} else {
+		if (lr == 0 && *ret == EXIT_SUCCESS)
+			*ret = EXIT_NOTVERIFIED;
+		if (json && !quiet) {
+			char *js = sg_cert_set_json(set);
+
+			if (js == NULL) {
+				sg_cert_set_free(&set);
+				return -1;
+			}
+			printf("%s\n", js);
+			sg_free(js);
+		} else if (!quiet) {
+			print_cert_set(set, address);
+		}
+		sg_cert_set_free(&set);
+	}
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "%s: write error: %s\n", progname,
+			strerror(errno));
+		*lookup_error = true;
+		return -2;
+	}
+	return 0;
 }
 
 /* cmd_cert_lookup - smimectl cert lookup */
@@ -641,37 +699,37 @@ static int cmd_cert_lookup(int argc, char **argv)
 			"(--trust or trust_anchors): no certificate is usable\n",
 			progname);
 	for (i = optind; i < argc; i++) {
-		struct sg_cert_set *set = NULL;
-		int lr = sg_cert_lookup(ctx, argv[i], at, &set, &err);
+		int r = 0;
 
-		if (lr < 0) {
-			fprintf(stderr, "%s: %s: %s\n", progname, argv[i], err.msg);
-			if (json && !quiet)
-				print_json_error(argv[i], err.msg);
-			lookup_error = true;
-			continue;
-		}
-		if (lr == 0 && ret == EXIT_SUCCESS)
-			ret = EXIT_NOTVERIFIED;
-		if (json && !quiet) {
-			char *js = sg_cert_set_json(set);
+		if (strcmp(argv[i], "-") != 0) {
+			r = lookup_one(ctx, argv[i], at, json, quiet, &ret,
+				       &lookup_error);
+		} else {
+			/* addresses from standard input, one per line,
+			   answered as they come (for scripts and batches) */
+			char *line = NULL;
+			size_t size = 0;
+			ssize_t len;
 
-			if (js == NULL) {
-				sg_cert_set_free(&set);
-				goto nomem;
+			while (r == 0 && (len = getline(&line, &size, stdin)) >= 0) {
+				char *a = line + strspn(line, " \t");
+
+				while (len > 0 && (line[len - 1] == '\n' ||
+						   line[len - 1] == '\r' ||
+						   line[len - 1] == ' ' ||
+						   line[len - 1] == '\t'))
+					line[--len] = '\0';
+				if (*a == '\0' || *a == '#')
+					continue;
+				r = lookup_one(ctx, a, at, json, quiet, &ret,
+					       &lookup_error);
 			}
-			printf("%s\n", js);
-			sg_free(js);
-		} else if (!quiet) {
-			print_cert_set(set, argv[i]);
+			free(line);
 		}
-		sg_cert_set_free(&set);
-		if (fflush(stdout) != 0) {
-			fprintf(stderr, "%s: write error: %s\n", progname,
-				strerror(errno));
-			lookup_error = true;
+		if (r == -1)
+			goto nomem;
+		if (r < 0)
 			break;
-		}
 	}
 	if (lookup_error)
 		ret = EXIT_USAGE;
@@ -726,6 +784,8 @@ int main(int argc, char **argv)
 		return cmd_verify(argc - 1, argv + 1);
 	if (strcmp(argv[1], "policy") == 0)
 		return cmd_policy(argc - 1, argv + 1);
+	if (strcmp(argv[1], "doctor") == 0)
+		return cmd_doctor(argc - 1, argv + 1);
 	if (strcmp(argv[1], "cert") == 0)
 		return cmd_cert(argc - 1, argv + 1);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
@@ -736,6 +796,8 @@ int main(int argc, char **argv)
 			usage_cert(stdout);
 		else if (argc > 2 && strcmp(argv[2], "policy") == 0)
 			usage_policy(stdout);
+		else if (argc > 2 && strcmp(argv[2], "doctor") == 0)
+			usage_doctor(stdout);
 		else
 			usage_main(stdout);
 		return EXIT_SUCCESS;

@@ -16,4 +16,8 @@ unsigned char *read_all(const char *path, size_t *len_r);
 int cmd_policy(int argc, char **argv);
 void usage_policy(FILE *fp);
 
+/* cmd_doctor - smimectl doctor (cmd-doctor.c) */
+int cmd_doctor(int argc, char **argv);
+void usage_doctor(FILE *fp);
+
 #endif

@@ -1,0 +1,647 @@
+#!/usr/bin/env python3
+"""test-ldap.py - ldap: certificate maps and smimectl doctor against a real,
+throwaway slapd (Debian slapd + ldap-utils).
+
+Environment: SMIMECTL (the smimectl binary), SG_TESTDATA (data-gen of
+gen-pki.sh).  Starts slapd with a generated slapd.conf in a temporary
+directory (core, cosine, inetorgperson schemas + a one-attribute test
+schema for proxyAddresses; mdb backend) on 127.0.0.1 (ldap:// and ldaps://)
+and an ldapi:// socket, loads users with certificates in
+userSMIMECertificate, userCertificate, both, a PKCS#7 bundle, and checks
+`smimectl cert lookup` / `smimectl doctor`: output, JSON, exit codes,
+selection, caching, fail-over, a server that hangs, binds (simple, SASL
+EXTERNAL, TLS), filter injection.  The system's slapd is never touched;
+the test's slapd is stopped by its pid.
+
+Prints "N passed, N failed"; exit 0 when all pass, 1 otherwise.
+"""
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SMIMECTL = os.environ["SMIMECTL"]
+D = os.environ["SG_TESTDATA"]
+SCHEMA = "/etc/ldap/schema"
+SLAPD = shutil.which("slapd") or "/usr/sbin/slapd"
+BASE = "dc=example,dc=org"
+ROOTDN = "cn=admin," + BASE
+ROOTPW = "secret-root"
+READERPW = "reader-pw"
+
+passed = 0
+failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL: %s" % name)
+        if detail:
+            for line in str(detail).splitlines()[:25]:
+                print("  | " + line)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def run(*args, stdin=None, timeout=30):
+    """smimectl ARGS: exit status (-1: killed after timeout), stdout,
+    stderr, seconds"""
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run([SMIMECTL] + list(args), input=stdin,
+                           capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        return -1, e.stdout or "", "killed after %ds" % timeout, timeout
+    return p.returncode, p.stdout, p.stderr, time.monotonic() - t0
+
+
+def openssl(*args, data=None):
+    return subprocess.run(["openssl"] + list(args), input=data,
+                          capture_output=True, check=True).stdout
+
+
+def der_of(pem_path):
+    return openssl("x509", "-in", pem_path, "-outform", "DER")
+
+
+class Slapd:
+    """one throwaway slapd; data survives stop/start (mdb)"""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.port = free_port()
+        self.tls_port = free_port()
+        self.sock = os.path.join(tmp, "ldapi")
+        self.ldapi = "ldapi://" + self.sock.replace("/", "%2F")
+        self.url = "ldap://127.0.0.1:%d" % self.port
+        self.tls_url = "ldaps://127.0.0.1:%d" % self.tls_port
+        self.pidfile = os.path.join(tmp, "slapd.pid")
+        self.pid = None
+        os.makedirs(os.path.join(tmp, "db"))
+        with open(os.path.join(tmp, "test.schema"), "w") as f:
+            # Active Directory's proxyAddresses, as an auxiliary class
+            f.write("""attributetype ( 1.2.840.113556.1.2.210 NAME 'proxyAddresses'
+  EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch
+  SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )
+objectclass ( 1.3.6.1.4.1.4203.666.11.99.1 NAME 'sgTestMailAliases'
+  AUXILIARY MAY proxyAddresses )
+""")
+        ext = "gidNumber=%d+uidNumber=%d,cn=peercred,cn=external,cn=auth" % (
+            os.getgid(), os.getuid())
+        with open(os.path.join(tmp, "slapd.conf"), "w") as f:
+            f.write("""include {s}/core.schema
+include {s}/cosine.schema
+include {s}/inetorgperson.schema
+include {t}/test.schema
+pidfile {t}/slapd.pid
+argsfile {t}/slapd.args
+modulepath /usr/lib/ldap
+moduleload back_mdb
+TLSCertificateFile {t}/server.pem
+TLSCertificateKeyFile {t}/server.key
+database mdb
+maxsize 33554432
+suffix "{b}"
+rootdn "{r}"
+rootpw {rp}
+directory {t}/db
+access to dn.subtree="ou=restricted,{b}"
+  by dn.exact="cn=reader,{b}" read
+  by dn.exact="{ext}" read
+  by * none
+access to attrs=userPassword
+  by anonymous auth
+  by * none
+access to * by * read
+""".format(s=SCHEMA, t=tmp, b=BASE, r=ROOTDN, rp=ROOTPW, ext=ext))
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                "-subj", "/CN=localhost", "-addext",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                "-keyout", os.path.join(tmp, "server.key"),
+                "-out", os.path.join(tmp, "server.pem"))
+
+    def start(self):
+        subprocess.run([SLAPD, "-f", os.path.join(self.tmp, "slapd.conf"),
+                        "-h", "%s/ %s/ %s" % (self.url, self.tls_url,
+                                               self.ldapi)],
+                       check=True, capture_output=True)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.5):
+                    pass
+                with open(self.pidfile) as f:
+                    self.pid = int(f.read().strip())
+                return
+            except (OSError, ValueError):
+                time.sleep(0.1)
+        raise RuntimeError("slapd did not start")
+
+    def stop(self):
+        if self.pid is None:
+            return
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            self.pid = None
+            return
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(self.pid, signal.SIGKILL)
+        self.pid = None
+
+    def add(self, ldif):
+        p = subprocess.run(["ldapadd", "-x", "-H", self.ldapi, "-D", ROOTDN,
+                            "-w", ROOTPW], input=ldif.encode(),
+                           capture_output=True)
+        if p.returncode != 0:
+            raise RuntimeError("ldapadd: %s" % p.stderr.decode())
+
+    def modify(self, ldif):
+        p = subprocess.run(["ldapmodify", "-x", "-H", self.ldapi, "-D",
+                            ROOTDN, "-w", ROOTPW], input=ldif.encode(),
+                           capture_output=True)
+        if p.returncode != 0:
+            raise RuntimeError("ldapmodify: %s" % p.stderr.decode())
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def person(cn, mail, ou="people", **attrs):
+    """an inetOrgPerson entry; attrs: LDAP attribute -> list of bytes"""
+    lines = ["dn: cn=%s,ou=%s,%s" % (cn, ou, BASE),
+             "objectClass: inetOrgPerson"]
+    if "proxyAddresses" in attrs:
+        lines.append("objectClass: sgTestMailAliases")
+    lines += ["cn: %s" % cn, "sn: %s" % cn.split()[-1], "mail: %s" % mail]
+    for name, values in attrs.items():
+        for v in values:
+            if isinstance(v, bytes):
+                lines.append("%s:: %s" % (name, b64(v)))
+            else:
+                lines.append("%s: %s" % (name, v))
+    return "\n".join(lines) + "\n\n"
+
+
+def main():
+    # a TERM (make's timeout, ^C of the harness) still stops slapd
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    tmp = tempfile.mkdtemp(prefix="sg-ldap.", dir="/tmp")
+    os.chmod(tmp, 0o700)
+    srv = Slapd(tmp)
+    hang = None
+    try:
+        srv.start()
+        hang = socket.socket()
+        hang.bind(("127.0.0.1", 0))
+        hang.listen(16)		# accepts nothing, answers nothing
+        tests(srv, tmp, hang.getsockname()[1])
+    finally:
+        srv.stop()
+        if hang is not None:
+            hang.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+def write(path, text, mode=0o600):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def lookup_json(conf, *addrs, extra=()):
+    rc, out, err, secs = run("cert", "lookup", "-c", conf, "--json",
+                             *extra, *addrs)
+    objs = []
+    for line in out.splitlines():
+        try:
+            objs.append(json.loads(line))
+        except ValueError:
+            objs.append({"unparsable": line})
+    return rc, objs, err, secs
+
+
+def tests(srv, tmp, hang_port):
+    cm = os.path.join(D, "certmap")
+    pki = os.path.join(D, "pki")
+    # ---- the directory ----
+    bob_new = der_of(cm + "/bob-new.pem")
+    bob_old = der_of(cm + "/bob-2026.pem")
+    alice = der_of(pki + "/alice@example.org.pem")
+    dave = der_of(pki + "/dave@example.org.pem")
+    frank_pem = openssl("pkcs7", "-inform", "DER", "-in", cm + "/bundle.p7b",
+                        "-print_certs")
+    frank_file = write(os.path.join(tmp, "frank.pem"), frank_pem.decode())
+    bundle = openssl("crl2pkcs7", "-nocrl", "-certfile", frank_file,
+                     "-certfile", D + "/intermediates/int-rsa.pem",
+                     "-certfile", D + "/trust/root-rsa.pem", "-outform", "DER")
+    ldif = """dn: {b}
+objectClass: dcObject
+objectClass: organization
+dc: example
+o: Example Org
+
+dn: ou=people,{b}
+objectClass: organizationalUnit
+ou: people
+
+dn: ou=restricted,{b}
+objectClass: organizationalUnit
+ou: restricted
+
+dn: cn=reader,{b}
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: reader
+userPassword: {pw}
+
+""".format(b=BASE, pw=READERPW)
+    ldif += person("Bob Example", "bob@example.org",
+                   userSMIMECertificate=[bob_new],
+                   **{"userCertificate;binary": [bob_old]})
+    ldif += person("Alice Example", "alice@example.org",
+                   **{"userCertificate;binary": [alice]})
+    ldif += person("Dave Example", "dave@example.org",
+                   userSMIMECertificate=[dave],
+                   **{"userCertificate;binary": [dave]})
+    ldif += person("Ecdh Example", "ecdh@example.org",
+                   userSMIMECertificate=[der_of(cm + "/ecdh.pem")])
+    ldif += person("Frank Example", "frank@example.org",
+                   userSMIMECertificate=[bundle])
+    ldif += person("Expired Example", "expired@example.org",
+                   **{"userCertificate;binary": [der_of(cm + "/expired.pem")]})
+    ldif += person("Revoked Example", "revoked@example.org",
+                   **{"userCertificate;binary": [der_of(cm + "/revoked.pem")]})
+    ldif += person("Signonly Example", "signonly@example.org",
+                   userSMIMECertificate=[der_of(cm + "/signonly.pem")])
+    ldif += person("Badeku Example", "badeku@example.org",
+                   **{"userCertificate;binary": [der_of(cm + "/badeku.pem")]})
+    ldif += person("Erin Upper", "erin.upper@example.org",
+                   proxyAddresses=["smtp:erin@alias.example.org",
+                                   "SMTP:erin.upper@example.org"],
+                   **{"userCertificate;binary": [der_of(cm + "/upper.pem")]})
+    ldif += person("Junk Example", "junk@example.org",
+                   userSMIMECertificate=[b"\x30\x03\x02\x01\x00not a cert"])
+    ldif += person("Nocert Example", "nocert@example.org")
+    ldif += person("Rita Restricted", "rita@example.org", ou="restricted",
+                   **{"userCertificate;binary": [alice]})
+    srv.add(ldif)
+
+    trust = "trust_anchors = {d}/trust\nintermediates = {d}/intermediates\n" \
+            "crl_dirs = {d}/crl\n".format(d=D)
+
+    def conf(name, mapcf, extra=""):
+        mp = write(os.path.join(tmp, name + ".cf"), mapcf)
+        return write(os.path.join(tmp, name + ".conf"),
+                     trust + "certificate_maps = ldap:%s\n" % mp + extra,
+                     0o644)
+
+    base_map = "server_host = %s\nsearch_base = %s\ntimeout = 3\n" % (
+        srv.url, BASE)
+    c = conf("main", base_map)
+
+    # ---- lookups: selection, attributes, JSON ----
+    rc, o, err, _ = lookup_json(c, "bob@example.org")
+    check("bob: exit 0", rc == 0, err)
+    j = o[0] if o else {}
+    certs = j.get("certificates", [])
+    check("bob: found, two candidates (one per attribute)",
+          j.get("found") is True and len(certs) == 2, j)
+    if len(certs) == 2:
+        check("bob: the newer certificate is selected",
+              certs[0]["selected"] and "Bob Example (2)" in certs[0]["subject"],
+              certs[0])
+        check("bob: source names server, attribute and entry",
+              certs[0]["source"].startswith(srv.url + " userSMIMECertificate ")
+              and certs[0]["source"].endswith("cn=Bob Example,ou=people," + BASE),
+              certs[0]["source"])
+        check("bob: the older one comes from userCertificate;binary",
+              " userCertificate;binary cn=Bob" in certs[1]["source"]
+              and certs[1]["usable"] and not certs[1]["selected"], certs[1])
+        check("bob: map is the ldap: map",
+              j["map"] == "ldap:" + os.path.join(tmp, "main.cf")
+              and certs[0]["map"] == j["map"], j["map"])
+    rc, o, err, _ = lookup_json(c, "dave@example.org")
+    certs = o[0].get("certificates", []) if o else []
+    check("dave: same certificate in both attributes is one candidate",
+          rc == 0 and len(certs) == 1, o)
+    if certs:
+        check("dave: its source names both attributes",
+              "userSMIMECertificate" in certs[0]["source"]
+              and "userCertificate;binary" in certs[0]["source"], certs[0])
+    rc, o, err, _ = lookup_json(c, "alice@example.org")
+    check("alice: userCertificate only", rc == 0 and o and o[0]["found"]
+          and "userCertificate;binary" in o[0]["certificates"][0]["source"], o)
+    rc, o, err, _ = lookup_json(c, "ecdh@example.org")
+    check("ecdh: bare certificate in userSMIMECertificate (EC keyAgreement)",
+          rc == 0 and o and o[0]["found"]
+          and o[0]["certificates"][0]["key"] == "EC-prime256v1", o)
+    rc, o, err, _ = lookup_json(c, "frank@example.org")
+    certs = o[0].get("certificates", []) if o else []
+    check("frank: PKCS#7 bundle gives the user certificate, not its CAs",
+          rc == 0 and len(certs) == 1 and "Frank" in certs[0]["subject"], o)
+    for addr, reason in [("expired@example.org", "expired"),
+                         ("revoked@example.org", "revoked"),
+                         ("signonly@example.org", "key-usage"),
+                         ("badeku@example.org", "key-usage")]:
+        rc, o, err, _ = lookup_json(c, addr)
+        certs = o[0].get("certificates", []) if o else []
+        check("%s: rejected (%s), exit 1" % (addr, reason),
+              rc == 1 and len(certs) == 1 and not certs[0]["usable"]
+              and reason in certs[0]["reasons"], o)
+    rc, o, err, _ = lookup_json(c, "erin@alias.example.org")
+    check("alias via proxyAddresses=smtp:%s finds the entry",
+          rc == 0 and o and o[0]["found"]
+          and "Erin Upper" in o[0]["certificates"][0]["subject"], o)
+    rc, o, err, _ = lookup_json(c, "ERIN.Upper@Example.ORG")
+    check("address case does not matter", rc == 0 and o and o[0]["found"], o)
+    for addr in ["junk@example.org", "nocert@example.org",
+                 "nobody@example.org"]:
+        rc, o, err, _ = lookup_json(c, addr)
+        check("%s: no certificate, exit 1" % addr,
+              rc == 1 and o and o[0]["found"] is False
+              and o[0]["certificates"] == [], (rc, o, err))
+    rc, out, err, _ = run("cert", "lookup", "-c", c, "bob@example.org")
+    check("text output names the attribute and entry",
+          rc == 0 and "selected" in out and "userSMIMECertificate cn=Bob" in out,
+          out + err)
+
+    # ---- filter injection: nothing, never everything ----
+    for addr in ["*", "*@example.org", "*)(mail=*", "bob@example.org)(mail=*",
+                 "x)(|(mail=*", "bob*", "\\2a", "*)(objectClass=*",
+                 "bob@example.org)(|(cn=*"]:
+        rc, o, err, _ = lookup_json(c, addr)
+        check("injection %r finds nothing" % addr,
+              rc == 1 and o and o[0].get("certificates") == [], (rc, o, err))
+    # a %u/%d filter, and a filter that does not use %d with no domain
+    cu = conf("ud", base_map + "query_filter = (&(objectClass=inetOrgPerson)"
+              "(mail=%u@%d))\n")
+    rc, o, err, _ = lookup_json(cu, "bob@example.org", "bob")
+    check("%u@%d filter finds bob; no domain: no query",
+          rc == 1 and len(o) == 2 and o[0]["found"] and not o[1]["found"],
+          (o, err))
+    rc, o, err, _ = lookup_json(cu, "*@example.org")
+    check("%u is escaped too", rc == 1 and o[0]["certificates"] == [], o)
+
+    # ---- size_limit: more entries than allowed is a temporary error ----
+    cs = conf("size", base_map + "size_limit = 2\nquery_filter = "
+              "(|(mail=%s)(objectClass=inetOrgPerson))\n")
+    rc, o, err, _ = lookup_json(cs, "bob@example.org")
+    check("size_limit exceeded: temporary error, exit 2",
+          rc == 2 and "size_limit" in err, (rc, err))
+
+    # ---- domain: other domains are not looked up (no server needed) ----
+    cd = conf("dom", "server_host = ldap://127.0.0.1:%d\nsearch_base = %s\n"
+              "domain = example.com, example.net\n" % (free_port(), BASE))
+    rc, o, err, _ = lookup_json(cd, "bob@example.org")
+    check("domain: an address of another domain is not looked up (exit 1)",
+          rc == 1 and o and o[0]["certificates"] == [], (rc, o, err))
+    rc, o, err, _ = lookup_json(cd, "bob@example.com")
+    check("domain: an address of a served domain is (server down: exit 2)",
+          rc == 2, (rc, err))
+
+    # ---- fail-over, down, hanging ----
+    closed = free_port()
+    cf = conf("failover", "server_host = ldap://127.0.0.1:%d, %s\n"
+              "search_base = %s\ntimeout = 3\n" % (closed, srv.url, BASE))
+    rc, o, err, secs = lookup_json(cf, "bob@example.org")
+    check("fail-over: first server a closed port, the second answers",
+          rc == 0 and o and o[0]["found"]
+          and o[0]["certificates"][0]["source"].startswith(srv.url), (rc, o, err))
+    check("fail-over is fast for a closed port (%.1fs)" % secs, secs < 3)
+    cdown = conf("down", "server_host = ldap://127.0.0.1:%d\n"
+                 "search_base = %s\n" % (closed, BASE))
+    rc, o, err, _ = lookup_json(cdown, "bob@example.org")
+    check("no server: temporary error (exit 2), never 'no certificate'",
+          rc == 2 and o and "error" in o[0]
+          and "no LDAP server answered" in o[0]["error"], (rc, o, err))
+    chang = conf("hang", "server_host = ldap://127.0.0.1:%d\nsearch_base = %s\n"
+                 "timeout = 2\n" % (hang_port, BASE))
+    rc, o, err, secs = lookup_json(chang, "bob@example.org")
+    check("hanging server: temporary error (exit 2)",
+          rc == 2 and "timed out" in err.lower(),
+          (rc, err))
+    check("hanging server: answered within timeout + margin (%.1fs)" % secs,
+          1.5 <= secs < 2 + 2.5)
+    chang2 = conf("hang2", "server_host = ldap://127.0.0.1:%d %s\n"
+                  "search_base = %s\ntimeout = 2\n" % (hang_port, srv.url, BASE))
+    rc, o, err, secs = lookup_json(chang2, "alice@example.org")
+    check("hanging first server, fail-over to the second (%.1fs)" % secs,
+          rc == 0 and o and o[0]["found"] and secs < 2 + 2.5, (rc, o, err))
+    chb = conf("hangbind", "server_host = ldap://127.0.0.1:%d\nsearch_base = %s\n"
+               "timeout = 2\nbind_dn = cn=reader,%s\nbind_pw = %s\n"
+               % (hang_port, BASE, BASE, READERPW))
+    rc, o, err, secs = lookup_json(chb, "bob@example.org")
+    check("hanging server during bind: exit 2 within timeout + margin "
+          "(%.1fs)" % secs, rc == 2 and secs < 2 + 2.5, (rc, err))
+    cht = conf("hangtls", "server_host = ldaps://127.0.0.1:%d\nsearch_base = %s\n"
+               "timeout = 2\n" % (hang_port, BASE))
+    rc, o, err, secs = lookup_json(cht, "bob@example.org")
+    check("hanging server during the TLS handshake: exit 2 within timeout + "
+          "margin (%.1fs)" % secs, rc == 2 and secs < 2 + 2.5, (rc, err))
+
+    # ---- binds ----
+    rc, o, err, _ = lookup_json(c, "rita@example.org")
+    check("anonymous cannot read ou=restricted (exit 1)",
+          rc == 1 and o and not o[0]["found"], (rc, o, err))
+    cb = conf("bind", base_map + "bind_dn = cn=reader,%s\nbind_pw = %s\n"
+              % (BASE, READERPW))
+    rc, o, err, _ = lookup_json(cb, "rita@example.org")
+    check("simple bind reads ou=restricted", rc == 0 and o and o[0]["found"],
+          (rc, o, err))
+    cbad = conf("badpw", base_map + "bind_dn = cn=reader,%s\nbind_pw = wrong\n"
+                % BASE)
+    rc, o, err, _ = lookup_json(cbad, "rita@example.org")
+    check("wrong bind_pw: temporary error naming the bind (exit 2)",
+          rc == 2 and "bind" in err and "Invalid credentials" in err, (rc, err))
+    mp = os.path.join(tmp, "bind.cf")
+    os.chmod(mp, 0o644)
+    rc, o, err, _ = lookup_json(cb, "rita@example.org")
+    check("bind_pw in a world-readable map file is refused (exit 2)",
+          rc == 2 and "bind_pw" in err and "chmod 600" in err, (rc, err))
+    os.chmod(mp, 0o640)
+    rc, o, err, _ = lookup_json(cb, "rita@example.org")
+    check("... and in a group-readable one", rc == 2 and "group" in err,
+          (rc, err))
+    os.chmod(mp, 0o600)
+    cx = conf("external", "server_host = %s\nsearch_base = %s\n"
+              "sasl_mech = EXTERNAL\n" % (srv.ldapi, BASE))
+    rc, o, err, _ = lookup_json(cx, "rita@example.org")
+    check("SASL EXTERNAL over ldapi:// reads ou=restricted",
+          rc == 0 and o and o[0]["found"]
+          and o[0]["certificates"][0]["source"].startswith("ldapi://"),
+          (rc, o, err))
+
+    # ---- TLS ----
+    ca = os.path.join(tmp, "server.pem")
+    ct = conf("ldaps", "server_host = %s\nsearch_base = %s\n"
+              "tls_ca_cert_file = %s\n" % (srv.tls_url, BASE, ca))
+    rc, o, err, _ = lookup_json(ct, "bob@example.org")
+    check("ldaps:// with tls_ca_cert_file", rc == 0 and o and o[0]["found"],
+          (rc, o, err))
+    cst = conf("starttls", base_map + "start_tls = yes\ntls_ca_cert_file = %s\n"
+               % ca)
+    rc, o, err, _ = lookup_json(cst, "bob@example.org")
+    check("start_tls = yes", rc == 0 and o and o[0]["found"], (rc, o, err))
+    cwrong = conf("wrongca", "server_host = %s\nsearch_base = %s\n"
+                  "tls_ca_cert_file = %s/trust/root-rsa.pem\n"
+                  % (srv.tls_url, BASE, D))
+    rc, o, err, _ = lookup_json(cwrong, "bob@example.org")
+    check("ldaps:// with a server certificate from another CA: exit 2",
+          rc == 2, (rc, o, err))
+
+    # ---- map file errors ----
+    for name, text, msg in [
+            ("unknown", base_map + "serch_base = x\n",
+             "line 4: unknown setting 'serch_base'"),
+            ("scope", base_map + "scope = everything\n", "scope"),
+            ("url", "server_host = http://x\n", "only ldap://"),
+            ("pct", base_map + "query_filter = (mail=%x)\n", "%s, %u, %d"),
+            ("nokey", base_map + "query_filter = (mail=bob)\n", "uses none"),
+            ("parens", base_map + "query_filter = (mail=%s\n", "unbalanced"),
+            ("mech", base_map + "sasl_mech = GSSAPI\n", "only EXTERNAL"),
+            ("timeout", base_map + "timeout = 0\n", "timeout")]:
+        cc = conf("bad-" + name, text)
+        rc, out, err, _ = run("cert", "lookup", "-c", cc, "bob@example.org")
+        check("map file error (%s): exit 2 naming it" % name,
+              rc == 2 and msg in err and "bad-%s.cf" % name in err, (rc, err))
+    write(os.path.join(tmp, "harvest.conf"), trust + "harvest_map = ldap:%s\n"
+          % os.path.join(tmp, "main.cf"))
+    rc, out, err, _ = run("cert", "lookup", "-c", os.path.join(tmp, "harvest.conf"),
+                          "bob@example.org")
+    check("harvest_map cannot be ldap:", rc == 2 and "dir: map" in err, err)
+    # continuation lines and comments, Postfix style
+    cc = conf("style", "# a comment\nserver_host = ldap://127.0.0.1:%d,\n"
+              "    %s\n\nsearch_base =\n  %s\n  # not a continuation: a comment\n"
+              "timeout = 3\n" % (closed, srv.url, BASE))
+    rc, o, err, _ = lookup_json(cc, "bob@example.org")
+    check("continuation lines and comments", rc == 0 and o and o[0]["found"],
+          (rc, o, err))
+
+    # ---- one process: caching, reconnecting (addresses on stdin) ----
+    cc = conf("cache", base_map + "cache_ttl = 4\nnegative_cache_ttl = 60\n")
+    p = subprocess.Popen([SMIMECTL, "cert", "lookup", "-c", cc, "--json", "-"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, bufsize=1)
+
+    def ask(addr):
+        p.stdin.write(addr + "\n")
+        p.stdin.flush()
+        return json.loads(p.stdout.readline())
+
+    t0 = time.monotonic()
+    a1 = ask("bob@example.org")
+    a2 = ask("nobody@example.org")
+    srv.stop()
+    srv.start()
+    a3 = ask("alice@example.org")
+    check("reconnects after the server restarted", a3.get("found") is True, a3)
+    srv.stop()
+    a4 = ask("bob@example.org")
+    a5 = ask("nobody@example.org")
+    a6 = ask("dave@example.org")
+    check("cached positive answers while the server is down",
+          a1.get("found") is True and a4.get("found") is True
+          and a4["certificates"][0]["fingerprint"]
+          == a1["certificates"][0]["fingerprint"], (a1, a4))
+    check("cached negative answer while the server is down",
+          a2.get("found") is False and a5.get("found") is False
+          and "error" not in a5, a5)
+    check("a new address while the server is down: temporary error",
+          "error" in a6 and "no LDAP server answered" in a6["error"], a6)
+    time.sleep(max(0, 4.3 - (time.monotonic() - t0)))
+    a7 = ask("bob@example.org")
+    check("after cache_ttl the server is asked again (down: error)",
+          "error" in a7, a7)
+    p.stdin.close()
+    rc = p.wait(timeout=30)
+    p.stdout.close()
+    p.stderr.close()
+    check("exit 2 when some lookup failed", rc == 2, rc)
+    c0 = conf("nocache", base_map + "cache_ttl = 0\n")
+    rc, o, err, _ = lookup_json(c0, "bob@example.org", "bob@example.org")
+    check("cache_ttl = 0 with the server down: every lookup fails",
+          rc == 2 and len(o) == 2 and all("error" in x for x in o), o)
+    srv.start()
+
+    # ---- doctor ----
+    rc, out, err, _ = run("doctor", "-c", c, "--json", "bob@example.org",
+                          "dave@example.org", "alice@example.org")
+    try:
+        j = json.loads(out)
+    except ValueError:
+        j = {}
+    codes = [(f["code"], f["address"]) for f in j.get("findings", [])]
+    check("doctor: userSMIMECertificate and userCertificate differ for bob "
+          "(exit 1)", rc == 1 and codes == [("attribute-mismatch",
+                                             "bob@example.org")], (rc, out, err))
+    if j.get("findings"):
+        f = j["findings"][0]
+        check("doctor: the mismatch names the entry and both serials",
+              f["about"] == "cn=Bob Example,ou=people," + BASE
+              and "only in userSMIMECertificate: serial" in f["text"]
+              and "only in userCertificate: serial" in f["text"]
+              and "both attributes" in f["fix"], f)
+        check("doctor JSON fields", list(j.keys()) == ["clean", "findings", "errors"]
+              and list(f.keys()) == ["code", "address", "about", "text", "fix"]
+              and j["clean"] is False, j)
+    rc, out, err, _ = run("doctor", "-c", c, "dave@example.org",
+                          "alice@example.org", "frank@example.org")
+    check("doctor: same certificate in both attributes is clean (exit 0)",
+          rc == 0 and "no problems found" in out, (rc, out, err))
+    ci = write(os.path.join(tmp, "noint.conf"),
+               "trust_anchors = %s/trust\ncrl_dirs = %s/crl\n"
+               "certificate_maps = ldap:%s\n" % (D, D, os.path.join(tmp, "main.cf")),
+               0o644)
+    rc, out, err, _ = run("doctor", "-c", ci, "--json", "alice@example.org")
+    j = json.loads(out) if out.strip() else {}
+    miss = [f for f in j.get("findings", []) if f["code"] == "missing-issuer"]
+    check("doctor: missing intermediate named (exit 1)",
+          rc == 1 and miss
+          and miss[0]["about"] == "CN=Example Org Mail CA RSA,O=Example Org,C=DE"
+          and "import the CA certificate of CN=Example Org Mail CA RSA"
+          in miss[0]["fix"], (rc, out, err))
+    rc, out, err, _ = run("doctor", "-c", c, "--crl", D + "/crl-stale")
+    check("doctor: expired CRL (exit 1)",
+          rc == 1 and "[crl-expired]" in out and "int-rsa-stale.crl.pem" in out
+          and "fix:" in out, (rc, out, err))
+    rc, out, err, _ = run("doctor", "-c", c)
+    check("doctor without addresses: clean configuration (exit 0)",
+          rc == 0, (rc, out, err))
+    rc, out, err, _ = run("doctor", "-c", cdown, "bob@example.org")
+    check("doctor: a map that does not answer is an error (exit 2)",
+          rc == 2 and "no LDAP server answered" in err, (rc, out, err))
+    rc, out, err, _ = run("doctor", "-c", c, "nobody@example.org")
+    check("doctor: no certificate (exit 1)",
+          rc == 1 and "[no-certificate]" in out, (rc, out, err))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

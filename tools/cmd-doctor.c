@@ -1,0 +1,370 @@
+/* cmd-doctor.c - smimectl doctor: what is wrong with the trust store, the
+ * CRLs and the certificates of addresses, each finding with its fix
+ *
+ * Without addresses only the configuration is checked (trust anchors,
+ * intermediates, CRLs, map files; nothing is contacted).  With
+ * addresses, a context is built and each address is looked up as the
+ * policy service does (sg_cert_check): LDAP maps are queried.
+ *
+ * Exit status: 0 no findings; 1 findings; 2 usage or configuration
+ * error, or an address could not be checked (a map did not answer).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smimeguard.h"
+#include "smimectl.h"
+
+#define EXIT_FINDINGS 1
+
+/* what the report callback collects */
+struct doctor {
+	bool json, quiet;
+	size_t findings, errors;
+	char *out;			/* JSON: the findings array so far */
+	size_t used, size;
+	char *errs;			/* JSON: the errors array so far */
+	size_t errs_used, errs_size;
+	bool nomem;
+};
+
+void usage_doctor(FILE *fp)
+{
+	fprintf(fp,
+"Usage: smimectl doctor [OPTIONS] [ADDRESS...]\n"
+"\n"
+"Find what keeps S/MIME from working and say how to fix it:\n"
+"  - trust_anchors, intermediates and crl_dirs paths that cannot be read or\n"
+"    hold nothing; CA certificates that expired; intermediates that do not\n"
+"    chain to a trust anchor (naming the missing CA);\n"
+"  - CRLs that expired or are not yet valid, CRLs of unknown CAs, and, with\n"
+"    revocation_check = hard, CAs without a CRL;\n"
+"  - certificate map files that cannot be read;\n"
+"  - for each ADDRESS: no certificate, no usable one, certificates whose\n"
+"    chain lacks a CA in the trust store (naming it) or whose CA has no\n"
+"    current CRL, and LDAP entries whose userSMIMECertificate and\n"
+"    userCertificate hold different certificates (different clients then\n"
+"    encrypt to different certificates).\n"
+"Without ADDRESS nothing is contacted; with one, LDAP maps are queried.\n"
+"\n"
+"Options:\n"
+"  -c, --config FILE        read settings from FILE (smimeguard.conf)\n"
+"      --map TYPE:NAME      certificate map (repeatable; replaces\n"
+"                           certificate_maps)\n"
+"      --trust PATH         trust anchors (repeatable; replaces trust_anchors)\n"
+"      --intermediates PATH untrusted intermediate CAs (repeatable)\n"
+"      --crl PATH           CRL file or directory (repeatable)\n"
+"      --revocation MODE    none | soft | hard\n"
+"      --at TIME            check at TIME: 2026-11-28T10:00:00Z or\n"
+"                           @unix-seconds (default: now)\n"
+"      --json               one JSON object: {\"clean\",\"findings\":[{\"code\",\n"
+"                           \"address\",\"about\",\"text\",\"fix\"}],\"errors\":\n"
+"                           [{\"address\",\"error\"}]}\n"
+"  -q, --quiet              print nothing; use the exit status\n"
+"  -h, --help               show this help\n"
+"\n"
+"Exit status: 0 no findings; 1 findings; 2 usage or configuration error,\n"
+"or an ADDRESS could not be checked (a map did not answer).\n"
+"\n"
+"Example:\n"
+"  smimectl doctor -c /etc/smimeguard/smimeguard.conf partner@example.com\n");
+}
+
+/* add_list - join a repeatable path option into one list value */
+static int add_list(char **list, const char *item)
+{
+	size_t n = *list == NULL ? 0 : strlen(*list);
+	char *p = realloc(*list, n + strlen(item) + 3);
+
+	if (p == NULL)
+		return -1;
+	if (n == 0)
+		strcpy(p, item);
+	else
+		sprintf(p + n, ", %s", item);
+	*list = p;
+	return 0;
+}
+
+/* put - append bytes to a growing string */
+static void put(struct doctor *dr, char **buf, size_t *used, size_t *size,
+		const char *s, size_t len)
+{
+	char *nb;
+
+	if (dr->nomem)
+		return;
+	if (*used + len + 1 > *size) {
+		size_t ns = *size == 0 ? 1024 : *size;
+
+		while (ns < *used + len + 1)
+			ns *= 2;
+		if ((nb = realloc(*buf, ns)) == NULL) {
+			dr->nomem = true;
+			return;
+		}
+		*buf = nb;
+		*size = ns;
+	}
+	memcpy(*buf + *used, s, len);
+	*used += len;
+	(*buf)[*used] = '\0';
+}
+
+/* utf8_len - length of the valid UTF-8 sequence at p, or 0 */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	return n;
+}
+
+/* put_json - a JSON string (invalid UTF-8 becomes U+FFFD) */
+static void put_json(struct doctor *dr, char **buf, size_t *used,
+		     size_t *size, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char esc[8];
+
+	put(dr, buf, used, size, "\"", 1);
+	while (*p != '\0') {
+		size_t n = utf8_len(p);
+
+		if (n == 0) {
+			put(dr, buf, used, size, "\\ufffd", 6);
+			p++;
+		} else if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p++;
+			put(dr, buf, used, size, esc, 2);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *p++);
+			put(dr, buf, used, size, esc, 6);
+		} else {
+			put(dr, buf, used, size, (const char *)p, n);
+			p += n;
+		}
+	}
+	put(dr, buf, used, size, "\"", 1);
+}
+
+/* print_clean - a line for a terminal: control characters as '?' */
+static void print_clean(const char *s)
+{
+	for (; *s != '\0'; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+/* report - one finding */
+static void report(const struct sg_finding *f, void *context)
+{
+	struct doctor *dr = context;
+	const char *keys[] = { "code", "address", "about", "text", "fix" };
+	const char *vals[] = { f->code, f->address, f->about, f->text, f->fix };
+	size_t i;
+
+	dr->findings++;
+	if (dr->quiet)
+		return;
+	if (!dr->json) {
+		printf("[%s] ", f->code);
+		print_clean(f->text);
+		printf("\n    fix: ");
+		print_clean(f->fix);
+		printf("\n");
+		return;
+	}
+	put(dr, &dr->out, &dr->used, &dr->size, dr->used > 0 ? ",{" : "{", dr->used > 0 ? 2 : 1);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		put(dr, &dr->out, &dr->used, &dr->size, i > 0 ? ",\"" : "\"", i > 0 ? 2 : 1);
+		put(dr, &dr->out, &dr->used, &dr->size, keys[i], strlen(keys[i]));
+		put(dr, &dr->out, &dr->used, &dr->size, "\":", 2);
+		put_json(dr, &dr->out, &dr->used, &dr->size, vals[i]);
+	}
+	put(dr, &dr->out, &dr->used, &dr->size, "}", 1);
+}
+
+/* error - an address (or the configuration) that could not be checked */
+static void error(struct doctor *dr, const char *address, const char *msg)
+{
+	dr->errors++;
+	fprintf(stderr, "%s: doctor: %s%s%s\n", progname, address,
+		address[0] != '\0' ? ": " : "", msg);
+	if (!dr->json)
+		return;
+	put(dr, &dr->errs, &dr->errs_used, &dr->errs_size,
+	    dr->errs_used > 0 ? ",{\"address\":" : "{\"address\":",
+	    dr->errs_used > 0 ? 13 : 12);
+	put_json(dr, &dr->errs, &dr->errs_used, &dr->errs_size, address);
+	put(dr, &dr->errs, &dr->errs_used, &dr->errs_size, ",\"error\":", 9);
+	put_json(dr, &dr->errs, &dr->errs_used, &dr->errs_size, msg);
+	put(dr, &dr->errs, &dr->errs_used, &dr->errs_size, "}", 1);
+}
+
+/* cmd_doctor - smimectl doctor */
+int cmd_doctor(int argc, char **argv)
+{
+	enum {
+		O_MAP = 256, O_TRUST, O_INTER, O_CRL, O_REVOCATION, O_AT, O_JSON
+	};
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "map", required_argument, NULL, O_MAP },
+		{ "trust", required_argument, NULL, O_TRUST },
+		{ "intermediates", required_argument, NULL, O_INTER },
+		{ "crl", required_argument, NULL, O_CRL },
+		{ "revocation", required_argument, NULL, O_REVOCATION },
+		{ "at", required_argument, NULL, O_AT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct doctor dr;
+	const char *config = NULL, *revocation = NULL;
+	char *maps = NULL, *trust = NULL, *inter = NULL, *crl = NULL;
+	struct sg_config *conf = NULL;
+	struct sg_ctx *ctx = NULL;
+	struct sg_error err;
+	time_t at = 0;
+	int c, i, ret = EXIT_SUCCESS;
+
+	memset(&dr, 0, sizeof(dr));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case O_MAP:
+			if (add_list(&maps, optarg) < 0)
+				goto nomem;
+			break;
+		case O_TRUST:
+			if (add_list(&trust, optarg) < 0)
+				goto nomem;
+			break;
+		case O_INTER:
+			if (add_list(&inter, optarg) < 0)
+				goto nomem;
+			break;
+		case O_CRL:
+			if (add_list(&crl, optarg) < 0)
+				goto nomem;
+			break;
+		case O_REVOCATION:
+			revocation = optarg;
+			break;
+		case O_AT:
+			if (sg_parse_time(optarg, &at) < 0) {
+				fprintf(stderr, "%s: --at: '%s' is not a time "
+					"(use 2026-11-28T10:00:00Z or @unix-seconds)\n",
+					progname, optarg);
+				ret = EXIT_USAGE;
+				goto out;
+			}
+			break;
+		case O_JSON:
+			dr.json = true;
+			break;
+		case 'q':
+			dr.quiet = true;
+			break;
+		case 'h':
+			usage_doctor(stdout);
+			goto out;
+		default:
+			fprintf(stderr, "Try 'smimectl doctor --help'.\n");
+			ret = EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (dr.quiet)
+		dr.json = false;
+	if (sg_config_new(&conf) < 0)
+		goto nomem;
+	if (config != NULL && sg_config_read(conf, config, &err) < 0)
+		goto conf_error;
+	if ((maps != NULL && sg_config_set(conf, "certificate_maps", maps, &err) < 0) ||
+	    (trust != NULL && sg_config_set(conf, "trust_anchors", trust, &err) < 0) ||
+	    (inter != NULL && sg_config_set(conf, "intermediates", inter, &err) < 0) ||
+	    (crl != NULL && sg_config_set(conf, "crl_dirs", crl, &err) < 0) ||
+	    (revocation != NULL &&
+	     sg_config_set(conf, "revocation_check", revocation, &err) < 0))
+		goto conf_error;
+	if (sg_config_check(conf, at, report, &dr, &err) < 0)
+		goto conf_error;
+	if (optind < argc) {
+		if (sg_ctx_new(conf, &ctx, &err) < 0) {
+			error(&dr, "", err.msg);
+		} else {
+			for (i = optind; i < argc; i++) {
+				if (sg_cert_check(ctx, argv[i], at, report, &dr,
+						  &err) < 0)
+					error(&dr, argv[i], err.msg);
+			}
+		}
+	}
+	if (dr.nomem)
+		goto nomem;
+	if (dr.json) {
+		printf("{\"clean\":%s,\"findings\":[%s],\"errors\":[%s]}\n",
+		       dr.findings == 0 && dr.errors == 0 ? "true" : "false",
+		       dr.out != NULL ? dr.out : "",
+		       dr.errs != NULL ? dr.errs : "");
+	} else if (!dr.quiet) {
+		if (dr.findings == 0 && dr.errors == 0)
+			printf("smimectl doctor: no problems found\n");
+		else
+			printf("smimectl doctor: %zu finding%s%s\n", dr.findings,
+			       dr.findings == 1 ? "" : "s",
+			       dr.errors > 0 ? ", and some checks could not be "
+			       "made (see the errors above)" : "");
+	}
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "%s: write error: %s\n", progname,
+			strerror(errno));
+		ret = EXIT_USAGE;
+	} else {
+		ret = dr.errors > 0 ? EXIT_USAGE :
+		      dr.findings > 0 ? EXIT_FINDINGS : EXIT_SUCCESS;
+	}
+	goto out;
+conf_error:
+	fprintf(stderr, "%s: %s\n", progname, err.msg);
+	ret = EXIT_USAGE;
+	goto out;
+nomem:
+	fprintf(stderr, "%s: out of memory\n", progname);
+	ret = EXIT_USAGE;
+out:
+	sg_ctx_free(&ctx);
+	sg_config_free(&conf);
+	free(dr.out);
+	free(dr.errs);
+	free(maps);
+	free(trust);
+	free(inter);
+	free(crl);
+	return ret;
+}
