@@ -16,11 +16,13 @@
 
 static const char *log_name = "smimeguard";
 static bool log_stderr;
+static long log_pid;
 
 void dm_log_init(const char *name, bool use_stderr)
 {
 	log_name = name;
 	log_stderr = use_stderr;
+	log_pid = (long)getpid();
 	if (!use_stderr)
 		openlog(name, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
@@ -31,7 +33,7 @@ static void vlog(int prio, const char *tag, const char *fmt, va_list ap)
 
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	if (log_stderr)
-		fprintf(stderr, "%s[%ld]: %s%s\n", log_name, (long)getpid(), tag, buf);
+		fprintf(stderr, "%s[%ld]: %s%s\n", log_name, log_pid, tag, buf);
 	else
 		syslog(prio, "%s%s", tag, buf);
 }

@@ -26,6 +26,7 @@ void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 	snprintf(r->action, sizeof(r->action), "DUNNO");
 	r->log[0] = '\0';
 	r->enforced = false;
+	r->notable = false;
 	if (state == NULL || strcmp(state, "RCPT") != 0 || rcpt_raw == NULL ||
 	    rcpt_raw[0] == '\0')
 		return;
@@ -42,6 +43,7 @@ void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 			 sender, rcpt, sg_policy_requirement_name(d.requirements), d.why);
 		return;
 	}
+	r->notable = true;	/* from here on: no usable certificate */
 	if (found < 0) {
 		snprintf(r->action, sizeof(r->action),
 			 "DEFER_IF_PERMIT 4.7.1 the S/MIME certificate lookup "

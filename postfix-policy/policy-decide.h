@@ -18,6 +18,8 @@ struct pd_reply {
 	char action[900];	/* e.g. "DUNNO", "550 5.7.1 <a@b>: ..." */
 	char log[1500];		/* one line for the log, or "" */
 	bool enforced;		/* a rule required something of this rcpt */
+	bool notable;		/* refused, deferred, monitored or failed:
+				   worth a log line even without -v */
 };
 
 void pd_decide(const struct sg_policy *pol, const struct pp_request *req,

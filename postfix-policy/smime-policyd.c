@@ -89,6 +89,7 @@ struct conn {
 	size_t out_used, out_off;
 	time_t last_active;
 	bool closing;		/* close once out is flushed */
+	bool want_out;		/* EPOLLOUT is registered */
 };
 
 struct daemon_state {
@@ -146,7 +147,7 @@ static long handle_request(const char *buf, size_t len, char *out,
 	state.n_requests++;
 	dm_config_reload_if_changed(state.config_path, &state.cfg, RELOAD_CHECK_SECS);
 	pd_decide(state.cfg.pol, &req, lookup_cb, state.cfg.ctx, &reply);
-	if (reply.log[0] != '\0' && (reply.enforced || state.verbose)) {
+	if (reply.log[0] != '\0' && (reply.notable || state.verbose)) {
 		const char *id = pp_get(&req, "queue_id");
 		char qid[64];
 
@@ -306,9 +307,13 @@ static int conn_flush(int epfd, struct conn *c)
 	}
 	if (c->out_off == c->out_used)
 		c->out_off = c->out_used = 0;
-	ev.events = EPOLLIN | (c->out_used > 0 ? EPOLLOUT : 0);
-	ev.data.fd = c->fd;
-	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	if (c->want_out != (c->out_used > 0)) {
+		/* only when it changes: one syscall less per request */
+		c->want_out = c->out_used > 0;
+		ev.events = EPOLLIN | (c->want_out ? EPOLLOUT : 0);
+		ev.data.fd = c->fd;
+		epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	}
 	return 0;
 }
 
