@@ -1,0 +1,161 @@
+#!/bin/bash
+# NAME
+#	bench-intake.sh - Postfix submission intake with smime-policyd +
+#	smime-milter against bare Postfix, in the same run
+#
+# SYNOPSIS
+#	SG_BUILD=BUILDDIR bench/bench-intake.sh [--messages M] [--sessions S]
+#		[--size BYTES] [--rounds R]
+#
+# DESCRIPTION
+#	Starts two private sandboxes (scripts/sandbox up) in fresh
+#	world-searchable directories under /tmp: one with the smimeguard
+#	policy service and milter on its submission port, one with
+#	SANDBOX_NO_PLUGINS=1 (no smimeguard code at all).  Then, for R rounds,
+#	alternating between the two (plugins first in odd rounds, bare first
+#	in even ones), it sends with smtp-source(1) M messages of BYTES bytes
+#	over S parallel sessions from SENDER to EXTERNAL_OPEN_RCPT (no
+#	encryption requirement: smime-policyd and smime-milter still see every
+#	RCPT and every message), then M to INTERNAL_RCPT, and times each
+#	smtp-source run until it exits (every message accepted, i.e. queued).
+#	A run counts only when smtp-source exits 0 and the submission log
+#	shows no new reject; delivery (sink, Dovecot LMTP) is asynchronous and
+#	not timed, but it runs on the same machine during the measurement.
+#	Prints msgs/s per run, the median per sandbox and recipient, and the
+#	ratio plugins / bare (target >= 0.7).  Both sandboxes are stopped
+#	at the end, also on failure or interrupt, and their directories
+#	removed (BENCH_KEEP=1 keeps them).
+#
+#	Defaults: M=500, S=10, BYTES=5120, R=3, SG_BUILD=/tmp/bp-build.
+#	Must run as root (the sandbox does).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+sandbox=$here/scripts/sandbox
+export SG_BUILD=${SG_BUILD:-/tmp/bp-build}
+msgs=500 sessions=10 size=5120 rounds=3
+while [ $# -gt 0 ]; do
+	case $1 in
+	--messages) msgs=$2; shift 2 ;;
+	--sessions) sessions=$2; shift 2 ;;
+	--size) size=$2; shift 2 ;;
+	--rounds) rounds=$2; shift 2 ;;
+	*) echo "usage: $0 [--messages M] [--sessions S] [--size BYTES] [--rounds R]" >&2
+	   exit 64 ;;
+	esac
+done
+smtp_source=$(command -v smtp-source || echo /usr/sbin/smtp-source)
+[ -x "$smtp_source" ] || { echo "bench-intake: smtp-source not found (postfix package)" >&2; exit 1; }
+
+dplug=$(mktemp -d /tmp/bench-intake-plug.XXXXXX)
+dbare=$(mktemp -d /tmp/bench-intake-bare.XXXXXX)
+chmod 755 "$dplug" "$dbare"
+cleanup() {
+	"$sandbox" down --dir "$dplug" >/dev/null 2>&1 || true
+	"$sandbox" down --dir "$dbare" >/dev/null 2>&1 || true
+	if [ "${BENCH_KEEP:-0}" != 1 ]; then
+		rm -rf "$dplug" "$dbare"
+		rm -f "$dplug".env "$dplug".up.log "$dbare".env "$dbare".up.log
+	else
+		echo "bench-intake: kept $dplug $dbare" >&2
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "bench-intake: starting the sandboxes (plugins: $dplug, bare: $dbare)" >&2
+"$sandbox" up --dir "$dplug" >"$dplug.env" 2>"$dplug.up.log" ||
+	{ tail -20 "$dplug.up.log" >&2; exit 1; }
+SANDBOX_NO_PLUGINS=1 "$sandbox" up --dir "$dbare" >"$dbare.env" 2>"$dbare.up.log" ||
+	{ tail -20 "$dbare.up.log" >&2; exit 1; }
+mv "$dplug.env" "$dplug.up.log" "$dbare.env" "$dbare.up.log" "$dplug/" 2>/dev/null || true
+
+getenv() {	# DIR KEY
+	sed -n "s/^$2=//p" "$1/sandbox.env"
+}
+declare -A port
+port[plugins]=$(getenv "$dplug" SUBMISSION_PORT)
+port[bare]=$(getenv "$dbare" SUBMISSION_PORT)
+declare -A dirof=([plugins]=$dplug [bare]=$dbare)
+sender=$(getenv "$dplug" SENDER)
+declare -A rcpt
+rcpt[external]=$(getenv "$dplug" EXTERNAL_OPEN_RCPT)
+rcpt[internal]=$(getenv "$dplug" INTERNAL_RCPT)
+
+rejects() {	# DIR: reject lines of the submission smtpd so far
+	grep -cE 'postfix/submission/(smtpd|cleanup).*(reject|milter-)' \
+		"$1/log/postfix.log" 2>/dev/null || true
+}
+
+declare -A results
+run() {	# SANDBOX KIND
+	local sb=$1 kind=$2 d=${dirof[$1]} r0 r1 t0 t1 rate
+	r0=$(rejects "$d")
+	t0=$(date +%s.%N)
+	if ! "$smtp_source" -m "$msgs" -s "$sessions" -l "$size" \
+		-f "$sender" -t "${rcpt[$kind]}" "127.0.0.1:${port[$sb]}" \
+		>"$d/smtp-source.out" 2>&1; then
+		cat "$d/smtp-source.out" >&2
+		echo "bench-intake: smtp-source failed against $sb" >&2
+		exit 1
+	fi
+	t1=$(date +%s.%N)
+	r1=$(rejects "$d")
+	if [ "$r1" != "$r0" ]; then
+		grep -E 'reject|milter-' "$d/log/postfix.log" | tail -5 >&2
+		echo "bench-intake: $sb rejected mail" >&2
+		exit 1
+	fi
+	rate=$(echo "$msgs / ($t1 - $t0)" | bc -l)
+	printf '  %-8s %-8s %5d msgs in %6.2f s: %7.1f msgs/s\n' \
+		"$sb" "$kind" "$msgs" "$(echo "$t1 - $t0" | bc -l)" "$rate"
+	results[$sb.$kind]+="$rate "
+}
+
+median() {
+	tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+echo "messages $msgs x $size bytes, $sessions sessions, $rounds rounds;" \
+	"smtp-source $smtp_source; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# one unmeasured warm-up run each (process pools, caches)
+for sb in plugins bare; do
+	"$smtp_source" -m 50 -s "$sessions" -l "$size" -f "$sender" \
+		-t "${rcpt[external]}" "127.0.0.1:${port[$sb]}" >/dev/null 2>&1 || true
+done
+for ((r = 1; r <= rounds; r++)); do
+	echo "round $r"
+	if ((r % 2)); then order="plugins bare"; else order="bare plugins"; fi
+	for kind in external internal; do
+		for sb in $order; do
+			run "$sb" "$kind"
+		done
+	done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# CPU used by the smimeguard daemons over the whole run (warm-up included)
+for f in "$dplug"/run/*.ident; do
+	[ -e "$f" ] || continue
+	read -r pid _ <"$f" || continue
+	[ -r "/proc/$pid/stat" ] || continue
+	awk -v n="$(basename "$f" .ident)" -v hz="$(getconf CLK_TCK)" \
+		-v m=$(((2 * rounds * msgs + 50) )) '{
+		sub(/^.*\) /, ""); cpu = ($12 + $13) / hz
+		printf "CPU of %s: %.2f s over %d messages (%.0f us/message)\n", n, cpu, m, cpu * 1e6 / m }' \
+		"/proc/$pid/stat"
+done
+
+echo
+echo "| recipient | bare Postfix msgs/s | policyd + milter msgs/s | ratio | target 0.7 |"
+echo "|---|---|---|---|---|"
+status=0
+for kind in external internal; do
+	b=$(echo "${results[bare.$kind]}" | median)
+	p=$(echo "${results[plugins.$kind]}" | median)
+	ratio=$(echo "$p / $b" | bc -l)
+	met=met
+	if (($(echo "$ratio < 0.7" | bc -l))); then met=MISSED; status=2; fi
+	printf '| %s (%s) | %.1f | %.1f | %.2f | %s |\n' \
+		"$kind" "${rcpt[$kind]}" "$b" "$p" "$ratio" "$met"
+done
+exit $status
