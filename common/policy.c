@@ -158,6 +158,25 @@ nomem:
 	return -1;
 }
 
+/* get_list - split_list() of a setting; -1 with err_r when its value
+   cannot be expanded or on ENOMEM */
+static int get_list(struct sg_config *conf, const char *name, bool to_lower,
+		    char ***items_r, size_t *n_r, struct sg_error *err_r)
+{
+	const char *v = sg_config_get(conf, name);
+
+	if (v == NULL) {
+		sg_error_set(err_r, SG_ERR_CONFIG, "%s: cannot expand its value",
+			     name);
+		return -1;
+	}
+	if (split_list(v, to_lower, items_r, n_r) < 0) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static void free_list(char **items, size_t n)
 {
 	while (n > 0)
@@ -249,7 +268,8 @@ static int load_map(struct sg_policy *pol, const char *spec,
 		pol->n_rules++;
 	}
 	fclose(fp);
-	qsort(pol->rules, pol->n_rules, sizeof(*pol->rules), cmp_rule);
+	if (pol->n_rules > 0)	/* rules is NULL until the first rule */
+		qsort(pol->rules, pol->n_rules, sizeof(*pol->rules), cmp_rule);
 	return 0;
 nomem:
 	sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
@@ -280,6 +300,9 @@ int sg_policy_new(struct sg_config *conf, struct sg_policy **pol_r,
 {
 	struct sg_policy *pol;
 	const char *v;
+	char **maps = NULL;
+	size_t n_maps = 0, i;
+	int ret = 0;
 
 	sg_assert(conf != NULL && pol_r != NULL);
 	*pol_r = NULL;
@@ -294,31 +317,23 @@ int sg_policy_new(struct sg_config *conf, struct sg_policy **pol_r,
 			     v == NULL ? "" : v);
 		goto fail;
 	}
-	if ((v = sg_config_get(conf, "internal_domains")) == NULL ||
-	    split_list(v, true, &pol->internal, &pol->n_internal) < 0 ||
-	    (v = sg_config_get(conf, "policy_exempt_senders")) == NULL ||
-	    split_list(v, true, &pol->exempt_senders, &pol->n_exempt_senders) < 0 ||
-	    (v = sg_config_get(conf, "policy_exempt_recipients")) == NULL ||
-	    split_list(v, true, &pol->exempt_rcpts, &pol->n_exempt_rcpts) < 0) {
-		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+	if (get_list(conf, "internal_domains", true, &pol->internal,
+		     &pol->n_internal, err_r) < 0 ||
+	    get_list(conf, "policy_exempt_senders", true, &pol->exempt_senders,
+		     &pol->n_exempt_senders, err_r) < 0 ||
+	    get_list(conf, "policy_exempt_recipients", true, &pol->exempt_rcpts,
+		     &pol->n_exempt_rcpts, err_r) < 0)
 		goto fail;
-	}
-	v = sg_config_get(conf, "encryption_policy_maps");
-	if (v != NULL && *v != '\0') {
-		char **maps;
-		size_t n, i;
-		int ret = 0;
-
-		if (split_list(v, false, &maps, &n) < 0) {
-			sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
-			goto fail;
-		}
-		for (i = 0; i < n && ret == 0; i++)
-			ret = load_map(pol, maps[i], err_r);
-		free_list(maps, n);
-		if (ret < 0)
-			goto fail;
-	}
+	/* maps that cannot be expanded fail too: never a policy silently
+	   without its rules */
+	if (get_list(conf, "encryption_policy_maps", false, &maps, &n_maps,
+		     err_r) < 0)
+		goto fail;
+	for (i = 0; i < n_maps && ret == 0; i++)
+		ret = load_map(pol, maps[i], err_r);
+	free_list(maps, n_maps);
+	if (ret < 0)
+		goto fail;
 	*pol_r = pol;
 	return 0;
 fail:
@@ -388,6 +403,8 @@ static const struct policy_rule *find_rule(const struct sg_policy *pol,
 {
 	struct policy_rule k = { .key = (char *)key };
 
+	if (pol->n_rules == 0)
+		return NULL;	/* rules is NULL: not a valid bsearch() base */
 	return bsearch(&k, pol->rules, pol->n_rules, sizeof(*pol->rules),
 		       cmp_rule);
 }

@@ -71,8 +71,9 @@ struct smime_record {
 	uint8_t version;		/* SMIME_RECORD_VERSION */
 	uint8_t status;			/* enum sg_status + 1; 0: none recorded */
 	uint8_t status_at_delivery;	/* likewise */
-	uint8_t unused;
+	uint8_t flags;			/* SMIME_RECORD_HAS_SIGNER */
 };
+#define SMIME_RECORD_HAS_SIGNER 0x01	/* the signer is in the cache field */
 #define SMIME_RECORD_VERSION 1
 
 /* a verdict in plugin terms (no pointers into freed memory) */
@@ -397,16 +398,19 @@ static void smime_write_record(struct mail *mail, const struct smime_verdict *v,
 	rec.reasons = v->reasons;
 	rec.status = (uint8_t)(v->status + 1);
 	rec.status_at_delivery = (uint8_t)(at_delivery + 1);
+	if (v->signer[0] != '\0')
+		rec.flags |= SMIME_RECORD_HAS_SIGNER;
 	mail_index_update_ext(mail->transaction->itrans, mail->seq,
 			      smime_ext_id(mail->box), &rec, NULL);
 }
 
-/* the signer is cached as written; "-" records "no signer" (not an
-   address), so a cache hit never triggers a recomputation */
+/* smime_write_signer - the signer address into the cache field; nothing
+   is written for mail without a signer (the record's flags say so), so
+   unsigned mail costs no cache write at delivery */
 static void smime_write_signer(struct mail *mail, const char *signer)
 {
 	if (signer[0] == '\0')
-		signer = "-";
+		return;
 	index_mail_cache_add_idx(INDEX_MAIL(mail), smime_signer_field(mail->box),
 				 signer, strlen(signer));
 }
@@ -437,8 +441,6 @@ static const char *smime_read_signer(struct mail *mail)
 	if (index_mail_cache_lookup_field(INDEX_MAIL(mail), buf,
 					  smime_signer_field(mail->box)) <= 0)
 		return NULL;
-	if (buf->used == 1 && ((const char *)buf->data)[0] == '-')
-		return "";
 	return t_strndup(buf->data, buf->used);
 }
 
@@ -487,8 +489,12 @@ int smime_mail_get_detail(struct mail *mail, struct smime_detail *d,
 	d->status_at_delivery = (enum sg_status)(rec.status_at_delivery - 1);
 	d->verified_at = (time_t)rec.verified_at;
 	d->reasons = rec.reasons;
+	if ((rec.flags & SMIME_RECORD_HAS_SIGNER) == 0) {
+		d->signer = "";
+		return 0;
+	}
 	signer = smime_read_signer(mail);
-	if (signer == NULL && d->status != SG_STATUS_NONE) {
+	if (signer == NULL) {
 		/* the cache was purged: the signer can be recomputed */
 		struct smime_verdict v;
 

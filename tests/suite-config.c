@@ -273,6 +273,49 @@ START_TEST(test_fuzz_regressions)
 }
 END_TEST
 
+/* the policy engine's fuzzer findings */
+START_TEST(test_fuzz_policy_regressions)
+{
+	static const struct {
+		const char *file;
+		int ret;
+		const char *msg;
+	} cases[] = {
+		{ "config-policy-no-rules.conf", 0, NULL },
+		{ "config-policy-unexpandable.conf", -1,
+		  "internal_domains: cannot expand its value" },
+		{ "config-policy-maps-unexpandable.conf", -1,
+		  "encryption_policy_maps: cannot expand its value" },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sg_config *conf;
+		struct sg_policy *pol = NULL;
+		struct sg_policy_decision d;
+		struct sg_error err;
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/data/fuzz-regress/%s", SG_SRCDIR,
+			 cases[i].file);
+		ck_assert_int_eq(sg_config_new(&conf), 0);
+		ck_assert_msg(sg_config_read(conf, path, &err) == 0, "%s: %s",
+			      cases[i].file, err.msg);
+		ck_assert_int_eq(sg_policy_new(conf, &pol, &err), cases[i].ret);
+		if (cases[i].ret == 0) {
+			sg_policy_decide(pol, "a@x.example", "b@y.example", &d);
+			ck_assert_uint_eq(d.requirements, 0);
+			sg_policy_free(&pol);
+		} else {
+			ck_assert_int_eq(err.code, SG_ERR_CONFIG);
+			ck_assert_msg(strstr(err.msg, cases[i].msg) != NULL, "%s: %s",
+				      cases[i].file, err.msg);
+		}
+		sg_config_free(&conf);
+	}
+}
+END_TEST
+
 static void misuse_null_conf(void)
 {
 	struct sg_error err;
@@ -300,6 +343,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_policy_string);
 	tcase_add_test(tc, test_parse_time);
 	tcase_add_test(tc, test_fuzz_regressions);
+	tcase_add_test(tc, test_fuzz_policy_regressions);
 	tcase_add_test(tc, test_stamp);
 	tcase_add_test_raise_signal(tc, test_misuse_aborts, SIGABRT);
 	suite_add_tcase(s, tc);

@@ -1,0 +1,282 @@
+#!/bin/bash
+# seeds.sh OUTDIR - make the seed corpora of the fuzzers in OUTDIR/seeds
+#
+# Collects, at run time (nothing large is committed):
+#   - the shared corpora (../shared/corpora from the repository, or
+#     $SG_CORPORA): mail (*.eml, *.env) and raw CMS (*.bin);
+#   - the test PKI's messages: tests/gen-pki.sh is run into OUTDIR/gen-pki
+#     (skipped when it fails, e.g. without python3; SG_FUZZ_NO_GENPKI=1
+#     skips it too; it is not rerun when OUTDIR/gen-pki/msg exists);
+#   - the messages of fuzz/build.sh's tiny PKI (OUTDIR/bin/pki/msg).
+# and splits them per fuzzer:
+#   seeds/verify, seeds/mime  every message;
+#   seeds/cms                 the CMS objects inside the messages (with
+#                             python3) and the raw ones, in fuzz-cms's
+#                             layout: 0x00 + CMS, or 0xff + content + 0xff +
+#                             CMS for a detached signature;
+#   (all but config)          python3 also makes RFC 3274 compressed-data
+#                             that expands 1000-fold (over a 1 MiB limit)
+#                             and compressed-data over a signed message;
+#   seeds/config              conf.d/smimeguard.conf and a few samples.
+# Seeds are named by their SHA-1, so reruns do not duplicate them.
+
+set -eu
+
+if [ $# -ne 1 ] || [ -z "$1" ]; then
+	echo "usage: $0 OUTDIR" >&2
+	exit 2
+fi
+FUZZ_DIR=$(cd -- "$(dirname -- "$0")" && pwd -P)
+SRC=$(dirname -- "$FUZZ_DIR")
+mkdir -p -- "$1"
+OUT=$(cd -- "$1" && pwd -P)
+SEEDS=$OUT/seeds
+CORPORA=${SG_CORPORA:-$(dirname -- "$SRC")/shared/corpora}
+
+mkdir -p "$SEEDS/verify" "$SEEDS/mime" "$SEEDS/cms" "$SEEDS/config"
+
+# add DIR FILE - copy FILE into DIR under its SHA-1
+add() {
+	local sum
+	sum=$(sha1sum <"$2")
+	cp -- "$2" "$1/${sum%% *}"
+}
+
+# add_raw_cms DIR FILE - a raw CMS object as a fuzz-cms seed (no content)
+add_raw_cms() {
+	local tmp=$OUT/seed.tmp
+	{ printf '\000'; cat -- "$2"; } >"$tmp"
+	add "$1" "$tmp"
+	rm -f -- "$tmp"
+}
+
+mail_dirs=()
+if [ -d "$CORPORA" ]; then
+	mail_dirs+=("$CORPORA")
+	while IFS= read -r -d '' f; do
+		add_raw_cms "$SEEDS/cms" "$f"
+	done < <(find "$CORPORA" -type f -name '*.bin' -print0)
+	# RFC 4134 4.3 is detached over ExContent.bin: pair it with every
+	# SignedData so some seeds are real detached signatures
+	ex=$CORPORA/rfc4134-examples/ExContent.bin
+	if [ -f "$ex" ]; then
+		for f in "$CORPORA"/rfc4134-examples/4.*.bin; do
+			{ printf '\377'; cat -- "$ex"; printf '\377'; cat -- "$f"; } \
+				>"$OUT/seed.tmp"
+			add "$SEEDS/cms" "$OUT/seed.tmp"
+		done
+		rm -f -- "$OUT/seed.tmp"
+	fi
+else
+	echo "seeds.sh: no corpora at $CORPORA (skipped)" >&2
+fi
+
+if [ "${SG_FUZZ_NO_GENPKI:-0}" != 1 ]; then
+	if [ -d "$OUT/gen-pki/msg" ] ||
+	   bash "$SRC/tests/gen-pki.sh" "$OUT/gen-pki" >"$OUT/gen-pki.log" 2>&1; then
+		mail_dirs+=("$OUT/gen-pki/msg")
+	else
+		echo "seeds.sh: tests/gen-pki.sh failed, see $OUT/gen-pki.log (skipped)" >&2
+		rm -rf -- "$OUT/gen-pki"
+	fi
+fi
+if [ -d "$OUT/bin/pki/msg" ]; then
+	mail_dirs+=("$OUT/bin/pki/msg")
+	for f in "$OUT"/bin/pki/msg/*.p7[cms]; do
+		[ -f "$f" ] && add_raw_cms "$SEEDS/cms" "$f"
+	done
+	# detached content with a signature, and with an EnvelopedData
+	for f in signed-detached.p7s encrypted-gcm.p7m; do
+		if [ ! -f "$OUT/bin/pki/ca/body.txt" ] ||
+		   [ ! -f "$OUT/bin/pki/msg/$f" ]; then
+			continue
+		fi
+		{ printf '\377'; cat -- "$OUT/bin/pki/ca/body.txt"; printf '\377'
+		  cat -- "$OUT/bin/pki/msg/$f"; } >"$OUT/seed.tmp"
+		add "$SEEDS/cms" "$OUT/seed.tmp"
+		rm -f -- "$OUT/seed.tmp"
+	done
+fi
+
+mails=()
+if [ "${#mail_dirs[@]}" -gt 0 ]; then
+	while IFS= read -r -d '' f; do
+		mails+=("$f")
+		add "$SEEDS/verify" "$f"
+		add "$SEEDS/mime" "$f"
+	done < <(find "${mail_dirs[@]}" -type f \( -name '*.eml' -o -name '*.env' \) -print0)
+fi
+
+# the CMS inside the messages, byte-exact (python3, standard library)
+if [ "${#mails[@]}" -gt 0 ] && command -v python3 >/dev/null 2>&1; then
+	python3 - "$SEEDS" "${mails[@]}" <<'PYEOF' || echo "seeds.sh: CMS extraction failed (skipped)" >&2
+import base64
+import email
+import hashlib
+import os
+import re
+import sys
+import zlib
+
+PKCS7 = ("application/pkcs7-mime", "application/x-pkcs7-mime",
+         "application/pkcs7-signature", "application/x-pkcs7-signature")
+
+
+def save(outdir, data):
+    name = hashlib.sha1(data).hexdigest()
+    with open(os.path.join(outdir, name), "wb") as f:
+        f.write(data)
+
+
+def detached(raw, msg):
+    """0xff/sep + canonical first part + sep + signature DER, or None"""
+    boundary = msg.get_param("boundary")
+    parts = msg.get_payload()
+    if not boundary or not isinstance(parts, list) or len(parts) != 2:
+        return None
+    sig = parts[1].get_payload(decode=True)
+    if not sig:
+        return None
+    canon = re.sub(rb"(?<!\r)\n", b"\r\n", raw)
+    delim = b"\r\n--" + boundary.encode("latin-1", "replace")
+    head_end = canon.find(b"\r\n\r\n")
+    if head_end < 0:
+        return None
+    body = canon[head_end + 2:]
+    first = body.find(delim)
+    if first < 0:
+        return None
+    start = body.find(b"\r\n", first + len(delim))
+    second = body.find(delim, start)
+    if start < 0 or second < 0:
+        return None
+    content = body[start + 2:second]
+    for sep in range(0xff, 0x7f, -1):
+        if sep not in content:
+            return bytes([sep]) + content + bytes([sep]) + sig
+    return None
+
+
+def der(tag, content):
+    n = len(content)
+    if n < 0x80:
+        head = bytes([n])
+    else:
+        b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        head = bytes([0x80 | len(b)]) + b
+    return bytes([tag]) + head + content
+
+
+def compressed(inner):
+    """an RFC 3274 ContentInfo of compressed-data around inner"""
+    ct_compressed = bytes.fromhex("060b2a864886f70d0109100109")
+    alg_zlib = bytes.fromhex("060b2a864886f70d0109100308")
+    ct_data = bytes.fromhex("06092a864886f70d010701")
+    cd = der(0x30, der(0x02, b"\x00") + der(0x30, alg_zlib) +
+             der(0x30, ct_data + der(0xa0, der(0x04, zlib.compress(inner, 9)))))
+    return der(0x30, ct_compressed + der(0xa0, cd))
+
+
+def as_mail(cms):
+    b64 = base64.encodebytes(cms).replace(b"\n", b"\r\n")
+    return (b"From: fuzz@example.org\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: application/pkcs7-mime; smime-type=compressed-data;"
+            b" name=smime.p7z\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + b64)
+
+
+def main():
+    seeds = sys.argv[1]
+    outdir = os.path.join(seeds, "cms")
+    signed = None
+    for path in sys.argv[2:]:
+        with open(path, "rb") as f:
+            raw = f.read()
+        if path.endswith("/signed-opaque.eml"):
+            signed = raw
+        try:
+            msg = email.message_from_bytes(raw)
+        except Exception:
+            continue
+        if (msg.get_content_type() == "multipart/signed"):
+            seed = detached(raw, msg)
+            if seed:
+                save(outdir, seed)
+        for part in msg.walk():
+            name = (part.get_filename() or "").lower()
+            if (part.get_content_type() in PKCS7 or name.endswith(".p7m")
+                    or name.endswith(".p7s")):
+                try:
+                    der_ = part.get_payload(decode=True)
+                except Exception:
+                    continue
+                if der_:
+                    save(outdir, b"\x00" + der_)
+    text = b"Content-Type: text/plain\r\n\r\n"
+    inners = [text + b"A" * 200000, text + b"B" * 2000000]
+    if signed:
+        inners.append(signed)
+    for inner in inners:
+        cms = compressed(inner)
+        save(outdir, b"\x00" + cms)
+        save(os.path.join(seeds, "verify"), as_mail(cms))
+        save(os.path.join(seeds, "mime"), as_mail(cms))
+
+
+main()
+PYEOF
+fi
+
+# configuration samples: paths name the files fuzz-config's scratch
+# directory holds (empty, garbage.pem, dir/)
+if [ -f "$SRC/conf.d/smimeguard.conf" ]; then
+	add "$SEEDS/config" "$SRC/conf.d/smimeguard.conf"
+fi
+conf() {
+	printf '%s\n' "$@" >"$OUT/seed.tmp"
+	add "$SEEDS/config" "$OUT/seed.tmp"
+	rm -f -- "$OUT/seed.tmp"
+}
+conf "# all core settings" \
+	"config_dir = dir" \
+	"trust_anchors = \$config_dir, ." \
+	"intermediates = \${config_dir}" \
+	"crl_dirs = dir empty" \
+	"revocation_check = hard" \
+	"sender_binding = relaxed" \
+	"allow_sha1_signatures = yes" \
+	"certificate_policies = 1.2.3.4, 2.5.29.32.0" \
+	"max_message_size = 1048576" \
+	"max_mime_depth = 8" \
+	"max_mime_parts = 100" \
+	"max_cms_nesting = 2" \
+	"max_certificates = 8"
+conf "a = \$b\$b" "b = \${c}\${c}" "c = x\$\$y" \
+	"revocation_check = \$mode" "mode = none" \
+	"max_mime_depth = \$depth" "depth = 4" \
+	"trust_anchors = dir," "  dir" "	garbage.pem" \
+	"smime_policyd_listen = inet:127.0.0.1:10040"
+conf "loop = \$loop" "max_certificates = \$loop"
+conf "revocation_check = sometimes"
+conf "continuation without setting" " x"
+conf "certificate_policies = not.an.oid"
+conf "trust_anchors = garbage.pem"
+conf "internal_domains = example.org, .example.org" \
+	"encryption_policy_maps = texthash:policy.map" \
+	"policy_action = defer" \
+	"policy_exempt_senders = postmaster@example.org" \
+	"policy_exempt_recipients = \$internal_domains" \
+	"certificate_maps = dir:dir" \
+	"harvest_map = dir:dir" \
+	"#map" \
+	"# key requirement [action]" \
+	"example.com encrypt" \
+	".example.com encrypt-aead+sign reject" \
+	"bob@example.com sign monitor" \
+	"@example.net encrypt+sign hold"
+conf "internal_domains = \${oops" "encryption_policy_maps = \${oops"
+
+for d in verify mime cms config; do
+	n=$(find "$SEEDS/$d" -type f | wc -l)
+	printf 'seeds.sh: %-6s %4d seeds\n' "$d" "$n"
+done
