@@ -80,13 +80,18 @@ CFLAGS=(-g -O1 -fno-omit-frame-pointer -std=gnu11
 SAN_LIB=-fsanitize=fuzzer-no-link,address,undefined
 SAN_BIN=-fsanitize=fuzzer,address,undefined
 
+# the newest file every object depends on besides its source: headers,
+# config.h, this script
+newest=$OUT/config.h
+for h in "$COMMON"/*.h "$FUZZ_DIR"/*.h "$FUZZ_DIR/build.sh"; do
+	if [ "$h" -nt "$newest" ]; then
+		newest=$h
+	fi
+done
+
 # compile SRC OBJ FLAG - compile one file when the object is out of date
 compile() {
-	if [ "$2" -nt "$1" ] && [ "$2" -nt "$OUT/config.h" ] &&
-	   [ "$2" -nt "$COMMON/sg-private.h" ] &&
-	   [ "$2" -nt "$COMMON/smimeguard.h" ] &&
-	   [ "$2" -nt "$FUZZ_DIR/fuzz-common.h" ] &&
-	   [ "$2" -nt "$FUZZ_DIR/build.sh" ]; then
+	if [ "$2" -nt "$1" ] && [ "$2" -nt "$newest" ]; then
 		return 0
 	fi
 	"$CC" "${CFLAGS[@]}" "$3" -c "$1" -o "$2.tmp" && mv "$2.tmp" "$2"
