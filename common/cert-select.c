@@ -355,7 +355,8 @@ void sg_csel_eval_cert(struct sg_ctx *ctx, X509 *cert, time_t at,
 {
 	memset(info, 0, sizeof(*info));
 	describe(cert, info);
-	check_chain(ctx, cert, at, info, NULL);
+	if ((info->reasons & R(MALFORMED)) == 0)
+		check_chain(ctx, cert, at, info, NULL);
 	if (info->reasons == 0)
 		usable_sentence(info);
 }
@@ -451,7 +452,10 @@ void sg_csel_eval_entry(struct sg_ctx *ctx, struct sg_dirmap_cert *c,
 		describe(x, info);
 		ev = c->eval = eval_new(info);	/* NULL: not cached */
 	}
-	check_chain(ctx, x, at, info, ev);
+	/* a certificate that is malformed stays so: its chain does not
+	   matter (and the cached path above answers without it) */
+	if ((info->reasons & R(MALFORMED)) == 0)
+		check_chain(ctx, x, at, info, ev);
 	X509_free(x);
 	if (info->reasons == 0)
 		usable_sentence(info);

@@ -74,18 +74,12 @@
 
 #include <ldap.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/pkcs7.h>
-#include <openssl/x509v3.h>
 #include <sodium.h>
 
 #define LM_MAX_FILE_SIZE (64 * 1024)
 #define LM_MAX_SERVERS 16
 #define LM_MAX_ATTRS 16
 #define LM_MAX_DOMAINS 256
-#define LM_MAX_CERTS 64			/* candidates per answer */
-#define LM_MAX_VALUE (1024 * 1024)	/* larger: not a certificate */
-#define LM_MAX_ADDRS 32
 #define LM_CACHE_BUCKETS 1024
 #define LM_CACHE_MAX 10000
 #define LM_HOLDOFF_NS (30 * 1000000000LL)
@@ -101,22 +95,12 @@ struct lm_server {
 	long long failed_at;		/* monotonic ns of the last failure */
 };
 
-/* one candidate of an answer */
-struct lm_cert {
-	struct sg_dirmap_cert pub;	/* first: what the map lookup returns */
-	unsigned int classes;		/* SG_LDAP_ATTR_* */
-	const char *dn;
-	/* source, emails, dn and DER follow */
-};
-
 /* the answer for one address */
 struct lm_answer {
 	struct lm_answer *next;		/* hash chain */
 	uint64_t hash;
 	long long expires;		/* monotonic ns */
-	struct lm_cert **certs;
-	struct sg_dirmap_cert **pubs;	/* the same, as the map interface */
-	size_t n;
+	struct sg_ldap_cands cands;	/* the candidates found */
 	char addr[];
 };
 
@@ -189,15 +173,6 @@ static void printable(char *s)
 {
 	for (; *s != '\0'; s++) {
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-			*s = '?';
-	}
-}
-
-/* no_controls - replace control characters (for DNs shown to people) */
-static void no_controls(char *s)
-{
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
 			*s = '?';
 	}
 }
@@ -762,16 +737,9 @@ int sg_ldapmap_new(const char *path, struct sg_ldapmap **lm_r,
 /* answer_free - one answer and its candidates */
 static void answer_free(struct lm_answer *a)
 {
-	size_t i;
-
 	if (a == NULL)
 		return;
-	for (i = 0; i < a->n; i++) {
-		sg_csel_eval_free(&a->certs[i]->pub.eval);
-		free(a->certs[i]);
-	}
-	free(a->certs);
-	free(a->pubs);
+	sg_ldap_cands_clear(&a->cands);
 	free(a);
 }
 
@@ -830,7 +798,7 @@ static struct lm_answer *cache_get(struct sg_ldapmap *lm, const char *addr,
 static void cache_put(struct sg_ldapmap *lm, struct lm_answer *a,
 		      long long now)
 {
-	unsigned int ttl = a->n > 0 ? lm->cache_ttl : lm->negative_ttl;
+	unsigned int ttl = a->cands.n > 0 ? lm->cache_ttl : lm->negative_ttl;
 	size_t b;
 
 	if (ttl == 0) {
@@ -1219,273 +1187,16 @@ answered:
 	return -1;
 }
 
-/* ---- certificates from values ---- */
-
-struct lm_pending {
-	unsigned char fpr[32];
-	unsigned char *der;
-	size_t len;
-	time_t not_before;
-	unsigned int classes;
-	char attrs[192];		/* attribute descriptions, '+' joined */
-};
-
-struct lm_pend_list {
-	struct lm_pending *p;
-	size_t n, size;
-};
-
-/* attr_class - which attribute a description names */
-static unsigned int attr_class(const char *attr)
-{
-	if (strncasecmp(attr, "userSMIMECertificate", 20) == 0 &&
-	    (attr[20] == '\0' || attr[20] == ';'))
-		return SG_LDAP_ATTR_SMIME;
-	if (strncasecmp(attr, "userCertificate", 15) == 0 &&
-	    (attr[15] == '\0' || attr[15] == ';'))
-		return SG_LDAP_ATTR_CERT;
-	return SG_LDAP_ATTR_OTHER;
-}
-
-/* asn1_time - an ASN1_TIME as time_t (0 when unreadable) */
-static time_t asn1_time(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return timegm(&tm);
-}
-
-/* has_token - is tok one of the '+' separated items of list */
-static bool has_token(const char *list, const char *tok)
-{
-	size_t len = strlen(tok);
-	const char *p = list;
-
-	while (*p != '\0') {
-		size_t n = strcspn(p, "+");
-
-		if (n == len && strncmp(p, tok, len) == 0)
-			return true;
-		p += n + (p[n] == '+');
-	}
-	return false;
-}
-
-/* pend_add - one certificate of an entry (merged when already there);
-   CA certificates are skipped.  der is the certificate's encoding. -1 on
-   out of memory */
-static int pend_add(struct lm_pend_list *pl, X509 *x, const unsigned char *der,
-		    size_t len, const char *attr)
-{
-	unsigned char fpr[32];
-	struct lm_pending *pe;
-	size_t i, used;
-
-	if (X509_get_extension_flags(x) & EXFLAG_CA)
-		return 0;
-	crypto_hash_sha256(fpr, der, len);
-	for (i = 0; i < pl->n; i++) {
-		pe = &pl->p[i];
-		if (memcmp(pe->fpr, fpr, sizeof(fpr)) != 0)
-			continue;
-		pe->classes |= attr_class(attr);
-		if (!has_token(pe->attrs, attr)) {
-			used = strlen(pe->attrs);
-			snprintf(pe->attrs + used, sizeof(pe->attrs) - used,
-				 "+%s", attr);
-		}
-		return 0;
-	}
-	if (pl->n >= LM_MAX_CERTS)
-		return 0;
-	if (pl->n == pl->size) {
-		size_t size = pl->size == 0 ? 4 : pl->size * 2;
-
-		if ((pe = realloc(pl->p, size * sizeof(*pe))) == NULL)
-			return -1;
-		pl->p = pe;
-		pl->size = size;
-	}
-	pe = &pl->p[pl->n];
-	memset(pe, 0, sizeof(*pe));
-	if ((pe->der = malloc(len)) == NULL)
-		return -1;
-	memcpy(pe->der, der, len);
-	pe->len = len;
-	memcpy(pe->fpr, fpr, sizeof(fpr));
-	pe->not_before = asn1_time(X509_get0_notBefore(x));
-	pe->classes = attr_class(attr);
-	snprintf(pe->attrs, sizeof(pe->attrs), "%s", attr);
-	pl->n++;
-	return 0;
-}
-
-/* pend_x509 - add a decoded certificate (re-encoded from its cache) */
-static int pend_x509(struct lm_pend_list *pl, X509 *x, const char *attr)
-{
-	unsigned char *der = NULL;
-	int len = i2d_X509(x, &der), ret;
-
-	if (len <= 0)
-		return 0;
-	ret = pend_add(pl, x, der, (size_t)len, attr);
-	OPENSSL_free(der);
-	return ret;
-}
-
-/* pend_pkcs7 - the certificates of a PKCS#7 SignedData */
-static int pend_pkcs7(struct lm_pend_list *pl, PKCS7 *p7, const char *attr)
-{
-	STACK_OF(X509) *certs = NULL;
-	int i, ret = 0;
-
-	if (PKCS7_type_is_signed(p7) && p7->d.sign != NULL)
-		certs = p7->d.sign->cert;
-	for (i = 0; i < sk_X509_num(certs) && ret == 0; i++)
-		ret = pend_x509(pl, sk_X509_value(certs, i), attr);
-	return ret;
-}
-
-/* pend_value - the certificates of one attribute value: a certificate,
-   a PKCS#7 bundle, or PEM text holding either */
-static int pend_value(struct lm_pend_list *pl, const struct berval *bv,
-		      const char *attr)
-{
-	const unsigned char *p = (const unsigned char *)bv->bv_val;
-	size_t len = bv->bv_len;
-	int ret = 0;
-
-	if (len == 0 || len > LM_MAX_VALUE)
-		return 0;
-	if (len > 11 && memcmp(p, "-----BEGIN ", 11) == 0) {
-		BIO *bio = BIO_new_mem_buf(p, (int)len);
-
-		if (bio == NULL)
-			return -1;
-		while (ret == 0) {
-			char *name = NULL, *header = NULL;
-			unsigned char *der = NULL;
-			const unsigned char *q;
-			long dlen = 0;
-
-			if (PEM_read_bio(bio, &name, &header, &der, &dlen) != 1)
-				break;
-			q = der;
-			if (strcmp(name, "CERTIFICATE") == 0) {
-				X509 *x = d2i_X509(NULL, &q, dlen);
-
-				if (x != NULL)
-					ret = pend_add(pl, x, der, (size_t)dlen, attr);
-				X509_free(x);
-			} else if (strcmp(name, "PKCS7") == 0) {
-				PKCS7 *p7 = d2i_PKCS7(NULL, &q, dlen);
-
-				if (p7 != NULL)
-					ret = pend_pkcs7(pl, p7, attr);
-				PKCS7_free(p7);
-			}
-			OPENSSL_free(name);
-			OPENSSL_free(header);
-			OPENSSL_free(der);
-		}
-		BIO_free(bio);
-	} else {
-		const unsigned char *q = p;
-		X509 *x = d2i_X509(NULL, &q, (long)len);
-
-		if (x != NULL && q == p + len) {
-			ret = pend_add(pl, x, p, len, attr);
-		} else {
-			PKCS7 *p7;
-
-			q = p;
-			if ((p7 = d2i_PKCS7(NULL, &q, (long)len)) != NULL)
-				ret = pend_pkcs7(pl, p7, attr);
-			PKCS7_free(p7);
-		}
-		X509_free(x);
-	}
-	sg_openssl_errors(NULL, 0);
-	return ret;
-}
-
-/* answer_add - the pending certificates of one entry as candidates */
-static int answer_add(struct lm_answer *a, struct lm_pend_list *pl,
-		      const char *url, const char *dn)
-{
-	char (*addrs)[320] = malloc(LM_MAX_ADDRS * sizeof(*addrs));
-	size_t i, j, n_addrs, total;
-	struct lm_cert *c;
-	char *p;
-
-	if (addrs == NULL)
-		return -1;
-	for (i = 0; i < pl->n; i++) {
-		struct lm_pending *pe = &pl->p[i];
-		void *np;
-
-		n_addrs = sg_dirmap_cert_addrs(pe->der, pe->len, addrs,
-					       LM_MAX_ADDRS);
-		total = strlen(url) + strlen(pe->attrs) + strlen(dn) + 3 +
-			strlen(dn) + 1 + pe->len;
-		for (j = 0; j < n_addrs; j++)
-			total += strlen(addrs[j]) + 2;
-		total += 1;
-		if ((np = realloc(a->certs, (a->n + 1) * sizeof(*a->certs))) == NULL)
-			goto nomem;
-		a->certs = np;
-		if ((np = realloc(a->pubs, (a->n + 1) * sizeof(*a->pubs))) == NULL)
-			goto nomem;
-		a->pubs = np;
-		if ((c = calloc(1, sizeof(*c) + total)) == NULL)
-			goto nomem;
-		p = (char *)(c + 1);
-		c->pub.source = p;
-		p += sprintf(p, "%s %s %s", url, pe->attrs, dn) + 1;
-		c->dn = p;
-		p += sprintf(p, "%s", dn) + 1;
-		c->pub.emails = p;
-		*p = '\0';
-		for (j = 0; j < n_addrs; j++)
-			p += sprintf(p, "%s%s", j > 0 ? ", " : "", addrs[j]);
-		p++;
-		memcpy(p, pe->der, pe->len);
-		c->pub.der = (const unsigned char *)p;
-		c->pub.der_len = pe->len;
-		memcpy(c->pub.fpr, pe->fpr, sizeof(c->pub.fpr));
-		c->pub.not_before = pe->not_before;
-		c->classes = pe->classes;
-		a->certs[a->n] = c;
-		a->pubs[a->n] = &c->pub;
-		a->n++;
-	}
-	free(addrs);
-	return 0;
-nomem:
-	free(addrs);
-	return -1;
-}
-
-/* pend_clear - empty the list */
-static void pend_clear(struct lm_pend_list *pl)
-{
-	size_t i;
-
-	for (i = 0; i < pl->n; i++)
-		free(pl->p[i].der);
-	pl->n = 0;
-}
-
 /* read_entries - every entry of a search result into the answer */
 static int read_entries(struct sg_ldapmap *lm, LDAPMessage *res,
 			struct lm_answer *a)
 {
-	struct lm_pend_list pl = { NULL, 0, 0 };
+	struct sg_ldap_pend *pl = sg_ldap_pend_new();
 	LDAPMessage *e;
 	int ret = 0;
 
+	if (pl == NULL)
+		return -1;
 	for (e = ldap_first_entry(lm->ld, res); e != NULL && ret == 0;
 	     e = ldap_next_entry(lm->ld, e)) {
 		BerElement *ber = NULL;
@@ -1497,23 +1208,21 @@ static int read_entries(struct sg_ldapmap *lm, LDAPMessage *res,
 			struct berval **vals = ldap_get_values_len(lm->ld, e, attr);
 			size_t i;
 
-			no_controls(attr);
 			for (i = 0; vals != NULL && vals[i] != NULL && ret == 0; i++)
-				ret = pend_value(&pl, vals[i], attr);
+				ret = sg_ldap_pend_value(pl,
+					(const unsigned char *)vals[i]->bv_val,
+					vals[i]->bv_len, attr);
 			ldap_value_free_len(vals);
 			ldap_memfree(attr);
 		}
 		ber_free(ber, 0);
-		if (ret == 0 && pl.n > 0) {
-			if (dn != NULL)
-				no_controls(dn);
-			ret = answer_add(a, &pl, lm->servers[lm->cur].url,
-					 dn != NULL ? dn : "");
-		}
-		pend_clear(&pl);
+		if (ret == 0)
+			ret = sg_ldap_pend_finish(pl, &a->cands,
+						  lm->servers[lm->cur].url,
+						  dn != NULL ? dn : "");
 		ldap_memfree(dn);
 	}
-	free(pl.p);
+	sg_ldap_pend_free(&pl);
 	return ret;
 }
 
@@ -1550,8 +1259,8 @@ int sg_ldapmap_find(struct sg_ldapmap *lm, const char *addr,
 	*certs_r = NULL;
 	*n_r = 0;
 	if ((a = cache_get(lm, addr, h, now)) != NULL) {
-		*certs_r = a->pubs;
-		*n_r = a->n;
+		*certs_r = a->cands.pubs;
+		*n_r = a->cands.n;
 		return 0;
 	}
 	if ((a = calloc(1, sizeof(*a) + strlen(addr) + 1)) == NULL)
@@ -1579,8 +1288,8 @@ int sg_ldapmap_find(struct sg_ldapmap *lm, const char *addr,
 	}
 	sg_buf_free(&filter);
 	cache_put(lm, a, now);
-	*certs_r = a->pubs;
-	*n_r = a->n;
+	*certs_r = a->cands.pubs;
+	*n_r = a->cands.n;
 	return 0;
 nomem:
 	answer_free(a);
@@ -1593,7 +1302,7 @@ nomem:
 void sg_ldapmap_origin(const struct sg_dirmap_cert *c, const char **dn_r,
 		       unsigned int *classes_r)
 {
-	const struct lm_cert *lc = (const struct lm_cert *)c;
+	const struct sg_ldap_cand *lc = (const struct sg_ldap_cand *)c;
 
 	*dn_r = lc->dn;
 	*classes_r = lc->classes;

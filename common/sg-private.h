@@ -435,11 +435,42 @@ struct sg_ldapmap *sg_cmap_ldap(const struct sg_certmaps *maps, size_t i);
 bool sg_cmap_next_item(const char **pp, char *item, size_t size,
 		       bool *long_r);
 
-/* ---- certmap-ldap.c: the ldap: map (built when HAVE_LDAP) ---- */
+/* ---- certmap-ldap-decode.c: certificates from LDAP values ---- */
 /* which attribute a certificate came from (bits) */
 #define SG_LDAP_ATTR_SMIME 1u		/* userSMIMECertificate[;binary] */
 #define SG_LDAP_ATTR_CERT 2u		/* userCertificate[;binary] */
 #define SG_LDAP_ATTR_OTHER 4u		/* another result_attribute */
+#define SG_LDAP_MAX_VALUE (1024 * 1024)	/* larger: not a certificate */
+#define SG_LDAP_MAX_CANDS 64		/* candidates per entry/answer */
+#define SG_LDAP_MAX_ADDRS 32		/* addresses shown per certificate */
+/* one candidate of an answer */
+struct sg_ldap_cand {
+	struct sg_dirmap_cert pub;	/* first: what the map lookup returns */
+	unsigned int classes;		/* SG_LDAP_ATTR_* */
+	const char *dn;
+	/* source, dn, emails and DER follow */
+};
+/* the candidates of an answer; pubs[i] is &certs[i]->pub */
+struct sg_ldap_cands {
+	struct sg_ldap_cand **certs;
+	struct sg_dirmap_cert **pubs;
+	size_t n;
+};
+struct sg_ldap_pend;
+/* collect one entry's values (NULL on out of memory) */
+struct sg_ldap_pend *sg_ldap_pend_new(void);
+/* add the certificates of one value of attribute attr; values that are
+   not certificates are ignored; 0, or -1 on out of memory */
+int sg_ldap_pend_value(struct sg_ldap_pend *pl, const unsigned char *val,
+		       size_t len, const char *attr);
+/* move the collected certificates of entry dn (from server url) into
+   out and start over; 0, or -1 on out of memory */
+int sg_ldap_pend_finish(struct sg_ldap_pend *pl, struct sg_ldap_cands *out,
+			const char *url, const char *dn);
+void sg_ldap_pend_free(struct sg_ldap_pend **pl);
+void sg_ldap_cands_clear(struct sg_ldap_cands *c);
+
+/* ---- certmap-ldap.c: the ldap: map (built when HAVE_LDAP) ---- */
 /* read and check the map file path (nothing is contacted yet);
    0, or -1 with err_r naming the file and line */
 int sg_ldapmap_new(const char *path, struct sg_ldapmap **lm_r,

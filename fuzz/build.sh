@@ -3,7 +3,8 @@
 #
 # Compiles common/*.c and fuzz/fuzz-*.c directly with clang
 # (-fsanitize=fuzzer,address,undefined; UB aborts) into OUTDIR (default
-# fuzz/out/bin): fuzz-verify, fuzz-cms, fuzz-config, fuzz-mime.  A minimal
+# fuzz/out/bin): fuzz-verify, fuzz-cms, fuzz-config, fuzz-mime, fuzz-policy
+# (with postfix-policy/policy-proto.c and policy-decide.c), fuzz-ldap.  A minimal
 # config.h is generated in OUTDIR; configure is never run.  Also makes a
 # tiny test PKI with the openssl CLI in OUTDIR/pki (a CA, a signer
 # fuzz@example.org with EC P-256, RSA-2048, RSA-1024 and EC P-224 keys, a
@@ -26,7 +27,9 @@ OUT=${1:-$FUZZ_DIR/out/bin}
 COMMON=${SG_COMMON_DIR:-$SRC/common}
 CC=${CC:-clang}
 JOBS=${JOBS:-2}
-FUZZERS="fuzz-verify fuzz-cms fuzz-config fuzz-mime"
+FUZZERS="fuzz-verify fuzz-cms fuzz-config fuzz-mime fuzz-policy fuzz-ldap"
+# sources outside common/ that a fuzzer needs
+POLICY_SRCS="$SRC/postfix-policy/policy-proto.c $SRC/postfix-policy/policy-decide.c"
 
 mkdir -p -- "$OUT/obj"
 OUT=$(cd -- "$OUT" && pwd -P)
@@ -75,7 +78,7 @@ CFLAGS=(-g -O1 -fno-omit-frame-pointer -std=gnu11
 	-fno-sanitize-recover=all
 	-Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wstrict-prototypes
 	-Wno-unused-parameter -Wno-comment -Wno-format-nonliteral
-	-include "$OUT/config.h" -I "$OUT" -I "$COMMON"
+	-include "$OUT/config.h" -I "$OUT" -I "$COMMON" -I "$SRC/postfix-policy"
 	${PKG_CFLAGS[@]+"${PKG_CFLAGS[@]}"} ${EXTRA[@]+"${EXTRA[@]}"})
 SAN_LIB=-fsanitize=fuzzer-no-link,address,undefined
 SAN_BIN=-fsanitize=fuzzer,address,undefined
@@ -83,7 +86,8 @@ SAN_BIN=-fsanitize=fuzzer,address,undefined
 # the newest file every object depends on besides its source: headers,
 # config.h, this script
 newest=$OUT/config.h
-for h in "$COMMON"/*.h "$FUZZ_DIR"/*.h "$FUZZ_DIR/build.sh"; do
+for h in "$COMMON"/*.h "$FUZZ_DIR"/*.h "$SRC"/postfix-policy/*.h \
+	 "$FUZZ_DIR/build.sh"; do
 	if [ "$h" -nt "$newest" ]; then
 		newest=$h
 	fi
@@ -126,13 +130,23 @@ done
 for f in $FUZZERS; do
 	run_job "$FUZZ_DIR/$f.c" "$OUT/obj/$f.o" "$SAN_LIB"
 done
+policy_objs=()
+for c in $POLICY_SRCS; do
+	o=$OUT/obj/pp-$(basename -- "$c" .c).o
+	policy_objs+=("$o")
+	run_job "$c" "$o" "$SAN_LIB"
+done
 for p in "${pids[@]}"; do
 	wait "$p"
 done
 
 for f in $FUZZERS; do
+	extra=()
+	if [ "$f" = fuzz-policy ]; then
+		extra=("${policy_objs[@]}")
+	fi
 	"$CC" -g "$SAN_BIN" -o "$OUT/$f.tmp" "$OUT/obj/$f.o" "${objs[@]}" \
-		"${PKG_LIBS[@]}"
+		${extra[@]+"${extra[@]}"} "${PKG_LIBS[@]}"
 	mv "$OUT/$f.tmp" "$OUT/$f"
 done
 

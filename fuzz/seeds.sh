@@ -17,7 +17,10 @@
 #   (all but config)          python3 also makes RFC 3274 compressed-data
 #                             that expands 1000-fold (over a 1 MiB limit)
 #                             and compressed-data over a signed message;
-#   seeds/config              conf.d/smimeguard.conf and a few samples.
+#   seeds/config              conf.d/smimeguard.conf and a few samples;
+#   seeds/policy              policy delegation request streams;
+#   seeds/ldap                directory answers made of the tiny PKI's
+#                             certificates, ldap: map files, filters.
 # Seeds are named by their SHA-1, so reruns do not duplicate them.
 
 set -eu
@@ -276,7 +279,96 @@ conf "internal_domains = example.org, .example.org" \
 	"@example.net encrypt+sign hold"
 conf "internal_domains = \${oops" "encryption_policy_maps = \${oops"
 
-for d in verify mime cms config; do
+# policy delegation requests (fuzz-policy): whole streams as Postfix sends
+mkdir -p "$SEEDS/policy"
+req() {
+	printf '%s\n' "$@" "" >"$OUT/seed.tmp"
+	add "$SEEDS/policy" "$OUT/seed.tmp"
+	rm -f -- "$OUT/seed.tmp"
+}
+req request=smtpd_access_policy protocol_state=RCPT protocol_name=ESMTP \
+	client_address=192.0.2.1 helo_name=mx.ext.example \
+	sender=alice@example.org recipient=bob@ext.example \
+	recipient_count=0 queue_id= instance=123.456.0 size=0 \
+	sasl_username=alice
+req request=smtpd_access_policy protocol_state=RCPT \
+	sender=boss@example.org recipient=carol@sub.ext.example \
+	request=smtpd_access_policy protocol_state=RCPT \
+	sender=robot@example.org recipient=bob@ext.example
+req request=smtpd_access_policy protocol_state=END-OF-MESSAGE \
+	sender=alice@example.org recipient=
+req request=smtpd_access_policy protocol_state=RCPT sender= \
+	recipient=local@example.org
+printf 'request=smtpd_access_policy\r\nprotocol_state=RCPT\r\nrecipient=bob@ext.example\r\n\r\nrequest=smtpd_access_policy\nprotocol_state=RCPT\nrecipient=x@ext.example\n\n' \
+	>"$OUT/seed.tmp" && add "$SEEDS/policy" "$OUT/seed.tmp"
+rm -f -- "$OUT/seed.tmp"
+
+# ldap: answers, map files and filters (fuzz-ldap): records of
+# [attribute][length:2][value] made from the tiny PKI's certificates
+mkdir -p "$SEEDS/ldap"
+if [ -d "$OUT/bin/pki/ca" ] && command -v python3 >/dev/null 2>&1; then
+	bundle=$OUT/bin/pki/bundle.p7b
+	openssl crl2pkcs7 -nocrl -certfile "$OUT/bin/pki/ca/signer.pem" \
+		-certfile "$OUT/bin/pki/trust/ca.pem" -outform DER \
+		-out "$bundle" 2>/dev/null || bundle=""
+	python3 - "$SEEDS/ldap" "$OUT/bin/pki" "$bundle" <<'PYEOF' || echo "seeds.sh: ldap seeds failed (skipped)" >&2
+import hashlib
+import os
+import ssl
+import sys
+
+out, pki, bundle = sys.argv[1], sys.argv[2], sys.argv[3]
+
+
+def save(data):
+    with open(os.path.join(out, hashlib.sha1(data).hexdigest()), "wb") as f:
+        f.write(data)
+
+
+def rec(attr, value):
+    return bytes([attr]) + len(value).to_bytes(2, "big") + value
+
+
+pems = {}
+for name in ("signer", "rsa", "rsa1024", "ec224"):
+    path = os.path.join(pki, "ca", name + ".pem")
+    if os.path.exists(path):
+        with open(path) as f:
+            pems[name] = f.read()
+ders = {n: ssl.PEM_cert_to_DER_cert(p) for n, p in pems.items()}
+p7 = open(bundle, "rb").read() if bundle else b""
+rsa = ders.get("rsa", b"")
+ec = ders.get("signer", b"")
+save(b"\x00" + rec(2, rsa))
+save(b"\x00" + rec(0, p7) + rec(3, rsa))
+save(b"\x00" + rec(1, ec) + rec(3, ec) + rec(4, b"bob@ext.example"))
+save(b"\x00" + rec(0xff, b"cn=Bob\nEvil,dc=example") + rec(2, rsa) +
+     rec(0xff, b"cn=Carol,dc=example") + rec(0, p7) + rec(9, b"x;binary"))
+save(b"\x00" + rec(3, pems.get("rsa", "").encode()) +
+     rec(1, ("-----BEGIN PKCS7-----\n" + "\n".join(
+         __import__("base64").encodebytes(p7).decode().split()) +
+         "\n-----END PKCS7-----\n").encode()))
+for d in ders.values():
+    save(b"\x00" + rec(2, d))
+save(b"\x01server_host = ldap://127.0.0.1:389, ldaps://ldap2.example:636\n"
+     b"search_base = dc=example,dc=org\nscope = sub\n"
+     b"query_filter = (&(objectClass=inetOrgPerson)(mail=%s))\n"
+     b"result_attribute = userSMIMECertificate;binary, userCertificate\n"
+     b"domain = example.org, ext.example\nbind = no\ntimeout = 2\n"
+     b"cache_ttl = 60\nnegative_cache_ttl = 10\nsize_limit = 10\n"
+     b"dereference = 0\nversion = 3\nstart_tls = no\n")
+save(b"\x01server_host = ldapi://%2Frun%2Fslapd%2Fldapi\nbind = sasl\n"
+     b"sasl_mech = EXTERNAL\n  # comment\nsearch_base =\n dc=example\n")
+save(b"\x01bind_dn = cn=admin\nbind_pw = secret\ntls_require_cert = no\n"
+     b"tls_ca_cert_file = /nonexistent\nserver_port = 3890\n"
+     b"server_host = host1 host2:1389\n")
+save(b"\x02(|(mail=%s)(proxyAddresses=smtp:%s)(uid=%u)(dc=%d)%%)\x00"
+     b"b*o)b(\\x@ext.example")
+save(b"\x02(mail=%s)\x00\xc3\xa9l\xc3\xa8ve@\xc3\xa9cole.example")
+PYEOF
+fi
+
+for d in verify mime cms config policy ldap; do
 	n=$(find "$SEEDS/$d" -type f | wc -l)
 	printf 'seeds.sh: %-6s %4d seeds\n' "$d" "$n"
 done

@@ -19,7 +19,7 @@ void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 	const char *state = pp_get(req, "protocol_state");
 	const char *rcpt_raw = pp_get(req, "recipient");
 	const char *sender_raw = pp_get(req, "sender");
-	char rcpt[320], sender[320], why[256] = "";
+	char rcpt[320], sender[320], raw_why[256] = "", why[256];
 	struct sg_policy_decision d;
 	int found;
 
@@ -36,7 +36,11 @@ void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 	if (d.internal || d.exempt || (d.requirements & SG_REQ_ENCRYPT) == 0)
 		return;
 	r->enforced = true;
-	found = lookup(context, rcpt, why, sizeof(why));
+	found = lookup(context, rcpt, raw_why, sizeof(raw_why));
+	/* the reason can quote a certificate or a directory's error text:
+	   one printable line, or a sender could split the reply */
+	raw_why[sizeof(raw_why) - 1] = '\0';
+	pp_printable(why, sizeof(why), raw_why);
 	if (found > 0) {
 		snprintf(r->log, sizeof(r->log),
 			 "from=<%s> to=<%s>: %s required (%s), certificate known",

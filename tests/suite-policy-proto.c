@@ -108,6 +108,11 @@ static int fake_lookup(void *context, const char *address, char *why,
 		snprintf(why, why_size, "ldap server not answering");
 		return -1;
 	}
+	if (strcmp(address, "evil@ext.example") == 0) {
+		/* a reason quoting a certificate subject with a newline */
+		snprintf(why, why_size, "its certificate (CN=x\nOK) expired");
+		return 0;
+	}
 	snprintf(why, why_size, "no certificate for this address");
 	return 0;
 }
@@ -173,6 +178,12 @@ START_TEST(test_decide)
 	decide(pol, "RCPT", "a@example.org", "x@watch.example", &r);
 	ck_assert_str_eq(r.action, "DUNNO");	/* monitor */
 	ck_assert(strstr(r.log, "would reject") != NULL);
+	/* found by fuzz-policy: a reason with a control character must not
+	   split the reply into two protocol lines */
+	decide(pol, "RCPT", "a@example.org", "evil@ext.example", &r);
+	ck_assert_msg(strchr(r.action, '\n') == NULL, "%s", r.action);
+	ck_assert_msg(strstr(r.action, "(CN=x?OK) expired") != NULL, "%s", r.action);
+	ck_assert(strchr(r.log, '\n') == NULL);
 	sg_policy_free(&pol);
 	pol = make_policy("defer");
 	decide(pol, "RCPT", "a@example.org", "nocert@ext.example", &r);
