@@ -47,6 +47,8 @@ static const struct sg_conf_def {
 	{ "policy_action", "reject", K_ENUM, "reject|defer|hold|monitor" },
 	{ "policy_exempt_senders", "", K_ANY, NULL },
 	{ "policy_exempt_recipients", "", K_ANY, NULL },
+	/* smime-policyd: seconds a request may take to arrive whole */
+	{ "policy_request_timeout", "30", K_UINT, NULL },
 };
 
 static const struct sg_conf_def *core_def(const char *name)

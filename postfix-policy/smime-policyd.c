@@ -38,7 +38,14 @@
 /*	SIGTERM and SIGINT stop the daemon after closing the socket.
 /* SECURITY
 /*	Requests are bounded (16 KB, 64 attributes); a malformed request is
-/*	logged and the connection closed without a reply.  Peer-supplied
+/*	logged and the connection closed without a reply.  A request must
+/*	arrive whole within policy_request_timeout seconds (smimeguard.conf,
+/*	default 30) of its first byte, so a client that trickles bytes
+/*	cannot hold a connection; an idle connection is closed after 600
+/*	seconds.  At 2048 connections (or when the process runs out of file
+/*	descriptors) the connection idle the longest is closed to make room
+/*	for the new one, so a flood of idle connections cannot lock Postfix
+/*	out.  Peer-supplied
 /*	text is made printable before it is logged.  The daemon needs no
 /*	privileges beyond reading its configuration and certificates; run it
 /*	with -u or from a service manager as an unprivileged user.
@@ -62,6 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -80,6 +88,7 @@
 #define IDLE_TIMEOUT 600	/* > Postfix's smtpd_policy_service_max_idle */
 #define IN_SIZE (PP_MAX_REQUEST + 1024)
 #define RELOAD_CHECK_SECS 5	/* look for changed files at most this often */
+#define SWEEP_SECS 2		/* timeouts are checked this often */
 
 struct conn {
 	int fd;
@@ -88,6 +97,7 @@ struct conn {
 	char out[2048];
 	size_t out_used, out_off;
 	time_t last_active;
+	time_t request_started;	/* first byte of an incomplete request, or 0 */
 	bool closing;		/* close once out is flushed */
 	bool want_out;		/* EPOLLOUT is registered */
 };
@@ -334,6 +344,8 @@ static int conn_input(int epfd, struct conn *c)
 		}
 		if (n == 0)
 			return -1;	/* Postfix closed the connection */
+		if (c->in_used == 0)
+			c->request_started = time(NULL);
 		c->in_used += (size_t)n;
 		c->last_active = time(NULL);
 		while ((consumed = handle_request(c->in, c->in_used,
@@ -343,6 +355,8 @@ static int conn_input(int epfd, struct conn *c)
 			c->out_used += out_len;
 			memmove(c->in, c->in + consumed, c->in_used - (size_t)consumed);
 			c->in_used -= (size_t)consumed;
+			/* what is left is the start of the next request */
+			c->request_started = c->in_used > 0 ? time(NULL) : 0;
 			if (sizeof(c->out) - c->out_used < 700 &&
 			    conn_flush(epfd, c) < 0)
 				return -1;
@@ -361,15 +375,58 @@ static int conn_input(int epfd, struct conn *c)
 	}
 }
 
+/* request_timeout - policy_request_timeout of the current configuration */
+static time_t request_timeout(void)
+{
+	const char *v = state.cfg.conf != NULL ?
+		sg_config_get(state.cfg.conf, "policy_request_timeout") : NULL;
+	unsigned long t = v != NULL ? strtoul(v, NULL, 10) : 0;
+
+	return t > 0 ? (time_t)t : 30;
+}
+
+/* evict_idlest - close the connection idle the longest (to make room);
+   false when there is none */
+static bool evict_idlest(int epfd, struct conn **conns, int *n_conns)
+{
+	int fd, victim = -1;
+
+	for (fd = 0; fd < MAX_CONNECTIONS + 64; fd++) {
+		if (conns[fd] != NULL &&
+		    (victim < 0 ||
+		     conns[fd]->last_active < conns[victim]->last_active))
+			victim = fd;
+	}
+	if (victim < 0)
+		return false;
+	conn_close(epfd, conns, victim);
+	(*n_conns)--;
+	return true;
+}
+
+/* raise_fd_limit - room for MAX_CONNECTIONS descriptors when allowed */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = MAX_CONNECTIONS + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ?
+		      want : rl.rlim_max;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 static int serve(const char *listen_spec, const char *user)
 {
 	int lfd = listen_on(listen_spec), epfd, sfd;
 	struct conn **conns = calloc(MAX_CONNECTIONS + 64, sizeof(*conns));
 	struct epoll_event ev, events[64];
 	sigset_t mask;
-	time_t last_sweep = time(NULL);
+	time_t last_sweep = time(NULL), last_full_log = 0;
 	int n_conns = 0;
 
+	raise_fd_limit();
 	if (user != NULL)
 		dm_drop_privileges(user);
 	if (conns == NULL)
@@ -389,7 +446,7 @@ static int serve(const char *listen_spec, const char *user)
 	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
 	msg_info("ready on %s", listen_spec);
 	for (;;) {
-		int i, n = epoll_wait(epfd, events, 64, 10000);
+		int i, n = epoll_wait(epfd, events, 64, SWEEP_SECS * 1000);
 		time_t now = time(NULL);
 
 		if (n < 0 && errno != EINTR)
@@ -424,12 +481,30 @@ static int serve(const char *listen_spec, const char *user)
 			} else if (fd == lfd) {
 				int cfd;
 
-				while ((cfd = accept4(lfd, NULL, NULL,
-						      SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-					if (n_conns >= MAX_CONNECTIONS ||
-					    cfd >= MAX_CONNECTIONS + 64) {
-						msg_warn("too many connections (%d); refusing one",
-							 n_conns);
+				for (;;) {
+					cfd = accept4(lfd, NULL, NULL,
+						      SOCK_NONBLOCK | SOCK_CLOEXEC);
+					if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
+						/* out of descriptors: the connection
+						   would stay pending and wake us up
+						   forever; make room and try again */
+						if (evict_idlest(epfd, conns, &n_conns))
+							continue;
+						break;
+					}
+					if (cfd < 0)
+						break;
+					while (n_conns >= MAX_CONNECTIONS) {
+						if (now != last_full_log) {
+							msg_warn("too many connections (%d); "
+								 "closing the one idle longest",
+								 n_conns);
+							last_full_log = now;
+						}
+						if (!evict_idlest(epfd, conns, &n_conns))
+							break;
+					}
+					if (cfd >= MAX_CONNECTIONS + 64) {
 						close(cfd);
 						continue;
 					}
@@ -457,16 +532,26 @@ static int serve(const char *listen_spec, const char *user)
 				}
 			}
 		}
-		if (now - last_sweep >= 10) {
+		if (now - last_sweep >= SWEEP_SECS) {
+			time_t req_timeout = request_timeout();
 			int fd;
 
 			last_sweep = now;
 			for (fd = 0; fd < MAX_CONNECTIONS + 64; fd++) {
-				if (conns[fd] != NULL &&
-				    now - conns[fd]->last_active > IDLE_TIMEOUT) {
-					conn_close(epfd, conns, fd);
-					n_conns--;
+				struct conn *c = conns[fd];
+
+				if (c == NULL)
+					continue;
+				if (c->in_used > 0 && c->request_started != 0 &&
+				    now - c->request_started > req_timeout) {
+					msg_warn("request not complete after %ld seconds "
+						 "(policy_request_timeout); closing the "
+						 "connection", (long)req_timeout);
+				} else if (now - c->last_active <= IDLE_TIMEOUT) {
+					continue;
 				}
+				conn_close(epfd, conns, fd);
+				n_conns--;
 			}
 		}
 	}

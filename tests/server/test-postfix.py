@@ -653,6 +653,92 @@ class PostfixTest(unittest.TestCase):
             t.join()
         self.assertEqual(errors[:5], [])
 
+    def test_42_slow_clients_and_connection_floods(self):
+        """A client that trickles one byte a second is disconnected after
+        policy_request_timeout (3 s here, set at run time with SIGHUP);
+        while it trickles, and while 3,000 idle connections are open
+        (more than the daemon's 2,048 and than a default descriptor
+        limit), a new connection is still answered at once: the idle
+        ones make room.  The daemon neither dies nor spins."""
+        pid = self.daemon_pid("smime-policyd")
+        self.assertIsNotNone(pid)
+        with open(self.conf) as f:
+            saved = f.read()
+        try:
+            with open(self.conf, "a") as f:
+                f.write("policy_request_timeout = 3\n")
+            log_at = len(self.log("smime-policyd.log"))
+            os.kill(pid, signal.SIGHUP)
+            deadline = time.time() + 10
+            while ("reloaded" not in self.log("smime-policyd.log")[log_at:]
+                   and time.time() < deadline):
+                time.sleep(0.1)
+            # slowloris: one byte a second
+            slow = socket.socket(socket.AF_UNIX)
+            slow.settimeout(1)
+            slow.connect(self.policyd_sock)
+            data = self.policy_request(self.nocert)
+            t0 = time.time()
+            closed_after = None
+            for i in range(len(data)):
+                try:
+                    slow.sendall(data[i:i + 1])
+                    if slow.recv(100) == b"":
+                        closed_after = time.time() - t0
+                        break
+                except socket.timeout:
+                    pass
+                except (BrokenPipeError, ConnectionResetError):
+                    closed_after = time.time() - t0
+                    break
+                if i == 2:      # others are served meanwhile
+                    got = self.policy_conn(self.policy_request(self.nocert))
+                    self.assertTrue(got.startswith(b"action=550 5.7.1"), got)
+                if time.time() - t0 > 20:
+                    break
+            slow.close()
+            self.assertIsNotNone(closed_after, "a trickling client kept its connection")
+            self.assertLess(closed_after, 10)
+            self.assertIn("policy_request_timeout", self.log("smime-policyd.log")[log_at:])
+            # a flood of idle connections
+            import resource
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+            flood = []
+            try:
+                for _ in range(3000):
+                    s = socket.socket(socket.AF_UNIX)
+                    s.setblocking(False)
+                    try:
+                        s.connect(self.policyd_sock)
+                    except (BlockingIOError, InterruptedError):
+                        pass
+                    flood.append(s)
+                time.sleep(0.5)
+                t1 = time.time()
+                got = self.policy_conn(self.policy_request(self.nocert), timeout=10)
+                self.assertTrue(got.startswith(b"action=550 5.7.1"), got)
+                self.assertLess(time.time() - t1, 5)
+            finally:
+                for s in flood:
+                    s.close()
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            self.assertIn("too many connections", self.log("smime-policyd.log")[log_at:])
+            self.assertEqual(self.daemon_pid("smime-policyd"), pid, "the daemon died")
+            # not spinning: little CPU used over two idle seconds
+            def cpu():
+                with open("/proc/%d/stat" % pid) as f:
+                    v = f.read().rsplit(")", 1)[1].split()
+                return int(v[11]) + int(v[12])
+            c0 = cpu()
+            time.sleep(2)
+            self.assertLess(cpu() - c0, os.sysconf("SC_CLK_TCK") // 2,
+                            "the policy service spins while idle")
+        finally:
+            with open(self.conf, "w") as f:
+                f.write(saved)
+            os.kill(pid, signal.SIGHUP)
+
     def test_50_policy_service_down(self):
         """The policy service dies: Postfix answers 451 4.3.5 at RCPT
         (smtpd_policy_service_default_action), nothing is accepted; after
