@@ -38,6 +38,11 @@ static const struct sg_conf_def {
 	{ "max_mime_parts", "1000", K_UINT, NULL },
 	{ "max_cms_nesting", "4", K_UINT, NULL },
 	{ "max_certificates", "32", K_UINT, NULL },
+	{ "max_crl_size", "33554432", K_SIZE, NULL },
+	/* smimectl crl fetch (crl.c) */
+	{ "crl_fetch_urls", "", K_ANY, NULL },
+	{ "crl_fetch_proxy", "", K_ANY, NULL },
+	{ "crl_fetch_timeout", "30", K_UINT, NULL },
 	/* certificate resolution (certmap.c) */
 	{ "certificate_maps", "", K_MAPS, NULL },
 	{ "harvest_map", "", K_MAPS, NULL },

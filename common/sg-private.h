@@ -75,6 +75,7 @@ struct sg_limits {
 	unsigned int max_mime_parts;
 	unsigned int max_cms_nesting;
 	unsigned int max_certificates;
+	size_t max_crl_size;		/* crl import / fetch */
 };
 
 /* ---- mime.c ---- */

@@ -724,6 +724,92 @@ SG_API int sg_cert_check(struct sg_ctx *ctx, const char *address, time_t at,
 					void *context),
 			 void *context, struct sg_error *err_r) SG_WUR;
 
+/* ------------------------------------------------------------------ */
+/* CRLs: installing by hand and from distribution points (crl.c)       */
+/* ------------------------------------------------------------------ */
+
+enum sg_crl_outcome {
+	SG_CRL_INSTALLED = 0,	/* written into the CRL directory */
+	SG_CRL_UNCHANGED,	/* this very CRL is already in effect */
+	SG_CRL_KEPT_NEWER,	/* a CRL as new or newer is in effect: kept */
+	SG_CRL_REJECTED		/* not installed; detail says why */
+};
+
+/* what became of one CRL */
+struct sg_crl_report {
+	enum sg_crl_outcome outcome;
+	char issuer[512];		/* the CRL's issuer, one line */
+	char this_update[32];		/* "2026-11-28T10:00:00Z" */
+	char next_update[32];		/* the same, or "" when absent */
+	char number[80];		/* cRLNumber in decimal, or "" */
+	bool delta;			/* a delta CRL */
+	unsigned long revoked;		/* entries */
+	char path[1024];		/* file written (or that would be) */
+	char detail[512];		/* a sentence for the administrator */
+};
+
+#define SG_CRL_FORCE 0x1u	/* install expired / not yet valid CRLs */
+#define SG_CRL_DRY_RUN 0x2u	/* check only, write nothing */
+
+/*
+ * sg_crl_install - check CRLs and write them into a CRL directory
+ * Parameters:
+ *   ctx          the trust store the CRLs must be issued under, and the
+ *                CRLs in effect (crl_dirs) they must not be older than
+ *   dir          the directory to write into (sg_crl_dir())
+ *   data, len    PEM (one or more "X509 CRL" blocks) or one DER CRL
+ *   now          the time validity is judged at
+ *   flags        SG_CRL_FORCE, SG_CRL_DRY_RUN
+ *   reports      one per CRL of the input, at most max_reports; *n_r set
+ * A CRL is installed when a CA of the trust store signed it (keyUsage
+ * cRLSign when present), it is current (unless SG_CRL_FORCE) and no CRL
+ * of the same scope (issuer, full/delta, issuing distribution point)
+ * in effect is as new (cRLNumber, else thisUpdate).  It is written as
+ * PEM, atomically (temporary file + rename), under a name per scope, so
+ * a newer CRL replaces the older file.  ctx learns the installed CRLs.
+ * Return value: 0 when every CRL has its report; -1 with err_r when the
+ * input holds no CRL, is over max_crl_size, dir is not a directory, or
+ * a file could not be written (the old one is then still in place).
+ */
+SG_API int sg_crl_install(struct sg_ctx *ctx, const char *dir,
+			  const unsigned char *data, size_t len, time_t now,
+			  unsigned int flags, struct sg_crl_report *reports,
+			  size_t max_reports, size_t *n_r,
+			  struct sg_error *err_r) SG_WUR;
+
+/* the directory crl import/fetch write into: the first directory named
+   by crl_dirs; 0, or -1 with err_r saying what to do */
+SG_API int sg_crl_dir(struct sg_config *conf, char *buf, size_t size,
+		      struct sg_error *err_r) SG_WUR;
+
+#define SG_CRL_URL_MAX 1024
+typedef void sg_crl_url_func(void *context, const char *url,
+			     const char *about);
+
+/*
+ * sg_crl_distribution_points - where the CRLs of the trust store's CAs
+ * are published: the http:// and https:// URIs of the CRL distribution
+ * points of every trust anchor and intermediate (they name where each
+ * one's issuer publishes), and of the issuing distribution point and
+ * Freshest CRL extensions of the CRLs in effect.  cb is called once per
+ * distinct URL, with a description ("CRL of CN=...").  Returns the
+ * number of URLs.
+ */
+SG_API size_t sg_crl_distribution_points(struct sg_ctx *ctx,
+					 sg_crl_url_func *cb, void *context);
+
+/*
+ * sg_crl_download - GET url (http:// or https://) with OpenSSL's HTTP
+ * client: redirects followed, proxy ("http://host:port"; NULL or "":
+ * the http_proxy / no_proxy environment), timeout_secs for the whole
+ * exchange (0: none), at most max_size bytes.  On success *data_r
+ * (free() it) and *len_r hold the body; -1 with err_r otherwise.
+ */
+SG_API int sg_crl_download(const char *url, const char *proxy,
+			   unsigned int timeout_secs, size_t max_size,
+			   unsigned char **data_r, size_t *len_r,
+			   struct sg_error *err_r) SG_WUR;
+
 #ifdef __cplusplus
 }
 #endif

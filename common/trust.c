@@ -263,7 +263,7 @@ static int settings_from_conf(struct sg_ctx *ctx, struct sg_config *conf,
 	static const char *const checked[] = {
 		"revocation_check", "sender_binding", "allow_sha1_signatures",
 		"max_message_size", "max_mime_depth", "max_mime_parts",
-		"max_cms_nesting", "max_certificates",
+		"max_cms_nesting", "max_certificates", "max_crl_size",
 	};
 	const char *v;
 	size_t i;
@@ -312,6 +312,7 @@ static int settings_from_conf(struct sg_ctx *ctx, struct sg_config *conf,
 	ctx->limits.max_mime_parts = (unsigned int)parse_ulong(conf, "max_mime_parts");
 	ctx->limits.max_cms_nesting = (unsigned int)parse_ulong(conf, "max_cms_nesting");
 	ctx->limits.max_certificates = (unsigned int)parse_ulong(conf, "max_certificates");
+	ctx->limits.max_crl_size = parse_ulong(conf, "max_crl_size");
 	return 0;
 }
 

@@ -76,22 +76,6 @@ void usage_doctor(FILE *fp)
 "  smimectl doctor -c /etc/smimeguard/smimeguard.conf partner@example.com\n");
 }
 
-/* add_list - join a repeatable path option into one list value */
-static int add_list(char **list, const char *item)
-{
-	size_t n = *list == NULL ? 0 : strlen(*list);
-	char *p = realloc(*list, n + strlen(item) + 3);
-
-	if (p == NULL)
-		return -1;
-	if (n == 0)
-		strcpy(p, item);
-	else
-		sprintf(p + n, ", %s", item);
-	*list = p;
-	return 0;
-}
-
 /* put - append bytes to a growing string */
 static void put(struct doctor *dr, char **buf, size_t *used, size_t *size,
 		const char *s, size_t len)
@@ -168,13 +152,6 @@ static void put_json(struct doctor *dr, char **buf, size_t *used,
 	put(dr, buf, used, size, "\"", 1);
 }
 
-/* print_clean - a line for a terminal: control characters as '?' */
-static void print_clean(const char *s)
-{
-	for (; *s != '\0'; s++)
-		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
-}
-
 /* report - one finding */
 static void report(const struct sg_finding *f, void *context)
 {
@@ -188,9 +165,9 @@ static void report(const struct sg_finding *f, void *context)
 		return;
 	if (!dr->json) {
 		printf("[%s] ", f->code);
-		print_clean(f->text);
+		ctl_print_clean(stdout, f->text);
 		printf("\n    fix: ");
-		print_clean(f->fix);
+		ctl_print_clean(stdout, f->fix);
 		printf("\n");
 		return;
 	}
@@ -224,66 +201,33 @@ static void error(struct doctor *dr, const char *address, const char *msg)
 /* cmd_doctor - smimectl doctor */
 int cmd_doctor(int argc, char **argv)
 {
-	enum {
-		O_MAP = 256, O_TRUST, O_INTER, O_CRL, O_REVOCATION, O_AT, O_JSON
-	};
+	enum { O_JSON = 0x200 };
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "map", required_argument, NULL, O_MAP },
-		{ "trust", required_argument, NULL, O_TRUST },
-		{ "intermediates", required_argument, NULL, O_INTER },
-		{ "crl", required_argument, NULL, O_CRL },
-		{ "revocation", required_argument, NULL, O_REVOCATION },
-		{ "at", required_argument, NULL, O_AT },
+		CTL_STORE_LONGOPTS,
 		{ "json", no_argument, NULL, O_JSON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct doctor dr;
-	const char *config = NULL, *revocation = NULL;
-	char *maps = NULL, *trust = NULL, *inter = NULL, *crl = NULL;
+	struct ctl_store st;
 	struct sg_config *conf = NULL;
 	struct sg_ctx *ctx = NULL;
 	struct sg_error err;
-	time_t at = 0;
-	int c, i, ret = EXIT_SUCCESS;
+	time_t at;
+	int c, i, r, ret = EXIT_SUCCESS;
 
 	memset(&dr, 0, sizeof(dr));
+	memset(&st, 0, sizeof(st));
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:qh", opts, NULL)) != -1) {
+		if ((r = ctl_store_option(&st, c, optarg)) < 0) {
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		if (r == 0)
+			continue;
 		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case O_MAP:
-			if (add_list(&maps, optarg) < 0)
-				goto nomem;
-			break;
-		case O_TRUST:
-			if (add_list(&trust, optarg) < 0)
-				goto nomem;
-			break;
-		case O_INTER:
-			if (add_list(&inter, optarg) < 0)
-				goto nomem;
-			break;
-		case O_CRL:
-			if (add_list(&crl, optarg) < 0)
-				goto nomem;
-			break;
-		case O_REVOCATION:
-			revocation = optarg;
-			break;
-		case O_AT:
-			if (sg_parse_time(optarg, &at) < 0) {
-				fprintf(stderr, "%s: --at: '%s' is not a time "
-					"(use 2026-11-28T10:00:00Z or @unix-seconds)\n",
-					progname, optarg);
-				ret = EXIT_USAGE;
-				goto out;
-			}
-			break;
 		case O_JSON:
 			dr.json = true;
 			break;
@@ -299,19 +243,13 @@ int cmd_doctor(int argc, char **argv)
 			goto out;
 		}
 	}
+	at = st.at;
 	if (dr.quiet)
 		dr.json = false;
-	if (sg_config_new(&conf) < 0)
-		goto nomem;
-	if (config != NULL && sg_config_read(conf, config, &err) < 0)
-		goto conf_error;
-	if ((maps != NULL && sg_config_set(conf, "certificate_maps", maps, &err) < 0) ||
-	    (trust != NULL && sg_config_set(conf, "trust_anchors", trust, &err) < 0) ||
-	    (inter != NULL && sg_config_set(conf, "intermediates", inter, &err) < 0) ||
-	    (crl != NULL && sg_config_set(conf, "crl_dirs", crl, &err) < 0) ||
-	    (revocation != NULL &&
-	     sg_config_set(conf, "revocation_check", revocation, &err) < 0))
-		goto conf_error;
+	if (ctl_store_config(&st, &conf) < 0) {
+		ret = EXIT_USAGE;
+		goto out;
+	}
 	if (sg_config_check(conf, at, report, &dr, &err) < 0)
 		goto conf_error;
 	if (optind < argc) {
@@ -362,9 +300,6 @@ out:
 	sg_config_free(&conf);
 	free(dr.out);
 	free(dr.errs);
-	free(maps);
-	free(trust);
-	free(inter);
-	free(crl);
+	ctl_store_free(&st);
 	return ret;
 }

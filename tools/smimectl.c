@@ -11,6 +11,10 @@
 /*	smimectl doctor [options] [address ...]
 /*
 /*	smimectl policy test [options]
+/*
+/*	smimectl crl import [options] file ...
+/*
+/*	smimectl crl fetch [options] [url ...]
 /* DESCRIPTION
 /*	smimectl verify checks the S/MIME layer of each input the way the
 /*	smimeguard Dovecot plugin does on delivery: it finds the S/MIME
@@ -39,6 +43,11 @@
 /*	smimectl doctor checks the trust store, the CRLs and the map files
 /*	and, for each address given, its certificates (cmd-doctor.c), and
 /*	says for each finding how to fix it.
+/*
+/*	smimectl crl import installs CRLs copied over by hand into the CRL
+/*	directory, smimectl crl fetch downloads them from the distribution
+/*	points the trust store names (cmd-crl.c); both check every CRL
+/*	against the trust store and never install an older one.
 /* EXIT STATUS
 /*	verify: 0 every input is signed/verified; 1 some input is not
 /*	verified; 2 usage, configuration or I/O error (message on stderr).
@@ -48,6 +57,10 @@
 /*
 /*	doctor: 0 no findings; 1 findings; 2 usage or configuration error,
 /*	or an address could not be checked.
+/*
+/*	crl: 0 every CRL installed or already in effect; 1 some CRL
+/*	rejected, not downloaded, or (import) older than the one in
+/*	effect; 2 usage or configuration error, or a file not writable.
 /* SEE ALSO
 /*	DESIGN.md sections 2-4 (status values, reason tokens, JSON fields).
 /*--*/
@@ -80,7 +93,9 @@ static void usage_main(FILE *fp)
 "             a message satisfies it\n"
 "  doctor     what is wrong with the trust store, the CRLs and the\n"
 "             certificates of addresses, and how to fix it\n"
-"  help       show this text, or 'smimectl help verify|cert'\n"
+"  crl import | crl fetch  install CRLs copied by hand, or download them\n"
+"             from the CAs' distribution points\n"
+"  help       show this text, or 'smimectl help verify|cert|policy|doctor|crl'\n"
 "  version    print the version\n");
 }
 
@@ -788,6 +803,8 @@ int main(int argc, char **argv)
 		return cmd_doctor(argc - 1, argv + 1);
 	if (strcmp(argv[1], "cert") == 0)
 		return cmd_cert(argc - 1, argv + 1);
+	if (strcmp(argv[1], "crl") == 0)
+		return cmd_crl(argc - 1, argv + 1);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		if (argc > 2 && strcmp(argv[2], "verify") == 0)
@@ -798,6 +815,8 @@ int main(int argc, char **argv)
 			usage_policy(stdout);
 		else if (argc > 2 && strcmp(argv[2], "doctor") == 0)
 			usage_doctor(stdout);
+		else if (argc > 2 && strcmp(argv[2], "crl") == 0)
+			usage_crl(stdout);
 		else
 			usage_main(stdout);
 		return EXIT_SUCCESS;

@@ -3,6 +3,10 @@
 
 /* smimectl.h - what the smimectl subcommand files share */
 #include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+struct sg_config;
 
 #define EXIT_NOTVERIFIED 1
 #define EXIT_USAGE 2
@@ -19,5 +23,39 @@ void usage_policy(FILE *fp);
 /* cmd_doctor - smimectl doctor (cmd-doctor.c) */
 int cmd_doctor(int argc, char **argv);
 void usage_doctor(FILE *fp);
+
+/* cmd_crl - smimectl crl import | fetch (cmd-crl.c) */
+int cmd_crl(int argc, char **argv);
+void usage_crl(FILE *fp);
+
+/* ---- ctl-common.c ---- */
+/* the trust-store options several subcommands take; getopt values of the
+   long-only ones (pick other values above 0x200 for the rest) */
+enum {
+	CTL_O_MAP = 0x100, CTL_O_TRUST, CTL_O_INTER, CTL_O_CRL,
+	CTL_O_REVOCATION, CTL_O_AT
+};
+#define CTL_STORE_LONGOPTS \
+	{ "config", required_argument, NULL, 'c' }, \
+	{ "map", required_argument, NULL, CTL_O_MAP }, \
+	{ "trust", required_argument, NULL, CTL_O_TRUST }, \
+	{ "intermediates", required_argument, NULL, CTL_O_INTER }, \
+	{ "crl", required_argument, NULL, CTL_O_CRL }, \
+	{ "revocation", required_argument, NULL, CTL_O_REVOCATION }, \
+	{ "at", required_argument, NULL, CTL_O_AT }
+struct ctl_store {
+	const char *config, *revocation;
+	char *maps, *trust, *inter, *crl;	/* ", " joined repeats */
+	time_t at;				/* 0: now */
+};
+/* take option opt: 0 taken, 1 not one of these, -1 error (printed) */
+int ctl_store_option(struct ctl_store *st, int opt, const char *arg);
+/* the configuration file with the options over it; -1 error (printed) */
+int ctl_store_config(const struct ctl_store *st, struct sg_config **conf_r);
+void ctl_store_free(struct ctl_store *st);
+/* untrusted text on a terminal line: control characters as '?' */
+void ctl_print_clean(FILE *fp, const char *s);
+/* a JSON string, quoted and escaped */
+void ctl_json_str(FILE *fp, const char *s);
 
 #endif
