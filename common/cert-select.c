@@ -35,6 +35,7 @@ struct sg_csel_eval {
 	time_t not_before, not_after;
 	uint32_t static_reasons;	/* key-usage, weak-key, malformed */
 	bool chain_ok;
+	bool pinned;			/* chain_ok because pinned */
 	time_t ok_from, ok_until;	/* chain_ok: where it holds */
 };
 
@@ -324,8 +325,55 @@ static void usable_sentence(struct sg_csel_info *info)
 
 	sg_time_iso(info->not_after, t, sizeof(t));
 	info->detail[0] = '\0';
-	add_sentence(info->detail, sizeof(info->detail),
-		     "Usable for encryption; valid until %s.", t);
+	if (info->pinned)
+		add_sentence(info->detail, sizeof(info->detail),
+			     "Usable for encryption as a pinned partner "
+			     "certificate (pinned_certificates: no CA vouches "
+			     "for it); valid until %s.", t);
+	else
+		add_sentence(info->detail, sizeof(info->detail),
+			     "Usable for encryption; valid until %s.", t);
+}
+
+/* check_pinned - a certificate of pinned_certificates needs no chain,
+   only to be within its validity period; false when not pinned */
+static bool check_pinned(struct sg_ctx *ctx, X509 *x, time_t at,
+			 struct sg_csel_info *info, struct sg_csel_eval *ev)
+{
+	unsigned char *der = NULL;
+	int len = i2d_X509(x, &der);
+	bool pinned = len > 0 && sg_trust_is_pinned(ctx, der, (size_t)len);
+	char t[32];
+
+	OPENSSL_free(der);
+	if (!pinned)
+		return false;
+	if (ev != NULL)
+		ev->chain_ok = false;
+	if (info->not_before == 0 || info->not_after == 0) {
+		info->reasons |= R(MALFORMED);
+		add_sentence(info->detail, sizeof(info->detail),
+			     "Its validity period cannot be read.");
+	} else if (at < info->not_before) {
+		info->reasons |= R(NOT_YET_VALID);
+		sg_time_iso(info->not_before, t, sizeof(t));
+		add_sentence(info->detail, sizeof(info->detail),
+			     "It is pinned, but not valid before %s.", t);
+	} else if (at >= info->not_after) {
+		info->reasons |= R(EXPIRED);
+		sg_time_iso(info->not_after, t, sizeof(t));
+		add_sentence(info->detail, sizeof(info->detail),
+			     "It is pinned, but expired on %s.", t);
+	} else {
+		info->pinned = true;
+		if (ev != NULL) {
+			ev->chain_ok = true;
+			ev->pinned = true;
+			ev->ok_from = info->not_before;
+			ev->ok_until = info->not_after;
+		}
+	}
+	return true;
 }
 
 /* check_chain - path validation for encryption at time at */
@@ -334,6 +382,8 @@ static void check_chain(struct sg_ctx *ctx, X509 *x, time_t at,
 {
 	struct sg_chain_verdict cv;
 
+	if (ctx->n_pinned > 0 && check_pinned(ctx, x, at, info, ev))
+		return;
 	sg_trust_verify_chain_for(ctx, x, NULL, NULL, at, SG_CHAIN_ENCRYPT, &cv);
 	if (cv.reasons == 0) {
 		if (ev != NULL) {
@@ -416,6 +466,7 @@ static void info_from_eval(const struct sg_csel_eval *ev,
 	info->not_before = ev->not_before;
 	info->not_after = ev->not_after;
 	info->reasons = ev->static_reasons;
+	info->pinned = ev->pinned;
 }
 
 /* sg_csel_eval_entry - evaluate a map certificate, cached */

@@ -399,6 +399,7 @@ static int add_candidate(struct sg_cert_set *set, size_t map_index,
 	c->pub.not_after = info->not_after;
 	c->pub.reasons = info->reasons;
 	c->pub.usable = info->reasons == 0;
+	c->pub.pinned = info->pinned;
 	c->pub.reason = info->reasons == 0 ? SG_REASON_COUNT :
 			sg_csel_main_reason(info->reasons);
 	if (c->pub.usable)
@@ -690,9 +691,11 @@ char *sg_cert_set_json(const struct sg_cert_set *set)
 		e |= sg_json_str(&out, c->map);
 		e |= sg_buf_append_str(&out, ",\"source\":");
 		e |= sg_json_str(&out, c->source);
-		e |= sg_buf_printf(&out, ",\"usable\":%s,\"selected\":%s,\"reasons\":",
+		e |= sg_buf_printf(&out, ",\"usable\":%s,\"selected\":%s,"
+				   "\"pinned\":%s,\"reasons\":",
 				   c->usable ? "true" : "false",
-				   c->usable && i == 0 ? "true" : "false");
+				   c->usable && i == 0 ? "true" : "false",
+				   c->pinned ? "true" : "false");
 		e |= sg_json_reasons(&out, c->reasons);
 		e |= sg_buf_append_str(&out, ",\"detail\":");
 		e |= sg_json_str(&out, c->detail);

@@ -29,6 +29,8 @@ static const struct sg_conf_def {
 	{ "trust_anchors", "", K_ANY, NULL },
 	{ "intermediates", "", K_ANY, NULL },
 	{ "crl_dirs", "", K_ANY, NULL },
+	/* partners' certificates accepted for encryption without a chain */
+	{ "pinned_certificates", "", K_ANY, NULL },
 	{ "revocation_check", "soft", K_ENUM, "none|soft|hard" },
 	{ "sender_binding", "strict", K_ENUM, "strict|relaxed|off" },
 	{ "allow_sha1_signatures", "no", K_BOOL, NULL },

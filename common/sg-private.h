@@ -175,7 +175,13 @@ struct sg_ctx {
 	struct sg_cert_cache *cert_cache;
 	struct sg_chain_cache *chain_cache;
 	struct sg_certmaps *certmaps;		/* certificate_maps, harvest_map */
+	unsigned char (*pinned)[32];		/* pinned_certificates: sorted
+						   SHA-256 of their DER */
+	size_t n_pinned;
 };
+/* is this DER certificate one of pinned_certificates */
+bool sg_trust_is_pinned(const struct sg_ctx *ctx, const unsigned char *der,
+			size_t len);
 
 /* chain validation of one signer certificate */
 struct sg_chain_verdict {
@@ -409,6 +415,7 @@ struct sg_csel_info {
 	char key_usage[160];		/* "keyEncipherment, ...; EKU ..." */
 	time_t not_before, not_after;
 	uint32_t reasons;		/* empty: usable */
+	bool pinned;			/* accepted as pinned_certificates */
 	char detail[512];		/* human sentences */
 };
 /* evaluate a dir: map certificate at time at, using and filling its

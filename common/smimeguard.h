@@ -529,6 +529,8 @@ struct sg_cert_candidate {
 	enum sg_reason reason;	/* not usable: the main reason (usable:
 				   SG_REASON_COUNT) */
 	const char *detail;	/* human sentences: why (not) usable */
+	int pinned;		/* 1: in pinned_certificates, so no chain to
+				   a trust anchor was required */
 };
 
 /*

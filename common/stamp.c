@@ -56,7 +56,7 @@ void sg_config_stamp(struct sg_config *conf, const char *config_path,
 		     unsigned char stamp[SG_STAMP_SIZE])
 {
 	static const char *const lists[] = {
-		"trust_anchors", "intermediates", "crl_dirs",
+		"trust_anchors", "intermediates", "crl_dirs", "pinned_certificates",
 		"encryption_policy_maps",
 	};
 	crypto_generichash_state st;

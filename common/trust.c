@@ -360,6 +360,60 @@ static int load_policies(struct sg_ctx *ctx, const char *list,
 	return 0;
 }
 
+static int cmp_pin(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+/* load_pinned - the fingerprints of pinned_certificates */
+static int load_pinned(struct sg_ctx *ctx, const char *list,
+		       struct sg_error *err_r)
+{
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	int i, n;
+
+	if (certs == NULL) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	if (load_list(list, false, certs, NULL, err_r) < 0) {
+		sk_X509_pop_free(certs, X509_free);
+		return -1;
+	}
+	n = sk_X509_num(certs);
+	if (n > 0 && (ctx->pinned = calloc((size_t)n, 32)) == NULL) {
+		sk_X509_pop_free(certs, X509_free);
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char *der = NULL;
+		int len = i2d_X509(sk_X509_value(certs, i), &der);
+
+		if (len <= 0)
+			continue;
+		crypto_hash_sha256(ctx->pinned[ctx->n_pinned++], der,
+				   (unsigned long long)len);
+		OPENSSL_free(der);
+	}
+	if (ctx->n_pinned > 1)
+		qsort(ctx->pinned, ctx->n_pinned, 32, cmp_pin);
+	sk_X509_pop_free(certs, X509_free);
+	sg_openssl_errors(NULL, 0);
+	return 0;
+}
+
+bool sg_trust_is_pinned(const struct sg_ctx *ctx, const unsigned char *der,
+			size_t len)
+{
+	unsigned char fpr[32];
+
+	if (ctx->n_pinned == 0)
+		return false;
+	crypto_hash_sha256(fpr, der, len);
+	return bsearch(fpr, ctx->pinned, ctx->n_pinned, 32, cmp_pin) != NULL;
+}
+
 int sg_ctx_new(struct sg_config *conf, struct sg_ctx **ctx_r,
 	       struct sg_error *err_r)
 {
@@ -391,6 +445,9 @@ int sg_ctx_new(struct sg_config *conf, struct sg_ctx **ctx_r,
 		goto fail;
 	if ((v = expanded(conf, "crl_dirs", err_r)) == NULL ||
 	    load_list(v, true, NULL, ctx->crls, err_r) < 0)
+		goto fail;
+	if ((v = expanded(conf, "pinned_certificates", err_r)) == NULL ||
+	    load_pinned(ctx, v, err_r) < 0)
 		goto fail;
 	if ((v = expanded(conf, "certificate_policies", err_r)) == NULL ||
 	    load_policies(ctx, v, err_r) < 0)
@@ -436,6 +493,7 @@ void sg_ctx_free(struct sg_ctx **ctxp)
 		return;
 	X509_STORE_free(ctx->store);
 	sk_X509_pop_free(ctx->intermediates, X509_free);
+	free(ctx->pinned);
 	sk_X509_CRL_pop_free(ctx->crls, X509_CRL_free);
 	sk_ASN1_OBJECT_pop_free(ctx->policies, ASN1_OBJECT_free);
 	sg_cmap_free(&ctx->certmaps);

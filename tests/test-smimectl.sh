@@ -84,7 +84,7 @@ d = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 keys = ["address", "found", "map", "certificates"]
 ckeys = ["subject", "issuer", "serial", "not_before", "not_after",
          "fingerprint", "ski", "emails", "key", "key_usage", "map", "source",
-         "usable", "selected", "reasons", "detail"]
+         "usable", "selected", "pinned", "reasons", "detail"]
 for o in d:
     assert list(o.keys()) == keys, o.keys()
     for c in o["certificates"]:
@@ -175,6 +175,26 @@ check "doctor: no certificate" 1 "$SMIMECTL" doctor $T --map "dir:$D/certmap" no
 check "doctor: address, unusable context" 2 "$SMIMECTL" doctor --trust /nonexistent/trust --map "dir:$D/certmap" bob@example.org
 check "doctor: help" 0 "$SMIMECTL" help doctor
 check "doctor: usage" 2 "$SMIMECTL" doctor --frobnicate
+# pinned_certificates: a partner's self-signed certificate, no CA
+mkdir -p "$tmp/partners" "$tmp/pinned"
+OPENSSL_CONF=/dev/null openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/partner.key" \
+	-out "$tmp/partners/good.pem" -subj "/CN=Partner" -days 365 \
+	-addext "keyUsage=critical,digitalSignature,keyEncipherment" \
+	-addext "extendedKeyUsage=emailProtection" \
+	-addext "subjectAltName=email:partner-good@ext.example" 2>/dev/null
+cp "$tmp/partners/good.pem" "$tmp/pinned/"
+printf 'trust_anchors = %s\ncertificate_maps = dir:%s\n' "$D/trust" "$tmp/partners" > "$tmp/nopin.conf"
+cp "$tmp/nopin.conf" "$tmp/pin.conf"
+printf 'pinned_certificates = %s\n' "$tmp/pinned" >> "$tmp/pin.conf"
+check "pinned: a self-signed partner is untrusted" 1 "$SMIMECTL" cert lookup -c "$tmp/nopin.conf" --json partner-good@ext.example
+cert_json_check "pinned: untrusted without the pin" 'd[0]["certificates"][0]["reasons"] == ["untrusted"] and d[0]["certificates"][0]["pinned"] is False'
+check "pinned: usable once pinned" 0 "$SMIMECTL" cert lookup -c "$tmp/pin.conf" --json partner-good@ext.example
+cert_json_check "pinned: selected, marked pinned, said so" 'd[0]["certificates"][0]["selected"] and d[0]["certificates"][0]["pinned"] and "pinned partner certificate" in d[0]["certificates"][0]["detail"]'
+check "pinned: an expired pinned certificate is not usable" 1 "$SMIMECTL" cert lookup -c "$tmp/pin.conf" --at 2099-01-01T00:00:00Z --json partner-good@ext.example
+cert_json_check "pinned: expired" 'd[0]["certificates"][0]["reasons"] == ["expired"] and "pinned, but expired" in d[0]["certificates"][0]["detail"]'
+check "pinned: text output says so" 0 "$SMIMECTL" cert lookup -c "$tmp/pin.conf" partner-good@ext.example
+grep -q "pinned" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: pinned: text output"; }
+
 printf 'bob@example.org\n\n# comment\nnobody@example.org\n' | "$SMIMECTL" cert lookup $T --map "dir:$D/certmap" --json - > "$tmp/out" 2>&1
 rc=$?
 python3 -c 'import json,sys; d=[json.loads(l) for l in open(sys.argv[1])]; assert [x["found"] for x in d] == [True, False], d' "$tmp/out" && [ $rc -eq 1 ] &&

@@ -547,8 +547,10 @@ static void print_cert_set(const struct sg_cert_set *set, const char *address)
 		const struct sg_cert_candidate *c = sg_cert_set_get(set, i);
 
 		if (c->usable)
-			printf("  [%zu] %s: %s\n", i + 1,
-			       i == 0 ? "selected" : "usable", c->subject);
+			printf("  [%zu] %s%s: %s\n", i + 1,
+			       i == 0 ? "selected" : "usable",
+			       c->pinned ? " (pinned partner certificate)" : "",
+			       c->subject);
 		else
 			printf("  [%zu] rejected (%s): %s\n", i + 1,
 			       sg_reason_name(c->reason), c->subject);
