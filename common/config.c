@@ -41,6 +41,8 @@ static const struct sg_conf_def {
 	{ "max_cms_nesting", "4", K_UINT, NULL },
 	{ "max_certificates", "32", K_UINT, NULL },
 	{ "max_crl_size", "33554432", K_SIZE, NULL },
+	{ "max_header_size", "1048576", K_SIZE, NULL },
+	{ "max_header_fields", "10000", K_UINT, NULL },
 	/* smimectl crl fetch (crl.c) */
 	{ "crl_fetch_urls", "", K_ANY, NULL },
 	{ "crl_fetch_proxy", "", K_ANY, NULL },

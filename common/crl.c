@@ -428,6 +428,8 @@ int sg_crl_install(struct sg_ctx *ctx, const char *dir,
 
 	sg_error_clear(err_r);
 	*n_r = 0;
+	if (now == 0)
+		now = time(NULL);
 	if (ctx == NULL || dir == NULL || data == NULL || reports == NULL ||
 	    max_reports == 0) {
 		sg_error_set(err_r, SG_ERR_INVALID, "sg_crl_install: bad arguments");

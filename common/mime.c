@@ -49,6 +49,7 @@ void sg_mime_parse_headers(const unsigned char *p, size_t len,
 			eol = line_end(p, pos, len);
 			pos = eol < len ? eol + 1 : len;
 		}
+		h->n_fields++;
 		if (p[field_start] == ' ' || p[field_start] == '\t')
 			continue;	/* stray continuation at the start */
 		for (colon = field_start; colon < pos && p[colon] != ':' &&

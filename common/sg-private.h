@@ -76,6 +76,8 @@ struct sg_limits {
 	unsigned int max_cms_nesting;
 	unsigned int max_certificates;
 	size_t max_crl_size;		/* crl import / fetch */
+	size_t max_header_size;		/* header block of one entity */
+	unsigned int max_header_fields;	/* fields in one header block */
 };
 
 /* ---- mime.c ---- */
@@ -95,6 +97,7 @@ struct sg_headers {
 	unsigned int n_sender;
 	bool has_content_type;
 	size_t body_offset;		/* offset of the body in the entity */
+	size_t n_fields;		/* header fields (max_header_fields) */
 };
 
 struct sg_ctype {

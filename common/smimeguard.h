@@ -760,7 +760,7 @@ struct sg_crl_report {
  *                CRLs in effect (crl_dirs) they must not be older than
  *   dir          the directory to write into (sg_crl_dir())
  *   data, len    PEM (one or more "X509 CRL" blocks) or one DER CRL
- *   now          the time validity is judged at
+ *   now          the time validity is judged at, or 0 for now
  *   flags        SG_CRL_FORCE, SG_CRL_DRY_RUN
  *   reports      one per CRL of the input, at most max_reports; *n_r set
  * A CRL is installed when a CA of the trust store signed it (keyUsage

@@ -264,6 +264,7 @@ static int settings_from_conf(struct sg_ctx *ctx, struct sg_config *conf,
 		"revocation_check", "sender_binding", "allow_sha1_signatures",
 		"max_message_size", "max_mime_depth", "max_mime_parts",
 		"max_cms_nesting", "max_certificates", "max_crl_size",
+		"max_header_size", "max_header_fields",
 	};
 	const char *v;
 	size_t i;
@@ -313,6 +314,9 @@ static int settings_from_conf(struct sg_ctx *ctx, struct sg_config *conf,
 	ctx->limits.max_cms_nesting = (unsigned int)parse_ulong(conf, "max_cms_nesting");
 	ctx->limits.max_certificates = (unsigned int)parse_ulong(conf, "max_certificates");
 	ctx->limits.max_crl_size = parse_ulong(conf, "max_crl_size");
+	ctx->limits.max_header_size = parse_ulong(conf, "max_header_size");
+	ctx->limits.max_header_fields =
+		(unsigned int)parse_ulong(conf, "max_header_fields");
 	return 0;
 }
 

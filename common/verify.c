@@ -58,6 +58,35 @@ static enum expect expect_of(const struct sg_ctype *ct)
 	return EXPECT_ANY;
 }
 
+/* headers_over_limit - is the header block of an entity over
+   max_header_size or max_header_fields; then the entity is classified by
+   its Content-Type (as too_large() does) and marked too complex */
+static bool headers_over_limit(struct sg_verify_state *st,
+			       const struct sg_headers *h,
+			       const struct sg_ctype *ct)
+{
+	const struct sg_limits *lim = &st->ctx->limits;
+
+	if (h->body_offset <= lim->max_header_size &&
+	    h->n_fields <= lim->max_header_fields)
+		return false;
+	if (is_pkcs7_mime(ct) && expect_of(ct) == EXPECT_ENVELOPED)
+		st->encrypted_layer = true;
+	else if ((strcmp(ct->type, "multipart") == 0 &&
+		  strcmp(ct->subtype, "signed") == 0 &&
+		  is_signature_protocol(ct->protocol)) || is_pkcs7_mime(ct))
+		st->signed_layer = true;
+	if (!(st->unknown & R(TOO_COMPLEX)))
+		sg_res_add_detail(st->res, "A header block of %zu bytes with %zu "
+				  "fields is over the limits (max_header_size "
+				  "%zu, max_header_fields %u).", h->body_offset,
+				  h->n_fields, lim->max_header_size,
+				  lim->max_header_fields);
+	st->unknown |= R(TOO_COMPLEX);
+	return true;
+}
+
+
 /* decode_body - the body of an entity, transfer-decoded (malloc'd) */
 static unsigned char *decode_body(const struct sg_headers *h,
 				  const unsigned char *p, size_t len,
@@ -283,6 +312,8 @@ static void detached_entity(struct sg_verify_state *st,
 	}
 	sg_mime_parse_headers(parts[1].p, parts[1].len, &sh);
 	sg_mime_parse_ctype(&sh.content_type, &sct);
+	if (headers_over_limit(st, &sh, &sct))
+		return;
 	if (!is_pkcs7_signature(sct.type, sct.subtype)) {
 		note_malformed(st, false, "The second part of multipart/signed is not an S/MIME signature.");
 		return;
@@ -322,6 +353,8 @@ static void scan_inside(struct sg_verify_state *st, const unsigned char *p,
 	}
 	sg_mime_parse_headers(p, len, &h);
 	sg_mime_parse_ctype(&h.content_type, &ct);
+	if (headers_over_limit(st, &h, &ct))
+		return;
 	if (strcmp(ct.type, "multipart") == 0) {
 		struct sg_slice parts[64];
 		size_t n, i, off = 0;
@@ -444,6 +477,8 @@ void sg_verify_entity(struct sg_verify_state *st, const unsigned char *p,
 
 	sg_mime_parse_headers(p, len, &h);
 	sg_mime_parse_ctype(&h.content_type, &ct);
+	if (headers_over_limit(st, &h, &ct))
+		return;
 	if (depth == 0) {
 		unsigned int i;
 

@@ -283,11 +283,16 @@ END_TEST
 
 START_TEST(test_huge_headers)
 {
+	struct sg_ctx *roomy = tu_ctx(DEFAULTS " max_header_size=4194304 "
+				      "max_header_fields=200000", tu_testdata());
 	size_t big = 2 * 1024 * 1024, len;
 	char *m = malloc(good_len + big + 64);
+	struct sg_result *res;
 
-	/* a 2 MB Subject line ahead of a good signed message: headers are
-	   outside the signature, so it still verifies */
+	/* with the header limits raised (under the defaults these are
+	   too-complex: suite-limits.c): a 2 MB Subject line ahead of a good
+	   signed message still verifies (headers are outside the
+	   signature), without quadratic work */
 	len = (size_t)sprintf(m, "Subject: ");
 	memset(m + len, 'A', big);
 	len += big;
@@ -295,14 +300,20 @@ START_TEST(test_huge_headers)
 	len += 2;
 	memcpy(m + len, good, good_len);
 	len += good_len;
-	ck_assert_int_eq(verdict(m, len, NULL), SG_STATUS_SIGNED_VERIFIED);
+	res = tu_verify(roomy, m, len, 0);
+	ck_assert_int_eq(sg_result_status(res), SG_STATUS_SIGNED_VERIFIED);
+	sg_result_free(&res);
 	/* 100000 header fields and no body */
 	free(m);
 	m = malloc(100000 * 12 + 16);
 	len = 0;
 	for (size_t i = 0; i < 100000; i++)
 		len += (size_t)sprintf(m + len, "X-H%zu: y\r\n", i % 1000);
-	ck_assert_int_eq(verdict(m, len, NULL), SG_STATUS_NONE);
+	res = tu_verify(roomy, m, len, 0);
+	ck_assert_int_eq(sg_result_status(res), SG_STATUS_NONE);
+	ck_assert_uint_eq(sg_result_reasons(res), 0);
+	sg_result_free(&res);
+	sg_ctx_free(&roomy);
 	free(m);
 }
 END_TEST

@@ -97,6 +97,31 @@ START_TEST(test_printable)
 }
 END_TEST
 
+/* the request size limit (PP_MAX_REQUEST, 16 KB) at its edge: an
+   attribute line of PP_MAX_REQUEST - 1 bytes is a request, one byte more
+   is an error (the daemon closes the connection) */
+START_TEST(test_parse_size_edge)
+{
+	static char in[PP_MAX_REQUEST + 16];
+	size_t consumed, line;
+	const char *error;
+
+	for (line = PP_MAX_REQUEST - 1; line <= PP_MAX_REQUEST; line++) {
+		memcpy(in, "sender=", 7);
+		memset(in + 7, 'a', line - 7);
+		memcpy(in + line, "\n\n", 2);
+		ck_assert_int_eq(pp_parse(in, line + 2, &req, &consumed, &error),
+				 line < PP_MAX_REQUEST ? PP_COMPLETE : PP_ERROR);
+		if (line < PP_MAX_REQUEST) {
+			ck_assert_uint_eq(consumed, line + 2);
+			ck_assert_uint_eq(strlen(pp_get(&req, "sender")), line - 7);
+		} else {
+			ck_assert_str_eq(error, "request too large");
+		}
+	}
+}
+END_TEST
+
 /* pd_decide with a fake certificate directory */
 static int fake_lookup(void *context, const char *address, char *why,
 		       size_t why_size)
@@ -204,6 +229,7 @@ Suite *make_policy_proto_suite(void)
 	tcase_add_test(tc, test_parse_complete);
 	tcase_add_test(tc, test_parse_incremental);
 	tcase_add_test(tc, test_parse_errors);
+	tcase_add_test(tc, test_parse_size_edge);
 	tcase_add_test(tc, test_printable);
 	tcase_add_test(tc, test_decide);
 	suite_add_tcase(s, tc);
