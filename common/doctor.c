@@ -633,6 +633,15 @@ int sg_config_check(struct sg_config *conf, time_t at,
 	check_crls(&sk, &crls, &cas, strcmp(rev, "hard") == 0, at);
 	if (check_maps(&sk, conf, err_r) < 0)
 		goto out;
+	{
+		/* what the daemons would refuse to start with */
+		struct sg_error merr;
+
+		if (sg_config_check_modes(conf, NULL, &merr) < 0)
+			emit(&sk, "unsafe-permissions", NULL, NULL, merr.msg,
+			     "chmod go-w on that path (smime-policyd and "
+			     "smime-milter refuse to start until then)");
+	}
 	ret = sk.count;
 out:
 	items_free(&cas, false);

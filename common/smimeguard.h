@@ -205,6 +205,18 @@ SG_API const char *sg_config_get(struct sg_config *conf, const char *name);
 SG_API void sg_config_stamp(struct sg_config *conf, const char *config_path,
 			    unsigned char stamp[SG_STAMP_SIZE]);
 
+/*
+ * sg_config_check_modes - refuse a configuration others could change:
+ * config_path (may be NULL) and every file and directory (and the
+ * entries of a directory) named by trust_anchors, intermediates,
+ * crl_dirs, pinned_certificates, encryption_policy_maps and
+ * certificate_maps must not be writable by group or others.
+ * Return value: 0, or -1 with err_r naming the first such path.
+ */
+SG_API int sg_config_check_modes(struct sg_config *conf,
+				 const char *config_path,
+				 struct sg_error *err_r) SG_WUR;
+
 /* ------------------------------------------------------------------ */
 /* The verification context                                            */
 /* ------------------------------------------------------------------ */

@@ -1,14 +1,21 @@
-/* stamp.c - has anything the configuration reads changed on disk?
+/* stamp.c - the files the configuration reads: have they changed on
+ * disk, and may anyone but their owner change them?
  *
- * A digest over the mtime, size and inode of smimeguard.conf and of every
- * file and directory (with its entries) named by trust_anchors,
- * intermediates, crl_dirs and encryption_policy_maps.  Daemons and the
- * Dovecot plugin compare it now and then and rebuild their context when
- * it differs.  (dir: certificate maps reload themselves.)
+ * sg_config_stamp: a digest over the mtime, size and inode of
+ * smimeguard.conf and of every file and directory (with its entries)
+ * named by trust_anchors, intermediates, crl_dirs, pinned_certificates
+ * and encryption_policy_maps.  Daemons and the Dovecot plugin compare it
+ * now and then and rebuild their context when it differs.  (dir:
+ * certificate maps reload themselves.)
+ *
+ * sg_config_check_modes: the same files, and the certificate maps, must
+ * not be writable by group or others: whoever can write a trust anchor,
+ * a CRL or a policy map decides what is trusted and what is enforced.
  */
 #include "sg-private.h"
 
 #include <dirent.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -50,6 +57,88 @@ static void stamp_path(crypto_generichash_state *st, const char *path,
 		}
 		closedir(dir);
 	}
+}
+
+/* writable_by_others - the first path (path itself, or an entry of a
+   directory path) that group or others may write, into bad */
+static bool writable_by_others(const char *path, unsigned int depth,
+			       char *bad, size_t size)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) < 0)
+		return false;	/* missing: sg_ctx_new() says so */
+	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))) {
+		snprintf(bad, size, "%s", path);
+		return true;
+	}
+	if (S_ISDIR(sb.st_mode) && depth == 0) {
+		DIR *dir = opendir(path);
+		struct dirent *de;
+		char full[4096];
+		bool found = false;
+
+		if (dir == NULL)
+			return false;
+		while (!found && (de = readdir(dir)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			if ((size_t)snprintf(full, sizeof(full), "%s/%s", path,
+					     de->d_name) < sizeof(full))
+				found = writable_by_others(full, depth + 1,
+							   bad, size);
+		}
+		closedir(dir);
+		return found;
+	}
+	return false;
+}
+
+int sg_config_check_modes(struct sg_config *conf, const char *config_path,
+			  struct sg_error *err_r)
+{
+	static const char *const lists[] = {
+		"trust_anchors", "intermediates", "crl_dirs", "pinned_certificates",
+		"encryption_policy_maps", "certificate_maps",
+	};
+	char item[4096], bad[4096];
+	size_t i;
+
+	sg_assert(conf != NULL);
+	sg_error_clear(err_r);
+	if (config_path != NULL && writable_by_others(config_path, 1, bad,
+						      sizeof(bad)))
+		goto unsafe;
+	for (i = 0; i < SG_ARRAY_SIZE(lists); i++) {
+		const char *p = sg_config_get(conf, lists[i]);
+
+		while (p != NULL && *p != '\0') {
+			const char *path;
+			size_t len;
+
+			p += strspn(p, ", \t\r\n");
+			len = strcspn(p, ", \t\r\n");
+			if (len == 0)
+				break;
+			if (len < sizeof(item)) {
+				memcpy(item, p, len);
+				item[len] = '\0';
+				path = strchr(item, ':') != NULL &&
+				       item[0] != '/' ? strchr(item, ':') + 1 : item;
+				if (writable_by_others(path, 0, bad, sizeof(bad)))
+					goto unsafe;
+			}
+			p += len;
+		}
+	}
+	return 0;
+unsafe:
+	sg_error_set(err_r, SG_ERR_CONFIG, "%.200s is writable by group or "
+		     "others, so they could change what is trusted or "
+		     "enforced: chmod go-w it", bad);
+	return -1;
 }
 
 void sg_config_stamp(struct sg_config *conf, const char *config_path,

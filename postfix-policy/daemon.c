@@ -85,6 +85,7 @@ int dm_config_load(const char *path, struct dm_config *cfg)
 		return -1;
 	}
 	if (sg_config_read(n.conf, path, &err) < 0 ||
+	    sg_config_check_modes(n.conf, path, &err) < 0 ||
 	    sg_ctx_new(n.conf, &n.ctx, &err) < 0 ||
 	    sg_policy_new(n.conf, &n.pol, &err) < 0 ||
 	    pd_check_config(n.conf, &err) < 0) {

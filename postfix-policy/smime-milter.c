@@ -48,7 +48,9 @@
 /*	-v		verbose logging
 /* SECURITY
 /*	Reply texts quote recipient addresses made printable; the daemon
-/*	needs no privileges beyond reading its configuration.
+/*	needs no privileges beyond reading its configuration.  It refuses
+/*	to start (and a reload keeps the old configuration) when
+/*	smimeguard.conf or a file it names is writable by group or others.
 /* SEE ALSO
 /*	smime-policyd(8), smimectl(1)
 /*--*/

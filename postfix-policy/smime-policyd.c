@@ -48,7 +48,11 @@
 /*	out.  Peer-supplied
 /*	text is made printable before it is logged.  The daemon needs no
 /*	privileges beyond reading its configuration and certificates; run it
-/*	with -u or from a service manager as an unprivileged user.
+/*	with -u or from a service manager as an unprivileged user.  It
+/*	refuses to start (and a reload keeps the old configuration) when
+/*	smimeguard.conf or a file it names (trust anchors, CRLs, pinned
+/*	certificates, policy and certificate maps) is writable by group or
+/*	others.
 /* DIAGNOSTICS
 /*	Problems and decisions are logged to syslog (facility mail) or,
 /*	with -e, to standard error, in Postfix's style.

@@ -1,0 +1,127 @@
+#!/bin/bash
+# test-daemon-config.sh - smime-policyd (and smime-milter when built)
+# refuse a configuration that others could change: smimeguard.conf, a
+# trust anchor, a CRL directory entry or a policy map writable by group or
+# others stops the start with a message naming the file and the fix; the
+# same files with sane modes start.  A reload (SIGHUP) onto an unsafe
+# file keeps the old configuration.  Prints "N passed, N failed".
+set -u
+: "${SG_BUILD:?}"
+policyd=$SG_BUILD/postfix-policy/smime-policyd
+milter=$SG_BUILD/postfix-policy/smime-milter
+pass=0
+fail=0
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+umask 022
+
+mkdir -p "$tmp/trust" "$tmp/crl" "$tmp/certs"
+OPENSSL_CONF=/dev/null openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	-nodes -keyout "$tmp/ca.key" -out "$tmp/trust/ca.pem" -subj "/CN=Test CA" \
+	-days 30 2>/dev/null
+echo "ext.example encrypt" > "$tmp/policy"
+cat > "$tmp/sg.conf" <<EOF2
+trust_anchors = $tmp/trust
+crl_dirs = $tmp/crl
+internal_domains = example.org
+encryption_policy_maps = texthash:$tmp/policy
+certificate_maps = dir:$tmp/certs
+EOF2
+
+# start DAEMON: run it with -s on an empty request stream; exit status
+start() {
+	"$1" -c "$tmp/sg.conf" -s -e </dev/null >"$tmp/out" 2>"$tmp/err"
+}
+
+ok() {	# ok NAME COMMAND... (success expected)
+	local name=$1
+	shift
+	if "$@"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: $name"
+		sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -10
+	fi
+}
+
+refused() {	# refused NAME PATH-IN-MESSAGE
+	if ! start "$policyd" && grep -q "$2 is writable by group or others" "$tmp/err" &&
+	   grep -q "chmod go-w" "$tmp/err"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: $1 (not refused, or no clear message)"
+		sed 's/^/  | /' "$tmp/err" | head -10
+	fi
+}
+
+ok "sane modes: smime-policyd starts" start "$policyd"
+for f in "$tmp/sg.conf" "$tmp/trust/ca.pem" "$tmp/trust" "$tmp/policy" "$tmp/certs"; do
+	chmod g+w "$f"
+	refused "group-writable $f" "$f"
+	chmod g-w,o+w "$f"
+	refused "world-writable $f" "$f"
+	chmod o-w "$f"
+done
+touch "$tmp/crl/dropped.pem"
+chmod 666 "$tmp/crl/dropped.pem"
+refused "world-writable file inside crl_dirs" "$tmp/crl/dropped.pem"
+rm -f "$tmp/crl/dropped.pem"
+ok "sane again: starts" start "$policyd"
+if [ -x "$milter" ]; then
+	chmod o+w "$tmp/trust/ca.pem"
+	if ! "$milter" -c "$tmp/sg.conf" -l "unix:$tmp/milter.sock" -e >"$tmp/out" 2>"$tmp/err" &&
+	   grep -q "is writable by group or others" "$tmp/err"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: smime-milter starts with a world-writable trust anchor"
+		sed 's/^/  | /' "$tmp/err" | head -5
+	fi
+	chmod o-w "$tmp/trust/ca.pem"
+fi
+
+# a reload onto an unsafe file keeps the running configuration
+"$policyd" -c "$tmp/sg.conf" -l "unix:$tmp/policy.sock" -e 2>"$tmp/daemon.log" &
+pid=$!
+for i in $(seq 50); do [ -S "$tmp/policy.sock" ] && break; sleep 0.1; done
+chmod o+w "$tmp/sg.conf"
+kill -HUP "$pid"
+sleep 0.5
+reply=$(printf 'request=smtpd_access_policy\nprotocol_state=RCPT\nsender=a@example.org\nrecipient=b@ext.example\n\n' |
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1])
+s.sendall(sys.stdin.buffer.read()); print(s.recv(1000).decode().strip())' "$tmp/policy.sock" 2>&1)
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+chmod o-w "$tmp/sg.conf"
+if grep -q "reload failed; keeping the previous configuration" "$tmp/daemon.log" &&
+   grep -q "writable by group or others" "$tmp/daemon.log" &&
+   [[ $reply == "action=550 5.7.1"* ]]; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: reload onto an unsafe configuration (reply: $reply)"
+	sed 's/^/  | /' "$tmp/daemon.log" | tail -5
+fi
+
+# smimectl doctor says the same before the daemons are restarted
+if [ -n "${SMIMECTL:-}" ]; then
+	chmod o+w "$tmp/policy"
+	"$SMIMECTL" doctor -c "$tmp/sg.conf" >"$tmp/out" 2>&1
+	rc=$?
+	chmod o-w "$tmp/policy"
+	if [ "$rc" -eq 1 ] && grep -q "^\[unsafe-permissions\] $tmp/policy is writable" "$tmp/out"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: doctor does not report the world-writable policy map (exit $rc)"
+		sed 's/^/  | /' "$tmp/out" | head -5
+	fi
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
