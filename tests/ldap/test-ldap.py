@@ -10,8 +10,9 @@ and an ldapi:// socket, loads users with certificates in
 userSMIMECertificate, userCertificate, both, a PKCS#7 bundle, and checks
 `smimectl cert lookup` / `smimectl doctor`: output, JSON, exit codes,
 selection, caching, fail-over, a server that hangs, binds (simple, SASL
-EXTERNAL, TLS), filter injection.  The system's slapd is never touched;
-the test's slapd is stopped by its pid.
+EXTERNAL, TLS), filter injection, slapd killed (SIGKILL) and restarted
+while lookups run.  The system's slapd is never touched; the test's slapd
+is stopped by its pid.
 
 Prints "N passed, N failed"; exit 0 when all pass, 1 otherwise.
 """
@@ -24,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SMIMECTL = os.environ["SMIMECTL"]
@@ -655,6 +657,235 @@ userPassword: {pw}
     rc, out, err, _ = run("doctor", "-c", c, "nobody@example.org")
     check("doctor: no certificate (exit 1)",
           rc == 1 and "[no-certificate]" in out, (rc, out, err))
+
+    # ---- slapd killed during lookups ----
+    # lookups all the time (three workers starting smimectl with several
+    # addresses, one process asking on stdin, no caching) while slapd is
+    # SIGKILLed and started again, six times: every answer is the right
+    # one or a temporary error, never "no certificate" for an address that
+    # has one, never a crash or a hang; while slapd is down every lookup
+    # fails; once it is back every lookup is right again
+    addrs = ["bob@example.org", "alice@example.org", "dave@example.org",
+             "ecdh@example.org", "nocert@example.org", "nobody@example.org"]
+    ck = conf("kill", base_map.replace("timeout = 3", "timeout = 2")
+              + "cache_ttl = 0\nnegative_cache_ttl = 0\n")
+    rc, o, err, _ = lookup_json(ck, *addrs)
+    want = {x.get("address"): x["certificates"][0]["fingerprint"]
+            if x.get("found") else None for x in o}
+    ok = rc == 1 and list(want) == addrs \
+        and [want[a] is not None for a in addrs] == [True] * 4 + [False] * 2
+    check("killed slapd: the answers before (4 certificates, 2 without)", ok,
+          (rc, o, err))
+    if not ok:
+        return
+
+    def verdict(addr, x):
+        """"" for a right answer for ADDR, "error" for a temporary error,
+        else what is wrong"""
+        if x.get("address") != addr:
+            return "answer for %r instead of %r: %r" % (x.get("address"), addr, x)
+        if "error" in x:
+            if "no LDAP server answered" in x["error"] and "found" not in x:
+                return "error"
+            return "unexpected error: %r" % x
+        certs = x.get("certificates")
+        if want[addr] is None:
+            return "" if x.get("found") is False and certs == [] else \
+                "a certificate for %s: %r" % (addr, x)
+        if x.get("found") is not True or not certs:
+            return "no certificate for %s, which has one: %r" % (addr, x)
+        if certs[0]["fingerprint"] != want[addr] or not certs[0]["selected"]:
+            return "wrong certificate for %s: %r" % (addr, certs[0])
+        return ""
+
+    lock = threading.Lock()
+    stop = threading.Event()
+    records = []    # (worker, started, ended, errors, problems, stderr)
+    n_workers = 4
+
+    def record(w, t0, errors, problems, err=""):
+        with lock:
+            records.append((w, t0, time.monotonic(), errors, problems, err))
+
+    def exec_worker(w):
+        try:
+            exec_rounds(w)
+        except Exception as e:      # fails the check of the problems
+            record(w, time.monotonic(), 0, ["worker failed: %r" % e])
+
+    def exec_rounds(w):
+        while not stop.is_set():
+            t0 = time.monotonic()
+            rc, o, err, _ = lookup_json(ck, *addrs)
+            vs = [verdict(a, x) for a, x in zip(addrs, o)]
+            problems = [v for v in vs if v not in ("", "error")]
+            errors = vs.count("error")
+            if len(o) != len(addrs):
+                problems.append("%d answers for %d addresses: %r"
+                                % (len(o), len(addrs), o))
+            if rc < 0 or rc > 2:
+                problems.append("exit status %d (crash, signal or hang): %s"
+                                % (rc, err))
+            elif rc != (2 if errors else 1):
+                problems.append("exit status %d with %d errors: %s"
+                                % (rc, errors, err))
+            elif errors and "no LDAP server answered" not in err:
+                problems.append("exit 2 without the reason: %s" % err)
+            record(w, t0, errors, problems, err)
+
+    stdin_rc = []
+    stdin_proc = []
+
+    def stdin_worker(w):
+        # stderr to a file: thousands of errors while slapd is down would
+        # fill a pipe nobody reads
+        errf = open(os.path.join(tmp, "kill-stdin.err"), "w+")
+        p = subprocess.Popen([SMIMECTL, "cert", "lookup", "-c", ck, "--json",
+                              "-"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=errf,
+                             text=True, bufsize=1)
+        stdin_proc.append(p)
+        any_error = False
+        i = 0
+        try:
+            while not stop.is_set():
+                addr = addrs[i % len(addrs)]
+                i += 1
+                t0 = time.monotonic()
+                try:
+                    p.stdin.write(addr + "\n")
+                    p.stdin.flush()
+                    line = p.stdout.readline()
+                except OSError:
+                    line = ""
+                if not line:
+                    errf.seek(0)
+                    record(w, t0, 0, ["the stdin process went away: exit %r, %s"
+                                      % (p.poll(), errf.read()[-500:])])
+                    return
+                try:
+                    v = verdict(addr, json.loads(line))
+                except ValueError:
+                    v = "unparsable: %r" % line
+                any_error |= v == "error"
+                record(w, t0, int(v == "error"),
+                       [v] if v not in ("", "error") else [], line)
+            p.stdin.close()
+            rc = p.wait(timeout=30)
+            stdin_rc.append((rc, any_error))
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            for f in (p.stdin, p.stdout, errf):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+
+    # a round: one smimectl run (every address), or on stdin one answer
+    # per address
+    need = [1] * (n_workers - 1) + [len(addrs)]
+    per_round = [len(addrs)] * (n_workers - 1) + [1]
+
+    def wait_rounds(t, seconds=20):
+        """until every worker has done its rounds that started at T or
+        later, or SECONDS passed: how many each has done"""
+        deadline = time.monotonic() + seconds
+        while True:
+            with lock:
+                counts = [sum(1 for r in records if r[0] == w and r[1] >= t)
+                          for w in range(n_workers)]
+            if all(c >= n for c, n in zip(counts, need)) \
+                    or time.monotonic() > deadline:
+                return counts
+            time.sleep(0.05)
+
+    def kill_slapd():
+        """SIGKILL, wait until it is gone (its sockets closed); the times
+        of the kill and of its end"""
+        pid = srv.pid
+        t_kill = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        break
+            except OSError:
+                break
+            time.sleep(0.02)
+        srv.pid = None
+        try:
+            os.unlink(srv.pidfile)      # not the dead one's pid for start()
+        except OSError:
+            pass
+        return t_kill, time.monotonic()
+
+    workers = [threading.Thread(target=exec_worker, args=(w,), daemon=True)
+               for w in range(n_workers - 1)]
+    workers.append(threading.Thread(target=stdin_worker, args=(n_workers - 1,),
+                                    daemon=True))
+    t_begin = time.monotonic()
+    cycles = []     # (kill, gone, restarting, up; counts while down, after up)
+    try:
+        for t in workers:
+            t.start()
+        wait_rounds(t_begin)
+        for cycle in range(6):
+            t_kill, t_down = kill_slapd()
+            dcounts = wait_rounds(t_down)
+            t_restart = time.monotonic()
+            srv.start()
+            t_up = time.monotonic()
+            ucounts = wait_rounds(t_up)
+            cycles.append((t_kill, t_down, t_restart, t_up, dcounts, ucounts))
+    finally:
+        stop.set()
+        if srv.pid is None:
+            srv.start()
+        deadline = time.monotonic() + 40
+        for t in workers:
+            t.join(max(0.1, deadline - time.monotonic()))
+        for p in stdin_proc:
+            if workers[-1].is_alive() and p.poll() is None:
+                p.kill()        # hangs: the check below fails
+    with lock:
+        recs = list(records)
+    check("killed slapd: all workers finished",
+          not any(t.is_alive() for t in workers), [t.is_alive() for t in workers])
+    problems = [p for r in recs for p in r[4]]
+    n_err = sum(r[3] for r in recs)
+    check("killed slapd: %d lookups (%d temporary errors): every answer right "
+          "or a temporary error, no crash" % (len(recs), n_err),
+          problems == [] and len(recs) > 0, "\n".join(problems[:10]))
+    check("killed slapd: six kills and restarts", len(cycles) == 6, cycles)
+    for i, (_, t_down, t_restart, t_up, dcounts, ucounts) in enumerate(cycles):
+        # rounds that began after the kill and ended before the restart
+        down = [r for r in recs if r[1] >= t_down and r[2] <= t_restart]
+        check("killed slapd (%d): every worker looked up while it was down "
+              "%r" % (i + 1, dcounts), all(c >= n for c, n in zip(dcounts, need))
+              and down, dcounts)
+        check("killed slapd (%d): while down, every lookup failed"
+              % (i + 1), all(r[3] == per_round[r[0]] for r in down),
+              [r[:4] for r in down if r[3] != per_round[r[0]]][:10])
+        # rounds that began after the restart and ended before the next kill
+        t_next = cycles[i + 1][0] if i + 1 < len(cycles) else float("inf")
+        up = [r for r in recs if r[1] >= t_up and r[2] <= t_next]
+        ucounts = [sum(1 for r in up if r[0] == w) for w in range(n_workers)]
+        check("killed slapd (%d): after the restart every worker got right "
+              "answers %r" % (i + 1, ucounts),
+              all(c >= n for c, n in zip(ucounts, need))
+              and all(r[3] == 0 and not r[4] for r in up),
+              (ucounts, [r for r in up if r[3] or r[4]][:10]))
+    check("killed slapd: the stdin process ended with exit 2 (some lookups "
+          "failed)", stdin_rc == [(2, True)], stdin_rc)
+    rc, o, err, _ = lookup_json(ck, *addrs)
+    check("killed slapd: right answers afterwards",
+          rc == 1 and len(o) == len(addrs)
+          and [verdict(a, x) for a, x in zip(addrs, o)] == [""] * len(addrs),
+          (rc, o, err))
 
 
 if __name__ == "__main__":

@@ -843,6 +843,204 @@ class PostfixTest(unittest.TestCase):
         self.assert_accepted(o, [self.enc])
         self.wait_outbound(tid, 1)
 
+    def test_53_daemons_killed_under_load(self):
+        """Four clients send mail through submission all the time, by
+        turns encrypted to the partner and plaintext to the partner,
+        while smime-policyd, then smime-milter, then both are SIGKILLed
+        and restarted: no plaintext message is ever accepted; every
+        accepted message goes out exactly once, byte for byte, and no
+        refused one goes out; every other attempt gets a temporary error
+        (451 4.3.5 at RCPT from the policy service's default action, 4xx
+        from milter_default_action = tempfail), never a 5xx for encrypted
+        mail; plaintext gets 550 5.7.1 only from a running milter.
+        While a daemon is down nothing is accepted; after each restart
+        mail flows again (encrypted accepted, plaintext refused)."""
+        n_clients = 4
+        entity = self.encrypt([self.cert(self.enc)])
+        lock = threading.Lock()
+        stop = threading.Event()
+        attempts = []       # dicts: client, kind, tid, msg, o, t0, t1
+        crashed = []
+
+        def client(k):
+            try:
+                i = 0
+                while not stop.is_set():
+                    kind = ("enc", "plain")[(i + k) % 2]
+                    tid = "killload-%d-%d-%s" % (k, i, kind)
+                    i += 1
+                    with lock:      # message() counts in the class
+                        msg = (self.message(tid, [self.enc], entity) if kind == "enc"
+                               else self.plain(tid, [self.enc]))
+                    t0 = time.time()
+                    o = self.smtp([self.enc], msg, tid=tid)
+                    with lock:
+                        attempts.append(dict(client=k, kind=kind, tid=tid, msg=msg,
+                                             o=o, t0=t0, t1=time.time()))
+            except Exception as ex:     # the test fails on it below
+                crashed.append(repr(ex))
+
+        def wait_each(t, n, seconds=45):
+            """until every client has finished N attempts it began at T
+            or later"""
+            deadline = time.time() + seconds
+            while True:
+                with lock:
+                    counts = [sum(1 for a in attempts if a["client"] == k and a["t0"] >= t)
+                              for k in range(n_clients)]
+                if min(counts) >= n or crashed or time.time() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(crashed, [])
+            self.assertGreaterEqual(min(counts), n, "clients stuck: %r" % counts)
+
+        def kill(names):
+            """SIGKILL NAMES at once, wait until they are gone: the times
+            of the kill and of their end"""
+            pids = [self.daemon_pid(n) for n in names]
+            self.assertNotIn(None, pids, names)
+            t_kill = time.time()
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            deadline = time.time() + 10
+            while (any(self.daemon_pid(n) is not None for n in names)
+                   and time.time() < deadline):
+                time.sleep(0.05)
+            self.assertEqual([self.daemon_pid(n) for n in names], [None] * len(names))
+            return t_kill, time.time()
+
+        def ended(a):
+            """(stage, code, text) of the reply that ended the transaction:
+            stage "delivered", "mail", "rcpt", "data" or "error" """
+            o = a["o"]
+            if o.error is not None:
+                return ("error", 0, o.error)
+            if o.mail[0] != 250:
+                return ("mail",) + o.mail
+            code, text = o.rcpt[self.enc]
+            if code not in (250, 251):
+                return ("rcpt", code, text)
+            if o.data is None:
+                return ("error", 0, "DATA not sent: %r" % o)
+            if o.data[0] != 250:
+                return ("data",) + o.data
+            return ("delivered", 250, o.data[1]) if o.delivered == [self.enc] else \
+                ("error", 0, "accepted for %r" % o.delivered)
+
+        phases = [("smime-policyd",), ("smime-milter",), ("smime-policyd", "smime-milter")]
+        windows = []        # (names, killed, gone, restarting, up)
+        threads = [threading.Thread(target=client, args=(k,), daemon=True)
+                   for k in range(n_clients)]
+        t_begin = time.time()
+        try:
+            for t in threads:
+                t.start()
+            wait_each(t_begin, 2)
+            for names in phases:
+                t_kill, t_gone = kill(names)
+                wait_each(t_gone, 1)
+                t_restart = time.time()
+                for name in names:
+                    rc, _, err = self.sandbox("start", name)
+                    self.assertEqual(rc, 0, err)
+                t_up = time.time()
+                wait_each(t_up, 2)
+                windows.append((names, t_kill, t_gone, t_restart, t_up))
+        finally:
+            stop.set()
+            deadline = time.time() + 90
+            for t in threads:
+                t.join(max(0.1, deadline - time.time()))
+            self.ensure_daemon("smime-policyd")
+            self.ensure_daemon("smime-milter")
+        self.assertEqual([t.is_alive() for t in threads], [False] * n_clients,
+                         "an SMTP client hangs")
+        self.assertEqual(crashed, [])
+
+        problems = []
+        for a in attempts:
+            stage, code, text = ended(a)
+            if stage == "error":
+                problems.append(("no SMTP reply", a["tid"], a["o"]))
+            elif a["kind"] == "plain" and stage == "delivered":
+                problems.append(("plaintext accepted", a["tid"], a["o"]))
+            elif code // 100 == 5 and not (
+                    a["kind"] == "plain" and stage == "data" and code == 550
+                    and text.startswith("5.7.1") and "not encrypted" in text):
+                problems.append(("5xx", a["tid"], a["o"]))
+            elif code // 100 == 4 and not (code == 451 and (
+                    text.startswith("4.7.1 Service unavailable")
+                    or (stage == "rcpt" and text.startswith("4.3.5")))):
+                problems.append(("4xx from neither default action", a["tid"], a["o"]))
+            elif stage != "delivered" and code // 100 not in (4, 5):
+                problems.append(("neither accepted nor refused", a["tid"], a["o"]))
+        self.assertEqual(problems[:5], [], "%d of %d attempts" % (len(problems), len(attempts)))
+
+        def between(t0, t1):
+            return [a for a in attempts if a["t0"] >= t0 and a["t1"] <= t1]
+
+        # both daemons running: encrypted accepted, plaintext 550 5.7.1
+        ups = [(t_begin, windows[0][1])] + [
+            (w[4], windows[i + 1][1] if i + 1 < len(windows) else float("inf"))
+            for i, w in enumerate(windows)]
+        for t0, t1 in ups:
+            got = between(t0, t1)
+            self.assertEqual(sorted(set(a["client"] for a in got)), list(range(n_clients)))
+            for a in got:
+                stage, code, _ = ended(a)
+                want = ("delivered", 250) if a["kind"] == "enc" else ("data", 550)
+                self.assertEqual((stage, code), want, (a["tid"], a["o"]))
+        # a daemon down: nothing accepted, only temporary errors
+        for names, _, t_gone, t_restart, _ in windows:
+            got = between(t_gone, t_restart)
+            self.assertEqual(sorted(set(a["client"] for a in got)), list(range(n_clients)),
+                             names)
+            for a in got:
+                stage, code, text = ended(a)
+                self.assertEqual(code // 100, 4, (names, a["tid"], a["o"]))
+                if names == ("smime-policyd",):     # the milter runs
+                    self.assertEqual(stage, "rcpt", (a["tid"], a["o"]))
+                    self.assertTrue(text.startswith("4.3.5"), (a["tid"], a["o"]))
+
+        # the sink: each accepted message exactly once, byte for byte;
+        # nothing else of these
+        delivered = {a["tid"]: a["msg"] for a in attempts if ended(a)[0] == "delivered"}
+        pat = re.compile(rb"^X-Test-Id: (killload-[^\r\n]*?)\r?$", re.M)
+        seen = {}           # file name -> test id (None: not of this test)
+        out = {}            # test id -> [contents]
+
+        def scan():
+            for f in self.outbound_files():
+                if f in self.out_before or f in seen:
+                    continue
+                with open(os.path.join(self.out_dir, f), "rb") as fh:
+                    b = fh.read()
+                m = pat.search(b.split(b"\n\n", 1)[0])
+                seen[f] = m.group(1).decode() if m else None
+                if m:
+                    out.setdefault(seen[f], []).append(b)
+
+        deadline = time.time() + 60
+        while True:
+            scan()
+            if set(delivered) <= set(out) or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        pconf = os.path.join(self.env["STATE_DIR"], "postfix")
+        while True:
+            q = subprocess.run(["postqueue", "-c", pconf, "-j"], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, timeout=30).stdout
+            if not q.strip() or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(q.strip(), b"", "mail left in the queue")
+        scan()
+        self.assertEqual(sorted(set(delivered) - set(out)), [], "accepted, not delivered")
+        self.assertEqual(sorted(set(out) - set(delivered)), [], "delivered, not accepted")
+        for tid, msg in delivered.items():
+            self.assertEqual(len(out[tid]), 1, "%s delivered %d times" % (tid, len(out[tid])))
+            self.assert_byte_identical(out[tid][0], msg)
+
     # -- rules added at run time ----------------------------------------
 
     CA_CNF = """[ca]
