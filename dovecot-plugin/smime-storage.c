@@ -236,6 +236,39 @@ struct sg_ctx *smime_user_ctx(struct mail_user *user, const char **error_r)
 	return smime_ctx_get(suser->config_path, error_r);
 }
 
+/* smime_harvest - keep the certificate of a verified sender in
+   harvest_map (when configured), so colleagues can encrypt to it; never
+   affects the delivery */
+static void smime_harvest(struct mail_user *user, struct sg_ctx *ctx,
+			  const struct sg_result *res)
+{
+	struct sg_harvest_info hi;
+	struct sg_error err;
+
+	if (sg_harvest(ctx, res, 0, &hi, &err) < 0) {
+		e_warning(user->event, "smime: cannot harvest the certificate "
+			  "of %s: %s (the mail is delivered normally; check "
+			  "that harvest_map is writable by the mail user)",
+			  str_sanitize(hi.address, 128), err.msg);
+		return;
+	}
+	switch (hi.outcome) {
+	case SG_HARVEST_STORED:
+		e_info(user->event, "smime: harvested the certificate of %s "
+		       "(sha256 %s) into %s", str_sanitize(hi.address, 128),
+		       hi.fingerprint, str_sanitize(hi.file, 256));
+		break;
+	case SG_HARVEST_DISABLED:
+		break;
+	default:
+		e_debug(user->event, "smime: certificate of %s not harvested: "
+			"%s: %s", str_sanitize(hi.address, 128),
+			sg_harvest_outcome_name(hi.outcome),
+			str_sanitize(hi.detail, 256));
+		break;
+	}
+}
+
 /* smime_verify_data - run the core over a message (or the prefix of an
    oversized one); logs and emits the smime_verify_finished event */
 static int smime_verify_data(struct mail_user *user, const char *what,
@@ -306,6 +339,9 @@ static int smime_verify_data(struct mail_user *user, const char *what,
 			       str_sanitize(sg_result_detail(res), 512));
 		}
 	}
+	if (v_r->status == SG_STATUS_SIGNED_VERIFIED &&
+	    strcmp(what, "delivery") == 0)
+		smime_harvest(user, ctx, res);
 	sg_result_free(&res);
 	return 0;
 }

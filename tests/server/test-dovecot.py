@@ -735,6 +735,150 @@ class ServerTest(unittest.TestCase):
             if not os.path.exists(crl):
                 shutil.copy(aside, crl)
 
+    def _dovecot_log(self):
+        with open(os.path.join(self.env["LOG_DIR"], "dovecot.log"), "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def test_8c_harvest(self):
+        """harvest_map: a verified sender's certificate is stored once (a
+        new file, logged with its fingerprint), and smimectl finds it; a
+        harvest directory the mail user cannot write, or a full disk, is
+        logged and the mail is delivered verified all the same."""
+        import pwd
+        vm = pwd.getpwnam("smimeguard-vmail")
+        good = os.path.join(self.tmp, "harvest")
+        ro = os.path.join(self.tmp, "harvest-ro")
+        full = os.path.join(self.tmp, "harvest-full")
+        for d in (good, ro, full):
+            os.makedirs(d, exist_ok=True)
+            os.chmod(d, 0o755)
+        os.chown(good, vm.pw_uid, vm.pw_gid)        # ro stays root's
+        # the harvested certificate must be usable for encryption: its
+        # intermediate CA has to be known (harvest_map stores the leaf)
+        inter = "intermediates = %s\n" % os.path.join(os.path.dirname(self.msg_dir),
+                                                     "intermediates")
+        log_at = len(self._dovecot_log())
+        orig = self._edit_conf(inter + "harvest_map = dir:%s\n" % good)
+        mounted = False
+        try:
+            got = self.deliver_and_fetch("bob", "harvest1", ["alice-detached.eml"] * 2)
+            for d in got.values():
+                self.assert_kw(d["FLAGS"], {S, V}, "harvest: delivery")
+            files = os.listdir(good)
+            self.assertEqual(len(files), 1, files)
+            self.assertRegex(files[0], r"^[0-9a-f]{64}\.pem$")
+            log = self._dovecot_log()[log_at:]
+            self.assertEqual(len(re.findall(r"harvested the certificate of alice@example.org "
+                                            r"\(sha256 [0-9a-f]{64}\)", log)), 1, log[-2000:])
+            if self.smimectl:
+                p = subprocess.run([self.smimectl, "cert", "lookup", "-c", self.conf,
+                                    "--intermediates", inter.split(" = ")[1].strip(),
+                                    "--map", "dir:" + good, "alice@example.org"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            # a directory the mail user cannot write
+            self._restore_conf(orig)
+            orig = self._edit_conf(inter + "harvest_map = dir:%s\n" % ro)
+            log_at = len(self._dovecot_log())
+            got = self.deliver_and_fetch("bob", "harvest2", ["alice-detached.eml"])
+            self.assert_kw(got["alice-detached.eml"]["FLAGS"], {S, V}, "unwritable harvest dir")
+            self.assertEqual(os.listdir(ro), [])
+            self.assertIn("cannot harvest the certificate of alice@example.org",
+                          self._dovecot_log()[log_at:])
+            # a full disk
+            if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", full]).returncode == 0:
+                mounted = True
+                os.chmod(full, 0o755)
+                os.chown(full, vm.pw_uid, vm.pw_gid)
+                with open(os.path.join(full, "filler"), "wb") as f:
+                    try:
+                        f.write(b"x" * 4096)
+                    except OSError:
+                        pass
+                self._restore_conf(orig)
+                orig = self._edit_conf(inter + "harvest_map = dir:%s\n" % full)
+                log_at = len(self._dovecot_log())
+                got = self.deliver_and_fetch("bob", "harvest3", ["alice-detached.eml"])
+                self.assert_kw(got["alice-detached.eml"]["FLAGS"], {S, V}, "full harvest disk")
+                self.assertEqual(sorted(os.listdir(full)), ["filler"])
+                self.assertIn("cannot harvest the certificate of alice@example.org",
+                              self._dovecot_log()[log_at:])
+            else:
+                sys.stderr.write("note: no tmpfs mount here; the full-disk case did not run\n")
+        finally:
+            self._restore_conf(orig)
+            if mounted:
+                subprocess.run(["umount", full])
+
+    def test_8d_trust_store_swapped_under_load(self):
+        """The configuration is replaced (write a new file, rename it over
+        smimeguard.conf) while two clients deliver a message that needs an
+        intermediate CA only the new configuration names: every message
+        is stored, each either untrusted (before) or verified (after),
+        and once a client sees the new trust store it never sees the old
+        one again."""
+        inter = os.path.join(os.path.dirname(self.msg_dir), "intermediates")
+        with open(self.conf) as f:
+            orig = f.read()
+        body = self.read_msg("alice-no-intermediate.eml")
+        rcpt = self.addr("bob", "swap")
+        stop = threading.Event()
+        sent = [[], []]
+        errors = []
+
+        def worker(k):
+            try:
+                c = smtplib.LMTP(self.env["LMTP_SOCKET"])
+                i = 0
+                while not stop.is_set() or i < 20:
+                    tag = b"X-Swap: %d-%d\r\n" % (k, i)
+                    refused = c.sendmail("alice@example.org", [rcpt], tag + crlf(body))
+                    if refused:
+                        errors.append(refused)
+                    sent[k].append(i)
+                    i += 1
+                c.quit()
+            except Exception as e:      # noqa: BLE001 - reported below
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(2)
+            tmp = self.conf + ".new"
+            with open(tmp, "w") as f:
+                f.write(orig + "intermediates = %s\n" % inter)
+            os.rename(tmp, self.conf)
+            time.sleep(3)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+            time.sleep(1.1)
+            with open(self.conf + ".new", "w") as f:
+                f.write(orig)
+            os.rename(self.conf + ".new", self.conf)
+        self.assertEqual(errors, [])
+        m = self.imap()
+        got = self.fetch_all(m, "swap", "(UID FLAGS BODY.PEEK[HEADER.FIELDS (X-Swap)])")
+        seen = {}
+        for d in got.values():
+            hdr = [v for k, v in d.items() if k.startswith("BODY[")][0]
+            k, i = map(int, re.search(rb"X-Swap: (\d+)-(\d+)", hdr).groups())
+            seen[(k, i)] = smime_keywords(d["FLAGS"])
+        self.assertEqual(sorted(seen), sorted((k, i) for k in range(2) for i in sent[k]),
+                         "lost or duplicated")
+        for k in range(2):
+            states = [seen[(k, i)] for i in sent[k]]
+            for st in states:
+                self.assertIn(st, ({S, F}, {S, V}), states)
+            first_new = next((n for n, st in enumerate(states) if st == {S, V}), None)
+            self.assertIsNotNone(first_new, "client %d never saw the new trust store" % k)
+            self.assertGreater(first_new, 0, "client %d never saw the old trust store" % k)
+            self.assertTrue(all(st == {S, V} for st in states[first_new:]),
+                            "client %d went back to the old trust store" % k)
+
     def test_9_stress(self):
         """10,000 mixed messages over LMTP (good, bad, malformed, a few of
         ~5 MB, random garbage, S/MIME truncated anywhere or with bytes
