@@ -339,7 +339,8 @@ static int smime_verify_data(struct mail_user *user, const char *what,
 			       str_sanitize(sg_result_detail(res), 512));
 		}
 	}
-	if (v_r->status == SG_STATUS_SIGNED_VERIFIED &&
+	if ((v_r->status == SG_STATUS_SIGNED_VERIFIED ||
+	     v_r->status == SG_STATUS_ENCRYPTED_SIGNED_VERIFIED) &&
 	    strcmp(what, "delivery") == 0)
 		smime_harvest(user, ctx, res);
 	sg_result_free(&res);
