@@ -256,91 +256,46 @@ static void print_text(const struct sg_result *res, const char *file)
 	printf("  detail: %s\n", sg_result_detail(res));
 }
 
-/* append_list - join repeatable path options into one list value */
-static int append_list(char **list, const char *item)
-{
-	size_t n = *list == NULL ? 0 : strlen(*list);
-	char *p = realloc(*list, n + strlen(item) + 3);
-
-	if (p == NULL)
-		return -1;
-	if (n == 0)
-		strcpy(p, item);
-	else
-		sprintf(p + n, ", %s", item);
-	*list = p;
-	return 0;
-}
-
 static int cmd_verify(int argc, char **argv)
 {
-	enum {
-		O_TRUST = 256, O_INTER, O_CRL, O_REVOCATION, O_BINDING,
-		O_SHA1, O_AT, O_CONTENT, O_JSON
-	};
+	enum { O_BINDING = 0x200, O_SHA1, O_CONTENT, O_JSON };
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "trust", required_argument, NULL, O_TRUST },
-		{ "intermediates", required_argument, NULL, O_INTER },
-		{ "crl", required_argument, NULL, O_CRL },
-		{ "revocation", required_argument, NULL, O_REVOCATION },
+		CTL_STORE_LONGOPTS,
 		{ "sender-binding", required_argument, NULL, O_BINDING },
 		{ "allow-sha1", no_argument, NULL, O_SHA1 },
-		{ "at", required_argument, NULL, O_AT },
 		{ "content", required_argument, NULL, O_CONTENT },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *config = NULL, *revocation = NULL, *binding = NULL;
-	const char *content_path = NULL;
-	char *trust = NULL, *inter = NULL, *crl = NULL;
+	const char *binding = NULL, *content_path = NULL;
+	struct ctl_store st;
 	bool sha1 = false, json = false, quiet = false;
 	unsigned char *content = NULL;
 	size_t content_len = 0;
 	struct sg_config *conf = NULL;
 	struct sg_ctx *ctx = NULL;
 	struct sg_error err;
-	time_t at = 0;
-	int c, i, ret = EXIT_SUCCESS;
+	time_t at;
+	int c, i, r, ret = EXIT_SUCCESS;
 	bool io_error = false;
 
+	memset(&st, 0, sizeof(st));
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:qh", opts, NULL)) != -1) {
+		if ((r = ctl_store_option(&st, c, optarg)) < 0) {
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		if (r == 0)
+			continue;
 		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case O_TRUST:
-			if (append_list(&trust, optarg) < 0)
-				goto nomem;
-			break;
-		case O_INTER:
-			if (append_list(&inter, optarg) < 0)
-				goto nomem;
-			break;
-		case O_CRL:
-			if (append_list(&crl, optarg) < 0)
-				goto nomem;
-			break;
-		case O_REVOCATION:
-			revocation = optarg;
-			break;
 		case O_BINDING:
 			binding = optarg;
 			break;
 		case O_SHA1:
 			sha1 = true;
-			break;
-		case O_AT:
-			if (sg_parse_time(optarg, &at) < 0) {
-				fprintf(stderr, "%s: --at: '%s' is not a time "
-					"(use 2026-11-28T10:00:00Z or @unix-seconds)\n",
-					progname, optarg);
-				ret = EXIT_USAGE;
-				goto out;
-			}
 			break;
 		case O_CONTENT:
 			content_path = optarg;
@@ -360,16 +315,12 @@ static int cmd_verify(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (sg_config_new(&conf) < 0)
-		goto nomem;
-	if (config != NULL && sg_config_read(conf, config, &err) < 0)
-		goto conf_error;
-	if ((trust != NULL && sg_config_set(conf, "trust_anchors", trust, &err) < 0) ||
-	    (inter != NULL && sg_config_set(conf, "intermediates", inter, &err) < 0) ||
-	    (crl != NULL && sg_config_set(conf, "crl_dirs", crl, &err) < 0) ||
-	    (revocation != NULL &&
-	     sg_config_set(conf, "revocation_check", revocation, &err) < 0) ||
-	    (binding != NULL && sg_config_set(conf, "sender_binding", binding, &err) < 0) ||
+	at = st.at;
+	if (ctl_store_config(&st, &conf) < 0) {
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if ((binding != NULL && sg_config_set(conf, "sender_binding", binding, &err) < 0) ||
 	    (sha1 && sg_config_set(conf, "allow_sha1_signatures", "yes", &err) < 0))
 		goto conf_error;
 	if (sg_ctx_new(conf, &ctx, &err) < 0)
@@ -446,9 +397,7 @@ out:
 	sg_ctx_free(&ctx);
 	sg_config_free(&conf);
 	free(content);
-	free(trust);
-	free(inter);
-	free(crl);
+	ctl_store_free(&st);
 	return ret;
 }
 
@@ -613,65 +562,33 @@ static int lookup_one(struct sg_ctx *ctx, const char *address, time_t at,
 /* cmd_cert_lookup - smimectl cert lookup */
 static int cmd_cert_lookup(int argc, char **argv)
 {
-	enum {
-		O_MAP = 256, O_TRUST, O_INTER, O_CRL, O_REVOCATION, O_AT, O_JSON
-	};
+	enum { O_JSON = 0x200 };
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "map", required_argument, NULL, O_MAP },
-		{ "trust", required_argument, NULL, O_TRUST },
-		{ "intermediates", required_argument, NULL, O_INTER },
-		{ "crl", required_argument, NULL, O_CRL },
-		{ "revocation", required_argument, NULL, O_REVOCATION },
-		{ "at", required_argument, NULL, O_AT },
+		CTL_STORE_LONGOPTS,
 		{ "json", no_argument, NULL, O_JSON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *config = NULL, *revocation = NULL, *maps_v;
-	char *maps = NULL, *trust = NULL, *inter = NULL, *crl = NULL;
+	const char *maps_v;
+	struct ctl_store st;
 	bool json = false, quiet = false, lookup_error = false;
 	struct sg_config *conf = NULL;
 	struct sg_ctx *ctx = NULL;
 	struct sg_error err;
-	time_t at = 0;
-	int c, i, ret = EXIT_SUCCESS;
+	time_t at;
+	int c, i, r, ret = EXIT_SUCCESS;
 
+	memset(&st, 0, sizeof(st));
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:qh", opts, NULL)) != -1) {
+		if ((r = ctl_store_option(&st, c, optarg)) < 0) {
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		if (r == 0)
+			continue;
 		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case O_MAP:
-			if (append_list(&maps, optarg) < 0)
-				goto nomem;
-			break;
-		case O_TRUST:
-			if (append_list(&trust, optarg) < 0)
-				goto nomem;
-			break;
-		case O_INTER:
-			if (append_list(&inter, optarg) < 0)
-				goto nomem;
-			break;
-		case O_CRL:
-			if (append_list(&crl, optarg) < 0)
-				goto nomem;
-			break;
-		case O_REVOCATION:
-			revocation = optarg;
-			break;
-		case O_AT:
-			if (sg_parse_time(optarg, &at) < 0) {
-				fprintf(stderr, "%s: --at: '%s' is not a time "
-					"(use 2026-11-28T10:00:00Z or @unix-seconds)\n",
-					progname, optarg);
-				ret = EXIT_USAGE;
-				goto out;
-			}
-			break;
 		case O_JSON:
 			json = true;
 			break;
@@ -693,17 +610,11 @@ static int cmd_cert_lookup(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (sg_config_new(&conf) < 0)
-		goto nomem;
-	if (config != NULL && sg_config_read(conf, config, &err) < 0)
-		goto conf_error;
-	if ((maps != NULL && sg_config_set(conf, "certificate_maps", maps, &err) < 0) ||
-	    (trust != NULL && sg_config_set(conf, "trust_anchors", trust, &err) < 0) ||
-	    (inter != NULL && sg_config_set(conf, "intermediates", inter, &err) < 0) ||
-	    (crl != NULL && sg_config_set(conf, "crl_dirs", crl, &err) < 0) ||
-	    (revocation != NULL &&
-	     sg_config_set(conf, "revocation_check", revocation, &err) < 0))
-		goto conf_error;
+	at = st.at;
+	if (ctl_store_config(&st, &conf) < 0) {
+		ret = EXIT_USAGE;
+		goto out;
+	}
 	maps_v = sg_config_get(conf, "certificate_maps");
 	if (sg_ctx_new(conf, &ctx, &err) < 0)
 		goto conf_error;
@@ -716,8 +627,7 @@ static int cmd_cert_lookup(int argc, char **argv)
 			"(--trust or trust_anchors): no certificate is usable\n",
 			progname);
 	for (i = optind; i < argc; i++) {
-		int r = 0;
-
+		r = 0;
 		if (strcmp(argv[i], "-") != 0) {
 			r = lookup_one(ctx, argv[i], at, json, quiet, &ret,
 				       &lookup_error);
@@ -761,10 +671,7 @@ nomem:
 out:
 	sg_ctx_free(&ctx);
 	sg_config_free(&conf);
-	free(maps);
-	free(trust);
-	free(inter);
-	free(crl);
+	ctl_store_free(&st);
 	return ret;
 }
 
