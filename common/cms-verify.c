@@ -269,12 +269,29 @@ void sg_cms_verify_signed(struct sg_verify_state *st, CMS_ContentInfo *cms,
 		st->fail |= FAIL(NO_SIGNERS);
 		return;
 	}
+	if ((unsigned int)n > st->ctx->limits.max_signers) {
+		st->unknown |= FAIL(TOO_COMPLEX);
+		sg_res_add_detail(res, "The signature has %d signers, over the "
+				  "limit of %u (max_signers).", n,
+				  st->ctx->limits.max_signers);
+		return;
+	}
 	if (content != NULL) {
 		if (content_len > INT_MAX ||
 		    (dcont = BIO_new_mem_buf(content, (int)content_len)) == NULL)
 			goto internal;
 	}
 	crls = CMS_get1_crls(cms);
+	if ((size_t)sk_X509_CRL_num(crls) > st->ctx->limits.max_crls &&
+	    sk_X509_CRL_num(crls) > 0) {
+		st->unknown |= FAIL(TOO_COMPLEX);
+		sg_res_add_detail(res, "The signature carries %d CRLs, over the "
+				  "limit of %u (max_crls).", sk_X509_CRL_num(crls),
+				  st->ctx->limits.max_crls);
+		BIO_free(dcont);
+		sk_X509_CRL_pop_free(crls, X509_CRL_free);
+		return;
+	}
 	cmsbio = CMS_dataInit(cms, dcont);
 	if (cmsbio == NULL) {
 		/* e.g. an unknown digest algorithm in digestAlgorithms */

@@ -18,7 +18,8 @@ struct sg_config {
 	struct sg_buf expanded;		/* result of the last sg_config_get */
 };
 
-enum sg_conf_kind { K_ANY, K_BOOL, K_SIZE, K_UINT, K_ENUM, K_MAPS };
+/* K_UINT: 1..1000000; K_COUNT: 0..1000000; K_SIZE: bytes, 1.. */
+enum sg_conf_kind { K_ANY, K_BOOL, K_SIZE, K_UINT, K_COUNT, K_ENUM, K_MAPS };
 
 static const struct sg_conf_def {
 	const char *name;
@@ -43,6 +44,8 @@ static const struct sg_conf_def {
 	{ "max_crl_size", "33554432", K_SIZE, NULL },
 	{ "max_header_size", "1048576", K_SIZE, NULL },
 	{ "max_header_fields", "10000", K_UINT, NULL },
+	{ "max_signers", "16", K_UINT, NULL },
+	{ "max_crls", "16", K_COUNT, NULL },
 	/* smimectl crl fetch (crl.c) */
 	{ "crl_fetch_urls", "", K_ANY, NULL },
 	{ "crl_fetch_proxy", "", K_ANY, NULL },
@@ -118,12 +121,14 @@ static int check_value(const struct sg_conf_def *def, const char *value,
 		return -1;
 	case K_SIZE:
 	case K_UINT:
+	case K_COUNT:
 		errno = 0;
 		if (!isdigit((unsigned char)value[0]))
 			break;
 		v = strtoull(value, &end, 10);
 		if (errno != 0 || *end != '\0' ||
-		    (def->kind == K_UINT && v > 1000000) || v == 0)
+		    (def->kind != K_SIZE && v > 1000000) ||
+		    (v == 0 && def->kind != K_COUNT))
 			break;
 		return 0;
 	case K_ENUM:
@@ -140,9 +145,9 @@ static int check_value(const struct sg_conf_def *def, const char *value,
 			     def->choices);
 		return -1;
 	}
-	sg_error_set(err_r, SG_ERR_INVALID,
-		     "%s: '%.60s' is not a positive number%s", def->name, value,
-		     def->kind == K_UINT ? " (at most 1000000)" : "");
+	sg_error_set(err_r, SG_ERR_INVALID, "%s: '%.60s' is not a %s number%s",
+		     def->name, value, def->kind == K_COUNT ? "whole" : "positive",
+		     def->kind != K_SIZE ? " (at most 1000000)" : "");
 	return -1;
 }
 

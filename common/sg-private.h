@@ -78,6 +78,8 @@ struct sg_limits {
 	size_t max_crl_size;		/* crl import / fetch */
 	size_t max_header_size;		/* header block of one entity */
 	unsigned int max_header_fields;	/* fields in one header block */
+	unsigned int max_signers;	/* SignerInfos in one SignedData */
+	unsigned int max_crls;		/* CRLs carried in one SignedData */
 };
 
 /* ---- mime.c ---- */

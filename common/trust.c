@@ -264,7 +264,7 @@ static int settings_from_conf(struct sg_ctx *ctx, struct sg_config *conf,
 		"revocation_check", "sender_binding", "allow_sha1_signatures",
 		"max_message_size", "max_mime_depth", "max_mime_parts",
 		"max_cms_nesting", "max_certificates", "max_crl_size",
-		"max_header_size", "max_header_fields",
+		"max_header_size", "max_header_fields", "max_signers", "max_crls",
 	};
 	const char *v;
 	size_t i;
@@ -317,6 +317,8 @@ static int settings_from_conf(struct sg_ctx *ctx, struct sg_config *conf,
 	ctx->limits.max_header_size = parse_ulong(conf, "max_header_size");
 	ctx->limits.max_header_fields =
 		(unsigned int)parse_ulong(conf, "max_header_fields");
+	ctx->limits.max_signers = (unsigned int)parse_ulong(conf, "max_signers");
+	ctx->limits.max_crls = (unsigned int)parse_ulong(conf, "max_crls");
 	return 0;
 }
 

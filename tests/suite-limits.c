@@ -132,6 +132,36 @@ START_TEST(test_max_certificates)
 }
 END_TEST
 
+/* read a generated message */
+static unsigned char *msg(const char *name, size_t *len_r)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/msg/%s", tu_testdata(), name);
+	return tu_read(path, len_r);
+}
+
+START_TEST(test_max_signers)
+{
+	size_t len;
+	unsigned char *m = msg("two-signers.eml", &len);
+
+	at_edge("max_signers", 2, m, len, TOO_COMPLEX);
+	free(m);
+}
+END_TEST
+
+START_TEST(test_max_crls)
+{
+	size_t len;
+	unsigned char *m = msg("alice-crl-in-cms.eml", &len);
+
+	/* one CRL in the SignedData's crls field */
+	at_edge("max_crls", 1, m, len, TOO_COMPLEX);
+	free(m);
+}
+END_TEST
+
 START_TEST(test_max_cms_nesting)
 {
 	char path[4096];
@@ -272,6 +302,8 @@ Suite *make_limits_suite(void)
 	tcase_add_test(tc, test_max_header_size);
 	tcase_add_test(tc, test_max_header_fields);
 	tcase_add_test(tc, test_max_certificates);
+	tcase_add_test(tc, test_max_signers);
+	tcase_add_test(tc, test_max_crls);
 	tcase_add_test(tc, test_max_cms_nesting);
 	tcase_add_test(tc, test_max_mime_depth);
 	tcase_add_test(tc, test_max_mime_parts);
