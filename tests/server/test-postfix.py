@@ -706,14 +706,21 @@ class PostfixTest(unittest.TestCase):
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
             flood = []
             try:
-                for _ in range(3000):
-                    s = socket.socket(socket.AF_UNIX)
-                    s.setblocking(False)
-                    try:
-                        s.connect(self.policyd_sock)
-                    except (BlockingIOError, InterruptedError):
-                        pass
-                    flood.append(s)
+                # blocking connects: each one really reaches the daemon (a
+                # non-blocking connect fails while the listen backlog is
+                # full, and the flood would be smaller than it looks)
+                def too_slow(signum, frame):
+                    raise TimeoutError("the daemon stopped accepting connections")
+                old_handler = signal.signal(signal.SIGALRM, too_slow)
+                signal.alarm(60)
+                try:
+                    for _ in range(3000):
+                        s = socket.socket(socket.AF_UNIX)
+                        s.connect(self.policyd_sock)    # blocking: waits for room
+                        flood.append(s)
+                finally:
+                    signal.alarm(0)
+                    signal.signal(signal.SIGALRM, old_handler)
                 time.sleep(0.5)
                 t1 = time.time()
                 got = self.policy_conn(self.policy_request(self.nocert), timeout=10)
