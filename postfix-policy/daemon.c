@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -124,6 +125,76 @@ void dm_config_reload_if_changed(const char *path, struct dm_config *cfg,
 		msg_info("reloaded %s (a file changed on disk)", path);
 	else
 		memcpy(cfg->stamp, stamp, sizeof(stamp));	/* warn once */
+}
+
+/* all_octal - is s a non-empty run of octal digits */
+static bool all_octal(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 4)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '7')
+			return false;
+	}
+	return true;
+}
+
+void dm_unix_parse(const char *spec, struct dm_unix_sock *us)
+{
+	const char *last = strrchr(spec, ':'), *prev = NULL;
+	size_t path_len = strlen(spec);
+	char group[64];
+
+	memset(us, 0, sizeof(*us));
+	us->mode = DM_SOCK_MODE;
+	us->gid = (gid_t)-1;
+	if (last != NULL) {
+		for (prev = last; prev > spec && prev[-1] != ':'; prev--)
+			;
+		prev = prev > spec ? prev - 1 : NULL;	/* the ':' before */
+	}
+	if (last != NULL && all_octal(last + 1, strlen(last + 1))) {
+		us->mode = (mode_t)strtoul(last + 1, NULL, 8);
+		path_len = (size_t)(last - spec);
+	} else if (last != NULL && prev != NULL &&
+		   all_octal(prev + 1, (size_t)(last - prev - 1))) {
+		struct group *gr;
+
+		us->mode = (mode_t)strtoul(prev + 1, NULL, 8);
+		if (strlen(last + 1) == 0 || strlen(last + 1) >= sizeof(group))
+			msg_fatal("unix:%s: bad socket group", spec);
+		snprintf(group, sizeof(group), "%s", last + 1);
+		if ((gr = getgrnam(group)) == NULL)
+			msg_fatal("unix:%s: no group %s (the socket's group must "
+				  "be one Postfix runs with, e.g. postfix)", spec,
+				  group);
+		us->gid = gr->gr_gid;
+		us->has_gid = true;
+		path_len = (size_t)(prev - spec);
+	}
+	if ((us->mode & ~0777u) != 0)
+		msg_fatal("unix:%s: bad socket mode", spec);
+	if (path_len == 0 || path_len >= sizeof(us->path))
+		msg_fatal("unix:%s: socket path missing or too long", spec);
+	memcpy(us->path, spec, path_len);
+	us->path[path_len] = '\0';
+}
+
+void dm_unix_perms(const struct dm_unix_sock *us)
+{
+	if (us->has_gid && chown(us->path, (uid_t)-1, us->gid) < 0)
+		msg_fatal("chgrp %s to group %u: %s (the daemon must run as root "
+			  "or be a member of that group, e.g. systemd "
+			  "SupplementaryGroups=)", us->path, (unsigned int)us->gid,
+			  strerror(errno));
+	if (chmod(us->path, us->mode) < 0)
+		msg_fatal("chmod %s: %s", us->path, strerror(errno));
+	if (us->mode & 0007)
+		msg_warn("socket %s is mode %04o: any local user can connect "
+			 "(give it a group Postfix runs with and mode 0660)",
+			 us->path, (unsigned int)us->mode);
 }
 
 void dm_drop_privileges(const char *user)

@@ -7,6 +7,7 @@
  * together, and dropping privileges.
  */
 #include <stdbool.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "smimeguard.h"
@@ -38,6 +39,20 @@ void dm_config_free(struct dm_config *cfg);
    maps) changed on disk; a failed reload keeps the old configuration */
 void dm_config_reload_if_changed(const char *path, struct dm_config *cfg,
 				 time_t interval);
+
+/* a unix socket from "/path[:mode[:group]]" (after "unix:") */
+struct dm_unix_sock {
+	char path[108];
+	mode_t mode;			/* default DM_SOCK_MODE */
+	gid_t gid;			/* (gid_t)-1: the creator's group */
+	bool has_gid;
+};
+#define DM_SOCK_MODE 0660
+/* dm_unix_parse - split spec (fatal when it is unusable) */
+void dm_unix_parse(const char *spec, struct dm_unix_sock *us);
+/* dm_unix_perms - give the bound socket its mode and group (fatal on
+   failure: a socket Postfix cannot use must not look fine) */
+void dm_unix_perms(const struct dm_unix_sock *us);
 
 /* dm_drop_privileges - setgroups/setgid/setuid to user, or fatal */
 void dm_drop_privileges(const char *user);

@@ -4,7 +4,7 @@
 /* SUMMARY
 /*	S/MIME encryption enforcement milter for Postfix
 /* SYNOPSIS
-/*	smime-milter [-c config] -l unix:/path | -l inet:port@host
+/*	smime-milter [-c config] -l unix:/path[:mode[:group]] | -l inet:port@host
 /*		[-u user] [-e] [-v]
 /* DESCRIPTION
 /*	smime-milter checks outgoing mail at end of data.  For every
@@ -40,8 +40,10 @@
 /*
 /*	Options:
 /*	-c config	smimeguard.conf (default /etc/smimeguard/smimeguard.conf)
-/*	-l socket	unix:/path or inet:port@host (libmilter syntax; over
-/*			TCP, libmilter's defaults cost ~40 ms a message from
+/*	-l socket	unix:/path[:mode[:group]] (mode octal, default 0660;
+/*			group: one Postfix runs with, e.g. postfix) or
+/*			inet:port@host (libmilter syntax; over TCP,
+/*			libmilter's defaults cost ~40 ms a message from
 /*			Nagle and delayed ACKs: prefer a unix socket)
 /*	-u user		drop privileges to user after opening the socket
 /*	-e		log to standard error instead of syslog
@@ -456,6 +458,8 @@ int main(int argc, char **argv)
 		.xxfi_close = cb_close,
 	};
 	const char *conn = NULL, *user = NULL;
+	char milter_conn[300];
+	struct dm_unix_sock us;
 	int c;
 
 	g.config_path = DEF_CONFIG;
@@ -487,13 +491,20 @@ int main(int argc, char **argv)
 		msg_fatal("cannot initialise the crypto libraries");
 	if (dm_config_load(g.config_path, &g.cfg) < 0)
 		msg_fatal("cannot start without a valid configuration");
-	if (strncmp(conn, "unix:", 5) == 0)
-		(void)unlink(conn + 5);
-	if (smfi_setconn((char *)conn) == MI_FAILURE || smfi_register(desc) == MI_FAILURE ||
+	if (strncmp(conn, "unix:", 5) == 0) {
+		/* libmilter gets "unix:/path"; mode and group are ours */
+		dm_unix_parse(conn + 5, &us);
+		snprintf(milter_conn, sizeof(milter_conn), "unix:%s", us.path);
+		(void)unlink(us.path);
+	} else {
+		snprintf(milter_conn, sizeof(milter_conn), "%s", conn);
+	}
+	if (smfi_setconn(milter_conn) == MI_FAILURE ||
+	    smfi_register(desc) == MI_FAILURE ||
 	    smfi_opensocket(true) == MI_FAILURE)
 		msg_fatal("cannot open the milter socket %s", conn);
 	if (strncmp(conn, "unix:", 5) == 0)
-		(void)chmod(conn + 5, 0666);
+		dm_unix_perms(&us);
 	if (user != NULL)
 		dm_drop_privileges(user);
 	msg_info("ready on %s", conn);

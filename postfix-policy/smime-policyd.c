@@ -25,8 +25,10 @@
 /*
 /*	Options:
 /*	-c config	smimeguard.conf (default /etc/smimeguard/smimeguard.conf)
-/*	-l listen	unix:/path[:mode] (mode octal, default 0666) or
-/*			inet:host:port
+/*	-l listen	unix:/path[:mode[:group]] (mode octal, default 0660;
+/*			group: one Postfix runs with, e.g. postfix, so
+/*			that Postfix can connect and other users cannot)
+/*			or inet:host:port
 /*	-s		serve standard input/output, exit at end of input
 /*	-u user		drop privileges to user after opening the socket
 /*	-e		log to standard error instead of syslog (mail facility)
@@ -236,30 +238,18 @@ static int listen_on(const char *spec)
 
 	if (strncmp(spec, "unix:", 5) == 0) {
 		struct sockaddr_un sun;
-		char path[sizeof(sun.sun_path)];
-		const char *colon;
-		mode_t mode = 0666;
-		size_t len;
+		struct dm_unix_sock us;
 
-		spec += 5;
-		colon = strrchr(spec, ':');
-		len = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
-		if (colon != NULL)
-			mode = (mode_t)strtoul(colon + 1, NULL, 8);
-		if (len == 0 || len >= sizeof(path))
-			msg_fatal("-l unix: socket path missing or too long");
-		memcpy(path, spec, len);
-		path[len] = '\0';
+		dm_unix_parse(spec + 5, &us);
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
-		memcpy(sun.sun_path, path, len + 1);
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", us.path);
 		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
 			msg_fatal("socket: %s", strerror(errno));
-		(void)unlink(path);
+		(void)unlink(us.path);
 		if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-			msg_fatal("bind %s: %s", path, strerror(errno));
-		if (chmod(path, mode) < 0)
-			msg_fatal("chmod %s: %s", path, strerror(errno));
+			msg_fatal("bind %s: %s", us.path, strerror(errno));
+		dm_unix_perms(&us);
 	} else if (strncmp(spec, "inet:", 5) == 0) {
 		struct addrinfo hints, *ai;
 		char host[256];
@@ -472,12 +462,10 @@ static int serve(const char *listen_spec, const char *user)
 							 state.n_requests);
 						close(lfd);
 						if (strncmp(listen_spec, "unix:", 5) == 0) {
-							char path[256];
+							struct dm_unix_sock us;
 
-							snprintf(path, sizeof(path), "%s", listen_spec + 5);
-							if (strrchr(path, ':') != NULL)
-								*strrchr(path, ':') = '\0';
-							(void)unlink(path);
+							dm_unix_parse(listen_spec + 5, &us);
+							(void)unlink(us.path);
 						}
 						return 0;
 					}

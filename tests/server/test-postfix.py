@@ -746,6 +746,26 @@ class PostfixTest(unittest.TestCase):
                 f.write(saved)
             os.kill(pid, signal.SIGHUP)
 
+    def test_43_socket_modes(self):
+        """The daemons' unix sockets are mode 0660, group postfix: Postfix
+        connects (every other test), another local user cannot."""
+        import grp
+        socks = [self.policyd_sock,
+                 self.env.get("MILTER_SOCKET", os.path.join(os.path.dirname(self.policyd_sock),
+                                                            "milter.sock"))]
+        for path in socks:
+            with self.subTest(socket=path):
+                st = os.stat(path)
+                self.assertEqual(st.st_mode & 0o777, 0o660, oct(st.st_mode))
+                self.assertEqual(grp.getgrgid(st.st_gid).gr_name, "postfix")
+                p = subprocess.run(
+                    ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                     "python3", "-c",
+                     "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])",
+                     path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                self.assertNotEqual(p.returncode, 0, "user nobody could connect to " + path)
+                self.assertIn(b"PermissionError", p.stderr)
+
     def test_50_policy_service_down(self):
         """The policy service dies: Postfix answers 451 4.3.5 at RCPT
         (smtpd_policy_service_default_action), nothing is accepted; after
