@@ -429,6 +429,12 @@ static void smime_write_record(struct mail *mail, const struct smime_verdict *v,
 {
 	struct smime_record rec;
 
+	/* mail without S/MIME needs no record (X-SMIME is NIL for it, and a
+	   missing record is derived on demand): one index update less per
+	   unsigned delivery */
+	if (v->status == SG_STATUS_NONE && v->reasons == 0 &&
+	    at_delivery == SG_STATUS_NONE)
+		return;
 	i_zero(&rec);
 	rec.version = SMIME_RECORD_VERSION;
 	rec.verified_at = (uint32_t)time(NULL);
