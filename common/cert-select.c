@@ -81,16 +81,6 @@ static void add_sentence(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* asn1_to_time - an ASN1_TIME as time_t (0 when unreadable) */
-static time_t asn1_to_time(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return timegm(&tm);
-}
-
 /* list_flags - names of the bits of v that are set, ", " separated,
    appended to buf */
 static void list_flags(char *buf, size_t size, uint32_t v,
@@ -251,8 +241,8 @@ static void describe(X509 *x, struct sg_csel_info *info)
 		sodium_bin2hex(info->ski, sizeof(info->ski),
 			       ASN1_STRING_get0_data(skid),
 			       (size_t)ASN1_STRING_length(skid));
-	info->not_before = asn1_to_time(X509_get0_notBefore(x));
-	info->not_after = asn1_to_time(X509_get0_notAfter(x));
+	info->not_before = sg_asn1_time(X509_get0_notBefore(x));
+	info->not_after = sg_asn1_time(X509_get0_notAfter(x));
 	usage_summary(x, info->key_usage, sizeof(info->key_usage));
 	info->reasons |= key_checks(x, info->key, sizeof(info->key),
 				    info->detail, sizeof(info->detail));

@@ -67,16 +67,6 @@ static unsigned int attr_class(const char *attr)
 	return SG_LDAP_ATTR_OTHER;
 }
 
-/* asn1_time - an ASN1_TIME as time_t (0 when unreadable) */
-static time_t asn1_time(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return timegm(&tm);
-}
-
 /* has_token - is tok one of the '+' separated items of list */
 static bool has_token(const char *list, const char *tok)
 {
@@ -136,7 +126,7 @@ static int pend_add(struct sg_ldap_pend *pl, X509 *x, const unsigned char *der,
 	memcpy(pe->der, der, len);
 	pe->len = len;
 	memcpy(pe->fpr, fpr, sizeof(fpr));
-	pe->not_before = asn1_time(X509_get0_notBefore(x));
+	pe->not_before = sg_asn1_time(X509_get0_notBefore(x));
 	pe->classes = attr_class(attr);
 	snprintf(pe->attrs, sizeof(pe->attrs), "%s", attr);
 	no_controls(pe->attrs);

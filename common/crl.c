@@ -89,15 +89,6 @@ fail:
 	return NULL;
 }
 
-static time_t asn1_time_t(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return timegm(&tm);
-}
-
 /* ---- scope and order ---- */
 
 static bool is_delta(X509_CRL *crl)
@@ -137,8 +128,8 @@ static int crl_cmp(X509_CRL *a, X509_CRL *b)
 	if (na != NULL && nb != NULL) {
 		c = ASN1_INTEGER_cmp(na, nb);
 	} else {
-		time_t ta = asn1_time_t(X509_CRL_get0_lastUpdate(a));
-		time_t tb = asn1_time_t(X509_CRL_get0_lastUpdate(b));
+		time_t ta = sg_asn1_time(X509_CRL_get0_lastUpdate(a));
+		time_t tb = sg_asn1_time(X509_CRL_get0_lastUpdate(b));
 
 		c = ta < tb ? -1 : ta > tb;
 	}
@@ -210,10 +201,10 @@ static void report_describe(X509_CRL *crl, struct sg_crl_report *r)
 
 	memset(r, 0, sizeof(*r));
 	sg_name_oneline(X509_CRL_get_issuer(crl), r->issuer, sizeof(r->issuer));
-	sg_time_iso(asn1_time_t(X509_CRL_get0_lastUpdate(crl)), r->this_update,
+	sg_time_iso(sg_asn1_time(X509_CRL_get0_lastUpdate(crl)), r->this_update,
 		    sizeof(r->this_update));
 	if (next != NULL)
-		sg_time_iso(asn1_time_t(next), r->next_update,
+		sg_time_iso(sg_asn1_time(next), r->next_update,
 			    sizeof(r->next_update));
 	if (num != NULL) {
 		BIGNUM *bn = ASN1_INTEGER_to_BN(num, NULL);
@@ -332,7 +323,7 @@ static int install_one(struct sg_ctx *ctx, const char *dir, X509_CRL *crl,
 {
 	struct issuer_search is = { crl, NULL };
 	X509 *ca;
-	time_t this_update = asn1_time_t(X509_CRL_get0_lastUpdate(crl));
+	time_t this_update = sg_asn1_time(X509_CRL_get0_lastUpdate(crl));
 	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
 	char name[96], ca_name[512];
 	int i;
@@ -358,7 +349,7 @@ static int install_one(struct sg_ctx *ctx, const char *dir, X509_CRL *crl,
 		       "(keyUsage without cRLSign).", ca_name);
 		return 0;
 	}
-	if (this_update == 0 || (next != NULL && asn1_time_t(next) == 0)) {
+	if (this_update == 0 || (next != NULL && sg_asn1_time(next) == 0)) {
 		reject(r, "Its thisUpdate or nextUpdate time cannot be read.");
 		return 0;
 	}
@@ -368,7 +359,7 @@ static int install_one(struct sg_ctx *ctx, const char *dir, X509_CRL *crl,
 			       "server's clock, or use --force.", r->this_update);
 			return 0;
 		}
-		if (next != NULL && asn1_time_t(next) < now) {
+		if (next != NULL && sg_asn1_time(next) < now) {
 			reject(r, "It expired at %s: get the current CRL from the "
 			       "CA (or use --force to install it anyway; with "
 			       "revocation_check = hard an expired CRL leaves "
@@ -392,7 +383,7 @@ static int install_one(struct sg_ctx *ctx, const char *dir, X509_CRL *crl,
 		if (crl_cmp(crl, old) <= 0) {
 			char when[32];
 
-			sg_time_iso(asn1_time_t(X509_CRL_get0_lastUpdate(old)),
+			sg_time_iso(sg_asn1_time(X509_CRL_get0_lastUpdate(old)),
 				    when, sizeof(when));
 			r->outcome = SG_CRL_KEPT_NEWER;
 			snprintf(r->detail, sizeof(r->detail),

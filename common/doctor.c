@@ -59,16 +59,6 @@ static void line(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* asn1_time - an ASN1_TIME as time_t (0 when absent or unreadable) */
-static time_t asn1_time(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return timegm(&tm);
-}
-
 /* ---- chain diagnosis ---- */
 
 struct diag {
@@ -409,8 +399,8 @@ static int check_cas(struct sink *sk, const struct items *cas,
 	for (i = 0; i < cas->n; i++) {
 		const struct item *it = &cas->v[i];
 		X509 *x = it->obj;
-		time_t nb = asn1_time(X509_get0_notBefore(x));
-		time_t na = asn1_time(X509_get0_notAfter(x));
+		time_t nb = sg_asn1_time(X509_get0_notBefore(x));
+		time_t na = sg_asn1_time(X509_get0_notAfter(x));
 
 		sg_name_oneline(X509_get_subject_name(x), dn, sizeof(dn));
 		if (X509_check_ca(x) == 0) {
@@ -473,8 +463,8 @@ static void check_crls(struct sink *sk, const struct items *crls,
 	for (i = 0; i < crls->n; i++) {
 		const struct item *it = &crls->v[i];
 		X509_CRL *crl = it->obj;
-		time_t last = asn1_time(X509_CRL_get0_lastUpdate(crl));
-		time_t next = asn1_time(X509_CRL_get0_nextUpdate(crl));
+		time_t last = sg_asn1_time(X509_CRL_get0_lastUpdate(crl));
+		time_t next = sg_asn1_time(X509_CRL_get0_nextUpdate(crl));
 		int by = crl_by(crl, cas, NULL);
 
 		sg_name_oneline(X509_CRL_get_issuer(crl), dn, sizeof(dn));
@@ -780,7 +770,7 @@ static void describe_only(struct sg_ctx *ctx, struct sg_dirmap_cert *const *cert
 						certs[i]->der_len)) == NULL)
 			continue;
 		serial_hex(x, serial, sizeof(serial));
-		sg_time_iso(asn1_time(X509_get0_notAfter(x)), t, sizeof(t));
+		sg_time_iso(sg_asn1_time(X509_get0_notAfter(x)), t, sizeof(t));
 		X509_free(x);
 		used += (size_t)snprintf(buf + used, size - used,
 					 "%sserial %s (valid until %s)",

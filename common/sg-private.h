@@ -356,6 +356,8 @@ int sg_json_reasons(struct sg_buf *out, uint32_t reasons);
 
 /* time.c: "2026-11-28T10:00:00Z" (buf of at least 32 bytes) */
 void sg_time_iso(time_t t, char *buf, size_t size);
+/* time.c: an ASN1_TIME as time_t; 0 when absent or unreadable */
+time_t sg_asn1_time(const ASN1_TIME *t);
 
 /* X509 helpers (cms-verify.c) */
 /* e-mail addresses of a certificate: SAN rfc822Names, or the subject

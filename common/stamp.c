@@ -59,6 +59,46 @@ static void stamp_path(crypto_generichash_state *st, const char *path,
 	}
 }
 
+/* each_path - call fn for every item of the list settings names, with a
+   "TYPE:" prefix (texthash:, dir:, ldap:) taken off; stops at the first
+   non-zero return of fn and returns it */
+static int each_path(struct sg_config *conf, const char *const *names,
+		     size_t n, int (*fn)(const char *path, void *context),
+		     void *context)
+{
+	char item[4096];
+	size_t i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		const char *p = sg_config_get(conf, names[i]), *path;
+		size_t len;
+
+		while (p != NULL && *p != '\0') {
+			p += strspn(p, ", \t\r\n");
+			len = strcspn(p, ", \t\r\n");
+			if (len == 0)
+				break;
+			if (len < sizeof(item)) {
+				memcpy(item, p, len);
+				item[len] = '\0';
+				path = item[0] != '/' && strchr(item, ':') != NULL ?
+				       strchr(item, ':') + 1 : item;
+				if ((ret = fn(path, context)) != 0)
+					return ret;
+			}
+			p += len;
+		}
+	}
+	return 0;
+}
+
+static int stamp_one(const char *path, void *context)
+{
+	stamp_path(context, path, 0);
+	return 0;
+}
+
 /* writable_by_others - the first path (path itself, or an entry of a
    directory path) that group or others may write, into bad */
 static bool writable_by_others(const char *path, unsigned int depth,
@@ -96,6 +136,12 @@ static bool writable_by_others(const char *path, unsigned int depth,
 	return false;
 }
 
+/* check_one - context is a 4096-byte buffer for the offending path */
+static int check_one(const char *path, void *context)
+{
+	return writable_by_others(path, 0, context, 4096) ? 1 : 0;
+}
+
 int sg_config_check_modes(struct sg_config *conf, const char *config_path,
 			  struct sg_error *err_r)
 {
@@ -103,36 +149,15 @@ int sg_config_check_modes(struct sg_config *conf, const char *config_path,
 		"trust_anchors", "intermediates", "crl_dirs", "pinned_certificates",
 		"encryption_policy_maps", "certificate_maps",
 	};
-	char item[4096], bad[4096];
-	size_t i;
+	char bad[4096];
 
 	sg_assert(conf != NULL);
 	sg_error_clear(err_r);
 	if (config_path != NULL && writable_by_others(config_path, 1, bad,
 						      sizeof(bad)))
 		goto unsafe;
-	for (i = 0; i < SG_ARRAY_SIZE(lists); i++) {
-		const char *p = sg_config_get(conf, lists[i]);
-
-		while (p != NULL && *p != '\0') {
-			const char *path;
-			size_t len;
-
-			p += strspn(p, ", \t\r\n");
-			len = strcspn(p, ", \t\r\n");
-			if (len == 0)
-				break;
-			if (len < sizeof(item)) {
-				memcpy(item, p, len);
-				item[len] = '\0';
-				path = strchr(item, ':') != NULL &&
-				       item[0] != '/' ? strchr(item, ':') + 1 : item;
-				if (writable_by_others(path, 0, bad, sizeof(bad)))
-					goto unsafe;
-			}
-			p += len;
-		}
-	}
+	if (each_path(conf, lists, SG_ARRAY_SIZE(lists), check_one, bad) != 0)
+		goto unsafe;
 	return 0;
 unsafe:
 	sg_error_set(err_r, SG_ERR_CONFIG, "%.200s is writable by group or "
@@ -149,31 +174,11 @@ void sg_config_stamp(struct sg_config *conf, const char *config_path,
 		"encryption_policy_maps",
 	};
 	crypto_generichash_state st;
-	char item[4096];
-	size_t i;
 
 	sg_assert(conf != NULL && stamp != NULL);
 	crypto_generichash_init(&st, NULL, 0, SG_STAMP_SIZE);
 	if (config_path != NULL)
 		stamp_path(&st, config_path, 1);
-	for (i = 0; i < SG_ARRAY_SIZE(lists); i++) {
-		const char *p = sg_config_get(conf, lists[i]);
-
-		while (p != NULL && *p != '\0') {
-			size_t len;
-
-			p += strspn(p, ", \t\r\n");
-			len = strcspn(p, ", \t\r\n");
-			if (len == 0)
-				break;
-			if (len < sizeof(item)) {
-				memcpy(item, p, len);
-				item[len] = '\0';
-				stamp_path(&st, strncmp(item, "texthash:", 9) == 0 ?
-					   item + 9 : item, 0);
-			}
-			p += len;
-		}
-	}
+	(void)each_path(conf, lists, SG_ARRAY_SIZE(lists), stamp_one, &st);
 	crypto_generichash_final(&st, stamp, SG_STAMP_SIZE);
 }

@@ -99,3 +99,12 @@ void sg_time_iso(time_t t, char *buf, size_t size)
 	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(buf, size, "@%lld", (long long)t);
 }
+
+time_t sg_asn1_time(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return timegm(&tm);
+}

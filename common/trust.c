@@ -199,13 +199,10 @@ static int load_list(const char *list, bool want_crl, STACK_OF(X509) *certs,
 	return 0;
 }
 
+/* asn1_time_t - sg_asn1_time(), with dflt for an absent time */
 static time_t asn1_time_t(const ASN1_TIME *t, time_t dflt)
 {
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return dflt;
-	return timegm(&tm);
+	return t == NULL ? dflt : sg_asn1_time(t);
 }
 
 #define TIME_MAX_VAL ((time_t)INT64_MAX)
