@@ -21,7 +21,9 @@
  * changes) sees the old CRL or the new one, never a part.  The core
  * never logs: each CRL's outcome is returned in a struct sg_crl_report.
  *
- * Finding: the HTTP(S) URIs of the CRL distribution points of every
+ * Finding: the http:// URIs (CRLs are signed, so they are published over
+ * plain HTTP; ldap:// and https:// ones are left out) of the CRL
+ * distribution points of every
  * trust-store certificate (where the CRL of its issuer is published),
  * of the issuing distribution points and Freshest CRL (delta) pointers
  * of the CRLs in effect.  Downloading uses OpenSSL's HTTP client
@@ -479,8 +481,7 @@ static void add_url(struct url_list *ul, const char *url, size_t len,
 	size_t i;
 
 	if (len >= SG_CRL_URL_MAX || ul->n >= CRL_MAX_URLS ||
-	    (strncasecmp(url, "http://", 7) != 0 &&
-	     strncasecmp(url, "https://", 8) != 0))
+	    len < 8 || strncasecmp(url, "http://", 7) != 0)
 		return;
 	for (i = 0; i < len; i++) {
 		if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
@@ -599,6 +600,12 @@ int sg_crl_download(const char *url, const char *proxy,
 	*len_r = 0;
 	if (url == NULL || max_size == 0 || max_size > INT32_MAX) {
 		sg_error_set(err_r, SG_ERR_INVALID, "sg_crl_download: bad arguments");
+		return -1;
+	}
+	if (strncasecmp(url, "http://", 7) != 0) {
+		sg_error_set(err_r, SG_ERR_INVALID, "only http:// URLs are "
+			     "fetched (CRLs are signed; https and ldap "
+			     "distribution points are not supported)");
 		return -1;
 	}
 	ERR_clear_error();

@@ -802,7 +802,7 @@ typedef void sg_crl_url_func(void *context, const char *url,
 
 /*
  * sg_crl_distribution_points - where the CRLs of the trust store's CAs
- * are published: the http:// and https:// URIs of the CRL distribution
+ * are published: the http:// URIs of the CRL distribution
  * points of every trust anchor and intermediate (they name where each
  * one's issuer publishes), and of the issuing distribution point and
  * Freshest CRL extensions of the CRLs in effect.  cb is called once per
@@ -813,7 +813,7 @@ SG_API size_t sg_crl_distribution_points(struct sg_ctx *ctx,
 					 sg_crl_url_func *cb, void *context);
 
 /*
- * sg_crl_download - GET url (http:// or https://) with OpenSSL's HTTP
+ * sg_crl_download - GET url (http:// only) with OpenSSL's HTTP
  * client: redirects followed, proxy ("http://host:port"; NULL or "":
  * the http_proxy / no_proxy environment), timeout_secs for the whole
  * exchange (0: none), at most max_size bytes.  On success *data_r
