@@ -98,6 +98,10 @@ struct sg_headers {
 	struct sg_slice sender;
 	unsigned int n_sender;
 	bool has_content_type;
+	unsigned int n_content_type;	/* Content-Type fields */
+	unsigned int n_cte;		/* Content-Transfer-Encoding fields */
+	unsigned int n_bad_lines;	/* lines that are not a field */
+	bool bare_cr;			/* a CR not followed by LF */
 	size_t body_offset;		/* offset of the body in the entity */
 	size_t n_fields;		/* header fields (max_header_fields) */
 };
@@ -111,14 +115,29 @@ struct sg_ctype {
 	char name[128];			/* name= parameter, case kept */
 	char forwarded[16];		/* lower case (RFC 9788 wrapper) */
 	bool malformed;
+	/* why two mainstream readers could see another structure in this
+	   field (duplicate or RFC 2231 structural parameters, comments,
+	   quoted-pairs, over-long values, text after a value); NULL if none */
+	const char *ambiguity;
 };
 
 /* parse the header block of an entity; never fails (missing blank line:
    all headers, empty body) */
 void sg_mime_parse_headers(const unsigned char *p, size_t len,
 			   struct sg_headers *h_r);
-/* parse a Content-Type value; an absent header means text/plain */
+/* why a header block could read differently elsewhere (duplicate
+   Content-Type or Content-Transfer-Encoding, lines that are not fields,
+   bare CR); NULL when it cannot */
+const char *sg_mime_headers_ambiguity(const struct sg_headers *h);
+/* a CR that is not followed by LF (Python's email breaks lines there) */
+bool sg_mime_has_bare_cr(const unsigned char *p, size_t len);
+/* parse a Content-Type value; an absent header means text/plain.
+   The first occurrence of a parameter counts; see ct_r->ambiguity. */
 void sg_mime_parse_ctype(const struct sg_slice *value, struct sg_ctype *ct_r);
+/* RFC 2046 boundary: 1-70 bchars, not ending in space */
+bool sg_mime_boundary_valid(const char *boundary);
+/* a Content-Transfer-Encoding value that is not exactly one token */
+bool sg_mime_cte_ambiguous(const struct sg_slice *value);
 
 enum sg_cte {
 	SG_CTE_IDENTITY = 0,	/* 7bit, 8bit, binary, absent */
@@ -131,12 +150,21 @@ enum sg_cte sg_mime_parse_cte(const struct sg_slice *value);
 /*
  * Split a multipart body.  Fills at most max_parts slices (the part
  * contents: headers + body, without the line break before the next
- * delimiter).  *n_parts_r is the number of parts seen (may exceed
- * max_parts); *closed_r tells whether the close delimiter was found.
+ * delimiter).  A delimiter is a whole line "--boundary" or
+ * "--boundary--" with optional transport padding; a line that only
+ * starts with "--boundary" is counted in stray (Dovecot and OpenSSL take
+ * it for a delimiter, Python and Thunderbird do not).
  */
+struct sg_split {
+	size_t n_parts;		/* parts seen (may exceed max_parts) */
+	bool closed;		/* the close delimiter was found */
+	size_t stray;		/* lines that only start like a delimiter */
+	struct sg_slice preamble;	/* before the first delimiter */
+	struct sg_slice epilogue;	/* after the close delimiter */
+};
 void sg_mime_split(const unsigned char *body, size_t len,
 		   const char *boundary, struct sg_slice *parts,
-		   size_t max_parts, size_t *n_parts_r, bool *closed_r);
+		   size_t max_parts, struct sg_split *split_r);
 
 /* canonical CRLF form: if in has bare LFs, *out is a malloc'd copy
    (and *out_len its length) else *out = NULL.  -1 on ENOMEM. */
@@ -144,14 +172,16 @@ int sg_mime_canon_crlf(const unsigned char *in, size_t len,
 		       unsigned char **out_r, size_t *out_len_r);
 
 /* ---- mime-addr.c ---- */
-/*
- * Parse an address-list header value (From/Sender).  Counts mailboxes
- * (groups are expanded) and copies the addr-spec of the first mailbox
- * into addr (lower-cased domain kept as written).  Returns the number of
- * mailboxes (0 when none could be parsed).
- */
-unsigned int sg_mime_parse_mailboxes(const struct sg_slice *value,
-				     char *addr, size_t addr_size);
+/* what a From (or Sender) field holds, read strictly (doc/DESIGN.md 3.7) */
+enum sg_from {
+	SG_FROM_OK = 0,		/* exactly one plain mailbox: addr set */
+	SG_FROM_EMPTY,		/* no mailbox */
+	SG_FROM_LIST,		/* two or more mailboxes, or a group */
+	SG_FROM_AMBIGUOUS	/* readers could name different addresses */
+};
+/* *why_r is a static sentence for LIST and AMBIGUOUS, else NULL */
+enum sg_from sg_mime_parse_from(const struct sg_slice *value, char *addr,
+				size_t addr_size, const char **why_r);
 
 /* ---- base64.c ---- */
 /* decode, skipping whitespace; -1 on an invalid character.
@@ -272,7 +302,20 @@ struct sg_verify_state {
 	unsigned int cms_depth;
 	/* sender binding: applied to message input */
 	bool bind_sender;
-	unsigned int n_from;		/* mailboxes over all From headers */
+	unsigned int n_from;		/* 1: one From field with one plain
+					   mailbox (from_addr); else 0 or 2 */
+	unsigned int from_fields;	/* From fields in the root header */
+	enum sg_from from_state;	/* the one From field, read strictly */
+	const char *from_why;		/* LIST/AMBIGUOUS: why */
+	char inner_from[2][320];	/* From of the signed content (RFC 9788,
+					   RFC 8551 3.1 wrapper) */
+	unsigned int n_inner_from;
+	const char *inner_from_why;	/* an inner From that cannot bind */
+	/* the one-reading gate (DESIGN.md 3.11): the first ambiguity */
+	const char *ambiguity, *ambiguity_where;
+	bool detached;			/* the root is multipart/signed */
+	bool outside_text_ok;		/* its preamble/epilogue hold no text */
+	bool enc_malformed;		/* labelled encrypted, not one CMS */
 	char from_addr[320];
 	char sender_addr[320];
 	bool has_sender;
@@ -304,12 +347,18 @@ enum sg_cms_type {
  * Decode a CMS ContentInfo from DER/BER (or PEM).  Certificates inside a
  * SignedData are decoded through the context's cache and returned in
  * *certs_r (caller frees with sk_X509_pop_free) unless certs_r is NULL.
- * Returns NULL when the input is not CMS (*too_many_r set when it had
- * more certificates than allowed).
+ * Returns NULL with *err_r saying why when the input is not exactly one
+ * CMS object.
  */
+enum sg_cms_err {
+	SG_CMS_ERR_NONE = 0,
+	SG_CMS_ERR_NOT_CMS,	/* not a decodable ContentInfo */
+	SG_CMS_ERR_TOO_MANY,	/* more certificates than allowed */
+	SG_CMS_ERR_TRAILING	/* bytes other than NUL/CR/LF/WSP after it */
+};
 CMS_ContentInfo *sg_cms_decode(struct sg_ctx *ctx, const unsigned char *der,
 			       size_t len, STACK_OF(X509) **certs_r,
-			       bool *too_many_r);
+			       enum sg_cms_err *err_r);
 enum sg_cms_type sg_cms_type_of(CMS_ContentInfo *cms);
 /* the first PEM block of in as DER (malloc'd), or NULL */
 unsigned char *sg_cms_pem_to_der(const unsigned char *in, size_t len,
