@@ -244,6 +244,17 @@ size_t sg_result_signer_count(const struct sg_result *res)
 	return res->n_signers;
 }
 
+const struct sg_signer *sg_result_bound_signer(const struct sg_result *res)
+{
+	size_t i;
+
+	sg_assert(res != NULL);
+	for (i = 0; i < res->n_signers; i++)
+		if (res->signers_priv[i].bound)
+			return &res->signers[i];
+	return NULL;
+}
+
 const struct sg_signer *sg_result_signer(const struct sg_result *res, size_t i)
 {
 	sg_assert(res != NULL && i < res->n_signers);

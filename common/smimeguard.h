@@ -355,6 +355,11 @@ SG_API size_t sg_result_signer_count(const struct sg_result *res);
 /* sg_result_signer - signer i (< count); borrowed */
 SG_API const struct sg_signer *sg_result_signer(const struct sg_result *res,
 						size_t i);
+/* sg_result_bound_signer - the first signer whose certificate was bound
+   to the sender (DESIGN.md 3.7), or NULL: the signer a user should be
+   shown; borrowed */
+SG_API const struct sg_signer *
+sg_result_bound_signer(const struct sg_result *res);
 /* sg_result_encryption - encryption detail, or NULL when not encrypted */
 SG_API const struct sg_encryption *
 sg_result_encryption(const struct sg_result *res);

@@ -312,8 +312,12 @@ static int smime_verify_data(struct mail_user *user, const char *what,
 	v_r->keywords = sg_result_keywords(res);
 	v_r->reasons = sg_result_reasons(res);
 	if (sg_result_signer_count(res) > 0) {
-		const struct sg_signer *s = sg_result_signer(res, 0);
+		/* the signer bound to From, else the first (to say who
+		   signed a message that failed) */
+		const struct sg_signer *s = sg_result_bound_signer(res);
 
+		if (s == NULL)
+			s = sg_result_signer(res, 0);
 		i_strocpy(v_r->signer, s->email[0] != '\0' ? s->email : s->subject,
 			  sizeof(v_r->signer));
 	}

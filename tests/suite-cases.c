@@ -24,6 +24,7 @@ struct row {
 	char *status;
 	char *reasons;
 	char *note;
+	char *flags;		/* gate.tsv: enc, noenc, attack or - */
 	char *origin;		/* which .tsv */
 };
 
@@ -72,6 +73,7 @@ static void load(const char *name, bool raw)
 			r->status = dup_field(f[2]);
 			r->reasons = dup_field(f[3]);
 			r->note = dup_field(f[4] ? f[4] : "");
+			r->flags = dup_field(f[5] ? f[5] : "-");
 		}
 	}
 	fclose(fp);
@@ -122,10 +124,13 @@ static struct sg_result *run_row(const struct row *r)
 
 START_TEST(test_data_present)
 {
-	size_t i, interop = 0, raw = 0, cases = 0;
+	size_t i, interop = 0, raw = 0, cases = 0, gate = 0, attacks = 0;
 
 	for (i = 0; i < n_rows; i++) {
-		if (strcmp(rows[i].origin, "cases.tsv") == 0)
+		if (strcmp(rows[i].origin, "gate.tsv") == 0) {
+			gate++;
+			attacks += strcmp(rows[i].flags, "attack") == 0;
+		} else if (strcmp(rows[i].origin, "cases.tsv") == 0)
 			cases++;
 		else if (strcmp(rows[i].origin, "interop.tsv") == 0)
 			interop++;
@@ -136,6 +141,9 @@ START_TEST(test_data_present)
 		      cases, tu_testdata());
 	ck_assert_msg(interop >= 15, "only %zu rows in interop.tsv", interop);
 	ck_assert_msg(raw >= 5, "only %zu rows in raw.tsv", raw);
+	ck_assert_msg(gate >= 40 && attacks >= 25,
+		      "only %zu rows (%zu attacks) in gate.tsv (run gen-gate.py)",
+		      gate, attacks);
 }
 END_TEST
 
@@ -159,6 +167,20 @@ START_TEST(test_row)
 		      r->origin, _i, r->file, r->settings, r->status, r->reasons,
 		      sg_status_name(sg_result_status(res)), tu_reasons(got),
 		      r->note, sg_result_detail(res));
+	/* gate.tsv: encryption only where every reader sees ciphertext,
+	   never verified nor encrypted for an attack (DESIGN.md 3.11) */
+	if (r->flags != NULL && strcmp(r->flags, "enc") == 0)
+		ck_assert_msg(sg_result_keywords(res) & SG_KW_ENCRYPTED,
+			      "%s: not $SMIMEEncrypted", r->file);
+	if (r->flags != NULL && (strcmp(r->flags, "noenc") == 0 ||
+				 strcmp(r->flags, "attack") == 0))
+		ck_assert_msg(!(sg_result_keywords(res) & SG_KW_ENCRYPTED) &&
+			      sg_result_encryption(res) == NULL,
+			      "%s: $SMIMEEncrypted on a message readers see as plaintext",
+			      r->file);
+	if (r->flags != NULL && strcmp(r->flags, "attack") == 0)
+		ck_assert_msg(!(sg_result_keywords(res) & SG_KW_VERIFIED),
+			      "%s: an attack reads as verified", r->file);
 	/* keywords always follow the status (DESIGN.md section 2) */
 	ck_assert_msg((sg_result_keywords(res) & sg_status_keywords(want)) ==
 		      sg_status_keywords(want), "%s: keywords do not match status",
@@ -206,6 +228,7 @@ Suite *make_cases_suite(void)
 	load("cases.tsv", false);
 	load("interop.tsv", false);
 	load("raw.tsv", true);
+	load("gate.tsv", false);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_data_present);
 	tcase_add_loop_test(tc, test_row, 0, (int)n_rows);

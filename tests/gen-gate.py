@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""gen-gate.py DIR - hostile structure and sender variants, with genuine twins
+
+Writes DIR/gate/*.eml and DIR/gate.tsv from the test PKI that gen-pki.sh
+made in DIR (pki/, intermediates/).  Each row is
+
+    file <TAB> settings <TAB> status <TAB> reasons <TAB> note <TAB> flags
+
+flags: "enc" (the verdict must carry $SMIMEEncrypted), "noenc" (it must
+not), "attack" (a forgery or a smuggling attempt: never verified, never
+encrypted) and "-".  Every attack here was a forgery or a plaintext leak
+on an earlier version (issue 10): a reader (Dovecot, Python's email,
+Thunderbird) sees another structure or another sender than the verifier.
+Signatures are made with the openssl command over the exact bytes, so
+each message is genuinely signed; only the structure around it lies.
+"""
+import base64
+import os
+import subprocess
+import sys
+import tempfile
+
+DIR = sys.argv[1]
+OUT = os.path.join(DIR, "gate")
+os.makedirs(OUT, exist_ok=True)
+TMP = tempfile.mkdtemp(prefix="gen-gate.")
+ROWS = []
+
+
+def pki(addr, ext):
+    return os.path.join(DIR, "pki", "%s.%s" % (addr, ext))
+
+
+def inter(addr):
+    name = "int-ec.pem" if addr.startswith("carol@") else "int-rsa.pem"
+    return os.path.join(DIR, "intermediates", name)
+
+
+def openssl(*args, data=None):
+    r = subprocess.run(["openssl"] + list(args), input=data,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        sys.exit("openssl %s: %s" % (" ".join(args), r.stderr.decode()))
+    return r.stdout
+
+
+def sign(addr, content, opaque=False):
+    """DER SignedData over content (detached unless opaque)"""
+    path = os.path.join(TMP, "in")
+    with open(path, "wb") as f:
+        f.write(content)
+    args = ["cms", "-sign", "-binary", "-md", "sha256",
+            "-signer", pki(addr, "pem"), "-inkey", pki(addr, "key"),
+            "-certfile", inter(addr), "-in", path, "-outform", "DER"]
+    if opaque:
+        args.append("-nodetach")
+    return openssl(*args)
+
+
+def encrypt(content, cipher="-aes-256-cbc"):
+    path = os.path.join(TMP, "in")
+    with open(path, "wb") as f:
+        f.write(content)
+    return openssl("cms", "-encrypt", "-binary", cipher, "-in", path,
+                   "-outform", "DER", pki("bob@example.org", "pem"))
+
+
+def b64(der):
+    s = base64.encodebytes(der).decode().replace("\n", "\r\n")
+    return s.encode()
+
+
+def hdr(frm, subject, extra=b""):
+    return (b"From: " + frm + b"\r\nTo: bob@example.org\r\nSubject: " +
+            subject + b"\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\n"
+            b"Message-ID: <" + subject.replace(b" ", b".") +
+            b"@gate.example>\r\nMIME-Version: 1.0\r\n" + extra)
+
+
+TEXT = b"Content-Type: text/plain; charset=us-ascii\r\n\r\nPay invoice 4711 to the usual account.\r\n"
+EVIL = b"Content-Type: text/plain; charset=us-ascii\r\n\r\nPay invoice 4711 to account EVIL-666.\r\n"
+
+
+def sigpart(der):
+    return (b"Content-Type: application/pkcs7-signature; name=smime.p7s\r\n"
+            b"Content-Transfer-Encoding: base64\r\n"
+            b"Content-Disposition: attachment; filename=smime.p7s\r\n\r\n" +
+            b64(der))
+
+
+def detached(frm, subject, part1, signer, boundary=b"sg-gate-b1",
+             ctype=None, preamble=b"This is an S/MIME signed message.\r\n",
+             epilogue=b"", extra_hdr=b"", sig=None, body=None):
+    """multipart/signed over part1 (signed exactly as given)"""
+    if sig is None:
+        sig = sign(signer, part1)
+    if ctype is None:
+        ctype = (b'multipart/signed; protocol="application/pkcs7-signature";'
+                 b' micalg=sha-256; boundary="' + boundary + b'"')
+    if body is None:
+        body = (preamble + b"--" + boundary + b"\r\n" + part1 + b"\r\n--" +
+                boundary + b"\r\n" + sigpart(sig) + b"\r\n--" + boundary +
+                b"--\r\n" + epilogue)
+    return hdr(frm, subject, extra_hdr + b"Content-Type: " + ctype +
+               b"\r\n\r\n") + body
+
+
+def opaque(frm, subject, content, signer, ctype=None, extra_hdr=b""):
+    der = sign(signer, content, opaque=True)
+    if ctype is None:
+        ctype = (b"application/pkcs7-mime; smime-type=signed-data;"
+                 b" name=smime.p7m")
+    return hdr(frm, subject, extra_hdr + b"Content-Type: " + ctype +
+               b"\r\nContent-Transfer-Encoding: base64\r\n\r\n") + b64(der)
+
+
+def enveloped(frm, subject, content, ctype=None, tail=b""):
+    der = encrypt(content)
+    if ctype is None:
+        ctype = (b"application/pkcs7-mime; smime-type=enveloped-data;"
+                 b" name=smime.p7m")
+    return hdr(frm, subject, b"Content-Type: " + ctype +
+               b"\r\nContent-Transfer-Encoding: base64\r\n\r\n") + b64(der) + tail
+
+
+def enveloped_entity(content):
+    return (b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data;"
+            b" name=smime.p7m\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+            b64(encrypt(content)))
+
+
+def put(name, data, status, reasons, note, flags="-"):
+    with open(os.path.join(OUT, name + ".eml"), "wb") as f:
+        f.write(data)
+    ROWS.append("\t".join(["gate/" + name + ".eml", "-", status, reasons,
+                           note, flags]))
+
+
+AL = b"alice@example.org"
+CA = b"carol@example.org"
+ALICE = "alice@example.org"
+CAROL = "carol@example.org"
+
+# ---- genuine twins: the gate must not touch them ----
+put("ok-detached", detached(AL, b"ok detached", TEXT, ALICE),
+    "signed/verified", "-", "genuine multipart/signed", "noenc")
+put("ok-opaque", opaque(AL, b"ok opaque", TEXT, ALICE),
+    "signed/verified", "-", "genuine signed-data", "noenc")
+put("ok-display-name", detached(b'"Smith, Alice" <alice@example.org>',
+                                b"ok display", TEXT, ALICE),
+    "signed/verified", "-", "quoted display name with a comma")
+put("ok-encoded-name", detached(b"=?utf-8?q?Alice_M=C3=BCller?= <alice@example.org>",
+                                b"ok encoded", TEXT, ALICE),
+    "signed/verified", "-", "encoded-word display name")
+mixed = (b'Content-Type: multipart/mixed; boundary="sg-inner-x"\r\n\r\n'
+         b"--sg-inner-x\r\n" + TEXT + b"--sg-inner-x\r\n"
+         b"Content-Type: application/octet-stream; name*=utf-8''r%C3%A9sum%C3%A9.pdf\r\n"
+         b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
+         b"--sg-inner-x--\r\n")
+put("ok-nested", detached(AL, b"ok nested", mixed, ALICE),
+    "signed/verified", "-", "multipart/mixed inside, RFC 2231 file name")
+wrapped = (b"Content-Type: message/rfc822; forwarded=no\r\n\r\n" +
+           hdr(AL, b"inner", TEXT))
+put("ok-wrapper", detached(AL, b"ok wrapper", wrapped, ALICE),
+    "signed/verified", "-", "RFC 8551 3.1 wrapper, inner From = signer")
+hp = (b"Content-Type: text/plain; charset=us-ascii; hp=clear\r\n"
+      b"From: alice@example.org\r\nSubject: protected\r\n\r\nhello\r\n")
+put("ok-hp", detached(AL, b"ok hp", hp, ALICE),
+    "signed/verified", "-", "RFC 9788 header protection, inner From = signer")
+put("ok-enveloped", enveloped(AL, b"ok enveloped", TEXT),
+    "encrypted", "-", "genuine EnvelopedData", "enc")
+put("ok-sign-outside", detached(AL, b"ok sign outside", enveloped_entity(TEXT), ALICE),
+    "signed/verified", "-", "signature over EnvelopedData", "enc")
+
+# ---- From: readers name alice, the signer is carol ----
+for i, frm in enumerate([
+        b"alice@example.org <carol@example.org>",
+        b"<alice@example.org> <carol@example.org>",
+        b"alice(x)@example.org <carol@example.org>",
+        b'"alice@example.org" <carol@example.org>',
+        b"=?utf-8?q?alice=40example=2Eorg?= <carol@example.org>",
+        b"=?utf-8?b?YWxpY2VAZXhhbXBsZS5vcmc=?= <carol@example.org>",
+        b"alice\xef\xbc\xa0example.org <carol@example.org>",
+        b"carol@example.org (alice@example.org)",
+        b"Alice <carol@example.org>\r\n <alice@example.org>"]):
+    put("from-%d" % i, detached(frm, b"from %d" % i, TEXT, CAROL),
+        "signed/failed", "sender-mismatch",
+        "From read as another address: " + frm.decode("utf-8", "replace"), "attack")
+put("from-group", detached(b"alice@example.org:carol@example.org;", b"from group",
+                           TEXT, CAROL),
+    "signed/failed", "multiple-from", "a group: Dovecot shows alice", "attack")
+
+# ---- boundary tricks over a genuine signature ----
+sig = sign(ALICE, TEXT)
+genuine = (b"--B0\r\n" + TEXT + b"\r\n--B0\r\n" + sigpart(sig) + b"\r\n--B0--\r\n")
+evil_first = (b"--EVIL\r\n" + EVIL + b"\r\n--EVIL\r\n" + sigpart(sig) +
+              b"\r\n--EVIL--\r\n")
+for name, ct, body, note in [
+        ("dup-boundary", b'multipart/signed; protocol="application/pkcs7-signature"; '
+         b'boundary="EVIL"; boundary="B0"', evil_first + genuine,
+         "boundary twice: readers split on EVIL"),
+        ("dup-boundary-case", b'multipart/signed; protocol="application/pkcs7-signature"; '
+         b'boundary="B0"; BOUNDARY="EVIL"', genuine + evil_first,
+         "boundary and BOUNDARY: jsmime takes the last"),
+        ("rfc2231-boundary", b'multipart/signed; protocol="application/pkcs7-signature"; '
+         b"boundary*=us-ascii''EVIL; boundary=B0", genuine + evil_first,
+         "RFC 2231 boundary beside a plain one"),
+        ("rfc2231-only", b'multipart/signed; protocol="application/pkcs7-signature"; '
+         b"boundary*0=B; boundary*1=0", genuine,
+         "RFC 2231 continuation only: Dovecot and jsmime see no boundary"),
+        ("dup-protocol", b'multipart/signed; protocol="application/pkcs7-signature"; '
+         b'protocol="text/plain"; boundary="B0"', genuine,
+         "protocol twice"),
+        ("comment-boundary", b'multipart/signed; protocol="application/pkcs7-signature"; '
+         b'(boundary="EVIL";) boundary="B0"', genuine,
+         "a comment hiding a parameter from compat32 readers"),
+        ("media-space", b'multipart /signed; protocol="application/pkcs7-signature"; '
+         b'boundary="B0"', genuine, "space in the media type"),
+        ("long-boundary", b'multipart/signed; protocol="application/pkcs7-signature"; '
+         b'boundary="' + b"B" * 90 + b'"',
+         genuine.replace(b"--B0", b"--" + b"B" * 90),
+         "a 90-character boundary: Dovecot truncates at 80"),
+        ("prefix-delimiter", b'multipart/signed; protocol="application/pkcs7-signature"; '
+         b'boundary="B0"', b"--B0X\r\n" + EVIL + b"\r\n" + genuine,
+         "a line --B0X: Dovecot and OpenSSL start a part there"),
+        ("close-junk", b'multipart/signed; protocol="application/pkcs7-signature"; '
+         b'boundary="B0"', genuine.replace(b"--B0--\r\n", b"--B0--junk\r\n--B0--\r\n"),
+         "--B0--junk: a close delimiter for prefix readers only"),
+        ("no-close", b'multipart/signed; protocol="application/pkcs7-signature"; '
+         b'boundary="B0"', genuine.replace(b"\r\n--B0--\r\n", b"\r\n"),
+         "no close delimiter"),
+        ("bare-cr", b'multipart/signed; protocol="application/pkcs7-signature"; '
+         b'boundary="B0"', b"--B0\r\n" + EVIL + b"\r--B0\r\n" + TEXT + b"\r\n--B0\r\n" +
+         sigpart(sig) + b"\r\n--B0--\r\n",
+         "a bare CR before a delimiter: Python's email splits there"),
+]:
+    msg = hdr(AL, name.encode(), b"Content-Type: " + ct + b"\r\n\r\n") + body
+    put(name, msg, "signed/failed", "malformed", note, "attack")
+
+msg = hdr(AL, b"dup-ctype", b"Content-Type: text/plain\r\n"
+          b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; '
+          b'boundary="B0"\r\n\r\n') + genuine
+put("dup-ctype", msg, "none", "-", "two Content-Type fields: every reader takes the first (text/plain)", "noenc")
+msg = hdr(AL, b"header-no-colon", b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; '
+          b'boundary="B0"\r\nnot a header line\r\n\r\n') + genuine
+put("header-no-colon", msg, "signed/failed", "malformed",
+    "a header line without a colon: Python starts the body there", "attack")
+
+# inside the signed content: a genuinely signed part 1 whose own
+# structure is ambiguous (the signer, or whoever built it, lies)
+for name, part1, note in [
+        ("inner-prefix-boundary",
+         b'Content-Type: multipart/mixed; boundary="sg-gate-b1x"\r\n\r\n'
+         b"--sg-gate-b1x\r\n" + TEXT + b"--sg-gate-b1x--\r\n",
+         "an inner boundary that has the outer one as a prefix"),
+        ("inner-stray",
+         b'Content-Type: multipart/mixed; boundary="in1"\r\n\r\n'
+         b"--in1\r\n" + TEXT + b"--in1junk\r\n" + EVIL + b"--in1--\r\n",
+         "a line --in1junk inside the signed content"),
+        ("inner-dup-ctype",
+         b"Content-Type: text/plain\r\nContent-Type: text/html\r\n\r\nhello\r\n",
+         "two Content-Type fields in the signed part"),
+        ("inner-cte-two-words",
+         b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64 x\r\n\r\naGVsbG8=\r\n",
+         "a Content-Transfer-Encoding of two words"),
+]:
+    put(name, detached(AL, name.encode(), part1, ALICE), "signed/failed",
+        "malformed", note, "attack")
+put("opaque-inner-stray", opaque(AL, b"opaque inner stray",
+                                 b'Content-Type: multipart/mixed; boundary="in1"\r\n\r\n'
+                                 b"--in1\r\n" + TEXT + b"--in1X\r\n" + EVIL +
+                                 b"--in1--\r\n", ALICE),
+    "signed/failed", "malformed", "signed-data whose content has a stray delimiter", "attack")
+sp = b"Content-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64 (x)\r\n\r\n" + b64(sig)
+msg = hdr(AL, b"sig-cte", b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; '
+          b'boundary="B0"\r\n\r\n') + b"--B0\r\n" + TEXT + b"\r\n--B0\r\n" + sp + b"\r\n--B0--\r\n"
+put("sig-cte-comment", msg, "signed/failed", "malformed",
+    "a comment in the signature part's transfer encoding", "attack")
+
+# ---- wrapped and protected headers: the inner From is another person ----
+wrapped = (b"Content-Type: message/rfc822; forwarded=no\r\n\r\n" +
+           hdr(AL, b"inner", TEXT))
+put("wrapper-other-from", detached(CA, b"wrapper other", wrapped, CAROL),
+    "signed/failed", "sender-mismatch",
+    "carol signs an RFC 8551 wrapper whose inner From is alice", "attack")
+hp = (b"Content-Type: text/plain; charset=us-ascii; hp=clear\r\n"
+      b"From: alice@example.org\r\n\r\nhello\r\n")
+put("hp-other-from", detached(CA, b"hp other", hp, CAROL),
+    "signed/failed", "sender-mismatch",
+    "carol signs a part whose protected From is alice", "attack")
+
+# ---- encryption that is not: outbound this must be refused ----
+tail = b64(TEXT)
+put("enc-trailing", enveloped(AL, b"enc trailing", TEXT, tail=tail),
+    "none", "malformed", "plaintext as base64 after the EnvelopedData", "noenc")
+put("enc-label-only", hdr(AL, b"enc label", b"Content-Type: application/pkcs7-mime;"
+                          b" smime-type=enveloped-data\r\nContent-Transfer-Encoding: base64\r\n\r\n") +
+    b64(TEXT), "none", "malformed", "an enveloped-data label on plaintext", "noenc")
+put("enc-dup-smime-type", enveloped(AL, b"enc dup", TEXT,
+                                    ctype=b"application/pkcs7-mime; smime-type=enveloped-data;"
+                                    b" smime-type=signed-data"),
+    "none", "malformed", "smime-type twice", "noenc")
+put("enc-dup-boundary", detached(AL, b"enc dup boundary", enveloped_entity(TEXT), ALICE,
+                                 boundary=b"B0",
+                                 ctype=b'multipart/signed; protocol="application/pkcs7-signature";'
+                                 b' boundary="PLAIN"; boundary="B0"'),
+    "signed/failed", "malformed", "a second boundary whose parts readers see", "noenc")
+put("enc-preamble", detached(AL, b"enc preamble", enveloped_entity(TEXT), ALICE,
+                             preamble=b"Pay invoice 4711\r\nto account EVIL-666.\r\n"),
+    "signed/verified", "-", "plaintext in the preamble beside the ciphertext", "noenc")
+put("enc-epilogue", detached(AL, b"enc epilogue", enveloped_entity(TEXT), ALICE,
+                             epilogue=b"Pay invoice 4711 to account EVIL-666.\r\n"),
+    "signed/verified", "-", "plaintext in the epilogue beside the ciphertext", "noenc")
+
+with open(os.path.join(DIR, "gate.tsv"), "w") as f:
+    f.write("# gen-gate.py: file, settings, status, reasons, note, flags\n")
+    for r in ROWS:
+        f.write(r + "\n")
+print("gen-gate.py: %d messages in %s" % (len(ROWS), OUT))
