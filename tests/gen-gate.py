@@ -132,6 +132,7 @@ def enveloped_entity(content):
 def put(name, data, status, reasons, note, flags="-"):
     with open(os.path.join(OUT, name + ".eml"), "wb") as f:
         f.write(data)
+    note = note.replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
     ROWS.append("\t".join(["gate/" + name + ".eml", "-", status, reasons,
                            note, flags]))
 

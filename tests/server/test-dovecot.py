@@ -22,6 +22,7 @@ Prints "N passed, N failed" (test methods) as its last line; exits 1 on
 any failure.
 """
 
+import base64
 import calendar
 import hashlib
 import imaplib
@@ -878,6 +879,82 @@ class ServerTest(unittest.TestCase):
             self.assertGreater(first_new, 0, "client %d never saw the old trust store" % k)
             self.assertTrue(all(st == {S, V} for st in states[first_new:]),
                             "client %d went back to the old trust store" % k)
+
+    def test_8e_one_reading(self):
+        """Issue 10: the hostile variants of tests/gen-gate.py, signed by
+        the sandbox's own PKI and delivered raw over LMTP.  No attack is
+        $SMIMEVerified or $SMIMEEncrypted; each status matches gate.tsv
+        and the smimectl oracle; and for every verified message Dovecot's
+        own reading agrees: ENVELOPE's From is the SIGNER, and the
+        signature verifies over BODY[1.MIME] + BODY[1] as Dovecot splits
+        them (what an IMAP client is shown)."""
+        gen = os.path.join(self.tmp, "pki-gen")
+        p = subprocess.run([sys.executable, os.path.join(TOP, "tests", "gen-gate.py"),
+                            gen], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=300)
+        self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+        rows = []
+        with open(os.path.join(gen, "gate.tsv")) as f:
+            for ln in f:
+                if ln.startswith("#") or not ln.strip():
+                    continue
+                fields = ln.rstrip("\n").split("\t")
+                rows.append((os.path.join(gen, fields[0]), fields[2], fields[5]))
+        self.assertGreaterEqual(len(rows), 40)
+        msgs = []
+        for path, _, _ in rows:
+            with open(path, "rb") as f:
+                msgs.append(f.read())
+        self.lmtp(self.addr("bob", "gate"), msgs)
+        m = self.imap()
+        got = self.fetch_all(m, "gate", "(UID FLAGS X-SMIME ENVELOPE)")
+        self.assertEqual(len(got), len(rows))
+        oracle = self.oracle([r[0] for r in rows])
+        verified = 0
+        for (path, status, flags), uid in zip(rows, sorted(got)):
+            name = os.path.basename(path)
+            with self.subTest(msg=name):
+                d = got[uid]
+                kw = smime_keywords(d["FLAGS"])
+                xs = xsmime_dict(d["X-SMIME"])
+                self.assertEqual(xs["STATUS"] if xs else "none", status)
+                if oracle[path] is not None:
+                    self.assertEqual(kw, set(oracle[path]["keywords"]))
+                if flags == "attack":
+                    self.assertNotIn(V, kw, "an attack reads as verified")
+                if flags in ("attack", "noenc"):
+                    self.assertNotIn(E, kw, "plaintext reads as encrypted")
+                if flags == "enc":
+                    self.assertIn(E, kw)
+                if V not in kw:
+                    continue
+                verified += 1
+                env_from = d["ENVELOPE"][2][0]      # (name adl mailbox host)
+                self.assertEqual("%s@%s" % (env_from[2], env_from[3]),
+                                 xs["SIGNER"], "ENVELOPE From is not the signer")
+                typ, data = m.uid("FETCH", str(uid),
+                                  "(BODY.PEEK[1.MIME] BODY.PEEK[1] BODY.PEEK[2])")
+                items = parse_fetch(data)[uid]
+                sig = items.get("BODY[2]")
+                if not isinstance(sig, bytes) or not sig.strip():
+                    continue    # opaque signed-data: Dovecot sees one part
+                content = crlf(items["BODY[1.MIME]"] + items["BODY[1]"])
+                work = os.path.join(self.tmp, "gate-check")
+                os.makedirs(work, exist_ok=True)
+                with open(os.path.join(work, "content"), "wb") as f:
+                    f.write(content)
+                with open(os.path.join(work, "sig.b64"), "wb") as f:
+                    f.write(sig)
+                v = subprocess.run(
+                    ["openssl", "cms", "-verify", "-binary", "-inform", "DER",
+                     "-in", "/dev/stdin", "-content", os.path.join(work, "content"),
+                     "-noverify", "-out", "/dev/null"],
+                    input=base64.b64decode(sig),
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                self.assertEqual(v.returncode, 0,
+                                 "the signature does not cover what Dovecot shows as part 1: " +
+                                 v.stderr.decode(errors="replace"))
+        self.assertGreaterEqual(verified, 5)
 
     def test_9_stress(self):
         """10,000 mixed messages over LMTP (good, bad, malformed, a few of
