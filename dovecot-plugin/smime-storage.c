@@ -27,6 +27,7 @@
 #include "str-sanitize.h"
 #include "istream.h"
 #include "istream-rawlog.h"
+#include "iostream-temp.h"
 #include "ostream.h"
 #include "time-util.h"
 #include "mail-user.h"
@@ -44,6 +45,7 @@
 #define SMIME_SIGNER_FIELD "smime.signer"
 /* read at most this much of a mail over the size limit (its header) */
 #define SMIME_PREFIX_SIZE (256 * 1024)
+#define SMIME_CAPTURE_MEM (1024 * 1024)
 
 #define SMIME_USER_CONTEXT(obj) MODULE_CONTEXT(obj, smime_user_module)
 #define SMIME_CONTEXT(obj) MODULE_CONTEXT(obj, smime_storage_module)
@@ -57,8 +59,9 @@ struct smime_user {
 
 struct smime_mailbox {
 	union mailbox_module_context module_ctx;
-	/* APPEND: the bytes of the mail being saved in capture_t */
-	buffer_t *capture;
+	/* APPEND: the bytes of the mail being saved in capture_t, in
+	   memory up to SMIME_CAPTURE_MEM, then in an unlinked temp file */
+	struct ostream *capture;
 	struct mailbox_transaction_context *capture_t;
 	/* reject mode: a client tried to change a protected keyword */
 	struct mailbox_transaction_context *rejected_t;
@@ -351,16 +354,17 @@ static int smime_verify_data(struct mail_user *user, const char *what,
 	return 0;
 }
 
-/* smime_verify_mail - read a mail (bounded) and verify it */
-static int smime_verify_mail(struct mail_user *user, struct mail *mail,
-			     const char *what, struct smime_verdict *v_r)
+/* smime_verify_stream - read a message (at most max_message_size + 1
+   bytes, or a prefix when it is known to be larger) and verify it */
+static int smime_verify_stream(struct mail_user *user, struct istream *input,
+			       uoff_t size, const char *what,
+			       struct smime_verdict *v_r)
 {
 	struct sg_ctx *ctx;
-	struct istream *input;
 	const unsigned char *data;
 	const char *error;
 	buffer_t *buf;
-	uoff_t size, total;
+	uoff_t total;
 	size_t n, limit, max;
 	int ret;
 
@@ -370,15 +374,7 @@ static int smime_verify_mail(struct mail_user *user, struct mail *mail,
 		return -1;
 	}
 	max = sg_ctx_max_message_size(ctx);
-	if (mail_get_physical_size(mail, &size) < 0)
-		size = (uoff_t)-1;
 	limit = size != (uoff_t)-1 && size > max ? SMIME_PREFIX_SIZE : max + 1;
-	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
-		e_error(user->event, "smime: %s: cannot read the mail: %s "
-			"(stored without S/MIME keywords)", what,
-			mailbox_get_last_internal_error(mail->box, NULL));
-		return -1;
-	}
 	buf = buffer_create_dynamic(default_pool,
 				    I_MIN(limit, size != (uoff_t)-1 ? size + 1 : 65536));
 	i_stream_seek(input, 0);
@@ -405,6 +401,24 @@ static int smime_verify_mail(struct mail_user *user, struct mail *mail,
 				I_MIN(buf->used, (size_t)total), total, v_r);
 	buffer_free(&buf);
 	return ret;
+}
+
+/* smime_verify_mail - read a mail (bounded) and verify it */
+static int smime_verify_mail(struct mail_user *user, struct mail *mail,
+			     const char *what, struct smime_verdict *v_r)
+{
+	struct istream *input;
+	uoff_t size;
+
+	if (mail_get_physical_size(mail, &size) < 0)
+		size = (uoff_t)-1;
+	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
+		e_error(user->event, "smime: %s: cannot read the mail: %s "
+			"(stored without S/MIME keywords)", what,
+			mailbox_get_last_internal_error(mail->box, NULL));
+		return -1;
+	}
+	return smime_verify_stream(user, input, size, what, v_r);
 }
 
 /* ---- the detail: index extension record + signer cache field ---- */
@@ -599,7 +613,7 @@ static int smime_copy(struct mail_save_context *ctx, struct mail *mail)
 static void smime_capture_free(struct smime_mailbox *sbox)
 {
 	if (sbox->capture != NULL)
-		buffer_free(&sbox->capture);
+		o_stream_destroy(&sbox->capture);
 	sbox->capture_t = NULL;
 }
 
@@ -629,10 +643,19 @@ static int smime_save_begin(struct mail_save_context *ctx,
 		}
 	}
 	smime_capture_free(sbox);
-	sbox->capture = buffer_create_dynamic(default_pool, 65536);
+	/* a copy bounded in memory: a 300 MB APPEND must not grow the imap
+	   process (only max_message_size + 1 bytes are read back) */
+	{
+		string_t *prefix = t_str_new(128);
+
+		mail_user_set_get_temp_prefix(prefix, box->storage->user->set);
+		sbox->capture = iostream_temp_create_sized(str_c(prefix), 0,
+							   "smime-append",
+							   SMIME_CAPTURE_MEM);
+	}
 	sbox->capture_t = ctx->transaction;
-	cap = i_stream_create_rawlog_from_stream(input,
-			o_stream_create_buffer(sbox->capture), 0);
+	o_stream_ref(sbox->capture);
+	cap = i_stream_create_rawlog_from_stream(input, sbox->capture, 0);
 	ret = sbox->module_ctx.super.save_begin(ctx, cap);
 	i_stream_unref(&cap);
 	if (ret < 0)
@@ -650,11 +673,19 @@ static int smime_save_finish(struct mail_save_context *ctx)
 
 	if (sbox->capture != NULL && sbox->capture_t == ctx->transaction &&
 	    !ctx->copying_or_moving) {
+		struct istream *copy;
+		bool complete = sbox->capture->stream_errno == 0;
+
+		if (!complete)
+			e_error(box->storage->user->event,
+				"smime: append: keeping a copy of the mail failed: %s "
+				"(stored without S/MIME keywords)",
+				o_stream_get_error(sbox->capture));
+		copy = iostream_temp_finish(&sbox->capture, IO_BLOCK_SIZE);
 		T_BEGIN {
-			if (smime_verify_data(box->storage->user, "append",
-					      sbox->capture->data,
-					      sbox->capture->used,
-					      sbox->capture->used, &v) == 0) {
+			if (complete && copy->stream_errno == 0 &&
+			    smime_verify_stream(box->storage->user, copy,
+						(uoff_t)-1, "append", &v) == 0) {
 				/* before the backend's save_finish (maildir) */
 				struct mail_keywords *kw =
 					smime_keywords_create(box, v.keywords);
@@ -670,6 +701,7 @@ static int smime_save_finish(struct mail_save_context *ctx)
 				have = TRUE;
 			}
 		} T_END;
+		i_stream_unref(&copy);
 		smime_capture_free(sbox);
 	}
 	ret = sbox->module_ctx.super.save_finish(ctx);
@@ -808,6 +840,24 @@ static void smime_transaction_rollback(struct mailbox_transaction_context *t)
 	sbox->module_ctx.super.transaction_rollback(t);
 }
 
+/* smime_get_status - with the keywords protected, PERMANENTFLAGS does
+   not list the keywords (IMAP cannot mark single keywords as not
+   permanent, so none are listed; "\*" still lets clients create and
+   set their own): a client is not invited to set $SMIME* */
+static int smime_get_status(struct mailbox *box, enum mailbox_status_items items,
+			    struct mailbox_status *status_r)
+{
+	struct smime_mailbox *sbox = SMIME_CONTEXT(box);
+	struct smime_user *suser = SMIME_USER_CONTEXT(box->storage->user);
+
+	if (sbox->module_ctx.super.get_status(box, items, status_r) < 0)
+		return -1;
+	if ((items & STATUS_PERMANENT_FLAGS) != 0 && suser != NULL &&
+	    suser->protect != SMIME_PROTECT_NO)
+		status_r->permanent_keywords = FALSE;
+	return 0;
+}
+
 static void smime_mailbox_free(struct mailbox *box)
 {
 	struct smime_mailbox *sbox = SMIME_CONTEXT(box);
@@ -834,6 +884,7 @@ static void smime_mailbox_allocated(struct mailbox *box)
 	v->save_cancel = smime_save_cancel;
 	v->transaction_commit = smime_transaction_commit;
 	v->transaction_rollback = smime_transaction_rollback;
+	v->get_status = smime_get_status;
 	v->free = smime_mailbox_free;
 	MODULE_CONTEXT_SET(box, smime_storage_module, sbox);
 }

@@ -440,6 +440,35 @@ class ServerTest(unittest.TestCase):
                     self.assertFalse(mustnot & fl, "unexpected %s" % (mustnot & fl))
                     self.assertEqual(sha(got[uid]["BODY[]"]), sha(crlf(self.read_msg(n))))
 
+    def test_3b_append_huge(self):
+        """Issue 10: an APPEND far over max_message_size (300 MB) is stored
+        whole, gets the prefix verdict (signed + too-large), and the imap
+        process keeps serving: the plugin's copy of the APPEND lives in a
+        temp file past 1 MB, and only max_message_size + 1 bytes are read
+        back (it used to grow a buffer until the process was killed)."""
+        good = crlf(self.read_msg("alice-detached.eml"))
+        i = good.index(b"\r\n\r\n") + 4
+        pad = (b"x" * 998 + b"\r\n") * (300 * 1024 * 1024 // 1000)
+        big = good[:i] + pad + good[i:]
+        m = self.imap()
+        self.assertEqual(m.create("huge")[0], "OK")
+        typ, data = m.append("huge", "()", None, big)
+        self.assertEqual(typ, "OK", data)
+        uid = int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+        del big, pad
+        typ, _ = m.noop()
+        self.assertEqual(typ, "OK", "the imap process did not survive")
+        got = self.fetch_all(m, "huge", "(UID FLAGS RFC822.SIZE X-SMIME)")
+        self.assertEqual(int(got[uid]["RFC822.SIZE"]),
+                         len(good) + 300 * 1024 * 1024 // 1000 * 1000)
+        self.assert_kw(got[uid]["FLAGS"], {S}, "huge")
+        self.assertIn("too-large", xsmime_dict(got[uid]["X-SMIME"])["REASONS"])
+        # and a normal APPEND in the same session still verifies
+        typ, data = m.append("huge", "()", None, self.read_msg("alice-detached.eml"))
+        self.assertEqual(typ, "OK", data)
+        got = self.fetch_all(m, "huge", "(UID FLAGS)")
+        self.assert_kw(got[max(got)]["FLAGS"], {S, V}, "after the huge one")
+
     def test_4_copy_move(self):
         """COPY and MOVE to other folders: the destination carries the
         right keywords."""
@@ -602,6 +631,17 @@ class ServerTest(unittest.TestCase):
         after = self._flags("bob")
         self.assertIn("$Mine", after[0])
         self.assertNotIn(V, after[0])
+        # SELECT announces the keywords in FLAGS, but PERMANENTFLAGS does
+        # not invite clients to set $SMIME* (only \\* for their own)
+        m2 = self.imap(self.addr("bob"))
+        typ, _ = m2.select("protect")
+        self.assertEqual(typ, "OK")
+        perm = m2.untagged_responses.get("OK", [])
+        perm = [p for p in perm if p.startswith(b"[PERMANENTFLAGS")]
+        self.assertEqual(len(perm), 1, m2.untagged_responses)
+        self.assertNotIn(b"$SMIME", perm[0])
+        self.assertIn(b"\\*", perm[0])
+        self.assertIn(b"$SMIME", b" ".join(m2.untagged_responses.get("FLAGS", [])))
 
     def test_6b_protect_reject(self):
         """smime_protect_keywords = reject (carol): the STOREs get NO
