@@ -16,6 +16,12 @@
  *                      RFC 4515 says [(|(mail=%s)(proxyAddresses=smtp:%s))]
  *   result_attribute   [userSMIMECertificate;binary userSMIMECertificate
  *                       userCertificate;binary userCertificate]
+ *   address_attribute  the entry's own addresses ("smtp:" dropped) [mail
+ *                      proxyAddresses]: a certificate is used for the
+ *                      address it names, or for another address of the
+ *                      entry that holds it when it names one of the
+ *                      entry's addresses (aliases); never for an entry
+ *                      that holds someone else's certificate
  *   domain             only addresses in these domains are looked up [all]
  *   bind               yes | no | sasl [yes]: yes binds with bind_dn and
  *                      bind_pw (anonymous when bind_dn is empty), or with
@@ -87,6 +93,7 @@
 #define LM_DEFAULT_FILTER "(|(mail=%s)(proxyAddresses=smtp:%s))"
 #define LM_DEFAULT_ATTRS "userSMIMECertificate;binary userSMIMECertificate " \
 			 "userCertificate;binary userCertificate"
+#define LM_DEFAULT_ADDR_ATTRS "mail proxyAddresses"
 
 enum lm_bind { LM_BIND_NONE = 0, LM_BIND_SIMPLE, LM_BIND_SASL };
 
@@ -112,7 +119,9 @@ struct sg_ldapmap {
 	char *search_base;
 	int scope;
 	char *query_filter;
-	char *attrs[LM_MAX_ATTRS + 1];	/* NULL-terminated */
+	char *attrs[LM_MAX_ATTRS + 1];	/* NULL-terminated: result_attribute,
+					   then address_attribute */
+	size_t n_cert_attrs;		/* of them result_attribute */
 	char *domains[LM_MAX_DOMAINS];
 	size_t n_domains;
 	enum lm_bind bind;
@@ -220,7 +229,7 @@ enum lm_key {
 	K_BIND_PW, K_SASL_MECH, K_SASL_MECHS, K_START_TLS, K_TLS_CA_CERT_FILE,
 	K_TLS_CA_CERT_DIR, K_TLS_CERT, K_TLS_KEY, K_TLS_REQUIRE_CERT,
 	K_TIMEOUT, K_CACHE_TTL, K_NEGATIVE_CACHE_TTL, K_SIZE_LIMIT,
-	K_DEREFERENCE, K_VERSION, K_COUNT
+	K_DEREFERENCE, K_VERSION, K_ADDRESS_ATTRIBUTE, K_COUNT
 };
 
 static const char *const key_names[K_COUNT] = {
@@ -229,7 +238,7 @@ static const char *const key_names[K_COUNT] = {
 	"sasl_mech", "sasl_mechs", "start_tls", "tls_ca_cert_file",
 	"tls_ca_cert_dir", "tls_cert", "tls_key", "tls_require_cert",
 	"timeout", "cache_ttl", "negative_cache_ttl", "size_limit",
-	"dereference", "version",
+	"dereference", "version", "address_attribute",
 };
 
 struct lm_file {
@@ -628,6 +637,22 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 	}
 	if (lm->attrs[0] == NULL)
 		return bad_value(lm, f, K_RESULT_ATTRIBUTE, "empty", err_r);
+	for (n = 0; lm->attrs[n] != NULL; n++)
+		;
+	lm->n_cert_attrs = n;
+	v = f->value[K_ADDRESS_ATTRIBUTE] != NULL ?
+	    f->value[K_ADDRESS_ATTRIBUTE] : LM_DEFAULT_ADDR_ATTRS;
+	while ((item = next_word(&v, &len)) != NULL) {
+		if (n >= LM_MAX_ATTRS)
+			return bad_value(lm, f, K_ADDRESS_ATTRIBUTE,
+					 "too many attributes", err_r);
+		if (strspn(item, "abcdefghijklmnopqrstuvwxyz"
+			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") < len)
+			return bad_value(lm, f, K_ADDRESS_ATTRIBUTE,
+					 "not an attribute name", err_r);
+		if ((lm->attrs[n++] = dup_n(item, len)) == NULL)
+			goto nomem;
+	}
 	v = f->value[K_DOMAIN] != NULL ? f->value[K_DOMAIN] : "";
 	while ((item = next_word(&v, &len)) != NULL) {
 		if (lm->n_domains == LM_MAX_DOMAINS)
@@ -1187,6 +1212,20 @@ answered:
 	return -1;
 }
 
+/* is_address_attr - is attr (as the server names it, maybe with
+   options) one of address_attribute */
+static bool is_address_attr(const struct sg_ldapmap *lm, const char *attr)
+{
+	size_t base = strcspn(attr, ";"), i;
+
+	for (i = lm->n_cert_attrs; lm->attrs[i] != NULL; i++) {
+		if (strlen(lm->attrs[i]) == base &&
+		    strncasecmp(attr, lm->attrs[i], base) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* read_entries - every entry of a search result into the answer */
 static int read_entries(struct sg_ldapmap *lm, LDAPMessage *res,
 			struct lm_answer *a)
@@ -1206,10 +1245,14 @@ static int read_entries(struct sg_ldapmap *lm, LDAPMessage *res,
 		     attr != NULL && ret == 0;
 		     attr = ldap_next_attribute(lm->ld, e, ber)) {
 			struct berval **vals = ldap_get_values_len(lm->ld, e, attr);
+			bool addr = is_address_attr(lm, attr);
 			size_t i;
 
 			for (i = 0; vals != NULL && vals[i] != NULL && ret == 0; i++)
-				ret = sg_ldap_pend_value(pl,
+				ret = addr ? sg_ldap_pend_address(pl,
+					(const unsigned char *)vals[i]->bv_val,
+					vals[i]->bv_len) :
+					sg_ldap_pend_value(pl,
 					(const unsigned char *)vals[i]->bv_val,
 					vals[i]->bv_len, attr);
 			ldap_value_free_len(vals);

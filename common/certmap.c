@@ -434,6 +434,63 @@ static bool in_set(const struct sg_cert_set *set, const unsigned char *fpr)
 	return false;
 }
 
+/* in_list - is addr (any case) in a ", " list */
+static bool in_list(const char *list, const char *addr)
+{
+	size_t alen = strlen(addr);
+
+	while (*list != '\0') {
+		size_t n = strcspn(list, ",");
+
+		if (n == alen && strncasecmp(list, addr, n) == 0)
+			return true;
+		list += n;
+		while (*list == ',' || *list == ' ')
+			list++;
+	}
+	return false;
+}
+
+/* binds_address - does the certificate bind addr, by the rule sender
+   binding uses (DESIGN.md 3.7: e-mail SANs, else the subject's
+   emailAddress)?  A directory entry or map file can hold anyone's
+   certificate; it is used only for the addresses it names itself. */
+static bool binds_address(struct sg_ctx *ctx, const struct sg_dirmap_cert *mc,
+			  const char *addr, struct sg_csel_info *info)
+{
+	char (*emails)[320];
+	size_t n, i;
+	bool found = false;
+	X509 *x;
+
+	if ((x = sg_trust_cert_from_der(ctx, mc->der, mc->der_len)) == NULL)
+		return true;	/* undecodable: already not usable (malformed) */
+	if ((emails = malloc(8 * sizeof(*emails))) == NULL) {
+		X509_free(x);
+		return false;
+	}
+	n = sg_cert_emails(x, emails, 8);
+	for (i = 0; i < n && !found; i++)
+		found = strcasecmp(emails[i], addr) == 0;
+	/* ldap: an alias of the entry whose certificate names the entry */
+	if (!found && mc->entry_addrs != NULL && in_list(mc->entry_addrs, addr)) {
+		for (i = 0; i < n && !found; i++)
+			found = in_list(mc->entry_addrs, emails[i]);
+	}
+	X509_free(x);
+	free(emails);
+	if (!found) {
+		size_t used = strlen(info->detail);
+
+		info->reasons |= SG_REASON_BIT(SG_REASON_SENDER_MISMATCH);
+		snprintf(info->detail + used, sizeof(info->detail) - used,
+			 "%sThe certificate does not name %s (it names %s); it is used only for its own addresses.",
+			 used > 0 ? " " : "", addr,
+			 mc->emails[0] != '\0' ? mc->emails : "no address");
+	}
+	return found;
+}
+
 /* sg_cert_lookup - the candidates of an address, map by map */
 int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 		   struct sg_cert_set **set_r, struct sg_error *err_r)
@@ -495,6 +552,7 @@ int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 			if (in_set(set, certs[j]->fpr))
 				continue;
 			sg_csel_eval_entry(ctx, certs[j], at, info);
+			(void)binds_address(ctx, certs[j], set->address, info);
 			if (add_candidate(set, i, m->spec, certs[j], info) < 0)
 				goto nomem;
 		}

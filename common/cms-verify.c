@@ -51,10 +51,20 @@ size_t sg_cert_emails(X509 *cert, char addrs[][320], size_t max)
 		const unsigned char *s;
 		int len;
 
-		if (g->type != GEN_EMAIL)
+		if (g->type == GEN_EMAIL) {
+			s = ASN1_STRING_get0_data(g->d.rfc822Name);
+			len = ASN1_STRING_length(g->d.rfc822Name);
+		} else if (g->type == GEN_OTHERNAME &&
+			   OBJ_obj2nid(g->d.otherName->type_id) ==
+			   NID_id_on_SmtpUTF8Mailbox &&
+			   g->d.otherName->value->type == V_ASN1_UTF8STRING) {
+			/* RFC 8398: the e-mail SAN of an internationalized
+			   address */
+			s = ASN1_STRING_get0_data(g->d.otherName->value->value.utf8string);
+			len = ASN1_STRING_length(g->d.otherName->value->value.utf8string);
+		} else {
 			continue;
-		s = ASN1_STRING_get0_data(g->d.rfc822Name);
-		len = ASN1_STRING_length(g->d.rfc822Name);
+		}
 		if (len <= 0 || len >= 320 || memchr(s, '\0', (size_t)len))
 			continue;
 		memcpy(addrs[n], s, (size_t)len);

@@ -437,6 +437,9 @@ struct sg_dirmap_cert {
 	const char *source;		/* dir: the file name inside the
 					   directory; ldap: "URL ATTRS DN" */
 	const char *emails;		/* its addresses as written, ", " list */
+	const char *entry_addrs;	/* ldap: the addresses of the entry that
+					   holds it (address_attribute), ", "
+					   list; NULL for dir: */
 	struct sg_csel_eval *eval;	/* cached evaluation (cert-select.c) */
 };
 
@@ -527,6 +530,10 @@ struct sg_ldap_pend *sg_ldap_pend_new(void);
    not certificates are ignored; 0, or -1 on out of memory */
 int sg_ldap_pend_value(struct sg_ldap_pend *pl, const unsigned char *val,
 		       size_t len, const char *attr);
+/* add one value of an address_attribute of the entry ("smtp:" prefix
+   dropped; values that are no address are ignored); 0, or -1 on ENOMEM */
+int sg_ldap_pend_address(struct sg_ldap_pend *pl, const unsigned char *val,
+			 size_t len);
 /* move the collected certificates of entry dn (from server url) into
    out and start over; 0, or -1 on out of memory */
 int sg_ldap_pend_finish(struct sg_ldap_pend *pl, struct sg_ldap_cands *out,
