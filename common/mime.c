@@ -116,10 +116,10 @@ out:
 	/* a CR that does not end a line: Python's email reads it as a line
 	   break, Dovecot and clients do not */
 	for (i = 0; i < h->body_offset; i++) {
-		if (p[i] == '\r' && (i + 1 >= len || p[i + 1] != '\n')) {
+		if (p[i] == '\r' && (i + 1 >= len || p[i + 1] != '\n'))
 			h->bare_cr = true;
-			break;
-		}
+		else if (p[i] == '\0')
+			h->nul = true;	/* C-string readers stop there */
 	}
 }
 
@@ -133,6 +133,8 @@ const char *sg_mime_headers_ambiguity(const struct sg_headers *h)
 		return "a header line that is not a well-formed field";
 	if (h->bare_cr)
 		return "a CR without LF in the header";
+	if (h->nul)
+		return "a NUL byte in the header";
 	return NULL;
 }
 
@@ -140,6 +142,8 @@ bool sg_mime_has_bare_cr(const unsigned char *p, size_t len)
 {
 	const unsigned char *cr, *end = p + len;
 
+	if (memchr(p, '\0', len) != NULL)
+		return true;	/* C-string readers (libmime) stop at a NUL */
 	while ((cr = memchr(p, '\r', (size_t)(end - p))) != NULL) {
 		if (cr + 1 >= end || cr[1] != '\n')
 			return true;

@@ -102,6 +102,7 @@ struct sg_headers {
 	unsigned int n_cte;		/* Content-Transfer-Encoding fields */
 	unsigned int n_bad_lines;	/* lines that are not a field */
 	bool bare_cr;			/* a CR not followed by LF */
+	bool nul;			/* a NUL byte */
 	size_t body_offset;		/* offset of the body in the entity */
 	size_t n_fields;		/* header fields (max_header_fields) */
 };
@@ -129,7 +130,8 @@ void sg_mime_parse_headers(const unsigned char *p, size_t len,
    Content-Type or Content-Transfer-Encoding, lines that are not fields,
    bare CR); NULL when it cannot */
 const char *sg_mime_headers_ambiguity(const struct sg_headers *h);
-/* a CR that is not followed by LF (Python's email breaks lines there) */
+/* a CR that is not followed by LF (Python's email breaks lines there),
+   or a NUL byte (C-string readers stop there) */
 bool sg_mime_has_bare_cr(const unsigned char *p, size_t len);
 /* parse a Content-Type value; an absent header means text/plain.
    The first occurrence of a parameter counts; see ct_r->ambiguity. */

@@ -376,7 +376,7 @@ static void gate_split(struct sg_verify_state *st, const char *where,
 	else if (!sp->closed)
 		gate_note(st, where, "no close delimiter");
 	else if (sg_mime_has_bare_cr(body, len))
-		gate_note(st, where, "a CR without LF (Python's email breaks the line there)");
+		gate_note(st, where, "a CR without LF or a NUL byte (Python's email breaks the line at a CR, C-string readers stop at a NUL)");
 }
 
 /* gate_entity - an entity a client renders, and everything inside it */

@@ -138,6 +138,7 @@ START_TEST(test_headers_gate)
 	static const struct {
 		const char *hdr;
 		bool ambiguous;
+		size_t len;	/* 0: strlen */
 	} cases[] = {
 		{ "Content-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n\r\n", false },
 		{ "Content-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n", true },
@@ -147,6 +148,7 @@ START_TEST(test_headers_gate)
 		{ "Content-Type : text/plain\r\n\r\n", true },
 		{ "Subject: a\rContent-Type: multipart/mixed; boundary=x\r\n\r\n", true },
 		{ "Subject: folded\r\n  line\r\n\r\n", false },
+		{ "Subject: a\0b\r\n\r\n", true, 15 },
 	};
 	size_t i;
 
@@ -154,6 +156,7 @@ START_TEST(test_headers_gate)
 		struct sg_headers h;
 
 		sg_mime_parse_headers((const unsigned char *)cases[i].hdr,
+				      cases[i].len != 0 ? cases[i].len :
 				      strlen(cases[i].hdr), &h);
 		ck_assert_msg((sg_mime_headers_ambiguity(&h) != NULL) ==
 			      cases[i].ambiguous, "case %zu", i);
