@@ -383,10 +383,12 @@ static int add_candidate(struct sg_cert_set *set, size_t map_index,
 		size_t len = strlen(src[i]) + 1;
 
 		memcpy(p, src[i], len);
+		sg_text_sanitize(p);
 		*dst[i] = p;
 		p += len;
 	}
 	memcpy(p, info->detail, strlen(info->detail) + 1);
+	sg_text_sanitize(p);
 	c->pub.detail = p;
 	p += strlen(info->detail) + 1;
 	memcpy(p, mc->der, mc->der_len);

@@ -175,7 +175,7 @@ int sg_config_set(struct sg_config *conf, const char *name, const char *value,
 	sg_assert(conf != NULL && name != NULL && value != NULL);
 	if (!valid_name(name)) {
 		sg_error_set(err_r, SG_ERR_INVALID,
-			     "'%.60s' is not a valid setting name", name);
+			     "a setting name may only hold letters, digits, '_' and '-' (the name is not quoted)");
 		return -1;
 	}
 	def = core_def(name);
@@ -326,9 +326,11 @@ static int apply_line(struct sg_config *conf, const char *path,
 
 	eq = strchr(line, '=');
 	if (eq == NULL) {
+		/* the line is not quoted: the file may not be a
+		   configuration file at all (a symlink to a secret) */
 		sg_error_set(err_r, SG_ERR_CONFIG,
-			     "%.120s, line %u: missing '=' in \"%.40s\"", path,
-			     lineno, line);
+			     "%.120s, line %u: not a \"name = value\" setting",
+			     path, lineno);
 		return -1;
 	}
 	*eq = '\0';

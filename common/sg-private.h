@@ -82,6 +82,12 @@ struct sg_limits {
 	unsigned int max_crls;		/* CRLs carried in one SignedData */
 };
 
+/* ---- error.c ---- */
+/* replace control characters, C1 controls and bidi overrides by '?' in
+   place: every string shown to people that came from a message, a
+   certificate or a directory goes through this */
+void sg_text_sanitize(char *s);
+
 /* ---- mime.c ---- */
 struct sg_slice {
 	const unsigned char *p;

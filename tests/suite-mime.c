@@ -140,14 +140,14 @@ START_TEST(test_headers_gate)
 		bool ambiguous;
 		size_t len;	/* 0: strlen */
 	} cases[] = {
-		{ "Content-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n\r\n", false },
-		{ "Content-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n", true },
-		{ "Content-Transfer-Encoding: base64\r\nContent-Transfer-Encoding: 7bit\r\n\r\n", true },
-		{ "Content-Type: text/plain\r\nnot a field\r\n\r\n", true },
-		{ " stray: continuation\r\nContent-Type: text/plain\r\n\r\n", true },
-		{ "Content-Type : text/plain\r\n\r\n", true },
-		{ "Subject: a\rContent-Type: multipart/mixed; boundary=x\r\n\r\n", true },
-		{ "Subject: folded\r\n  line\r\n\r\n", false },
+		{ "Content-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n\r\n", false, 0 },
+		{ "Content-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n", true, 0 },
+		{ "Content-Transfer-Encoding: base64\r\nContent-Transfer-Encoding: 7bit\r\n\r\n", true, 0 },
+		{ "Content-Type: text/plain\r\nnot a field\r\n\r\n", true, 0 },
+		{ " stray: continuation\r\nContent-Type: text/plain\r\n\r\n", true, 0 },
+		{ "Content-Type : text/plain\r\n\r\n", true, 0 },
+		{ "Subject: a\rContent-Type: multipart/mixed; boundary=x\r\n\r\n", true, 0 },
+		{ "Subject: folded\r\n  line\r\n\r\n", false, 0 },
 		{ "Subject: a\0b\r\n\r\n", true, 15 },
 	};
 	size_t i;
