@@ -349,6 +349,13 @@ void sg_cms_verify_signed(struct sg_verify_state *st, CMS_ContentInfo *cms,
 		if (note[0] != '\0')
 			sg_res_add_detail(res, "Signer %s uses a %s.", s->email[0] ? s->email : s->subject, note);
 		sg_trust_verify_chain(st->ctx, signer, certs, crls, st->at, &cv);
+		if (cv.reasons == 0 && cv.info != 0) {
+			info |= cv.info;
+			st->weak = true;
+			sg_res_add_detail(res, "Certificate path of %s: %s (allowed, but weak).",
+					  s->email[0] ? s->email : s->subject,
+					  cv.detail);
+		}
 		if (cv.reasons != 0) {
 			uint32_t inconclusive = FAIL(REVOCATION_UNKNOWN) |
 				FAIL(INTERNAL_ERROR);

@@ -229,6 +229,8 @@ bool sg_trust_is_pinned(const struct sg_ctx *ctx, const unsigned char *der,
 /* chain validation of one signer certificate */
 struct sg_chain_verdict {
 	uint32_t reasons;
+	uint32_t info;			/* weakness allowed by configuration
+					   (weak-algorithm, weak-key) */
 	char detail[160];		/* first OpenSSL error, readable */
 	/* reasons == 0: the result holds for valid_from <= at < valid_until
 	   (every certificate of the chain and, when revocation is checked,

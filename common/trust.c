@@ -44,6 +44,8 @@ struct chain_slot {
 	unsigned char key[HASH_LEN];
 	bool used;
 	time_t not_before, not_after;	/* window where the result holds */
+	uint32_t info;			/* weak-algorithm/weak-key allowed */
+	char detail[160];		/* their explanation */
 };
 
 struct sg_chain_cache {
@@ -706,6 +708,118 @@ void sg_trust_verify_chain(struct sg_ctx *ctx, X509 *signer,
 
 /* sg_trust_verify_chain_for - path validation for a purpose; the window
    in which a clean result holds is returned in v->valid_from/until */
+/* sig_strength - the digest of a certificate's or CRL's signature:
+   MD2/4/5 always fail, SHA-1 fails unless allow_sha1_signatures (then
+   it is weak); 0 fine, 1 weak, -1 fail */
+static int sig_strength(const struct sg_ctx *ctx, int sig_nid)
+{
+	int md = NID_undef, pk = NID_undef;
+
+	if (sig_nid == NID_undef || !OBJ_find_sigid_algs(sig_nid, &md, &pk))
+		return 0;	/* EdDSA, RSA-PSS: no separate digest here */
+	switch (md) {
+	case NID_md2:
+	case NID_md4:
+	case NID_md5:
+		return -1;
+	case NID_sha1:
+		return ctx->allow_sha1 ? 1 : -1;
+	default:
+		return 0;
+	}
+}
+
+/* key_strength - a CA key that signs the path: 0, 1 weak, -1 fail */
+static int ca_key_strength(X509 *x, int *bits_r)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	int id;
+
+	*bits_r = 0;
+	if (pk == NULL)
+		return 0;
+	*bits_r = EVP_PKEY_get_bits(pk);
+	id = EVP_PKEY_get_base_id(pk);
+	if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS || id == EVP_PKEY_DSA)
+		return *bits_r < 1024 ? -1 : *bits_r < 2048 ? 1 : 0;
+	if (id == EVP_PKEY_EC)
+		return *bits_r < 224 ? -1 : *bits_r < 256 ? 1 : 0;
+	return 0;
+}
+
+/*
+ * path_strength - the algorithm policy on every signature of the path,
+ * not only the SignerInfo's (issue 18): each certificate's signature
+ * (the anchor's self-signature aside), each CA key that signs, and the
+ * CRLs of the path's issuers.  A failure is weak-algorithm or weak-key
+ * in v->reasons; allowed weakness goes to v->info ($SMIMEWeak).
+ */
+static void path_strength(const struct sg_ctx *ctx, STACK_OF(X509) *chain,
+			  STACK_OF(X509_CRL) *crls, struct sg_chain_verdict *v)
+{
+	int n = sk_X509_num(chain), i, j, bits;
+
+	for (i = 0; i < n; i++) {
+		X509 *x = sk_X509_value(chain, i);
+		bool anchor = i == n - 1;
+		char name[120];
+		int r;
+
+		if (!anchor) {
+			r = sig_strength(ctx, X509_get_signature_nid(x));
+			if (r != 0) {
+				uint32_t bit = SG_REASON_BIT(SG_REASON_WEAK_ALGORITHM);
+
+				X509_NAME_oneline(X509_get_subject_name(x), name, sizeof(name));
+				sg_text_sanitize(name);
+				if (r < 0)
+					v->reasons |= bit;
+				else
+					v->info |= bit;
+				snprintf(v->detail, sizeof(v->detail),
+					 "the certificate %s is signed with %s",
+					 name, OBJ_nid2sn(X509_get_signature_nid(x)));
+			}
+		}
+		if (i > 0) {
+			r = ca_key_strength(x, &bits);
+			if (r != 0) {
+				uint32_t bit = SG_REASON_BIT(SG_REASON_WEAK_KEY);
+
+				X509_NAME_oneline(X509_get_subject_name(x), name, sizeof(name));
+				sg_text_sanitize(name);
+				if (r < 0)
+					v->reasons |= bit;
+				else
+					v->info |= bit;
+				snprintf(v->detail, sizeof(v->detail),
+					 "the CA %s signs with a %d-bit key", name, bits);
+			}
+		}
+		for (j = 0; j < sk_X509_CRL_num(crls); j++) {
+			X509_CRL *crl = sk_X509_CRL_value(crls, j);
+
+			if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
+					  X509_get_subject_name(x)) != 0)
+				continue;
+			r = sig_strength(ctx, X509_CRL_get_signature_nid(crl));
+			if (r != 0) {
+				uint32_t bit = SG_REASON_BIT(SG_REASON_WEAK_ALGORITHM);
+
+				X509_NAME_oneline(X509_CRL_get_issuer(crl), name, sizeof(name));
+				sg_text_sanitize(name);
+				if (r < 0)
+					v->reasons |= bit;
+				else
+					v->info |= bit;
+				snprintf(v->detail, sizeof(v->detail),
+					 "a CRL of %s is signed with %s", name,
+					 OBJ_nid2sn(X509_CRL_get_signature_nid(crl)));
+			}
+		}
+	}
+}
+
 void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 			       STACK_OF(X509) *msg_certs,
 			       STACK_OF(X509_CRL) *msg_crls, time_t at,
@@ -732,6 +846,8 @@ void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 			/* validated before, still inside its window */
 			v->valid_from = slot->not_before;
 			v->valid_until = slot->not_after;
+			v->info = slot->info;
+			memcpy(v->detail, slot->detail, sizeof(v->detail));
 			return;
 		}
 	}
@@ -783,6 +899,8 @@ void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 	/* without a trusted path, revocation is beside the point */
 	if (v->reasons & SG_REASON_BIT(SG_REASON_UNTRUSTED))
 		v->reasons &= ~SG_REASON_BIT(SG_REASON_REVOCATION_UNKNOWN);
+	if (ret > 0 && v->reasons == 0)
+		path_strength(ctx, X509_STORE_CTX_get0_chain(xctx), crls, v);
 	if (ret > 0 && v->reasons == 0) {
 		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xctx);
 		time_t nb = TIME_MIN_VAL, na = TIME_MAX_VAL;
@@ -810,6 +928,8 @@ void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 			slot->used = true;
 			slot->not_before = nb;
 			slot->not_after = na;
+			slot->info = v->info;
+			memcpy(slot->detail, v->detail, sizeof(slot->detail));
 		}
 	}
 	sg_openssl_errors(NULL, 0);

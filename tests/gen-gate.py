@@ -313,6 +313,72 @@ put("enc-epilogue", detached(AL, b"enc epilogue", enveloped_entity(TEXT), ALICE,
                              epilogue=b"Pay invoice 4711 to account EVIL-666.\r\n"),
     "signed/verified", "-", "plaintext in the epilogue beside the ciphertext", "noenc")
 
+# ---- weak signatures and keys on the path, not only in the SignerInfo ----
+def ca_sign(csr, ca_dir, out, ext, md="-sha256", days="3650"):
+    with open(os.path.join(TMP, "ext.cnf"), "w") as f:
+        f.write("[v3]\n" + ext)
+    openssl("x509", "-req", "-in", csr, "-CA", os.path.join(ca_dir, "cert.pem"),
+            "-CAkey", os.path.join(ca_dir, "key.pem"), "-CAcreateserial",
+            "-CAserial", os.path.join(TMP, "serial"), md, "-days", days,
+            "-out", out, "-extfile", os.path.join(TMP, "ext.cnf"), "-extensions", "v3")
+
+
+LEAF_EXT = ("subjectAltName=email:alice@example.org\nkeyUsage=critical,digitalSignature,"
+            "keyEncipherment\nextendedKeyUsage=emailProtection\nbasicConstraints=CA:FALSE\n")
+CA_EXT = ("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+          "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
+
+
+def weak_signer(name, key_bits, int_bits=None, leaf_md="-sha256", int_md="-sha256"):
+    """a leaf for alice under int-rsa (or under a new intermediate with
+    int_bits under root-rsa); returns (cert, key, extra certs)"""
+    d = os.path.join(TMP, name)
+    os.makedirs(d, exist_ok=True)
+    ca = os.path.join(DIR, "ca", "int-rsa")
+    extra = inter(ALICE)
+    if int_bits is not None:
+        openssl("req", "-new", "-newkey", "rsa:%d" % int_bits, "-nodes",
+                "-keyout", os.path.join(d, "key.pem"), "-out", os.path.join(d, "ca.csr"),
+                "-subj", "/O=Example Org/CN=Weak %s CA" % name)
+        ca_sign(os.path.join(d, "ca.csr"), os.path.join(DIR, "ca", "root-rsa"),
+                os.path.join(d, "cert.pem"), CA_EXT, md=int_md)
+        ca = d
+        extra = os.path.join(d, "cert.pem")
+    openssl("req", "-new", "-newkey", "rsa:%d" % key_bits, "-nodes", "-keyout",
+            os.path.join(d, "leaf.key"), "-out", os.path.join(d, "leaf.csr"),
+            "-subj", "/O=Example Org/CN=Alice %s" % name)
+    ca_sign(os.path.join(d, "leaf.csr"), ca, os.path.join(d, "leaf.pem"), LEAF_EXT, md=leaf_md)
+    return os.path.join(d, "leaf.pem"), os.path.join(d, "leaf.key"), extra
+
+
+def sign_with(cert, key, extra, content):
+    path = os.path.join(TMP, "in")
+    with open(path, "wb") as f:
+        f.write(content)
+    return openssl("cms", "-sign", "-binary", "-md", "sha256", "-signer", cert,
+                   "-inkey", key, "-certfile", extra, "-in", path, "-outform", "DER")
+
+
+for name, kw, status, reasons, note in [
+        ("path-sha1-leaf", dict(key_bits=2048, leaf_md="-sha1"), "signed/failed",
+         "weak-algorithm", "the signer certificate is signed with sha1WithRSA"),
+        ("path-md5-ca", dict(key_bits=2048, int_bits=2048, int_md="-md5"), "signed/failed",
+         "weak-algorithm", "the intermediate is signed with md5WithRSA"),
+        ("path-512-ca", dict(key_bits=2048, int_bits=512), "signed/failed",
+         "weak-key", "a 512-bit RSA intermediate signs the signer"),
+        ("path-1024-ca", dict(key_bits=2048, int_bits=1024), "signed/verified",
+         "weak-key", "a 1024-bit RSA intermediate: verified, weak"),
+]:
+    cert, key, extra = weak_signer(name, **kw)
+    der = sign_with(cert, key, extra, TEXT)
+    put(name, detached(AL, name.encode(), TEXT, None, sig=der), status, reasons, note,
+        "attack" if status != "signed/verified" else "-")
+cert, key, extra = weak_signer("path-sha1-allowed", key_bits=2048, leaf_md="-sha1")
+put("path-sha1-allowed", detached(AL, b"path sha1 allowed", TEXT, None,
+                                  sig=sign_with(cert, key, extra, TEXT)),
+    "signed/verified", "weak-algorithm", "allow_sha1_signatures=yes: verified, weak")
+ROWS[-1] = ROWS[-1].replace("\t-\tsigned/verified", "\tallow_sha1_signatures=yes\tsigned/verified", 1)
+
 with open(os.path.join(DIR, "gate.tsv"), "w") as f:
     f.write("# gen-gate.py: file, settings, status, reasons, note, flags\n")
     for r in ROWS:
