@@ -46,6 +46,9 @@ static const struct sg_conf_def {
 	{ "max_header_fields", "10000", K_UINT, NULL },
 	{ "max_signers", "16", K_UINT, NULL },
 	{ "max_crls", "16", K_COUNT, NULL },
+	/* compressed-data layers: all of them together, and each one */
+	{ "max_decompressed_size", "67108864", K_SIZE, NULL },
+	{ "max_compression_ratio", "100", K_UINT, NULL },
 	/* smimectl crl fetch (crl.c) */
 	{ "crl_fetch_urls", "", K_ANY, NULL },
 	{ "crl_fetch_proxy", "", K_ANY, NULL },

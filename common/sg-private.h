@@ -80,6 +80,9 @@ struct sg_limits {
 	unsigned int max_header_fields;	/* fields in one header block */
 	unsigned int max_signers;	/* SignerInfos in one SignedData */
 	unsigned int max_crls;		/* CRLs carried in one SignedData */
+	size_t max_decompressed_size;	/* all compressed layers together */
+	unsigned int max_compression_ratio; /* one layer: out / in (a layer
+					   may always reach 1 MB) */
 };
 
 /* ---- error.c ---- */
@@ -310,6 +313,7 @@ struct sg_verify_state {
 	time_t at;
 	unsigned int parts_seen;
 	unsigned int cms_depth;
+	size_t inflated;		/* bytes of all compressed layers */
 	/* sender binding: applied to message input */
 	bool bind_sender;
 	unsigned int n_from;		/* 1: one From field with one plain

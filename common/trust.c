@@ -264,6 +264,7 @@ static int settings_from_conf(struct sg_ctx *ctx, struct sg_config *conf,
 		"max_message_size", "max_mime_depth", "max_mime_parts",
 		"max_cms_nesting", "max_certificates", "max_crl_size",
 		"max_header_size", "max_header_fields", "max_signers", "max_crls",
+		"max_decompressed_size", "max_compression_ratio",
 	};
 	const char *v;
 	size_t i;
@@ -318,6 +319,10 @@ static int settings_from_conf(struct sg_ctx *ctx, struct sg_config *conf,
 		(unsigned int)parse_ulong(conf, "max_header_fields");
 	ctx->limits.max_signers = (unsigned int)parse_ulong(conf, "max_signers");
 	ctx->limits.max_crls = (unsigned int)parse_ulong(conf, "max_crls");
+	ctx->limits.max_decompressed_size =
+		parse_ulong(conf, "max_decompressed_size");
+	ctx->limits.max_compression_ratio =
+		(unsigned int)parse_ulong(conf, "max_compression_ratio");
 	return 0;
 }
 

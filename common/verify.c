@@ -156,25 +156,40 @@ static void compressed_layer(struct sg_verify_state *st, CMS_ContentInfo *cms,
 {
 	ASN1_OCTET_STRING **pos = CMS_get0_content(cms);
 	unsigned char *inner;
-	size_t inner_len;
+	size_t inner_len, clen, total, limit, ratio;
 	int ret;
 
 	if (pos == NULL || *pos == NULL) {
 		note_malformed(st, false, "The compressed-data layer has no content.");
 		return;
 	}
-	ret = sg_inflate(ASN1_STRING_get0_data(*pos),
-			 (size_t)ASN1_STRING_length(*pos),
-			 st->ctx->limits.max_message_size, &inner, &inner_len);
+	/* bounded by the total of all layers (max_decompressed_size, never
+	   above max_message_size) and by this layer's ratio: nested layers
+	   of a small message must not each reach the size limit */
+	clen = (size_t)ASN1_STRING_length(*pos);
+	total = st->ctx->limits.max_decompressed_size;
+	if (total > st->ctx->limits.max_message_size)
+		total = st->ctx->limits.max_message_size;
+	limit = total > st->inflated ? total - st->inflated : 0;
+	ratio = clen > SIZE_MAX / st->ctx->limits.max_compression_ratio ? SIZE_MAX :
+		clen * st->ctx->limits.max_compression_ratio;
+	if (ratio < 1024 * 1024)
+		ratio = 1024 * 1024;
+	if (limit > ratio)
+		limit = ratio;
+	ret = sg_inflate(ASN1_STRING_get0_data(*pos), clen, limit, &inner,
+			 &inner_len);
 	switch (ret) {
 	case 0:
+		st->inflated += inner_len;
 		sg_verify_entity(st, inner, inner_len, depth + 1);
 		free(inner);
 		break;
 	case -2:
 		st->signed_layer = true;
 		st->unknown |= R(TOO_LARGE);
-		sg_res_add_detail(st->res, "The compressed layer expands beyond the size limit.");
+		sg_res_add_detail(st->res, "The compressed layer of %zu bytes expands beyond %zu bytes (max_decompressed_size for all layers, max_compression_ratio for one).",
+				  clen, limit);
 		break;
 	case -3:
 		st->unknown |= R(INTERNAL_ERROR);
