@@ -53,6 +53,8 @@ static const struct sg_conf_def {
 	{ "crl_fetch_urls", "", K_ANY, NULL },
 	{ "crl_fetch_proxy", "", K_ANY, NULL },
 	{ "crl_fetch_timeout", "30", K_UINT, NULL },
+	{ "crl_fetch_redirects", "no", K_ENUM, "no|same-host" },
+	{ "crl_fetch_allow_local", "no", K_BOOL, NULL },
 	/* certificate resolution (certmap.c) */
 	{ "certificate_maps", "", K_MAPS, NULL },
 	{ "harvest_map", "", K_MAPS, NULL },

@@ -819,15 +819,20 @@ SG_API size_t sg_crl_distribution_points(struct sg_ctx *ctx,
 
 /*
  * sg_crl_download - GET url (http:// only) with OpenSSL's HTTP
- * client: redirects followed, proxy ("http://host:port"; NULL or "":
- * the http_proxy / no_proxy environment), timeout_secs for the whole
- * exchange (0: none), at most max_size bytes.  On success *data_r
+ * client: proxy ("http://host:port"; NULL or "": the http_proxy /
+ * no_proxy environment), timeout_secs for the whole exchange (0: none),
+ * at most max_size bytes.  Redirects are refused unless flags has
+ * SG_CRL_FETCH_SAME_HOST_REDIRECTS (then followed to the same host and
+ * port only); loopback and link-local hosts are refused (URL and
+ * redirects) unless SG_CRL_FETCH_ALLOW_LOCAL.  On success *data_r
  * (free() it) and *len_r hold the body; -1 with err_r otherwise.
  */
+#define SG_CRL_FETCH_SAME_HOST_REDIRECTS 0x01u
+#define SG_CRL_FETCH_ALLOW_LOCAL 0x02u
 SG_API int sg_crl_download(const char *url, const char *proxy,
-			   unsigned int timeout_secs, size_t max_size,
-			   unsigned char **data_r, size_t *len_r,
-			   struct sg_error *err_r) SG_WUR;
+			   unsigned int flags, unsigned int timeout_secs,
+			   size_t max_size, unsigned char **data_r,
+			   size_t *len_r, struct sg_error *err_r) SG_WUR;
 
 #ifdef __cplusplus
 }
