@@ -436,6 +436,26 @@ static bool in_set(const struct sg_cert_set *set, const unsigned char *fpr)
 	return false;
 }
 
+/* harvest_last - the map to search k-th: the maps in order, with the
+   one that is harvest_map moved to the end */
+static size_t harvest_last(const struct sg_certmaps *maps, size_t k)
+{
+	size_t h = SIZE_MAX, i;
+
+	for (i = 0; i < maps->n; i++) {
+		if (maps->maps[i].type == CMAP_DIR &&
+		    maps->maps[i].dir == maps->harvest) {
+			h = i;
+			break;
+		}
+	}
+	if (h == SIZE_MAX)
+		return k;
+	if (k == maps->n - 1)
+		return h;
+	return k < h ? k : k + 1;
+}
+
 /* in_list - is addr (any case) in a ", " list */
 static bool in_list(const char *list, const char *addr)
 {
@@ -501,7 +521,7 @@ int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 	struct sg_cert_set *set;
 	struct sg_csel_info *info = NULL;
 	struct sg_error map_err;
-	size_t i, j, answered = SIZE_MAX, first_seen = SIZE_MAX;
+	size_t i, j, k, answered = SIZE_MAX, first_seen = SIZE_MAX;
 	bool temp = false;
 
 	sg_assert(ctx != NULL && address != NULL && set_r != NULL);
@@ -520,11 +540,18 @@ int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 		set->address[0] = '\0';
 		goto done;
 	}
-	for (i = 0; maps != NULL && i < maps->n; i++) {
-		struct cmap *m = &maps->maps[i];
+	/* in certificate_maps order, but the harvest map last wherever it
+	   is listed: a harvested certificate never displaces one from the
+	   directory or a pinned one (the first map with a usable answer
+	   ends the search) */
+	for (k = 0; maps != NULL && k < maps->n; k++) {
+		struct cmap *m;
 		struct sg_dirmap_cert *const *certs;
 		struct sg_error e;
 		size_t n, usable_before = set->n_usable;
+
+		i = harvest_last(maps, k);
+		m = &maps->maps[i];
 
 		if (m->type == CMAP_DIR) {
 			if (sg_dirmap_refresh(m->dir, false, &e) < 0) {

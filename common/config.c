@@ -58,6 +58,8 @@ static const struct sg_conf_def {
 	/* certificate resolution (certmap.c) */
 	{ "certificate_maps", "", K_MAPS, NULL },
 	{ "harvest_map", "", K_MAPS, NULL },
+	{ "harvest_max_per_address", "4", K_UINT, NULL },
+	{ "harvest_max_total", "10000", K_UINT, NULL },
 	/* outbound policy (policy.c) */
 	{ "internal_domains", "", K_ANY, NULL },
 	{ "encryption_policy_maps", "", K_ANY, NULL },

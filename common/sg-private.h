@@ -221,6 +221,8 @@ struct sg_ctx {
 	struct sg_cert_cache *cert_cache;
 	struct sg_chain_cache *chain_cache;
 	struct sg_certmaps *certmaps;		/* certificate_maps, harvest_map */
+	size_t harvest_max_per_address;		/* harvest caps */
+	size_t harvest_max_total;
 	unsigned char (*pinned)[32];		/* pinned_certificates: sorted
 						   SHA-256 of their DER */
 	size_t n_pinned;

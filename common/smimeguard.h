@@ -632,7 +632,9 @@ enum sg_harvest_outcome {
 				   is bound to From */
 	SG_HARVEST_NOT_USABLE,	/* "not-usable": cannot encrypt to it
 				   (reasons says why) */
-	SG_HARVEST_DISABLED	/* "disabled": no harvest_map configured */
+	SG_HARVEST_DISABLED,	/* "disabled": no harvest_map configured */
+	SG_HARVEST_CAPPED	/* "capped": harvest_max_per_address or
+				   harvest_max_total reached; not written */
 };
 
 /* What sg_harvest() did; caller-owned, for the adapter's log line. */

@@ -265,6 +265,7 @@ static int settings_from_conf(struct sg_ctx *ctx, struct sg_config *conf,
 		"max_cms_nesting", "max_certificates", "max_crl_size",
 		"max_header_size", "max_header_fields", "max_signers", "max_crls",
 		"max_decompressed_size", "max_compression_ratio",
+		"harvest_max_per_address", "harvest_max_total",
 	};
 	const char *v;
 	size_t i;
@@ -323,6 +324,8 @@ static int settings_from_conf(struct sg_ctx *ctx, struct sg_config *conf,
 		parse_ulong(conf, "max_decompressed_size");
 	ctx->limits.max_compression_ratio =
 		(unsigned int)parse_ulong(conf, "max_compression_ratio");
+	ctx->harvest_max_per_address = parse_ulong(conf, "harvest_max_per_address");
+	ctx->harvest_max_total = parse_ulong(conf, "harvest_max_total");
 	return 0;
 }
 

@@ -263,6 +263,11 @@ static void smime_harvest(struct mail_user *user, struct sg_ctx *ctx,
 		break;
 	case SG_HARVEST_DISABLED:
 		break;
+	case SG_HARVEST_CAPPED:
+		e_warning(user->event, "smime: certificate of %s not harvested: %s",
+			  str_sanitize(hi.address, 128),
+			  str_sanitize(hi.detail, 256));
+		break;
 	default:
 		e_debug(user->event, "smime: certificate of %s not harvested: "
 			"%s: %s", str_sanitize(hi.address, 128),
