@@ -110,13 +110,37 @@ static const ASN1_OCTET_STRING *idp_der(X509_CRL *crl)
 	       X509_EXTENSION_get_data(X509_CRL_get_ext(crl, i));
 }
 
-/* same_scope - do two CRLs replace each other */
+/* aki_keyid - the authority key identifier's keyid (or none) */
+static ASN1_OCTET_STRING *aki_keyid(X509_CRL *crl)
+{
+	AUTHORITY_KEYID *aki = X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier,
+						    NULL, NULL);
+	ASN1_OCTET_STRING *id = NULL;
+
+	if (aki != NULL && aki->keyid != NULL)
+		id = ASN1_OCTET_STRING_dup(aki->keyid);
+	AUTHORITY_KEYID_free(aki);
+	return id;
+}
+
+/* same_scope - do two CRLs replace each other: the same issuer name and
+   key (a CA re-keyed under the same name restarts cRLNumber: its new
+   CRLs must not be kept out as "older"), delta or not, and IDP */
 static bool same_scope(X509_CRL *a, X509_CRL *b)
 {
 	const ASN1_OCTET_STRING *ia = idp_der(a), *ib = idp_der(b);
+	ASN1_OCTET_STRING *ka, *kb;
+	bool other_key;
 
 	if (X509_NAME_cmp(X509_CRL_get_issuer(a), X509_CRL_get_issuer(b)) != 0 ||
 	    is_delta(a) != is_delta(b))
+		return false;
+	ka = aki_keyid(a);
+	kb = aki_keyid(b);
+	other_key = ka != NULL && kb != NULL && ASN1_OCTET_STRING_cmp(ka, kb) != 0;
+	ASN1_OCTET_STRING_free(ka);
+	ASN1_OCTET_STRING_free(kb);
+	if (other_key)
 		return false;
 	if (ia == NULL || ib == NULL)
 		return ia == ib;
@@ -257,8 +281,48 @@ static void file_name(X509_CRL *crl, char *buf, size_t size)
 				   (size_t)ASN1_STRING_length(idp), NULL, 0);
 		sodium_bin2hex(idp_hex, sizeof(idp_hex), d, 8);
 	}
-	snprintf(buf, size, "crl-%08lx%s%s%s.pem", h, idp != NULL ? "-" : "",
-		 idp_hex, is_delta(crl) ? "-delta" : "");
+	char key_hex[17] = "";
+	ASN1_OCTET_STRING *kid = aki_keyid(crl);
+
+	if (kid != NULL) {
+		unsigned char d[crypto_generichash_BYTES_MIN];
+
+		crypto_generichash(d, sizeof(d), ASN1_STRING_get0_data(kid),
+				   (size_t)ASN1_STRING_length(kid), NULL, 0);
+		sodium_bin2hex(key_hex, sizeof(key_hex), d, 4);
+		ASN1_OCTET_STRING_free(kid);
+	}
+	snprintf(buf, size, "crl-%08lx%s%s%s%s%s.pem", h, idp != NULL ? "-" : "",
+		 idp_hex, key_hex[0] != '\0' ? "-k" : "", key_hex,
+		 is_delta(crl) ? "-delta" : "");
+}
+
+/* remove_legacy_name - versions before the key in the name wrote
+   crl-HASH[-IDP][-delta].pem: the CRL just installed as name replaces
+   the one of the same scope there (same issuer key: checked) */
+static void remove_legacy_name(const char *dir, X509_CRL *crl, const char *name)
+{
+	const char *k = strstr(name, "-k");
+	char legacy[128], path[4096];
+	BIO *bio;
+	X509_CRL *old;
+
+	if (k == NULL || (size_t)(k - name) >= sizeof(legacy) - 16)
+		return;
+	memcpy(legacy, name, (size_t)(k - name));
+	snprintf(legacy + (k - name), sizeof(legacy) - (size_t)(k - name), "%s",
+		 k + 10);	/* "-k" and 8 hex digits */
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, legacy) >= sizeof(path) ||
+	    (bio = BIO_new_file(path, "r")) == NULL) {
+		sg_openssl_errors(NULL, 0);
+		return;
+	}
+	old = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (old != NULL && same_scope(old, crl))
+		(void)unlink(path);
+	X509_CRL_free(old);
+	sg_openssl_errors(NULL, 0);
 }
 
 /* write_atomic - crl as PEM into dir/name via a temporary file */
@@ -406,6 +470,8 @@ static int install_one(struct sg_ctx *ctx, const char *dir, X509_CRL *crl,
 		reject(r, "%s", err_r->msg);
 		return -1;
 	}
+	if ((flags & SG_CRL_DRY_RUN) == 0)
+		remove_legacy_name(dir, crl, name);
 	r->outcome = SG_CRL_INSTALLED;
 	snprintf(r->detail, sizeof(r->detail), "Signed by %.300s; %lu revoked "
 		 "certificate%s.", ca_name, r->revoked, r->revoked == 1 ? "" : "s");

@@ -116,7 +116,10 @@ private_key = \$dir/ca.key
 default_md = sha256
 default_days = 365
 default_crl_days = 30
+crl_extensions = crl_ext
 policy = p
+[crl_ext]
+authorityKeyIdentifier = keyid:always
 [p]
 commonName = supplied
 [v3_sub]
@@ -176,6 +179,17 @@ expect "import: newer replaces the file, number in JSON" \
 	 [ "$(ls "$tmp/crl" | wc -l)" -eq 1 ] && openssl crl -in "$tmp"/crl/crl-*.pem -noout -crlnumber | grep -q 0x1001'
 check "import an older CRL" 1 "$SMIMECTL" crl import $S "$tmp/root-1.crl"
 expect "import: older one kept out" 'grep -q "^kept-newer: " "$tmp/out" && openssl crl -in "$tmp"/crl/crl-*.pem -noout -crlnumber | grep -q 0x1001'
+# a CA re-keyed under the same name restarts cRLNumber: its CRLs are
+# another scope (authority key identifier), never kept out as older
+mkdir -p "$tmp/trust-rekey" "$tmp/crl-rekey"
+cp "$tmp/root/ca.pem" "$tmp/trust-rekey/root-old.pem"
+cp "$tmp/impostor/ca.pem" "$tmp/trust-rekey/root-new.pem"
+R="--trust $tmp/trust-rekey --crl $tmp/crl-rekey"
+check "re-keyed CA: the old key's CRL" 0 "$SMIMECTL" crl import $R "$tmp/root-2.crl"
+check "re-keyed CA: the new key's CRL (lower number) is installed beside it" 0 \
+	"$SMIMECTL" crl import $R "$tmp/impostor.crl"
+expect "re-keyed CA: both CRLs in effect" \
+	'grep -q "^installed: " "$tmp/out" && [ "$(ls "$tmp/crl-rekey" | wc -l)" -eq 2 ]'
 check "import a CRL of an unknown CA" 1 "$SMIMECTL" crl import $S "$tmp/other.crl"
 expect "import: unknown CA named, with the fix" 'grep -q "issued by CN=Unrelated CA, which is not a CA of the trust store" "$tmp/out"'
 check "import a CRL with the right name and the wrong key" 1 "$SMIMECTL" crl import $S "$tmp/impostor.crl"
