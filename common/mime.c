@@ -7,6 +7,10 @@
 #include "sg-private.h"
 
 #include <ctype.h>
+#include <stdint.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -138,18 +142,73 @@ const char *sg_mime_headers_ambiguity(const struct sg_headers *h)
 	return NULL;
 }
 
+/*
+ * line_flags - is there an LF without CR before it, a CR without LF
+ * after it, a NUL?  One pass, sixteen bytes at a time with SSE2 where
+ * the machine has it (a memchr per line cost more than hashing the line
+ * on 1 MB mail).
+ */
+struct line_flags {
+	bool bare_lf, bare_cr, nul;
+};
+
+static void line_flags(const unsigned char *p, size_t len, struct line_flags *lf_r)
+{
+	size_t i = 0;
+	bool prev_cr = false;
+
+	memset(lf_r, 0, sizeof(*lf_r));
+#ifdef __SSE2__
+	{
+		const __m128i vcr = _mm_set1_epi8('\r'), vlf = _mm_set1_epi8('\n');
+		const __m128i vzero = _mm_setzero_si128();
+		unsigned int any_nul = 0, bad_lf = 0, bad_cr = 0;
+
+		for (; i + 16 <= len; i += 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+			unsigned int cr = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vcr));
+			unsigned int lf = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vlf));
+
+			any_nul |= (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vzero));
+			if ((cr | lf) == 0) {
+				bad_cr |= prev_cr;	/* CR ended the last block */
+				prev_cr = false;
+				continue;
+			}
+			/* bit k is byte k: LF at k needs CR at k-1, CR at k
+			   needs LF at k+1 (the last one: see the next block) */
+			bad_lf |= lf & ~((cr << 1) | (prev_cr ? 1u : 0u));
+			bad_cr |= cr & ~(lf >> 1) & 0x7fffu;
+			bad_cr |= prev_cr && !(lf & 1u);
+			prev_cr = (cr & 0x8000u) != 0;
+		}
+		lf_r->nul = any_nul != 0;
+		lf_r->bare_lf = bad_lf != 0;
+		lf_r->bare_cr = bad_cr != 0;
+	}
+#endif
+	for (; i < len; i++) {
+		if (p[i] == '\n' && !prev_cr)
+			lf_r->bare_lf = true;
+		else if (prev_cr && p[i] != '\n')
+			lf_r->bare_cr = true;
+		else if (p[i] == 0)
+			lf_r->nul = true;
+		prev_cr = p[i] == '\r';
+		if (p[i] == 0)
+			lf_r->nul = true;
+	}
+	if (prev_cr)
+		lf_r->bare_cr = true;	/* a CR at the very end */
+}
+
 bool sg_mime_has_bare_cr(const unsigned char *p, size_t len)
 {
-	const unsigned char *cr, *end = p + len;
+	struct line_flags lf;
 
-	if (memchr(p, '\0', len) != NULL)
-		return true;	/* C-string readers (libmime) stop at a NUL */
-	while ((cr = memchr(p, '\r', (size_t)(end - p))) != NULL) {
-		if (cr + 1 >= end || cr[1] != '\n')
-			return true;
-		p = cr + 2;
-	}
-	return false;
+	line_flags(p, len, &lf);
+	/* a NUL: C-string readers (libmime) stop there */
+	return lf.nul || lf.bare_cr;
 }
 
 /* ---- Content-Type tokenizer (RFC 2045 with RFC 822 comments) ---- */
@@ -554,18 +613,20 @@ int sg_mime_canon_crlf(const unsigned char *in, size_t len,
 		       unsigned char **out_r, size_t *out_len_r)
 {
 	const unsigned char *p = in, *end = in + len, *nl;
-	size_t bare = 0;
 	unsigned char *out, *o;
+	struct line_flags lf;
+	size_t bare = 0;
 
 	*out_r = NULL;
 	*out_len_r = len;
+	line_flags(in, len, &lf);
+	if (!lf.bare_lf)
+		return 0;	/* canonical already: no copy */
 	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		if (nl == in || nl[-1] != '\r')
 			bare++;
 		p = nl + 1;
 	}
-	if (bare == 0)
-		return 0;
 	if (bare > SIZE_MAX - len || (out = malloc(len + bare)) == NULL)
 		return -1;
 	o = out;

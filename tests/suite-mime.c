@@ -232,6 +232,43 @@ START_TEST(test_split)
 }
 END_TEST
 
+/* the vectorised line scan against the obvious loop, on random mixes
+   of CR, LF, NUL and text at every alignment and length */
+START_TEST(test_line_scan_random)
+{
+	static const unsigned char alphabet[] = { '\r', '\n', 0, 'a', '-' };
+	unsigned char buf[100];
+	unsigned int seed = 12345;
+	int round;
+
+	for (round = 0; round < 20000; round++) {
+		size_t len = (size_t)(round % 97), i;
+		bool naive_cr = false, naive_lf = false;
+		unsigned char *out;
+		size_t out_len;
+
+		for (i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[i] = alphabet[(seed >> 16) % (round % 3 == 0 ? 5 : 4) +
+					  (round % 3 == 0 ? 0 : 1) * 0];
+		}
+		for (i = 0; i < len; i++) {
+			if (buf[i] == 0)
+				naive_cr = true;
+			if (buf[i] == '\r' && (i + 1 >= len || buf[i + 1] != '\n'))
+				naive_cr = true;
+			if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
+				naive_lf = true;
+		}
+		ck_assert_msg(sg_mime_has_bare_cr(buf, len) == naive_cr,
+			      "round %d: bare CR/NUL", round);
+		ck_assert_int_eq(sg_mime_canon_crlf(buf, len, &out, &out_len), 0);
+		ck_assert_msg((out != NULL) == naive_lf, "round %d: bare LF", round);
+		free(out);
+	}
+}
+END_TEST
+
 START_TEST(test_canon_crlf)
 {
 	unsigned char *out;
@@ -364,6 +401,7 @@ Suite *make_mime_suite(void)
 	tcase_add_test(tc, test_boundary_valid);
 	tcase_add_test(tc, test_split);
 	tcase_add_test(tc, test_canon_crlf);
+	tcase_add_test(tc, test_line_scan_random);
 	tcase_add_loop_test(tc, test_from_strict, 0, (int)SG_ARRAY_SIZE(from_cases));
 	tcase_add_test(tc, test_base64);
 	suite_add_tcase(s, tc);
