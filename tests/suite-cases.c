@@ -3,8 +3,11 @@
  * gen-pki.sh writes cases.tsv (messages signed by our test PKI with
  * OpenSSL), gen-interop.sh writes interop.tsv (messages made by NSS
  * cmsutil, GnuPG gpgsm, GnuTLS certtool and OpenSSL) and raw.tsv (raw CMS
- * objects).  Each row names the settings, the expected status and reason
- * tokens that must all be present.
+ * objects), gen-gate.py writes gate.tsv (the one-reading gate) and
+ * gen-policy.py writes policy.tsv (RFC 5280 certificate-policy processing,
+ * each case valid and invalid, checked against OpenSSL and NSS there).
+ * Each row names the settings, the expected status and reason tokens that
+ * must all be present.
  */
 #include <check.h>
 #include <stdbool.h>
@@ -125,6 +128,7 @@ static struct sg_result *run_row(const struct row *r)
 START_TEST(test_data_present)
 {
 	size_t i, interop = 0, raw = 0, cases = 0, gate = 0, attacks = 0;
+	size_t pol_ok = 0, pol_bad = 0;
 
 	for (i = 0; i < n_rows; i++) {
 		if (strcmp(rows[i].origin, "gate.tsv") == 0) {
@@ -134,7 +138,12 @@ START_TEST(test_data_present)
 			cases++;
 		else if (strcmp(rows[i].origin, "interop.tsv") == 0)
 			interop++;
-		else
+		else if (strcmp(rows[i].origin, "policy.tsv") == 0) {
+			if (strcmp(rows[i].status, "signed/verified") == 0)
+				pol_ok++;
+			else
+				pol_bad++;
+		} else
 			raw++;
 	}
 	ck_assert_msg(cases >= 50, "only %zu rows in %s/cases.tsv (run gen-pki.sh)",
@@ -144,6 +153,9 @@ START_TEST(test_data_present)
 	ck_assert_msg(gate >= 40 && attacks >= 25,
 		      "only %zu rows (%zu attacks) in gate.tsv (run gen-gate.py)",
 		      gate, attacks);
+	ck_assert_msg(pol_ok >= 30 && pol_bad >= 30,
+		      "only %zu valid and %zu invalid rows in policy.tsv (run gen-policy.py)",
+		      pol_ok, pol_bad);
 }
 END_TEST
 
@@ -229,6 +241,7 @@ Suite *make_cases_suite(void)
 	load("interop.tsv", false);
 	load("raw.tsv", true);
 	load("gate.tsv", false);
+	load("policy.tsv", false);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_data_present);
 	tcase_add_loop_test(tc, test_row, 0, (int)n_rows);
