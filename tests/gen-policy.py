@@ -34,6 +34,9 @@ import tempfile
 
 if len(sys.argv) != 2:
     sys.exit("usage: gen-policy.py OUTDIR")
+for tool in ("openssl", "vfychain"):
+    if shutil.which(tool) is None:
+        sys.exit("gen-policy.py: %s not found (vfychain: libnss3-tools)" % tool)
 DIR = os.path.abspath(sys.argv[1])
 OUT = os.path.join(DIR, "policy")
 TSV = os.path.join(DIR, "policy.tsv")
