@@ -385,7 +385,8 @@ unsigned char *sg_cms_pem_to_der(const unsigned char *in, size_t len,
  * or NULL for encapsulated content.  Adds signers, reasons and detail to
  * st->res.  On success with encapsulated content, *econtent_r and *elen_r
  * point to the signed content (owned by cms) so the caller can look
- * inside; otherwise they are NULL/0.
+ * inside; otherwise (also when detached content was given and the
+ * eContent is the same text: the caller walks that) they are NULL/0.
  */
 void sg_cms_verify_signed(struct sg_verify_state *st, CMS_ContentInfo *cms,
 			  STACK_OF(X509) *certs,

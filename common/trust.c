@@ -840,6 +840,7 @@ void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 	X509_STORE_CTX *xctx = NULL;
 	STACK_OF(X509_CRL) *crls = NULL;
 	STACK_OF(X509) *untrusted = NULL;
+	STACK_OF(ASN1_OBJECT) *any_policy = NULL;	/* static objects */
 	X509_VERIFY_PARAM *param;
 	unsigned long flags = 0;
 	bool cacheable = sk_X509_CRL_num(msg_crls) <= 0;
@@ -886,10 +887,21 @@ void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 		}
 		X509_STORE_CTX_set0_crls(xctx, crls);
 	}
+	/* RFC 5280 6.1 policy processing.  user-initial-policy-set:
+	   certificate_policies, with initial-explicit-policy set; without
+	   it any-policy (6.1.1 (c)), so only the path's own constraints
+	   (requireExplicitPolicy, inhibitPolicyMapping, inhibitAnyPolicy)
+	   can require a policy.  OpenSSL's default is an empty set, under
+	   which any requireExplicitPolicy in the path fails. */
 	flags |= X509_V_FLAG_POLICY_CHECK;
 	if (ctx->policies != NULL) {
 		flags |= X509_V_FLAG_EXPLICIT_POLICY;
 		if (X509_VERIFY_PARAM_set1_policies(param, ctx->policies) != 1)
+			goto internal;
+	} else {
+		if ((any_policy = sk_ASN1_OBJECT_new_null()) == NULL ||
+		    !sk_ASN1_OBJECT_push(any_policy, OBJ_nid2obj(NID_any_policy)) ||
+		    X509_VERIFY_PARAM_set1_policies(param, any_policy) != 1)
 			goto internal;
 	}
 	X509_VERIFY_PARAM_set_flags(param, flags);
@@ -944,12 +956,14 @@ void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 	X509_STORE_CTX_free(xctx);
 	sk_X509_CRL_free(crls);
 	sk_X509_free(untrusted);
+	sk_ASN1_OBJECT_free(any_policy);
 	return;
 internal:
 	sg_openssl_errors(NULL, 0);
 	X509_STORE_CTX_free(xctx);
 	sk_X509_CRL_free(crls);
 	sk_X509_free(untrusted);
+	sk_ASN1_OBJECT_free(any_policy);
 	v->reasons |= SG_REASON_BIT(SG_REASON_INTERNAL_ERROR);
 	snprintf(v->detail, sizeof(v->detail), "cannot set up path validation");
 }
