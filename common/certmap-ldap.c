@@ -571,6 +571,15 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 			     (unsigned int)(st->st_mode & 07777));
 		return -1;
 	}
+	if (f->value[K_BIND_PW] != NULL && st->st_uid != 0 &&
+	    st->st_uid != geteuid()) {
+		/* checked on the descriptor that was read, not the path */
+		sg_error_set(err_r, SG_ERR_CONFIG,
+			     "ldap:%.120s: holds bind_pw but is owned by uid %u, "
+			     "not by root or this service's user: chown it",
+			     lm->path, (unsigned int)st->st_uid);
+		return -1;
+	}
 	if (get_uint(lm, f, K_VERSION, 3, 3, 3, &n, err_r) < 0 ||
 	    get_uint(lm, f, K_SERVER_PORT, 1, 65535, 389, &port, err_r) < 0 ||
 	    get_uint(lm, f, K_TIMEOUT, 1, 600, 5, &n, err_r) < 0)

@@ -511,6 +511,11 @@ userPassword: {pw}
     check("... and in a group-readable one", rc == 2 and "group" in err,
           (rc, err))
     os.chmod(mp, 0o600)
+    os.chown(mp, 65534, -1)
+    rc, o, err, _ = lookup_json(cb, "carol@example.org")
+    check("... and in one another user owns (issue 18)",
+          rc == 2 and "owned by uid 65534" in err, (rc, err))
+    os.chown(mp, 0, -1)
     cx = conf("external", "server_host = %s\nsearch_base = %s\n"
               "sasl_mech = EXTERNAL\n" % (srv.ldapi, BASE))
     rc, o, err, _ = lookup_json(cx, "carol@example.org")
