@@ -76,6 +76,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <ctype.h>
 #include <unistd.h>
 
 #include <ldap.h>
@@ -552,6 +553,37 @@ static int check_filter(struct sg_ldapmap *lm, const struct lm_file *f,
 	return 0;
 }
 
+/* add_attrs - the attribute names of setting key (or its default),
+   appended to lm->attrs; letters, digits and extra only.  0, -1 a bad
+   value (err_r), -2 out of memory */
+static int add_attrs(struct sg_ldapmap *lm, const struct lm_file *f, enum lm_key key,
+		     const char *def, const char *extra, struct sg_error *err_r)
+{
+	const char *v = f->value[key] != NULL ? f->value[key] : def, *item;
+	size_t len, n, i;
+
+	for (n = 0; lm->attrs[n] != NULL; n++)
+		;
+	while ((item = next_word(&v, &len)) != NULL) {
+		if (n >= LM_MAX_ATTRS)
+			return bad_value(lm, f, key, "too many attributes", err_r);
+		for (i = 0; i < len; i++)
+			if (!isalnum((unsigned char)item[i]) &&
+			    strchr(extra, item[i]) == NULL)
+				return bad_value(lm, f, key,
+						 "not an attribute description", err_r);
+		if ((lm->attrs[n++] = dup_n(item, len)) == NULL)
+			return -2;
+	}
+	return 0;
+}
+
+static int nomem_error(struct sg_error *err_r)
+{
+	sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+	return -1;
+}
+
 /* load_settings - interpret the map file */
 static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 			 const struct stat *st, struct sg_error *err_r)
@@ -560,6 +592,7 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 	char *filter = NULL, *mech = NULL, *bind = NULL;
 	size_t len;
 	long n, port;
+	int ret;
 
 	if (f->value[K_BIND_PW] != NULL &&
 	    (st->st_mode & (S_IRGRP | S_IROTH)) != 0) {
@@ -629,39 +662,17 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 		return bad_value(lm, f, K_QUERY_FILTER, "empty", err_r);
 	if (check_filter(lm, f, filter, err_r) < 0)
 		return -1;
-	v = f->value[K_RESULT_ATTRIBUTE] != NULL ?
-	    f->value[K_RESULT_ATTRIBUTE] : LM_DEFAULT_ATTRS;
-	while ((item = next_word(&v, &len)) != NULL) {
-		if (lm->attrs[LM_MAX_ATTRS - 1] != NULL)
-			return bad_value(lm, f, K_RESULT_ATTRIBUTE,
-					 "too many attributes", err_r);
-		if (strspn(item, "abcdefghijklmnopqrstuvwxyz"
-			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-;.") < len)
-			return bad_value(lm, f, K_RESULT_ATTRIBUTE,
-					 "not an attribute description", err_r);
-		for (n = 0; lm->attrs[n] != NULL; n++)
-			;
-		if ((lm->attrs[n] = dup_n(item, len)) == NULL)
-			goto nomem;
-	}
+	if ((ret = add_attrs(lm, f, K_RESULT_ATTRIBUTE, LM_DEFAULT_ATTRS,
+			     "-;.", err_r)) != 0)
+		return ret == -2 ? nomem_error(err_r) : -1;
 	if (lm->attrs[0] == NULL)
 		return bad_value(lm, f, K_RESULT_ATTRIBUTE, "empty", err_r);
 	for (n = 0; lm->attrs[n] != NULL; n++)
 		;
 	lm->n_cert_attrs = n;
-	v = f->value[K_ADDRESS_ATTRIBUTE] != NULL ?
-	    f->value[K_ADDRESS_ATTRIBUTE] : LM_DEFAULT_ADDR_ATTRS;
-	while ((item = next_word(&v, &len)) != NULL) {
-		if (n >= LM_MAX_ATTRS)
-			return bad_value(lm, f, K_ADDRESS_ATTRIBUTE,
-					 "too many attributes", err_r);
-		if (strspn(item, "abcdefghijklmnopqrstuvwxyz"
-			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") < len)
-			return bad_value(lm, f, K_ADDRESS_ATTRIBUTE,
-					 "not an attribute name", err_r);
-		if ((lm->attrs[n++] = dup_n(item, len)) == NULL)
-			goto nomem;
-	}
+	if ((ret = add_attrs(lm, f, K_ADDRESS_ATTRIBUTE, LM_DEFAULT_ADDR_ATTRS,
+			     "-", err_r)) != 0)
+		return ret == -2 ? nomem_error(err_r) : -1;
 	v = f->value[K_DOMAIN] != NULL ? f->value[K_DOMAIN] : "";
 	while ((item = next_word(&v, &len)) != NULL) {
 		if (lm->n_domains == LM_MAX_DOMAINS)

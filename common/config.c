@@ -418,3 +418,18 @@ nomem:
 	sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
 	return -1;
 }
+
+/* sg_list_next - the next item of a list value ("a, b c": commas and
+   white space separate); false at the end */
+bool sg_list_next(const char **cursor, const char **item_r, size_t *len_r)
+{
+	const char *p = *cursor;
+
+	if (p == NULL)
+		return false;
+	p += strspn(p, ", \t\r\n");
+	*len_r = strcspn(p, ", \t\r\n");
+	*item_r = p;
+	*cursor = p + *len_r;
+	return *len_r > 0;
+}

@@ -244,8 +244,10 @@ static bool addr_spec_ok(const char *p, size_t len)
 	return labels + 1 >= 2;
 }
 
-/* looks_like_list - a ',' or ':' outside quotes and angle brackets */
-static bool looks_like_list(const char *p, size_t len)
+/* first_unquoted - the index of the first of chars outside quoted
+   strings (and, with angles, outside <...>), or len */
+static size_t first_unquoted(const char *p, size_t len, const char *chars,
+			     bool angles)
 {
 	bool quoted = false;
 	int angle = 0;
@@ -257,16 +259,15 @@ static bool looks_like_list(const char *p, size_t len)
 				quoted = false;
 		} else if (p[i] == '"') {
 			quoted = true;
-		} else if (p[i] == '<') {
+		} else if (angles && p[i] == '<') {
 			angle++;
-		} else if (p[i] == '>') {
+		} else if (angles && p[i] == '>') {
 			angle--;
-		} else if (angle == 0 && (p[i] == ',' || p[i] == ':' ||
-					  p[i] == ';')) {
-			return true;
+		} else if (angle == 0 && strchr(chars, p[i]) != NULL) {
+			return i;
 		}
 	}
-	return false;
+	return len;
 }
 
 enum sg_from sg_mime_parse_from(const struct sg_slice *value, char *addr,
@@ -274,9 +275,7 @@ enum sg_from sg_mime_parse_from(const struct sg_slice *value, char *addr,
 {
 	char buf[FROM_MAX];
 	const char *p, *lt, *gt, *spec;
-	size_t len, spec_len;
-	bool quoted = false;
-	size_t i;
+	size_t len, spec_len, i;
 
 	*why_r = NULL;
 	if (addr_size > 0)
@@ -296,23 +295,13 @@ enum sg_from sg_mime_parse_from(const struct sg_slice *value, char *addr,
 		len--;
 	if (len == 0)
 		return SG_FROM_EMPTY;
-	if (looks_like_list(p, len)) {
+	if (first_unquoted(p, len, ",:;", true) < len) {
 		*why_r = "more than one mailbox or a group";
 		return SG_FROM_LIST;
 	}
 	/* the first '<' outside a quoted string */
-	lt = NULL;
-	for (i = 0; i < len; i++) {
-		if (quoted) {
-			if (p[i] == '"')
-				quoted = false;
-		} else if (p[i] == '"') {
-			quoted = true;
-		} else if (p[i] == '<') {
-			lt = p + i;
-			break;
-		}
-	}
+	i = first_unquoted(p, len, "<", false);
+	lt = i < len ? p + i : NULL;
 	if (lt == NULL) {
 		spec = p;
 		spec_len = len;

@@ -27,6 +27,11 @@
 void sg_misuse(const char *expr, const char *file, int line)
 	__attribute__((noreturn));
 
+/* ---- config.c ---- */
+/* the next item of a list value ("a, b c": commas and white space
+   separate): *item_r and *len_r; false at the end */
+bool sg_list_next(const char **cursor, const char **item_r, size_t *len_r);
+
 /* ---- error.c ---- */
 void sg_error_clear(struct sg_error *err);
 void sg_error_set(struct sg_error *err, enum sg_error_code code,

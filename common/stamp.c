@@ -75,23 +75,18 @@ static int each_path(struct sg_config *conf, const char *const *names,
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		const char *p = sg_config_get(conf, names[i]), *path;
+		const char *p = sg_config_get(conf, names[i]), *it, *path;
 		size_t len;
 
-		while (p != NULL && *p != '\0') {
-			p += strspn(p, ", \t\r\n");
-			len = strcspn(p, ", \t\r\n");
-			if (len == 0)
-				break;
-			if (len < sizeof(item)) {
-				memcpy(item, p, len);
-				item[len] = '\0';
-				path = item[0] != '/' && strchr(item, ':') != NULL ?
-				       strchr(item, ':') + 1 : item;
-				if ((ret = fn(path, context)) != 0)
-					return ret;
-			}
-			p += len;
+		while (sg_list_next(&p, &it, &len)) {
+			if (len >= sizeof(item))
+				continue;
+			memcpy(item, it, len);
+			item[len] = '\0';
+			path = item[0] != '/' && strchr(item, ':') != NULL ?
+			       strchr(item, ':') + 1 : item;
+			if ((ret = fn(path, context)) != 0)
+				return ret;
 		}
 	}
 	return 0;
@@ -107,21 +102,16 @@ static int stamp_one(const char *path, void *context)
    filter, bind settings); dir: maps reload themselves */
 static void stamp_map_files(struct sg_config *conf, crypto_generichash_state *st)
 {
-	const char *p = sg_config_get(conf, "certificate_maps");
+	const char *p = sg_config_get(conf, "certificate_maps"), *it;
 	char item[4096];
 	size_t len;
 
-	while (p != NULL && *p != '\0') {
-		p += strspn(p, ", \t\r\n");
-		len = strcspn(p, ", \t\r\n");
-		if (len == 0)
-			break;
-		if (len < sizeof(item) && len > 5 && strncmp(p, "ldap:", 5) == 0) {
-			memcpy(item, p + 5, len - 5);
+	while (sg_list_next(&p, &it, &len)) {
+		if (len < sizeof(item) && len > 5 && strncmp(it, "ldap:", 5) == 0) {
+			memcpy(item, it + 5, len - 5);
 			item[len - 5] = '\0';
 			stamp_path(st, item, 1);
 		}
-		p += len;
 	}
 }
 

@@ -762,47 +762,46 @@ static int ca_key_strength(X509 *x, int *bits_r)
  * CRLs of the path's issuers.  A failure is weak-algorithm or weak-key
  * in v->reasons; allowed weakness goes to v->info ($SMIMEWeak).
  */
+/* weak - record one weakness of the path: r < 0 fails (reasons), r > 0
+   is allowed but weak (info); the detail names the last one */
+static void weak(struct sg_chain_verdict *v, int r, enum sg_reason reason,
+		 const char *kind, const X509_NAME *who, const char *what)
+{
+	char name[120];
+
+	if (r == 0)
+		return;
+	X509_NAME_oneline(who, name, sizeof(name));
+	sg_text_sanitize(name);
+	if (r < 0)
+		v->reasons |= SG_REASON_BIT(reason);
+	else
+		v->info |= SG_REASON_BIT(reason);
+	snprintf(v->detail, sizeof(v->detail), "%.20s %.90s %.40s", kind, name, what);
+}
+
 static void path_strength(const struct sg_ctx *ctx, STACK_OF(X509) *chain,
 			  STACK_OF(X509_CRL) *crls, struct sg_chain_verdict *v)
 {
 	int n = sk_X509_num(chain), i, j, bits;
+	char what[64];
 
 	for (i = 0; i < n; i++) {
 		X509 *x = sk_X509_value(chain, i);
-		bool anchor = i == n - 1;
-		char name[120];
-		int r;
 
-		if (!anchor) {
-			r = sig_strength(ctx, X509_get_signature_nid(x));
-			if (r != 0) {
-				uint32_t bit = SG_REASON_BIT(SG_REASON_WEAK_ALGORITHM);
-
-				X509_NAME_oneline(X509_get_subject_name(x), name, sizeof(name));
-				sg_text_sanitize(name);
-				if (r < 0)
-					v->reasons |= bit;
-				else
-					v->info |= bit;
-				snprintf(v->detail, sizeof(v->detail),
-					 "the certificate %s is signed with %s",
-					 name, OBJ_nid2sn(X509_get_signature_nid(x)));
-			}
+		if (i < n - 1) {	/* not the anchor's self-signature */
+			snprintf(what, sizeof(what), "is signed with %s",
+				 OBJ_nid2sn(X509_get_signature_nid(x)));
+			weak(v, sig_strength(ctx, X509_get_signature_nid(x)),
+			     SG_REASON_WEAK_ALGORITHM, "the certificate",
+			     X509_get_subject_name(x), what);
 		}
 		if (i > 0) {
-			r = ca_key_strength(x, &bits);
-			if (r != 0) {
-				uint32_t bit = SG_REASON_BIT(SG_REASON_WEAK_KEY);
+			int r = ca_key_strength(x, &bits);
 
-				X509_NAME_oneline(X509_get_subject_name(x), name, sizeof(name));
-				sg_text_sanitize(name);
-				if (r < 0)
-					v->reasons |= bit;
-				else
-					v->info |= bit;
-				snprintf(v->detail, sizeof(v->detail),
-					 "the CA %s signs with a %d-bit key", name, bits);
-			}
+			snprintf(what, sizeof(what), "signs with a %d-bit key", bits);
+			weak(v, r, SG_REASON_WEAK_KEY, "the CA",
+			     X509_get_subject_name(x), what);
 		}
 		for (j = 0; j < sk_X509_CRL_num(crls); j++) {
 			X509_CRL *crl = sk_X509_CRL_value(crls, j);
@@ -810,20 +809,11 @@ static void path_strength(const struct sg_ctx *ctx, STACK_OF(X509) *chain,
 			if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
 					  X509_get_subject_name(x)) != 0)
 				continue;
-			r = sig_strength(ctx, X509_CRL_get_signature_nid(crl));
-			if (r != 0) {
-				uint32_t bit = SG_REASON_BIT(SG_REASON_WEAK_ALGORITHM);
-
-				X509_NAME_oneline(X509_CRL_get_issuer(crl), name, sizeof(name));
-				sg_text_sanitize(name);
-				if (r < 0)
-					v->reasons |= bit;
-				else
-					v->info |= bit;
-				snprintf(v->detail, sizeof(v->detail),
-					 "a CRL of %s is signed with %s", name,
-					 OBJ_nid2sn(X509_CRL_get_signature_nid(crl)));
-			}
+			snprintf(what, sizeof(what), "is signed with %s",
+				 OBJ_nid2sn(X509_CRL_get_signature_nid(crl)));
+			weak(v, sig_strength(ctx, X509_CRL_get_signature_nid(crl)),
+			     SG_REASON_WEAK_ALGORITHM, "a CRL of",
+			     X509_CRL_get_issuer(crl), what);
 		}
 	}
 }
