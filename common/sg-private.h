@@ -232,6 +232,14 @@ struct sg_ctx {
 						   SHA-256 of their DER */
 	size_t n_pinned;
 };
+/* trust.c: certificates or CRLs of every file of a list setting */
+int sg_trust_load_list(const char *list, bool want_crl, STACK_OF(X509) *certs,
+		       STACK_OF(X509_CRL) *crls, struct sg_error *err_r);
+/* sg_asn1_time(), with dflt for an absent time */
+time_t sg_trust_asn1_time(const ASN1_TIME *t, time_t dflt);
+/* the context's certificate and chain caches; -1 on ENOMEM */
+int sg_trust_caches_new(struct sg_ctx *ctx);
+void sg_trust_caches_free(struct sg_ctx *ctx);
 /* is this DER certificate one of pinned_certificates */
 bool sg_trust_is_pinned(const struct sg_ctx *ctx, const unsigned char *der,
 			size_t len);
