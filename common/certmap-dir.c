@@ -381,16 +381,6 @@ static struct dm_file *old_file(struct sg_dirmap *dm, const char *name)
 /* ---- the index ---- */
 
 /* addr_hash - SipHash of an address with the map's key */
-static uint64_t addr_hash(const struct sg_dirmap *dm, const char *addr)
-{
-	unsigned char h[crypto_shorthash_BYTES];
-	uint64_t v;
-
-	crypto_shorthash(h, (const unsigned char *)addr, strlen(addr), dm->key);
-	memcpy(&v, h, sizeof(v));
-	return v;
-}
-
 /* cmp_posting - qsort by hash, address, file, fingerprint */
 static int cmp_posting(const void *a, const void *b)
 {
@@ -432,7 +422,7 @@ static int build_index(struct sg_dirmap *dm)
 
 			for (k = 0, a = c->norm; k < c->n_norm;
 			     k++, a += strlen(a) + 1) {
-				postings[n].hash = addr_hash(dm, a);
+				postings[n].hash = sg_addr_hash(dm->key, a);
 				postings[n].addr = a;
 				postings[n].cert = c;
 				n++;
@@ -523,14 +513,6 @@ void sg_dirmap_invalidate(struct sg_dirmap *dm)
 }
 
 /* monotonic_ns - CLOCK_MONOTONIC in nanoseconds */
-static long long monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* rescan - read the directory, reusing unchanged files' records */
 static int rescan(struct sg_dirmap *dm, struct sg_error *err_r)
 {
@@ -629,7 +611,7 @@ nomem:
 /* sg_dirmap_refresh - re-read the directory when it changed */
 int sg_dirmap_refresh(struct sg_dirmap *dm, bool force, struct sg_error *err_r)
 {
-	long long now = monotonic_ns();
+	long long now = sg_monotonic_ns();
 	struct sg_error e;
 	struct stat st;
 
@@ -697,7 +679,7 @@ int sg_dirmap_find(struct sg_dirmap *dm, const char *addr,
 	*n_r = 0;
 	if (dm->table_size == 0 || !sg_dirmap_norm_addr(addr, norm, sizeof(norm)))
 		return 0;
-	h = addr_hash(dm, norm);
+	h = sg_addr_hash(dm->key, norm);
 	for (k = h & (dm->table_size - 1); (v = dm->table[k]) != 0;
 	     k = (k + 1) & (dm->table_size - 1)) {
 		const struct dm_posting *p = &dm->postings[v - 1];

@@ -148,14 +148,6 @@ static bool old_tls_loop(void);
 /* ---- small helpers ---- */
 
 /* monotonic_ns - CLOCK_MONOTONIC in nanoseconds */
-static long long monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* next_word - the next item of a comma/space separated list, or NULL */
 static const char *next_word(const char **pp, size_t *len_r)
 {
@@ -809,16 +801,6 @@ static void cache_sweep(struct sg_ldapmap *lm, bool all, long long now)
 }
 
 /* addr_hash - SipHash of an address with the map's key */
-static uint64_t addr_hash(const struct sg_ldapmap *lm, const char *addr)
-{
-	unsigned char h[crypto_shorthash_BYTES];
-	uint64_t v;
-
-	crypto_shorthash(h, (const unsigned char *)addr, strlen(addr), lm->key);
-	memcpy(&v, h, sizeof(v));
-	return v;
-}
-
 /* cache_get - a current answer for addr, or NULL (drops an expired one) */
 static struct lm_answer *cache_get(struct sg_ldapmap *lm, const char *addr,
 				   uint64_t h, long long now)
@@ -1156,7 +1138,7 @@ static int search(struct sg_ldapmap *lm, const char *filter,
 		  LDAPMessage **res_r, struct sg_error *err_r)
 {
 	size_t order[LM_MAX_SERVERS], n = 0, i, skip = SIZE_MAX;
-	long long now = monotonic_ns();
+	long long now = sg_monotonic_ns();
 	char sum[400] = "", why[200];
 	int rc;
 
@@ -1193,7 +1175,7 @@ static int search(struct sg_ldapmap *lm, const char *filter,
 			continue;
 		if (connect_server(lm, s, why, sizeof(why)) < 0) {
 			append_why(sum, sizeof(sum), lm->servers[s].url, why);
-			lm->servers[s].failed_at = monotonic_ns();
+			lm->servers[s].failed_at = sg_monotonic_ns();
 			continue;
 		}
 		rc = search_on(lm, filter, res_r);
@@ -1204,7 +1186,7 @@ static int search(struct sg_ldapmap *lm, const char *filter,
 		*res_r = NULL;
 		ld_message(lm->ld, rc, "search", why, sizeof(why));
 		append_why(sum, sizeof(sum), lm->servers[s].url, why);
-		lm->servers[s].failed_at = monotonic_ns();
+		lm->servers[s].failed_at = sg_monotonic_ns();
 		disconnect(lm);
 	}
 	sg_error_set(err_r, SG_ERR_IO, "ldap:%.100s: no LDAP server answered: %s",
@@ -1315,8 +1297,8 @@ int sg_ldapmap_find(struct sg_ldapmap *lm, const char *addr,
 	struct lm_answer *a;
 	struct lm_sigpipe sp;
 	LDAPMessage *res = NULL;
-	long long now = monotonic_ns();
-	uint64_t h = addr_hash(lm, addr);
+	long long now = sg_monotonic_ns();
+	uint64_t h = sg_addr_hash(lm->key, addr);
 	int fr, ret;
 
 	*certs_r = NULL;

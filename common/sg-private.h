@@ -27,6 +27,11 @@
 void sg_misuse(const char *expr, const char *file, int line)
 	__attribute__((noreturn));
 
+/* ---- time.c ---- */
+long long sg_monotonic_ns(void);
+/* keyed SipHash of an address (key: crypto_shorthash_KEYBYTES bytes) */
+uint64_t sg_addr_hash(const unsigned char *key, const char *addr);
+
 /* ---- config.c ---- */
 /* the next item of a list value ("a, b c": commas and white space
    separate): *item_r and *len_r; false at the end */
