@@ -1347,7 +1347,7 @@ nomem:
 void sg_ldapmap_origin(const struct sg_dirmap_cert *c, const char **dn_r,
 		       unsigned int *classes_r)
 {
-	const struct sg_ldap_cand *lc = (const struct sg_ldap_cand *)c;
+	const struct sg_ldap_cand *lc = SG_CONTAINER_OF(c, const struct sg_ldap_cand, pub);
 
 	*dn_r = lc->dn;
 	*classes_r = lc->classes;

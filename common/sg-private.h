@@ -13,6 +13,8 @@
 #include "config.h"
 #include "smimeguard.h"
 
+#include <stddef.h>
+
 #include <stdarg.h>
 #include <stdbool.h>
 
@@ -49,6 +51,10 @@ void sg_error_set_openssl(struct sg_error *err, enum sg_error_code code,
 void sg_openssl_errors(char *buf, size_t size);
 
 /* ---- buf.c: growable byte buffer ---- */
+/* the structure that holds member at ptr (no reliance on layout) */
+#define SG_CONTAINER_OF(ptr, type, member) \
+	((type *)(void *)((const char *)(ptr) - offsetof(type, member)))
+
 struct sg_buf {
 	unsigned char *data;
 	size_t used;
