@@ -143,16 +143,13 @@ const char *sg_mime_headers_ambiguity(const struct sg_headers *h)
 }
 
 /*
- * line_flags - is there an LF without CR before it, a CR without LF
+ * sg_mime_line_flags - is there an LF without CR before it, a CR without LF
  * after it, a NUL?  One pass, sixteen bytes at a time with SSE2 where
  * the machine has it (a memchr per line cost more than hashing the line
  * on 1 MB mail).
  */
-struct line_flags {
-	bool bare_lf, bare_cr, nul;
-};
-
-static void line_flags(const unsigned char *p, size_t len, struct line_flags *lf_r)
+void sg_mime_line_flags(const unsigned char *p, size_t len,
+			struct sg_line_flags *lf_r)
 {
 	size_t i = 0;
 	bool prev_cr = false;
@@ -204,9 +201,9 @@ static void line_flags(const unsigned char *p, size_t len, struct line_flags *lf
 
 bool sg_mime_has_bare_cr(const unsigned char *p, size_t len)
 {
-	struct line_flags lf;
+	struct sg_line_flags lf;
 
-	line_flags(p, len, &lf);
+	sg_mime_line_flags(p, len, &lf);
 	/* a NUL: C-string readers (libmime) stop there */
 	return lf.nul || lf.bare_cr;
 }
@@ -614,12 +611,12 @@ int sg_mime_canon_crlf(const unsigned char *in, size_t len,
 {
 	const unsigned char *p = in, *end = in + len, *nl;
 	unsigned char *out, *o;
-	struct line_flags lf;
+	struct sg_line_flags lf;
 	size_t bare = 0;
 
 	*out_r = NULL;
 	*out_len_r = len;
-	line_flags(in, len, &lf);
+	sg_mime_line_flags(in, len, &lf);
 	if (!lf.bare_lf)
 		return 0;	/* canonical already: no copy */
 	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {

@@ -155,6 +155,12 @@ void sg_mime_parse_headers(const unsigned char *p, size_t len,
    Content-Type or Content-Transfer-Encoding, lines that are not fields,
    bare CR); NULL when it cannot */
 const char *sg_mime_headers_ambiguity(const struct sg_headers *h);
+/* one pass: an LF without CR before it, a CR without LF after it, a NUL */
+struct sg_line_flags {
+	bool bare_lf, bare_cr, nul;
+};
+void sg_mime_line_flags(const unsigned char *p, size_t len,
+			struct sg_line_flags *flags_r);
 /* a CR that is not followed by LF (Python's email breaks lines there),
    or a NUL byte (C-string readers stop there) */
 bool sg_mime_has_bare_cr(const unsigned char *p, size_t len);

@@ -384,13 +384,14 @@ static bool gate_boundary(struct sg_verify_state *st, const char *where,
 /* gate_split - the delimiter lines of one multipart body */
 static void gate_split(struct sg_verify_state *st, const char *where,
 		       const unsigned char *body, size_t len,
-		       const struct sg_split *sp)
+		       const struct sg_split *sp, const struct sg_line_flags *lf)
 {
 	if (sp->stray > 0)
 		gate_note(st, where, "a line that starts like a delimiter but is not one (a prefix reader splits there)");
 	else if (!sp->closed)
 		gate_note(st, where, "no close delimiter");
-	else if (sg_mime_has_bare_cr(body, len))
+	else if (lf != NULL ? (lf->bare_cr || lf->nul) :
+		 sg_mime_has_bare_cr(body, len))
 		gate_note(st, where, "a CR without LF or a NUL byte (Python's email breaks the line at a CR, C-string readers stop at a NUL)");
 }
 
@@ -418,7 +419,8 @@ static void gate_entity(struct sg_verify_state *st, const unsigned char *p,
 				   ct.boundary, stack, n_stack))
 			return;
 		sg_mime_split(body, blen, ct.boundary, NULL, 0, &sp);
-		gate_split(st, "A multipart of the signed content", body, blen, &sp);
+		gate_split(st, "A multipart of the signed content", body, blen, &sp,
+			   NULL);
 		if (st->ambiguity != NULL || sp.n_parts == 0)
 			return;
 		max = sp.n_parts < st->ctx->limits.max_mime_parts ?
@@ -468,6 +470,7 @@ static void detached_entity(struct sg_verify_state *st,
 	struct sg_headers sh;
 	struct sg_ctype sct;
 	struct sg_split sp;
+	struct sg_line_flags lflags;
 	size_t dlen, clen;
 	bool bad;
 	unsigned char *der, *canon;
@@ -481,7 +484,9 @@ static void detached_entity(struct sg_verify_state *st,
 		return;
 	}
 	sg_mime_split(body, blen, ct->boundary, parts, SG_ARRAY_SIZE(parts), &sp);
-	gate_split(st, "The multipart/signed structure", body, blen, &sp);
+	/* one scan of the body serves the gate and the canonical form */
+	sg_mime_line_flags(body, blen, &lflags);
+	gate_split(st, "The multipart/signed structure", body, blen, &sp, &lflags);
 	if (sp.n_parts != 2) {
 		note_malformed(st, false, sp.n_parts < 2 ?
 			       "The multipart/signed message does not have its two parts (check the boundary)." :
@@ -508,8 +513,12 @@ static void detached_entity(struct sg_verify_state *st,
 			st->unknown |= R(INTERNAL_ERROR);
 		return;
 	}
-	/* verify over the canonical CRLF form (rule 9) */
-	if (sg_mime_canon_crlf(parts[0].p, parts[0].len, &canon, &clen) < 0) {
+	/* verify over the canonical CRLF form (rule 9); part 1 has no bare
+	   LF when the whole body has none */
+	canon = NULL;
+	clen = parts[0].len;
+	if (lflags.bare_lf &&
+	    sg_mime_canon_crlf(parts[0].p, parts[0].len, &canon, &clen) < 0) {
 		st->unknown |= R(INTERNAL_ERROR);
 		free(der);
 		return;
