@@ -210,7 +210,7 @@ class ServerTest(unittest.TestCase):
         cls.password = cls.env["IMAP_PASSWORD"]
         cls.domain = cls.env["MAIL_DOMAIN"]
         cls.conf = os.path.join(cls.env["STATE_DIR"], "smimeguard.conf")
-        build = os.environ.get("SG_BUILD") or os.path.join(TOP, "build", "sandbox")
+        build = os.environ.get("SG_BUILD") or os.path.join(cls.env["STATE_DIR"], "build")
         cls.smimectl = os.path.join(build, "tools", "smimectl")
         if not os.access(cls.smimectl, os.X_OK):
             cls.smimectl = None
