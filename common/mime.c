@@ -562,8 +562,17 @@ void sg_mime_split(const unsigned char *body, size_t len, const char *boundary,
 			break;
 		at = (size_t)(hit - body);
 		pos = at + 1;
-		if (at > 0 && body[at - 1] != '\n')
-			continue;	/* not at the start of a line */
+		if (at > 0 && body[at - 1] != '\n') {
+			/* not at the start of a line, but OpenSSL's
+			   SMIME_read_CMS reads lines in 1023-byte pieces: a
+			   delimiter there starts a part for it alone */
+			const unsigned char *nl = memrchr(body, '\n', at);
+			size_t off = at - (nl != NULL ? (size_t)(nl - body) + 1 : 0);
+
+			if (off % 1023 == 0)
+				sp->stray++;
+			continue;
+		}
 		kind = delimiter_at(body, len, at, blen, &next);
 		if (kind == 0) {
 			sp->stray++;

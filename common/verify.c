@@ -72,7 +72,7 @@ static bool headers_over_limit(struct sg_verify_state *st,
 	    h->n_fields <= lim->max_header_fields)
 		return false;
 	if (is_pkcs7_mime(ct) && expect_of(ct) == EXPECT_ENVELOPED)
-		st->encrypted_layer = true;
+		;	/* a label is not encryption: the body was not checked */
 	else if ((strcmp(ct->type, "multipart") == 0 &&
 		  strcmp(ct->subtype, "signed") == 0 &&
 		  is_signature_protocol(ct->protocol)) || is_pkcs7_mime(ct))
@@ -403,12 +403,25 @@ static void gate_entity(struct sg_verify_state *st, const unsigned char *p,
 	struct sg_headers h;
 	struct sg_ctype ct;
 
-	if (st->ambiguity != NULL || depth > st->ctx->limits.max_mime_depth ||
-	    n_stack >= GATE_MAX_NEST)
+	if (st->ambiguity != NULL)
 		return;
+	if (depth > st->ctx->limits.max_mime_depth || n_stack >= GATE_MAX_NEST) {
+		/* what lies deeper was not checked: never verified */
+		if (!(st->unknown & R(TOO_COMPLEX)))
+			sg_res_add_detail(st->res, "The signed content nests deeper than max_mime_depth (%u); its structure was not checked.",
+					  st->ctx->limits.max_mime_depth);
+		st->unknown |= R(TOO_COMPLEX);
+		return;
+	}
 	sg_mime_parse_headers(p, len, &h);
 	sg_mime_parse_ctype(&h.content_type, &ct);
 	gate_headers(st, "A header of the signed content", &h, &ct);
+	if ((strcmp(ct.type, "multipart") == 0 || strcmp(ct.type, "message") == 0) &&
+	    sg_mime_parse_cte(&h.cte) != SG_CTE_IDENTITY) {
+		gate_note(st, "A multipart or message part of the signed content",
+			  "a transfer encoding other than 7bit, 8bit or binary (readers decode it or not)");
+		return;
+	}
 	if (strcmp(ct.type, "multipart") == 0) {
 		const unsigned char *body = p + h.body_offset;
 		size_t blen = len - h.body_offset, max, i;
@@ -423,8 +436,14 @@ static void gate_entity(struct sg_verify_state *st, const unsigned char *p,
 			   NULL);
 		if (st->ambiguity != NULL || sp.n_parts == 0)
 			return;
-		max = sp.n_parts < st->ctx->limits.max_mime_parts ?
-			sp.n_parts : st->ctx->limits.max_mime_parts;
+		if (sp.n_parts > st->ctx->limits.max_mime_parts) {
+			if (!(st->unknown & R(TOO_COMPLEX)))
+				sg_res_add_detail(st->res, "A multipart of the signed content has %zu parts, over max_mime_parts (%u); it was not checked.",
+						  sp.n_parts, st->ctx->limits.max_mime_parts);
+			st->unknown |= R(TOO_COMPLEX);
+			return;
+		}
+		max = sp.n_parts;
 		if ((parts = calloc(max, sizeof(*parts))) == NULL) {
 			st->unknown |= R(INTERNAL_ERROR);
 			return;
@@ -664,8 +683,10 @@ static void inspect_inner(struct sg_verify_state *st, const unsigned char *p,
 	if (top && st->bind_sender)
 		collect_inner_from(st, &h);
 	if (strcmp(ct.type, "message") == 0 && strcmp(ct.subtype, "rfc822") == 0 &&
-	    strcmp(ct.forwarded, "no") == 0) {
-		/* RFC 9788 / RFC 8551 3.1 wrapped message */
+	    strcmp(ct.forwarded, "yes") != 0) {
+		/* RFC 9788 / RFC 8551 3.1 wrapped message (clients show a
+		   signed message/rfc822 root as the message itself, with or
+		   without forwarded=no) */
 		inspect_inner(st, p + h.body_offset, len - h.body_offset,
 			      depth + 1, top);
 		return;
@@ -757,6 +778,14 @@ static void finish(struct sg_verify_state *st)
 			st->fail |= R(MALFORMED);
 		else
 			st->info |= R(MALFORMED);
+		st->encrypted_layer = false;
+	}
+	if (st->detached && st->encrypted_layer &&
+	    (st->fail & (R(MALFORMED) | R(AMBIGUOUS_CONTENT)))) {
+		/* the signature part is not a plain detached SignedData:
+		   readers may show what it holds (plaintext beside the
+		   ciphertext) */
+		sg_res_add_detail(res, "The signature part beside the encrypted part is not a well-formed detached signature; the message does not count as encrypted.");
 		st->encrypted_layer = false;
 	}
 	if (st->detached && st->encrypted_layer && !st->outside_text_ok) {
@@ -880,7 +909,12 @@ static void too_large(struct sg_verify_state *st, const unsigned char *msg,
 	sg_mime_parse_headers(msg, len, &h);
 	sg_mime_parse_ctype(&h.content_type, &ct);
 	if (is_pkcs7_mime(&ct) && expect_of(&ct) == EXPECT_ENVELOPED) {
-		st->encrypted_layer = true;
+		/* labelled encrypted, too large to check the body: not
+		   counted as encrypted (a label is not encryption) */
+		st->info |= R(TOO_LARGE);
+		sg_res_add_detail(st->res, "The message is %zu bytes, over the verification limit of %zu; it is labelled encrypted, but that was not checked.",
+				  total_len, st->ctx->limits.max_message_size);
+		return;
 	} else if ((strcmp(ct.type, "multipart") == 0 &&
 		    strcmp(ct.subtype, "signed") == 0 &&
 		    is_signature_protocol(ct.protocol)) || is_pkcs7_mime(&ct)) {
