@@ -1086,7 +1086,8 @@ class ServerTest(unittest.TestCase):
         smime_protect_keywords governs, not the accessing user's.  dave
         (no) with write access to bob's (yes) folder can neither set nor
         clear $SMIME* there (STORE, APPEND); carol (reject) gets bob's
-        silent "yes" there; bob in dave's folder gets dave's "no"."""
+        silent "yes" there; bob in dave's folder gets dave's "no"; a
+        public folder follows the global settings."""
         self._need_acl()
         names = ["plain.eml", "alice-detached-tampered.eml", "alice-detached.eml"]
         self.lmtp(self.addr("bob", "acl1"), [self.read_msg(n) for n in names])
@@ -1130,6 +1131,30 @@ class ServerTest(unittest.TestCase):
         got = self.fetch_all(self.imap(self.addr("dave")), "acl1")
         self.assert_kw(list(got.values())[0]["FLAGS"], {V},
                        "dave's folder follows dave's smime_protect_keywords = no")
+        # a public folder has no owner: the global settings ("yes") apply
+        # to everybody, dave included
+        if os.environ.get("SANDBOX_MAIL_FORMAT", "maildir") != "maildir":
+            return
+        pub = os.path.join(self.env["STATE_DIR"], "mail", "public", ".pub1")
+        for d in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(pub, d), exist_ok=True)
+        with open(os.path.join(pub, "dovecot-acl"), "w") as f:
+            f.write("anyone lrwsite\n")
+        st = os.stat(os.path.join(self.env["STATE_DIR"], "mail"))
+        for root, dirs, fs in os.walk(pub):
+            for x in [root] + [os.path.join(root, y) for y in dirs + fs]:
+                os.chown(x, st.st_uid, st.st_gid)
+        typ, data = dave.append("public/pub1", "($SMIMEVerified $SMIMESigned)", None,
+                                crlf(self.read_msg("plain.eml")))
+        self.assertEqual(typ, "OK", data)
+        typ, data = dave.select("public/pub1")
+        self.assertEqual(typ, "OK", data)
+        typ, data = dave.uid("STORE", "1:*", "+FLAGS", "($SMIMEVerified $SMIMESigned)")
+        self.assertEqual(typ, "OK", data)
+        got = self.fetch_all(self.imap(self.addr("bob")), "public/pub1")
+        self.assertEqual(len(got), 1)
+        self.assert_kw(list(got.values())[0]["FLAGS"], set(),
+                       "dave's APPEND and STORE in a public folder")
 
     def test_8g_shared_owner_verifies(self):
         """A shared folder is judged with its owner's settings: dave's
