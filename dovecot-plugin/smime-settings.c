@@ -16,8 +16,10 @@
 #include "str-sanitize.h"
 #include "var-expand.h"
 #include "auth-master.h"
-#include "master-service.h"
+#include "master-service-private.h"
 #include "master-service-settings.h"
+#include "settings-parser.h"
+#include "mail-storage-settings.h"
 #include "mail-user.h"
 #include "smime-plugin.h"
 
@@ -120,13 +122,44 @@ void smime_settings_user(struct mail_user *user, struct smime_settings *set_r)
 	}
 }
 
+/* the mail user settings of the process's global configuration (before
+   any userdb field), or NULL.  The roots of the master service's parser
+   depend on the binary (doveadm reads its own first), and the mail root
+   may be a copy extended by dynamic storage settings: found by module */
+static const struct mail_user_settings *settings_global_user_set(void)
+{
+	const struct setting_parser_info *const *roots;
+	void **sets;
+	unsigned int i;
+
+	if (master_service == NULL || master_service->set_parser == NULL)
+		return NULL;
+	roots = settings_parser_get_roots(master_service->set_parser);
+	sets = settings_parser_get_list(master_service->set_parser);
+	for (i = 0; roots[i] != NULL; i++) {
+		if (roots[i] == &mail_user_setting_parser_info ||
+		    (roots[i]->parent == NULL && roots[i]->module_name != NULL &&
+		     strcmp(roots[i]->module_name,
+			    mail_user_setting_parser_info.module_name) == 0))
+			return sets[i];
+	}
+	return NULL;
+}
+
 void smime_settings_global(struct mail_user *user,
 			   struct smime_settings *set_r)
 {
-	void **sets = master_service_settings_get_others(master_service);
-	const struct mail_user_settings *uset = sets[0];
+	const struct mail_user_settings *uset;
 	unsigned int i;
 
+	uset = settings_global_user_set();
+	if (uset == NULL) {
+		/* not known here: the user's own, never unprotected */
+		smime_settings_user(user, set_r);
+		if (set_r->protect == SMIME_PROTECT_NO)
+			set_r->protect = SMIME_PROTECT_YES;
+		return;
+	}
 	settings_defaults(set_r);
 	for (i = 0; i < N_ELEMENTS(settings_names); i++) {
 		const char *value =
