@@ -850,24 +850,37 @@ static void smime_scan(struct mailbox *box)
 			    smime_reverify(mail, &v, &at_delivery) == 0) {
 				smime_memo_add(sbox, mail->uid, v.keywords);
 				verified++;
+				changed++;
 			} else {
-				if (bits != 0)
+				/* a mail that stays pending changes nothing
+				   (no write: idle sessions must not wake each
+				   other up for it) */
+				bool did = FALSE;
+
+				if (bits != 0) {
 					smime_set_mail_keywords(mail, 0);
-				if (have == 0)
+					smime_memo_add(sbox, mail->uid, 0);
+					did = TRUE;
+				}
+				if (have == 0) {
 					smime_write_pending(mail);
-				smime_memo_add(sbox, mail->uid, 0);
+					did = TRUE;
+				}
 				if (first_pending == 0)
 					first_pending = mail->uid;
-				stripped++;
+				if (did) {
+					stripped++;
+					changed++;
+				}
 			}
-			changed++;
 		}
 	} T_END;
 	mail_free(&mail);
 
 	sbox->scanned_uid = first_pending != 0 ? first_pending : hdr->next_uid;
 	sbox->scanned_uid_validity = hdr->uid_validity;
-	if (changed > 0 || scanned >= SMIME_SCAN_MARK_EVERY) {
+	if (changed > 0 || (scanned >= SMIME_SCAN_MARK_EVERY &&
+			    sh.scanned_uid != sbox->scanned_uid)) {
 		sh.uid_validity = hdr->uid_validity;
 		sh.scanned_uid = sbox->scanned_uid;
 		mail_index_update_header_ext(t->itrans, ext_id, 0,
