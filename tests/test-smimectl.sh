@@ -140,7 +140,48 @@ grep -q "no S/MIME certificate is known" "$tmp/out" && pass=$((pass + 1)) || { f
 check "policy: certificate known" 0 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient bob@example.org
 check "policy: plaintext refused" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient bob@example.org --message "$D/msg/plain.eml"
 grep -q "not encrypted" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy plaintext text"; }
-check "policy: null sender exempt" 0 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender "" --recipient nobody@example.org --message "$D/msg/plain.eml"
+# the null sender and Auto-Submitted are exempt only when named, and
+# then only for the named clients (issue 10, item 3)
+check "policy: null sender not exempt" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender "" --recipient bob@example.org --message "$D/msg/plain.eml"
+grep -q "not-encrypted" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy null sender reason"; }
+check "policy: auto-replied not exempt" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient bob@example.org --auto-submitted auto-replied --message "$D/msg/plain.eml"
+{ cat "$tmp/pol.conf"; printf 'policy_exemptions = null-sender, auto-submitted\npolicy_exemption_clients = 192.0.2.0/24\n'; } > "$tmp/pol-ex.conf"
+check "policy: null sender, exempt client" 0 "$SMIMECTL" policy test -c "$tmp/pol-ex.conf" --sender "" --client 192.0.2.7 --recipient bob@example.org --message "$D/msg/plain.eml"
+grep -q "exempt client" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy exempt client text"; }
+check "policy: null sender, other client" 1 "$SMIMECTL" policy test -c "$tmp/pol-ex.conf" --sender "" --client 198.51.100.7 --recipient bob@example.org --message "$D/msg/plain.eml"
+check "policy: null sender, no client" 1 "$SMIMECTL" policy test -c "$tmp/pol-ex.conf" --sender "" --recipient bob@example.org --message "$D/msg/plain.eml"
+check "policy: auto-replied, exempt client" 0 "$SMIMECTL" policy test -c "$tmp/pol-ex.conf" --sender a@internal.example --client 192.0.2.7 --recipient bob@example.org --auto-submitted auto-replied --message "$D/msg/plain.eml"
+check "policy: Auto-Submitted nope" 1 "$SMIMECTL" policy test -c "$tmp/pol-ex.conf" --sender a@internal.example --client 192.0.2.7 --recipient bob@example.org --auto-submitted nope --message "$D/msg/plain.eml"
+{ printf 'Auto-Submitted: auto-generated\r\n'; cat "$D/msg/plain.eml"; } > "$tmp/auto.eml"
+check "policy: Auto-Submitted in the message" 0 "$SMIMECTL" policy test -c "$tmp/pol-ex.conf" --sender a@internal.example --client 192.0.2.7 --recipient bob@example.org --message "$tmp/auto.eml"
+{ printf 'Auto-Submitted: auto-generated\r\nAuto-Submitted: no\r\n'; cat "$D/msg/plain.eml"; } > "$tmp/auto2.eml"
+check "policy: two Auto-Submitted fields" 1 "$SMIMECTL" policy test -c "$tmp/pol-ex.conf" --sender a@internal.example --client 192.0.2.7 --recipient bob@example.org --message "$tmp/auto2.eml"
+# recipients as Postfix routes them (issue 10, items 1 and 2)
+check "policy: percent hack" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient "nobody%example.org@internal.example"
+grep -q "routed to <nobody@example.org>" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy routed text"; }
+check "policy: bang path, trailing dot" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient "EXAMPLE.org.!nobody@internal.example"
+check "policy: quoted @" 0 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient '"bob@example.org"@internal.example'
+grep -q "a usable certificate is known" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy quoted @ lookup"; }
+check "policy: address literal" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient "bob@[192.0.2.1]"
+grep -q "refused: 553 5.1.3" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy literal text"; }
+long=nico+$(printf '%0300d' 0)@example.org
+check "policy: 300-octet address" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient "$long"
+grep -q "refused: 501 5.5.4" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy long text"; }
+# what Postfix says about the route ({rcpt_mailer})
+check "policy: internal transport" 0 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --transport lmtp --recipient nobody@example.org
+grep -q "internal transport lmtp" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy transport text"; }
+check "policy: other transport" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --transport smtp --recipient nobody@example.org
+# the cipher floor (issue 10, item 6)
+{ cat "$tmp/pol.conf"; printf 'certificate_maps = dir:%s/cipher/certs\n' "$D"; } > "$tmp/pol-c.conf"
+check "policy: AES-128-CBC" 0 "$SMIMECTL" policy test -c "$tmp/pol-c.conf" --sender a@internal.example --recipient bob@example.org --message "$D/msg/encrypted-aes128cbc.eml"
+for c in des rc2-40 3des; do
+	check "policy: $c refused" 1 "$SMIMECTL" policy test -c "$tmp/pol-c.conf" --sender a@internal.example --recipient bob@example.org --message "$D/msg/encrypted-$c.eml"
+	grep -q "weak-cipher" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy $c reason"; }
+done
+{ cat "$tmp/pol-c.conf"; printf 'allow_3des = yes\n'; } > "$tmp/pol-3des.conf"
+check "policy: 3DES allowed" 0 "$SMIMECTL" policy test -c "$tmp/pol-3des.conf" --sender a@internal.example --recipient bob@example.org --message "$D/msg/encrypted-3des.eml"
+check "policy: password RecipientInfo" 1 "$SMIMECTL" policy test -c "$tmp/pol-c.conf" --sender a@internal.example --recipient bob@example.org --message "$D/msg/encrypted-pwri.eml"
+grep -q "password-recipient.*RecipientInfo 2" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy pwri reason"; }
 check "policy: usage" 2 "$SMIMECTL" policy test -c "$tmp/pol.conf" --recipient x@y.example
 
 # doctor: the trust store, CRLs and (dir: map) addresses; LDAP: tests/ldap/
