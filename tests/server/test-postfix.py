@@ -634,7 +634,8 @@ class PostfixTest(unittest.TestCase):
                               sender=sender, tid=tid)
                 self.assert_rejected_at_data(o, [self.enc], words=["not encrypted"])
         # exemptions named, for this client (the sandbox's clients are
-        # 127.0.0.1; a client not named is in suite-policy.c and
+        # 127.0.0.1, like its after-queue check, which a site must never
+        # name; a client not named is in suite-policy.c and
         # test-smimectl.sh)
         try:
             self.reconfigure("policy_exemptions = null-sender, auto-submitted\n"
