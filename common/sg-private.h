@@ -629,6 +629,18 @@ void sg_ldapmap_origin(const struct sg_dirmap_cert *c, const char **dn_r,
    domain: no query); -1 out of memory */
 int sg_ldapmap_filter(const char *tmpl, const char *addr, struct sg_buf *out);
 
+/* ---- policy-addr.c: envelope addresses as Postfix routes them ---- */
+#define SG_ROUTE_MAX_HOPS 8
+struct sg_route {
+	size_t n;			/* hops, >= 1 when SG_ADDRESS_OK */
+	char hop[SG_ROUTE_MAX_HOPS][SG_ADDRESS_MAX + 1];
+};
+/* follow addr (no angle brackets) through Postfix's routing of its
+   local part; every hop has a domain.  SG_ADDRESS_OK, or why says why not
+   (a sentence). */
+enum sg_address_status sg_addr_route(const char *addr, struct sg_route *r,
+				     char *why, size_t why_size);
+
 /* ---- trust.c for doctor.c ---- */
 /* all certificates (or CRLs) of one PEM or DER file; *n_r of them.
    0, or -1 (SG_ERR_IO: cannot read it; SG_ERR_NOMEM) */

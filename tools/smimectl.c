@@ -250,7 +250,10 @@ static void print_text(const struct sg_result *res, const char *file)
 			else if (r->kind == SG_RECIPIENT_SKI)
 				printf("    recipient: ski=%s\n", r->ski);
 			else
-				printf("    recipient: (other kind)\n");
+				printf("    recipient: (%s)\n",
+				       r->info == SG_RI_PWRI ? "a password" :
+				       r->info == SG_RI_KEKRI ? "a shared key (KEK)" :
+				       "other kind");
 		}
 	}
 	printf("  detail: %s\n", sg_result_detail(res));
