@@ -28,6 +28,10 @@ void usage_doctor(FILE *fp);
 int cmd_crl(int argc, char **argv);
 void usage_crl(FILE *fp);
 
+/* cmd_report - smimectl report (cmd-report.c) */
+int cmd_report(int argc, char **argv);
+void usage_report(FILE *fp);
+
 /* ---- ctl-common.c ---- */
 /* the trust-store options several subcommands take; getopt values of the
    long-only ones (pick other values above 0x200 for the rest) */
