@@ -312,7 +312,7 @@ struct report {
 	bool have_since, have_until;
 	unsigned int top;
 	unsigned int expiry_days;
-	bool progress;
+	int progress;		/* 0 none, 1 on a terminal, 2 --progress */
 	struct sg_policy *pol;	/* rules of lines that name none */
 	/* sources */
 	struct source *src;
@@ -785,7 +785,7 @@ static bool phrase_value(const char *msg, const char *phrase, char *out,
 	if (p == NULL)
 		return false;
 	p += strlen(phrase);
-	e = p + strcspn(p, ");,:");
+	e = p + strcspn(p, ");,");
 	and = strstr(p, " and ");
 	if (and != NULL && and < e)
 		e = and;
@@ -802,10 +802,18 @@ static void rule_of(const char *msg, char *out, size_t size)
 	bool have_r, have_s;
 
 	out[0] = '\0';
-	if (kv_find(msg, "rule", out, size) && out[0] != '\0' &&
-	    strcmp(out, "-") != 0)
+	if (kv_find(msg, "rule", rr, sizeof(rr)) && rr[0] != '\0' &&
+	    strcmp(rr, "-") != 0) {
+		/* a policy map key: "from:..." is a sender rule */
+		if (strncmp(rr, "recipient rule ", 15) == 0 ||
+		    strncmp(rr, "sender rule ", 12) == 0 || rr[0] == '(')
+			snprintf(out, size, "%s", rr);
+		else
+			snprintf(out, size, "%s rule %.*s",
+				 strncasecmp(rr, "from:", 5) == 0 ? "sender" :
+				 "recipient", (int)(size / 2), rr);
 		return;
-	out[0] = '\0';
+	}
 	have_r = phrase_value(msg, "recipient rule ", rr, sizeof(rr));
 	have_s = phrase_value(msg, "sender rule ", sr, sizeof(sr));
 	if (have_r || have_s) {
@@ -876,7 +884,9 @@ static bool parse_outbound(struct report *r, const char *line, bool dated,
 	if (strstr(msg, "from=<") == NULL && strstr(msg, "to=<") == NULL)
 		return false;
 	if (!kv_find(msg, "from", sender, sizeof(sender)))
-		sender[0] = '\0';
+		snprintf(sender, sizeof(sender), "(not logged)");
+	else if (sender[0] == '\0')
+		snprintf(sender, sizeof(sender), "<>");
 	/* recipients: every <address> but the sender's */
 	for (p = msg; (p = strchr(p, '<')) != NULL && n_rcpts < MAX_RCPTS; p++) {
 		const char *end = strchr(p, '>');
@@ -907,7 +917,8 @@ static bool parse_outbound(struct report *r, const char *line, bool dated,
 		struct sg_policy_decision d;
 
 		/* the line does not say: what the current policy says */
-		sg_policy_decide(r->pol, sender, rcpts[0], &d);
+		sg_policy_decide(r->pol, sender[0] == '(' || sender[0] == '<' ?
+				 "" : sender, rcpts[0], &d);
 		clean(rule, sizeof(rule), d.why, strlen(d.why));
 		e = kv_get(&r->out_rules, rule);
 		e->bits |= 1;
@@ -927,8 +938,9 @@ static bool parse_outbound(struct report *r, const char *line, bool dated,
 		       dom + 1 : "(none)")->n[o]++;
 	}
 	if (o != OUT_ACCEPT && o != OUT_EXEMPT) {
-		lower(sender);
-		kv_get(&r->out_senders, sender[0] != '\0' ? sender : "<>")->n[o]++;
+		if (sender[0] != '(')
+			lower(sender);
+		kv_get(&r->out_senders, sender)->n[o]++;
 	}
 	return true;
 }
@@ -1184,7 +1196,7 @@ static void status_line(struct report *r, struct source *s,
 /* ---- reading files, with progress on a terminal ---- */
 
 struct progress {
-	bool on, shown;
+	bool on, shown, forced;
 	char name[128];
 	off_t total;
 	struct timespec start, last;
@@ -1209,7 +1221,7 @@ static void human_size(double v, char *buf, size_t size)
 }
 
 /* progress_tick - redraw the progress line at most 5 times a second,
-   and only once a file has taken half a second */
+   and (unless --progress) only once a file has taken half a second */
 static void progress_tick(struct progress *pg, gzFile gz, uint64_t lines)
 {
 	struct timespec now;
@@ -1219,7 +1231,8 @@ static void progress_tick(struct progress *pg, gzFile gz, uint64_t lines)
 	if (!pg->on)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (elapsed(&pg->start, &now) < 0.5 || elapsed(&pg->last, &now) < 0.2)
+	if ((!pg->forced && elapsed(&pg->start, &now) < 0.5) ||
+	    (pg->shown && elapsed(&pg->last, &now) < 0.2))
 		return;
 	pg->last = now;
 	off = gzoffset(gz);
@@ -1349,7 +1362,8 @@ static int read_source(struct report *r, const char *path, bool status)
 		clean(pg.name, sizeof(pg.name), s->name, strlen(s->name));
 	}
 	s->status = status;
-	pg.on = r->progress;
+	pg.on = r->progress > 0;
+	pg.forced = r->progress == 2;
 	clock_gettime(CLOCK_MONOTONIC, &pg.start);
 	buf = xmalloc(LINE_MAX_LEN);
 	while (gzgets(gz, buf, LINE_MAX_LEN) != NULL) {
@@ -2213,6 +2227,7 @@ static void svg_daily(FILE *fp, const char *title, const struct kvmap *m,
 	size_t n, i, j;
 	struct kv **v = kv_sorted(m, NULL, &n);
 	uint64_t max = 0, totals[NV] = { 0 };
+	size_t ticks;
 	double bw;
 
 	if (n == 0) {
@@ -2234,13 +2249,15 @@ static void svg_daily(FILE *fp, const char *title, const struct kvmap *m,
 	h(fp, title);
 	fprintf(fp, "\">");
 	svg_legend(fp, left, 4, n_series, names, colours, totals);
-	for (i = 0; i <= 4; i++) {
-		int y = top + plot_h - (int)(plot_h * i / 4);
+	/* max is 1, 2 or 5 times a power of ten: five ticks from 5 on */
+	ticks = max >= 5 ? 5 : (size_t)max;
+	for (i = 0; i <= ticks; i++) {
+		int y = top + plot_h - (int)((size_t)plot_h * i / ticks);
 
 		fprintf(fp, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"g\"/>"
 			"<text x=\"%d\" y=\"%d\" class=\"s\" text-anchor=\"end\">%llu</text>",
 			left, y, left + plot_w, y, left - 4, y + 4,
-			(unsigned long long)(max * i / 4));
+			(unsigned long long)(max * i / ticks));
 	}
 	for (i = 0; i < n; i++) {
 		double x = left + bw * (double)i, y = top + plot_h;
@@ -2860,7 +2877,8 @@ int cmd_report(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	r.progress = progress == 1 || (progress == -1 && isatty(STDERR_FILENO));
+	r.progress = progress == 1 ? 2 :
+		     progress == -1 && isatty(STDERR_FILENO) ? 1 : 0;
 
 	/* configuration: certificates and the policy */
 	want_conf = st.config != NULL || st.trust != NULL || st.inter != NULL ||
