@@ -193,6 +193,21 @@ static struct kv *kv_get(struct kvmap *m, const char *key)
 	return &m->slots[i];
 }
 
+/* kv_lookup - the counters of key, or NULL */
+static const struct kv *kv_lookup(const struct kvmap *m, const char *key)
+{
+	size_t i;
+
+	if (m->size == 0)
+		return NULL;
+	for (i = hash_str(key) & (m->size - 1); m->slots[i].key != NULL;
+	     i = (i + 1) & (m->size - 1)) {
+		if (strcmp(m->slots[i].key, key) == 0)
+			return &m->slots[i];
+	}
+	return NULL;
+}
+
 static void kv_free(struct kvmap *m)
 {
 	size_t i;
@@ -1634,14 +1649,15 @@ static void text_reasons(FILE *fp, const struct kvmap *m)
 	size_t n, i;
 	struct kv **v = kv_sorted(m, w_all, &n);
 
-	fprintf(fp, "\nReasons                    failed inconcl  verified  sentence\n");
+	fprintf(fp, "\nReasons                    failed inconcl  verified  unsigned  sentence\n");
 	if (n == 0)
 		fprintf(fp, "  (none)\n");
 	for (i = 0; i < n; i++) {
-		fprintf(fp, "  %-22s %8llu %7llu %9llu  %s\n", v[i]->key,
+		fprintf(fp, "  %-22s %8llu %7llu %9llu %9llu  %s\n", v[i]->key,
 			(unsigned long long)v[i]->n[CAT_FAILED],
 			(unsigned long long)v[i]->n[CAT_SIGNED],
 			(unsigned long long)(v[i]->n[CAT_VERIFIED] + v[i]->n[CAT_ENCRYPTED]),
+			(unsigned long long)v[i]->n[CAT_NONE],
 			reason_sentence(v[i]->key));
 	}
 	free(v);
@@ -2218,6 +2234,80 @@ static void svg_hbars(FILE *fp, const char *title, size_t n_rows,
 	fprintf(fp, "</svg>\n");
 }
 
+/* day_time - noon UTC of "2026-12-03"; 0 when it is not a day */
+static time_t day_time(const char *day)
+{
+	struct tm tm;
+	int y = digits(day, 4), mo = digits(day + 5, 2), d = digits(day + 8, 2);
+
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || day[4] != '-' ||
+	    day[7] != '-' || day[10] != '\0')
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = 12;
+	return timegm(&tm);
+}
+
+/* days_filled - the days of m from the first to the last, days without
+   counts included (at zero), so the time axis has no holes; the sorted
+   keys alone when the span is over 1000 days.  Entries point into m or
+   into *zeros_r (free both arrays) */
+static struct kv **days_filled(const struct kvmap *m, size_t *n_r,
+			       struct kv **zeros_r)
+{
+	size_t n, i, span;
+	struct kv **v = kv_sorted(m, NULL, &n);
+	time_t first, last;
+
+	*zeros_r = NULL;
+	*n_r = n;
+	if (n < 2 || (first = day_time(v[0]->key)) == 0 ||
+	    (last = day_time(v[n - 1]->key)) == 0 || last < first)
+		return v;
+	span = (size_t)((last - first) / 86400) + 1;
+	if (span > 1000 || span == n)
+		return v;
+	{
+		struct kv **out = xcalloc(span, sizeof(*out));
+		struct kv *zeros = xcalloc(span, sizeof(*zeros));
+		char key[16];
+
+		for (i = 0; i < span; i++) {
+			time_t t = first + (time_t)i * 86400;
+			const struct kv *e;
+			struct tm tm;
+
+			gmtime_r(&t, &tm);
+			strftime(key, sizeof(key), "%Y-%m-%d", &tm);
+			if ((e = kv_lookup(m, key)) != NULL) {
+				out[i] = (struct kv *)e;
+			} else {
+				zeros[i].key = xstrdup(key);
+				out[i] = &zeros[i];
+			}
+		}
+		free(v);
+		*zeros_r = zeros;
+		*n_r = span;
+		return out;
+	}
+}
+
+static void days_free(struct kv **v, struct kv *zeros, size_t n)
+{
+	size_t i;
+
+	if (zeros != NULL) {
+		for (i = 0; i < n; i++)
+			free(zeros[i].key);
+	}
+	free(zeros);
+	free(v);
+}
+
 /* svg_daily - stacked columns per day */
 static void svg_daily(FILE *fp, const char *title, const struct kvmap *m,
 		      size_t n_series, const char *const *names,
@@ -2225,13 +2315,14 @@ static void svg_daily(FILE *fp, const char *title, const struct kvmap *m,
 {
 	const int left = 50, plot_w = 640, plot_h = 180, top = 30;
 	size_t n, i, j;
-	struct kv **v = kv_sorted(m, NULL, &n);
+	struct kv *zeros;
+	struct kv **v = days_filled(m, &n, &zeros);
 	uint64_t max = 0, totals[NV] = { 0 };
 	size_t ticks;
 	double bw;
 
 	if (n == 0) {
-		free(v);
+		days_free(v, zeros, n);
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -2278,7 +2369,7 @@ static void svg_daily(FILE *fp, const char *title, const struct kvmap *m,
 				x + bw / 2, top + plot_h + 16, v[i]->key + 5);
 	}
 	fprintf(fp, "</svg>\n");
-	free(v);
+	days_free(v, zeros, n);
 }
 
 static void html_signers(FILE *fp, const struct kvmap *m, unsigned int top,
@@ -2317,7 +2408,9 @@ static void html_signers(FILE *fp, const struct kvmap *m, unsigned int top,
 
 static void html_reasons(FILE *fp, const struct kvmap *m)
 {
-	static const size_t series[3] = { CAT_FAILED, CAT_SIGNED, CAT_VERIFIED };
+	static const size_t series[5] = {
+		CAT_FAILED, CAT_SIGNED, CAT_VERIFIED, CAT_ENCRYPTED, CAT_NONE
+	};
 	size_t n, i;
 	struct kv **v = kv_sorted(m, w_all, &n);
 
@@ -2327,16 +2420,19 @@ static void html_reasons(FILE *fp, const struct kvmap *m)
 		free(v);
 		return;
 	}
-	svg_hbars(fp, "Reasons", n, v, 3, cat_names, cat_colours, series);
+	svg_hbars(fp, "Reasons", n, v, 5, cat_names, cat_colours, series);
 	fprintf(fp, "<table><tr><th>reason</th><th>failed</th><th>inconclusive</th>"
-		"<th>verified (warning)</th><th>what it means</th></tr>\n");
+		"<th>verified or encrypted (warning)</th><th>unsigned</th>"
+		"<th>what it means</th></tr>\n");
 	for (i = 0; i < n; i++) {
 		fprintf(fp, "<tr><td><code>");
 		h(fp, v[i]->key);
 		fprintf(fp, "</code></td><td class=\"n\">%llu</td><td class=\"n\">%llu</td>"
-			"<td class=\"n\">%llu</td><td>", (unsigned long long)v[i]->n[CAT_FAILED],
+			"<td class=\"n\">%llu</td><td class=\"n\">%llu</td><td>",
+			(unsigned long long)v[i]->n[CAT_FAILED],
 			(unsigned long long)v[i]->n[CAT_SIGNED],
-			(unsigned long long)(v[i]->n[CAT_VERIFIED] + v[i]->n[CAT_ENCRYPTED]));
+			(unsigned long long)(v[i]->n[CAT_VERIFIED] + v[i]->n[CAT_ENCRYPTED]),
+			(unsigned long long)v[i]->n[CAT_NONE]);
 		h(fp, reason_sentence(v[i]->key));
 		fprintf(fp, "</td></tr>\n");
 	}
