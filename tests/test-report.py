@@ -237,6 +237,22 @@ try:
           d and d["inbound"]["total"] == 2 and d["outbound"]["total"] == 0 and
           d["sources"][0]["out_of_range"] == 17, d and (d["inbound"], d["sources"]))
 
+    # a field inside another's value is not a field; Postfix naming the
+    # policy service is not the policy service
+    tricky = os.path.join(tmp, "tricky.log")
+    with open(tricky, "w") as f:
+        f.write("2026-11-30 09:00:00 lmtp(e@example.org)<1><Y>: Info: smime: delivery: "
+                "status=signed/failed signer=CN=x,reasons=- reasons=bad-signature: x\n"
+                "Nov 30 09:00:01 mx1 postfix/smtpd[7]: warning: problem talking to "
+                "server private/smime-policyd: Connection timed out; from=<a@example.org> "
+                "to=<b@partner.example>\n")
+    rc, d, err = report_json(tricky)
+    check("a reasons= inside the signer's value is not the reasons field",
+          d and [x["reason"] for x in d["inbound"]["reasons"]] == ["bad-signature"],
+          d and d["inbound"]["reasons"])
+    check("a Postfix line naming smime-policyd is no decision",
+          d and d["outbound"]["total"] == 0, d and d["outbound"])
+
     # ---- hostile text in the logs ----
     evil_signer = ('"<script>alert(1)</script>\x1b[2K\r\x07\u202egro.elpmaxe\u0085@x"')
     evil = ("2026-11-30 09:00:00 lmtp(erin@example.org)<1><Y>: Info: smime: delivery: "

@@ -369,10 +369,12 @@ struct report {
 
 /* ---- small parsers ---- */
 
-/* at_token - is p (inside base) at the start of a token? */
+/* at_token - is p (inside base) at the start of a token?  (Only a
+   blank or "(" before it: "signer=CN=x,reasons=-" holds no reasons
+   field) */
 static bool at_token(const char *base, const char *p)
 {
-	return p == base || strchr(" \t([,;", p[-1]) != NULL;
+	return p == base || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '(';
 }
 
 /*
@@ -868,6 +870,29 @@ static bool is_qid(const char *p, size_t len)
 	return true;
 }
 
+/* program_tag - where name stands as a syslog program tag in line */
+static const char *program_tag(const char *line, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p = line;
+
+	while ((p = strstr(p, name)) != NULL) {
+		const char *e = p + len;
+
+		if (*e == '[') {
+			e++;
+			while (isdigit((unsigned char)*e))
+				e++;
+			if (e > p + len + 1 && e[0] == ']' && e[1] == ':')
+				return p;
+		} else if (*e == ':' && p > line && (p[-1] == ' ' || p[-1] == '\t')) {
+			return p;
+		}
+		p = e;
+	}
+	return NULL;
+}
+
 /* parse_outbound - a decision line of smime-policyd or smime-milter */
 static bool parse_outbound(struct report *r, const char *line, bool dated,
 			   time_t t)
@@ -878,9 +903,12 @@ static bool parse_outbound(struct report *r, const char *line, bool dated,
 	int stage, o;
 	struct kv *e;
 
-	if ((tag = strstr(line, "smime-policyd")) != NULL)
+	/* the program's name as syslog writes it: "smime-milter[pid]: ",
+	   "postfix/smime-policyd[pid]: ", or "smime-milter: " after a blank
+	   (not "private/smime-policyd: " in a Postfix warning) */
+	if ((tag = program_tag(line, "smime-policyd")) != NULL)
 		stage = STAGE_RCPT;
-	else if ((tag = strstr(line, "smime-milter")) != NULL)
+	else if ((tag = program_tag(line, "smime-milter")) != NULL)
 		stage = STAGE_DATA;
 	else
 		return false;
