@@ -527,6 +527,11 @@ int sg_der_scan_cert(const unsigned char *der, size_t len, size_t *cert_len_r,
 size_t sg_dirmap_cert_addrs(const unsigned char *der, size_t len,
 			    char addrs[][320], size_t max);
 size_t sg_dirmap_count(const struct sg_dirmap *dm);
+/* every certificate of the map as last read (refresh first), in file
+   name order */
+void sg_dirmap_each(const struct sg_dirmap *dm,
+		    void (*fn)(const struct sg_dirmap_cert *c, void *context),
+		    void *context);
 /* lower-case an address for the index; false when it cannot be one */
 bool sg_dirmap_norm_addr(const char *in, char *out, size_t size);
 

@@ -847,6 +847,51 @@ SG_API int sg_cert_check(struct sg_ctx *ctx, const char *address, time_t at,
 			 void *context, struct sg_error *err_r) SG_WUR;
 
 /* ------------------------------------------------------------------ */
+/* Inventory: the certificates a configuration names (smimectl report) */
+/* ------------------------------------------------------------------ */
+
+/* One certificate of the inventory.  Strings are never NULL (possibly
+   ""), borrowed for the duration of the callback. */
+struct sg_cert_entry {
+	const char *setting;	/* where it is configured: "trust_anchors",
+				   "intermediates", "pinned_certificates",
+				   "certificate_maps", "harvest_map" */
+	const char *location;	/* the file ("dir:/etc/certs FILE" for a
+				   certificate of a dir: map) */
+	const char *subject;	/* RFC 2253 subject DN, one line */
+	const char *issuer;	/* RFC 2253 issuer DN, one line */
+	const char *serial;	/* hex serial number */
+	const char *emails;	/* its addresses, ", " separated, or "" */
+	const char *fingerprint; /* SHA-256 of the DER, lower-case hex */
+	time_t not_before;
+	time_t not_after;
+	int ca;			/* 1: basicConstraints CA */
+};
+
+/*
+ * sg_config_certificates - every certificate a configuration names
+ * Parameters:
+ *   conf       the configuration: trust_anchors, intermediates,
+ *              pinned_certificates (files or directories), and the dir:
+ *              maps of certificate_maps and harvest_map
+ *   fn         called once per certificate, with context
+ *   skipped_r  receives the number of paths and maps that could not be
+ *              listed: unreadable (smimectl doctor says why), or an
+ *              ldap: map (a directory is not enumerated); may be NULL
+ *   err_r      filled when -1 is returned
+ * Nothing is validated (no chain, no revocation): this is an inventory,
+ * e.g. of what expires soon.  A certificate listed twice (the same file
+ * under two settings) is reported twice.
+ * Return value: the number of certificates reported, or -1 (a setting
+ * cannot be expanded, out of memory).
+ */
+SG_API int sg_config_certificates(struct sg_config *conf,
+				  void (*fn)(const struct sg_cert_entry *e,
+					     void *context),
+				  void *context, size_t *skipped_r,
+				  struct sg_error *err_r) SG_WUR;
+
+/* ------------------------------------------------------------------ */
 /* CRLs: installing by hand and from distribution points (crl.c)       */
 /* ------------------------------------------------------------------ */
 

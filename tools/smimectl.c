@@ -15,6 +15,8 @@
 /*	smimectl crl import [options] file ...
 /*
 /*	smimectl crl fetch [options] [url ...]
+/*
+/*	smimectl report [options] [logfile ...]
 /* DESCRIPTION
 /*	smimectl verify checks the S/MIME layer of each input the way the
 /*	smimeguard Dovecot plugin does on delivery: it finds the S/MIME
@@ -48,6 +50,12 @@
 /*	directory, smimectl crl fetch downloads them from the distribution
 /*	points the trust store names (cmd-crl.c); both check every CRL
 /*	against the trust store and never install an older one.
+/*
+/*	smimectl report reads mail logs (plain or .gz) and the output of
+/*	doveadm smime status and answers the compliance questions: signed
+/*	mail by verdict and reason, failing signers and CAs, outbound
+/*	decisions by rule, refusals by recipient domain, certificates that
+/*	expire soon; as text, --json, or an HTML page (cmd-report.c).
 /* EXIT STATUS
 /*	verify: 0 every input is signed/verified; 1 some input is not
 /*	verified; 2 usage, configuration or I/O error (message on stderr).
@@ -61,6 +69,9 @@
 /*	crl: 0 every CRL installed or already in effect; 1 some CRL
 /*	rejected, not downloaded, or (import) older than the one in
 /*	effect; 2 usage or configuration error, or a file not writable.
+/*
+/*	report: 0 report written; 2 usage error, an input that cannot be
+/*	read, or an output that cannot be written.
 /* SEE ALSO
 /*	DESIGN.md sections 2-4 (status values, reason tokens, JSON fields).
 /*--*/
@@ -95,7 +106,10 @@ static void usage_main(FILE *fp)
 "             certificates of addresses, and how to fix it\n"
 "  crl import | crl fetch  install CRLs copied by hand, or download them\n"
 "             from the CAs' distribution points\n"
-"  help       show this text, or 'smimectl help verify|cert|policy|doctor|crl'\n"
+"  report     what the mail logs say: signed mail by verdict and reason,\n"
+"             failing signers, outbound decisions by rule, refusals by\n"
+"             domain, certificates expiring soon (text, --json, --html)\n"
+"  help       show this text, or 'smimectl help verify|cert|policy|doctor|crl|report'\n"
 "  version    print the version\n");
 }
 
@@ -717,6 +731,8 @@ int main(int argc, char **argv)
 		return cmd_cert(argc - 1, argv + 1);
 	if (strcmp(argv[1], "crl") == 0)
 		return cmd_crl(argc - 1, argv + 1);
+	if (strcmp(argv[1], "report") == 0)
+		return cmd_report(argc - 1, argv + 1);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		if (argc > 2 && strcmp(argv[2], "verify") == 0)
@@ -729,6 +745,8 @@ int main(int argc, char **argv)
 			usage_doctor(stdout);
 		else if (argc > 2 && strcmp(argv[2], "crl") == 0)
 			usage_crl(stdout);
+		else if (argc > 2 && strcmp(argv[2], "report") == 0)
+			usage_report(stdout);
 		else
 			usage_main(stdout);
 		return EXIT_SUCCESS;

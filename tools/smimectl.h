@@ -44,6 +44,10 @@ int ctl_postfix_check(const char *config_dir,
 int cmd_crl(int argc, char **argv);
 void usage_crl(FILE *fp);
 
+/* cmd_report - smimectl report (cmd-report.c) */
+int cmd_report(int argc, char **argv);
+void usage_report(FILE *fp);
+
 /* ---- ctl-common.c ---- */
 /* the trust-store options several subcommands take; getopt values of the
    long-only ones (pick other values above 0x200 for the rest) */
