@@ -42,8 +42,6 @@
 #include <sodium.h>
 
 #define DM_MAX_FILE_SIZE (8 * 1024 * 1024)	/* larger: not certificates */
-#define DM_MAX_ADDRS 32				/* indexed per certificate */
-#define DM_ADDR_SIZE 320
 #define DM_CHECK_NS 1000000000LL		/* directory stamp: 1 s */
 #define DM_FULL_NS (60 * 1000000000LL)		/* every file: 1 min */
 
@@ -92,255 +90,6 @@ struct sg_dirmap {
 	size_t found_size;
 };
 
-/* an address list being collected from one certificate */
-struct addr_list {
-	char a[DM_MAX_ADDRS][DM_ADDR_SIZE];
-	size_t n;
-};
-
-/* ---- the DER walk ---- */
-
-struct der {
-	const unsigned char *p, *end;
-};
-
-/* der_next - the next DER element of d: its tag and content */
-static int der_next(struct der *d, unsigned int *tag_r, struct der *content_r)
-{
-	const unsigned char *p = d->p;
-	size_t len, n;
-
-	if (d->end - p < 2)
-		return -1;
-	*tag_r = *p++;
-	if ((*tag_r & 0x1f) == 0x1f)
-		return -1;	/* high tag numbers: not in a certificate */
-	len = *p++;
-	if (len & 0x80) {
-		n = len & 0x7f;
-		/* n == 0 is BER's indefinite length: not DER */
-		if (n == 0 || n > sizeof(size_t) || n > (size_t)(d->end - p))
-			return -1;
-		for (len = 0; n > 0; n--)
-			len = (len << 8) | *p++;
-	}
-	if (len > (size_t)(d->end - p))
-		return -1;
-	content_r->p = p;
-	content_r->end = p + len;
-	d->p = p + len;
-	return 0;
-}
-
-/* der_is - is the content of d exactly these bytes */
-static bool der_is(const struct der *d, const unsigned char *bytes, size_t n)
-{
-	return (size_t)(d->end - d->p) == n && memcmp(d->p, bytes, n) == 0;
-}
-
-/* two_digits - "07" -> 7, -1 when not digits */
-static int two_digits(const unsigned char *p)
-{
-	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
-		return -1;
-	return (p[0] - '0') * 10 + (p[1] - '0');
-}
-
-/* der_time - a UTCTime or GeneralizedTime in DER form (…Z) */
-static int der_time(unsigned int tag, const struct der *d, time_t *t_r)
-{
-	size_t len = (size_t)(d->end - d->p);
-	const unsigned char *p = d->p;
-	struct tm tm;
-	int y, v[5], i;
-
-	memset(&tm, 0, sizeof(tm));
-	if (tag == 0x17 && len == 13) {
-		if ((y = two_digits(p)) < 0)
-			return -1;
-		y += y >= 50 ? 1900 : 2000;
-		p += 2;
-	} else if (tag == 0x18 && len == 15) {
-		int c = two_digits(p), yy = two_digits(p + 2);
-
-		if (c < 0 || yy < 0)
-			return -1;
-		y = c * 100 + yy;
-		p += 4;
-	} else {
-		return -1;
-	}
-	for (i = 0; i < 5; i++) {
-		if ((v[i] = two_digits(p + 2 * i)) < 0)
-			return -1;
-	}
-	if (p[10] != 'Z')
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = v[0] - 1;
-	tm.tm_mday = v[1];
-	tm.tm_hour = v[2];
-	tm.tm_min = v[3];
-	tm.tm_sec = v[4];
-	*t_r = timegm(&tm);
-	return 0;
-}
-
-/* add_addr - one address of a certificate (deduplicated, any case) */
-static void add_addr(struct addr_list *al, const struct der *d)
-{
-	size_t len = (size_t)(d->end - d->p), i;
-
-	if (len == 0 || len >= DM_ADDR_SIZE || al->n >= DM_MAX_ADDRS)
-		return;
-	for (i = 0; i < len; i++) {
-		if (d->p[i] < 0x21 || d->p[i] == 0x7f)
-			return;	/* controls, spaces, NUL: not an address */
-	}
-	for (i = 0; i < al->n; i++) {
-		if (strlen(al->a[i]) == len &&
-		    strncasecmp(al->a[i], (const char *)d->p, len) == 0)
-			return;
-	}
-	memcpy(al->a[al->n], d->p, len);
-	al->a[al->n][len] = '\0';
-	al->n++;
-}
-
-/* scan_subject - emailAddress attributes of a Name */
-static void scan_subject(struct der name, struct addr_list *al)
-{
-	static const unsigned char oid_email[] = {
-		0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01
-	};
-	struct der rdn, atv, oid, val;
-	unsigned int tag;
-
-	while (name.p < name.end) {
-		if (der_next(&name, &tag, &rdn) < 0 || tag != 0x31)
-			return;
-		while (rdn.p < rdn.end) {
-			if (der_next(&rdn, &tag, &atv) < 0 || tag != 0x30 ||
-			    der_next(&atv, &tag, &oid) < 0 || tag != 0x06)
-				return;
-			if (!der_is(&oid, oid_email, sizeof(oid_email)))
-				continue;
-			if (der_next(&atv, &tag, &val) < 0)
-				return;
-			/* IA5String, also UTF8String and PrintableString */
-			if (tag == 0x16 || tag == 0x0c || tag == 0x13)
-				add_addr(al, &val);
-		}
-	}
-}
-
-/* scan_san - rfc822Name and SmtpUTF8Mailbox of a GeneralNames */
-static void scan_san(struct der gn, struct addr_list *al)
-{
-	static const unsigned char oid_smtputf8[] = {
-		0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x08, 0x09
-	};
-	struct der seq, name, oid, expl, val;
-	unsigned int tag;
-
-	if (der_next(&gn, &tag, &seq) < 0 || tag != 0x30)
-		return;
-	while (seq.p < seq.end) {
-		if (der_next(&seq, &tag, &name) < 0)
-			return;
-		if (tag == 0x81) {			/* [1] rfc822Name */
-			add_addr(al, &name);
-		} else if (tag == 0xa0) {		/* [0] otherName */
-			if (der_next(&name, &tag, &oid) < 0 || tag != 0x06 ||
-			    !der_is(&oid, oid_smtputf8, sizeof(oid_smtputf8)))
-				continue;
-			if (der_next(&name, &tag, &expl) == 0 && tag == 0xa0 &&
-			    der_next(&expl, &tag, &val) == 0 && tag == 0x0c)
-				add_addr(al, &val);
-		}
-	}
-}
-
-/* scan_extensions - the subjectAltName among [3] extensions */
-static void scan_extensions(struct der ext, struct addr_list *al)
-{
-	static const unsigned char oid_san[] = { 0x55, 0x1d, 0x11 };
-	struct der seq, one, oid, el;
-	unsigned int tag;
-
-	if (der_next(&ext, &tag, &seq) < 0 || tag != 0x30)
-		return;
-	while (seq.p < seq.end) {
-		if (der_next(&seq, &tag, &one) < 0 || tag != 0x30 ||
-		    der_next(&one, &tag, &oid) < 0 || tag != 0x06)
-			return;
-		if (!der_is(&oid, oid_san, sizeof(oid_san)))
-			continue;
-		if (der_next(&one, &tag, &el) < 0)
-			return;
-		if (tag == 0x01 && der_next(&one, &tag, &el) < 0)
-			return;		/* critical flag */
-		if (tag == 0x04)
-			scan_san(el, al);
-	}
-}
-
-/* scan_cert - the length, notBefore and addresses of a DER certificate
-   at der (len bytes available); -1 when it is not one */
-static int scan_cert(const unsigned char *der, size_t len, size_t *cert_len_r,
-		     time_t *not_before_r, struct addr_list *al)
-{
-	struct der top = { der, der + len }, cert, tbs, el, validity;
-	unsigned int tag;
-
-	al->n = 0;
-	if (der_next(&top, &tag, &cert) < 0 || tag != 0x30)
-		return -1;
-	*cert_len_r = (size_t)(cert.end - der);
-	if (der_next(&cert, &tag, &tbs) < 0 || tag != 0x30 ||
-	    der_next(&tbs, &tag, &el) < 0)
-		return -1;
-	if (tag == 0xa0 && der_next(&tbs, &tag, &el) < 0)	/* version */
-		return -1;
-	if (tag != 0x02 ||					/* serial */
-	    der_next(&tbs, &tag, &el) < 0 || tag != 0x30 ||	/* algorithm */
-	    der_next(&tbs, &tag, &el) < 0 || tag != 0x30 ||	/* issuer */
-	    der_next(&tbs, &tag, &validity) < 0 || tag != 0x30 ||
-	    der_next(&validity, &tag, &el) < 0 ||
-	    der_time(tag, &el, not_before_r) < 0 ||
-	    der_next(&tbs, &tag, &el) < 0 || tag != 0x30)	/* subject */
-		return -1;
-	scan_subject(el, al);
-	if (der_next(&tbs, &tag, &el) < 0 || tag != 0x30)	/* key */
-		return -1;
-	while (tbs.p < tbs.end) {
-		if (der_next(&tbs, &tag, &el) < 0)
-			return -1;
-		if (tag == 0xa3)
-			scan_extensions(el, al);
-	}
-	return 0;
-}
-
-/* sg_dirmap_cert_addrs - the addresses the index files a certificate
-   under, as written */
-size_t sg_dirmap_cert_addrs(const unsigned char *der, size_t len,
-			    char addrs[][320], size_t max)
-{
-	struct addr_list *al = malloc(sizeof(*al));
-	size_t cert_len, i, n = 0;
-	time_t nb;
-
-	if (al == NULL)
-		return 0;
-	if (scan_cert(der, len, &cert_len, &nb, al) == 0) {
-		for (i = 0; i < al->n && n < max; i++)
-			memcpy(addrs[n++], al->a[i], DM_ADDR_SIZE);
-	}
-	free(al);
-	return n;
-}
-
 /* ---- files ---- */
 
 /* sg_dirmap_norm_addr - an address as the index keys it */
@@ -386,7 +135,7 @@ static void file_free(struct dm_file *f)
    length, 0 when it is not a certificate, -1 on out of memory */
 static long add_cert(struct dm_file *f, const unsigned char *der, size_t len)
 {
-	struct addr_list *al;
+	struct sg_der_addrs *al;
 	struct dm_cert *c, **certs;
 	size_t cert_len, emails_len = 0, norm_len = 0, i;
 	time_t nb;
@@ -395,7 +144,7 @@ static long add_cert(struct dm_file *f, const unsigned char *der, size_t len)
 
 	if ((al = malloc(sizeof(*al))) == NULL)
 		return -1;
-	if (scan_cert(der, len, &cert_len, &nb, al) < 0 || cert_len > LONG_MAX) {
+	if (sg_der_scan_cert(der, len, &cert_len, &nb, al) < 0 || cert_len > LONG_MAX) {
 		free(al);
 		return 0;
 	}
@@ -424,7 +173,7 @@ static long add_cert(struct dm_file *f, const unsigned char *der, size_t len)
 	p++;
 	c->norm = p;
 	for (i = 0; i < al->n; i++) {
-		sg_dirmap_norm_addr(al->a[i], p, DM_ADDR_SIZE);
+		sg_dirmap_norm_addr(al->a[i], p, SG_DER_ADDR_SIZE);
 		p += strlen(p) + 1;
 	}
 	c->n_norm = al->n;
@@ -474,21 +223,21 @@ static int add_pkcs7(struct dm_file *f, const unsigned char *der, size_t len)
 	static const unsigned char oid_signed[] = {
 		0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02
 	};
-	struct der top = { der, der + len }, ci, oid, expl, sd, el;
+	struct sg_der top = { der, der + len }, ci, oid, expl, sd, el;
 	unsigned int tag;
 	long n;
 
 	if (len >= 2 && der[0] == 0x30 && der[1] == 0x80)
 		return add_pkcs7_ber(f, der, len);
-	if (der_next(&top, &tag, &ci) < 0 || tag != 0x30 ||
-	    der_next(&ci, &tag, &oid) < 0 || tag != 0x06 ||
-	    !der_is(&oid, oid_signed, sizeof(oid_signed)) ||
-	    der_next(&ci, &tag, &expl) < 0 || tag != 0xa0 ||
-	    der_next(&expl, &tag, &sd) < 0 || tag != 0x30)
+	if (sg_der_next(&top, &tag, &ci) < 0 || tag != 0x30 ||
+	    sg_der_next(&ci, &tag, &oid) < 0 || tag != 0x06 ||
+	    !sg_der_is(&oid, oid_signed, sizeof(oid_signed)) ||
+	    sg_der_next(&ci, &tag, &expl) < 0 || tag != 0xa0 ||
+	    sg_der_next(&expl, &tag, &sd) < 0 || tag != 0x30)
 		return add_pkcs7_ber(f, der, len);
 	/* version, digestAlgorithms, encapContentInfo, [0] certificates */
 	while (sd.p < sd.end) {
-		if (der_next(&sd, &tag, &el) < 0)
+		if (sg_der_next(&sd, &tag, &el) < 0)
 			return 0;
 		if (tag != 0xa0)
 			continue;
@@ -508,13 +257,13 @@ static int add_pkcs7(struct dm_file *f, const unsigned char *der, size_t len)
 /* add_der - a DER file: a certificate or a PKCS#7 bundle */
 static int add_der(struct dm_file *f, const unsigned char *der, size_t len)
 {
-	struct der top = { der, der + len }, seq, first;
+	struct sg_der top = { der, der + len }, seq, first;
 	unsigned int tag;
 
 	if (len >= 3 && der[0] == 0x30 && der[1] == 0x80 && der[2] == 0x06)
 		return add_pkcs7_ber(f, der, len);	/* BER ContentInfo */
-	if (der_next(&top, &tag, &seq) < 0 || tag != 0x30 ||
-	    der_next(&seq, &tag, &first) < 0)
+	if (sg_der_next(&top, &tag, &seq) < 0 || tag != 0x30 ||
+	    sg_der_next(&seq, &tag, &first) < 0)
 		return 0;
 	if (tag == 0x06)
 		return add_pkcs7(f, der, len);
@@ -632,16 +381,6 @@ static struct dm_file *old_file(struct sg_dirmap *dm, const char *name)
 /* ---- the index ---- */
 
 /* addr_hash - SipHash of an address with the map's key */
-static uint64_t addr_hash(const struct sg_dirmap *dm, const char *addr)
-{
-	unsigned char h[crypto_shorthash_BYTES];
-	uint64_t v;
-
-	crypto_shorthash(h, (const unsigned char *)addr, strlen(addr), dm->key);
-	memcpy(&v, h, sizeof(v));
-	return v;
-}
-
 /* cmp_posting - qsort by hash, address, file, fingerprint */
 static int cmp_posting(const void *a, const void *b)
 {
@@ -683,7 +422,7 @@ static int build_index(struct sg_dirmap *dm)
 
 			for (k = 0, a = c->norm; k < c->n_norm;
 			     k++, a += strlen(a) + 1) {
-				postings[n].hash = addr_hash(dm, a);
+				postings[n].hash = sg_addr_hash(dm->key, a);
 				postings[n].addr = a;
 				postings[n].cert = c;
 				n++;
@@ -774,14 +513,6 @@ void sg_dirmap_invalidate(struct sg_dirmap *dm)
 }
 
 /* monotonic_ns - CLOCK_MONOTONIC in nanoseconds */
-static long long monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* rescan - read the directory, reusing unchanged files' records */
 static int rescan(struct sg_dirmap *dm, struct sg_error *err_r)
 {
@@ -880,7 +611,7 @@ nomem:
 /* sg_dirmap_refresh - re-read the directory when it changed */
 int sg_dirmap_refresh(struct sg_dirmap *dm, bool force, struct sg_error *err_r)
 {
-	long long now = monotonic_ns();
+	long long now = sg_monotonic_ns();
 	struct sg_error e;
 	struct stat st;
 
@@ -939,7 +670,7 @@ failed:
 int sg_dirmap_find(struct sg_dirmap *dm, const char *addr,
 		   struct sg_dirmap_cert *const **certs_r, size_t *n_r)
 {
-	char norm[DM_ADDR_SIZE];
+	char norm[SG_DER_ADDR_SIZE];
 	uint64_t h;
 	size_t k, i, n = 0;
 	uint32_t v;
@@ -948,7 +679,7 @@ int sg_dirmap_find(struct sg_dirmap *dm, const char *addr,
 	*n_r = 0;
 	if (dm->table_size == 0 || !sg_dirmap_norm_addr(addr, norm, sizeof(norm)))
 		return 0;
-	h = addr_hash(dm, norm);
+	h = sg_addr_hash(dm->key, norm);
 	for (k = h & (dm->table_size - 1); (v = dm->table[k]) != 0;
 	     k = (k + 1) & (dm->table_size - 1)) {
 		const struct dm_posting *p = &dm->postings[v - 1];

@@ -44,6 +44,8 @@ struct lm_pending {
 struct sg_ldap_pend {
 	struct lm_pending *p;
 	size_t n, size;
+	struct sg_buf addrs;		/* the entry's addresses, ", " list */
+	size_t n_addrs;
 };
 
 /* no_controls - replace control characters (for text shown to people) */
@@ -242,6 +244,30 @@ static void pend_clear(struct sg_ldap_pend *pl)
 	for (i = 0; i < pl->n; i++)
 		free(pl->p[i].der);
 	pl->n = 0;
+	pl->addrs.used = 0;
+	pl->n_addrs = 0;
+}
+
+int sg_ldap_pend_address(struct sg_ldap_pend *pl, const unsigned char *p,
+			 size_t len)
+{
+	size_t i;
+
+	if (len > 5 && strncasecmp((const char *)p, "smtp:", 5) == 0) {
+		p += 5;
+		len -= 5;
+	}
+	if (len == 0 || len >= 320 || memchr(p, '@', len) == NULL ||
+	    pl->n_addrs >= SG_LDAP_MAX_ADDRS)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (p[i] <= ' ' || p[i] == 0x7f || p[i] == ',' || p[i] == ':')
+			return 0;	/* x500:, X400: and other kinds */
+	if ((pl->n_addrs > 0 && sg_buf_append(&pl->addrs, ", ", 2) < 0) ||
+	    sg_buf_append(&pl->addrs, p, len) < 0)
+		return -1;
+	pl->n_addrs++;
+	return 0;
 }
 
 /* sg_ldap_pend_finish - the collected certificates as candidates */
@@ -268,7 +294,7 @@ int sg_ldap_pend_finish(struct sg_ldap_pend *pl, struct sg_ldap_cands *out,
 		n_addrs = sg_dirmap_cert_addrs(pe->der, pe->len, addrs,
 					       SG_LDAP_MAX_ADDRS);
 		total = strlen(url) + strlen(pe->attrs) + strlen(dn) + 3 +
-			strlen(dn) + 1 + pe->len;
+			strlen(dn) + 1 + pe->len + pl->addrs.used + 1;
 		for (j = 0; j < n_addrs; j++)
 			total += strlen(addrs[j]) + 2;
 		total += 1;
@@ -290,6 +316,11 @@ int sg_ldap_pend_finish(struct sg_ldap_pend *pl, struct sg_ldap_cands *out,
 		for (j = 0; j < n_addrs; j++)
 			p += sprintf(p, "%s%s", j > 0 ? ", " : "", addrs[j]);
 		p++;
+		c->pub.entry_addrs = p;
+		memcpy(p, pl->addrs.used > 0 ? (const char *)pl->addrs.data : "",
+		       pl->addrs.used);
+		p += pl->addrs.used;
+		*p++ = '\0';
 		memcpy(p, pe->der, pe->len);
 		c->pub.der = (const unsigned char *)p;
 		c->pub.der_len = pe->len;
@@ -316,6 +347,7 @@ void sg_ldap_pend_free(struct sg_ldap_pend **plp)
 		return;
 	*plp = NULL;
 	pend_clear(pl);
+	sg_buf_free(&pl->addrs);
 	free(pl->p);
 	free(pl);
 }

@@ -16,6 +16,12 @@
  *                      RFC 4515 says [(|(mail=%s)(proxyAddresses=smtp:%s))]
  *   result_attribute   [userSMIMECertificate;binary userSMIMECertificate
  *                       userCertificate;binary userCertificate]
+ *   address_attribute  the entry's own addresses ("smtp:" dropped) [mail
+ *                      proxyAddresses]: a certificate is used for the
+ *                      address it names, or for another address of the
+ *                      entry that holds it when it names one of the
+ *                      entry's addresses (aliases); never for an entry
+ *                      that holds someone else's certificate
  *   domain             only addresses in these domains are looked up [all]
  *   bind               yes | no | sasl [yes]: yes binds with bind_dn and
  *                      bind_pw (anonymous when bind_dn is empty), or with
@@ -70,6 +76,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <ctype.h>
 #include <unistd.h>
 
 #include <ldap.h>
@@ -87,6 +94,7 @@
 #define LM_DEFAULT_FILTER "(|(mail=%s)(proxyAddresses=smtp:%s))"
 #define LM_DEFAULT_ATTRS "userSMIMECertificate;binary userSMIMECertificate " \
 			 "userCertificate;binary userCertificate"
+#define LM_DEFAULT_ADDR_ATTRS "mail proxyAddresses"
 
 enum lm_bind { LM_BIND_NONE = 0, LM_BIND_SIMPLE, LM_BIND_SASL };
 
@@ -112,7 +120,9 @@ struct sg_ldapmap {
 	char *search_base;
 	int scope;
 	char *query_filter;
-	char *attrs[LM_MAX_ATTRS + 1];	/* NULL-terminated */
+	char *attrs[LM_MAX_ATTRS + 1];	/* NULL-terminated: result_attribute,
+					   then address_attribute */
+	size_t n_cert_attrs;		/* of them result_attribute */
 	char *domains[LM_MAX_DOMAINS];
 	size_t n_domains;
 	enum lm_bind bind;
@@ -138,14 +148,6 @@ static bool old_tls_loop(void);
 /* ---- small helpers ---- */
 
 /* monotonic_ns - CLOCK_MONOTONIC in nanoseconds */
-static long long monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* next_word - the next item of a comma/space separated list, or NULL */
 static const char *next_word(const char **pp, size_t *len_r)
 {
@@ -220,7 +222,7 @@ enum lm_key {
 	K_BIND_PW, K_SASL_MECH, K_SASL_MECHS, K_START_TLS, K_TLS_CA_CERT_FILE,
 	K_TLS_CA_CERT_DIR, K_TLS_CERT, K_TLS_KEY, K_TLS_REQUIRE_CERT,
 	K_TIMEOUT, K_CACHE_TTL, K_NEGATIVE_CACHE_TTL, K_SIZE_LIMIT,
-	K_DEREFERENCE, K_VERSION, K_COUNT
+	K_DEREFERENCE, K_VERSION, K_ADDRESS_ATTRIBUTE, K_COUNT
 };
 
 static const char *const key_names[K_COUNT] = {
@@ -229,7 +231,7 @@ static const char *const key_names[K_COUNT] = {
 	"sasl_mech", "sasl_mechs", "start_tls", "tls_ca_cert_file",
 	"tls_ca_cert_dir", "tls_cert", "tls_key", "tls_require_cert",
 	"timeout", "cache_ttl", "negative_cache_ttl", "size_limit",
-	"dereference", "version",
+	"dereference", "version", "address_attribute",
 };
 
 struct lm_file {
@@ -543,6 +545,37 @@ static int check_filter(struct sg_ldapmap *lm, const struct lm_file *f,
 	return 0;
 }
 
+/* add_attrs - the attribute names of setting key (or its default),
+   appended to lm->attrs; letters, digits and extra only.  0, -1 a bad
+   value (err_r), -2 out of memory */
+static int add_attrs(struct sg_ldapmap *lm, const struct lm_file *f, enum lm_key key,
+		     const char *def, const char *extra, struct sg_error *err_r)
+{
+	const char *v = f->value[key] != NULL ? f->value[key] : def, *item;
+	size_t len, n, i;
+
+	for (n = 0; lm->attrs[n] != NULL; n++)
+		;
+	while ((item = next_word(&v, &len)) != NULL) {
+		if (n >= LM_MAX_ATTRS)
+			return bad_value(lm, f, key, "too many attributes", err_r);
+		for (i = 0; i < len; i++)
+			if (!isalnum((unsigned char)item[i]) &&
+			    strchr(extra, item[i]) == NULL)
+				return bad_value(lm, f, key,
+						 "not an attribute description", err_r);
+		if ((lm->attrs[n++] = dup_n(item, len)) == NULL)
+			return -2;
+	}
+	return 0;
+}
+
+static int nomem_error(struct sg_error *err_r)
+{
+	sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+	return -1;
+}
+
 /* load_settings - interpret the map file */
 static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 			 const struct stat *st, struct sg_error *err_r)
@@ -551,6 +584,7 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 	char *filter = NULL, *mech = NULL, *bind = NULL;
 	size_t len;
 	long n, port;
+	int ret;
 
 	if (f->value[K_BIND_PW] != NULL &&
 	    (st->st_mode & (S_IRGRP | S_IROTH)) != 0) {
@@ -560,6 +594,15 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 			     lm->path,
 			     (st->st_mode & S_IROTH) ? "everyone" : "its group",
 			     (unsigned int)(st->st_mode & 07777));
+		return -1;
+	}
+	if (f->value[K_BIND_PW] != NULL && st->st_uid != 0 &&
+	    st->st_uid != geteuid()) {
+		/* checked on the descriptor that was read, not the path */
+		sg_error_set(err_r, SG_ERR_CONFIG,
+			     "ldap:%.120s: holds bind_pw but is owned by uid %u, "
+			     "not by root or this service's user: chown it",
+			     lm->path, (unsigned int)st->st_uid);
 		return -1;
 	}
 	if (get_uint(lm, f, K_VERSION, 3, 3, 3, &n, err_r) < 0 ||
@@ -611,23 +654,17 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 		return bad_value(lm, f, K_QUERY_FILTER, "empty", err_r);
 	if (check_filter(lm, f, filter, err_r) < 0)
 		return -1;
-	v = f->value[K_RESULT_ATTRIBUTE] != NULL ?
-	    f->value[K_RESULT_ATTRIBUTE] : LM_DEFAULT_ATTRS;
-	while ((item = next_word(&v, &len)) != NULL) {
-		if (lm->attrs[LM_MAX_ATTRS - 1] != NULL)
-			return bad_value(lm, f, K_RESULT_ATTRIBUTE,
-					 "too many attributes", err_r);
-		if (strspn(item, "abcdefghijklmnopqrstuvwxyz"
-			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-;.") < len)
-			return bad_value(lm, f, K_RESULT_ATTRIBUTE,
-					 "not an attribute description", err_r);
-		for (n = 0; lm->attrs[n] != NULL; n++)
-			;
-		if ((lm->attrs[n] = dup_n(item, len)) == NULL)
-			goto nomem;
-	}
+	if ((ret = add_attrs(lm, f, K_RESULT_ATTRIBUTE, LM_DEFAULT_ATTRS,
+			     "-;.", err_r)) != 0)
+		return ret == -2 ? nomem_error(err_r) : -1;
 	if (lm->attrs[0] == NULL)
 		return bad_value(lm, f, K_RESULT_ATTRIBUTE, "empty", err_r);
+	for (n = 0; lm->attrs[n] != NULL; n++)
+		;
+	lm->n_cert_attrs = n;
+	if ((ret = add_attrs(lm, f, K_ADDRESS_ATTRIBUTE, LM_DEFAULT_ADDR_ATTRS,
+			     "-", err_r)) != 0)
+		return ret == -2 ? nomem_error(err_r) : -1;
 	v = f->value[K_DOMAIN] != NULL ? f->value[K_DOMAIN] : "";
 	while ((item = next_word(&v, &len)) != NULL) {
 		if (lm->n_domains == LM_MAX_DOMAINS)
@@ -764,16 +801,6 @@ static void cache_sweep(struct sg_ldapmap *lm, bool all, long long now)
 }
 
 /* addr_hash - SipHash of an address with the map's key */
-static uint64_t addr_hash(const struct sg_ldapmap *lm, const char *addr)
-{
-	unsigned char h[crypto_shorthash_BYTES];
-	uint64_t v;
-
-	crypto_shorthash(h, (const unsigned char *)addr, strlen(addr), lm->key);
-	memcpy(&v, h, sizeof(v));
-	return v;
-}
-
 /* cache_get - a current answer for addr, or NULL (drops an expired one) */
 static struct lm_answer *cache_get(struct sg_ldapmap *lm, const char *addr,
 				   uint64_t h, long long now)
@@ -1111,7 +1138,7 @@ static int search(struct sg_ldapmap *lm, const char *filter,
 		  LDAPMessage **res_r, struct sg_error *err_r)
 {
 	size_t order[LM_MAX_SERVERS], n = 0, i, skip = SIZE_MAX;
-	long long now = monotonic_ns();
+	long long now = sg_monotonic_ns();
 	char sum[400] = "", why[200];
 	int rc;
 
@@ -1148,7 +1175,7 @@ static int search(struct sg_ldapmap *lm, const char *filter,
 			continue;
 		if (connect_server(lm, s, why, sizeof(why)) < 0) {
 			append_why(sum, sizeof(sum), lm->servers[s].url, why);
-			lm->servers[s].failed_at = monotonic_ns();
+			lm->servers[s].failed_at = sg_monotonic_ns();
 			continue;
 		}
 		rc = search_on(lm, filter, res_r);
@@ -1159,7 +1186,7 @@ static int search(struct sg_ldapmap *lm, const char *filter,
 		*res_r = NULL;
 		ld_message(lm->ld, rc, "search", why, sizeof(why));
 		append_why(sum, sizeof(sum), lm->servers[s].url, why);
-		lm->servers[s].failed_at = monotonic_ns();
+		lm->servers[s].failed_at = sg_monotonic_ns();
 		disconnect(lm);
 	}
 	sg_error_set(err_r, SG_ERR_IO, "ldap:%.100s: no LDAP server answered: %s",
@@ -1187,6 +1214,20 @@ answered:
 	return -1;
 }
 
+/* is_address_attr - is attr (as the server names it, maybe with
+   options) one of address_attribute */
+static bool is_address_attr(const struct sg_ldapmap *lm, const char *attr)
+{
+	size_t base = strcspn(attr, ";"), i;
+
+	for (i = lm->n_cert_attrs; lm->attrs[i] != NULL; i++) {
+		if (strlen(lm->attrs[i]) == base &&
+		    strncasecmp(attr, lm->attrs[i], base) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* read_entries - every entry of a search result into the answer */
 static int read_entries(struct sg_ldapmap *lm, LDAPMessage *res,
 			struct lm_answer *a)
@@ -1206,10 +1247,14 @@ static int read_entries(struct sg_ldapmap *lm, LDAPMessage *res,
 		     attr != NULL && ret == 0;
 		     attr = ldap_next_attribute(lm->ld, e, ber)) {
 			struct berval **vals = ldap_get_values_len(lm->ld, e, attr);
+			bool addr = is_address_attr(lm, attr);
 			size_t i;
 
 			for (i = 0; vals != NULL && vals[i] != NULL && ret == 0; i++)
-				ret = sg_ldap_pend_value(pl,
+				ret = addr ? sg_ldap_pend_address(pl,
+					(const unsigned char *)vals[i]->bv_val,
+					vals[i]->bv_len) :
+					sg_ldap_pend_value(pl,
 					(const unsigned char *)vals[i]->bv_val,
 					vals[i]->bv_len, attr);
 			ldap_value_free_len(vals);
@@ -1252,8 +1297,8 @@ int sg_ldapmap_find(struct sg_ldapmap *lm, const char *addr,
 	struct lm_answer *a;
 	struct lm_sigpipe sp;
 	LDAPMessage *res = NULL;
-	long long now = monotonic_ns();
-	uint64_t h = addr_hash(lm, addr);
+	long long now = sg_monotonic_ns();
+	uint64_t h = sg_addr_hash(lm->key, addr);
 	int fr, ret;
 
 	*certs_r = NULL;
@@ -1302,7 +1347,7 @@ nomem:
 void sg_ldapmap_origin(const struct sg_dirmap_cert *c, const char **dn_r,
 		       unsigned int *classes_r)
 {
-	const struct sg_ldap_cand *lc = (const struct sg_ldap_cand *)c;
+	const struct sg_ldap_cand *lc = SG_CONTAINER_OF(c, const struct sg_ldap_cand, pub);
 
 	*dn_r = lc->dn;
 	*classes_r = lc->classes;

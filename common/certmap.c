@@ -383,10 +383,12 @@ static int add_candidate(struct sg_cert_set *set, size_t map_index,
 		size_t len = strlen(src[i]) + 1;
 
 		memcpy(p, src[i], len);
+		sg_text_sanitize(p);
 		*dst[i] = p;
 		p += len;
 	}
 	memcpy(p, info->detail, strlen(info->detail) + 1);
+	sg_text_sanitize(p);
 	c->pub.detail = p;
 	p += strlen(info->detail) + 1;
 	memcpy(p, mc->der, mc->der_len);
@@ -434,6 +436,83 @@ static bool in_set(const struct sg_cert_set *set, const unsigned char *fpr)
 	return false;
 }
 
+/* harvest_last - the map to search k-th: the maps in order, with the
+   one that is harvest_map moved to the end */
+static size_t harvest_last(const struct sg_certmaps *maps, size_t k)
+{
+	size_t h = SIZE_MAX, i;
+
+	for (i = 0; i < maps->n; i++) {
+		if (maps->maps[i].type == CMAP_DIR &&
+		    maps->maps[i].dir == maps->harvest) {
+			h = i;
+			break;
+		}
+	}
+	if (h == SIZE_MAX)
+		return k;
+	if (k == maps->n - 1)
+		return h;
+	return k < h ? k : k + 1;
+}
+
+/* in_list - is addr (any case) in a ", " list */
+static bool in_list(const char *list, const char *addr)
+{
+	size_t alen = strlen(addr);
+
+	while (*list != '\0') {
+		size_t n = strcspn(list, ",");
+
+		if (n == alen && strncasecmp(list, addr, n) == 0)
+			return true;
+		list += n;
+		while (*list == ',' || *list == ' ')
+			list++;
+	}
+	return false;
+}
+
+/* binds_address - does the certificate bind addr, by the rule sender
+   binding uses (DESIGN.md 3.7: e-mail SANs, else the subject's
+   emailAddress)?  A directory entry or map file can hold anyone's
+   certificate; it is used only for the addresses it names itself. */
+static bool binds_address(struct sg_ctx *ctx, const struct sg_dirmap_cert *mc,
+			  const char *addr, struct sg_csel_info *info)
+{
+	char (*emails)[320];
+	size_t n, i;
+	bool found = false;
+	X509 *x;
+
+	if ((x = sg_trust_cert_from_der(ctx, mc->der, mc->der_len)) == NULL)
+		return true;	/* undecodable: already not usable (malformed) */
+	if ((emails = malloc(8 * sizeof(*emails))) == NULL) {
+		X509_free(x);
+		return false;
+	}
+	n = sg_cert_emails(x, emails, 8);
+	for (i = 0; i < n && !found; i++)
+		found = strcasecmp(emails[i], addr) == 0;
+	/* ldap: an alias of the entry whose certificate names the entry */
+	if (!found && mc->entry_addrs != NULL && in_list(mc->entry_addrs, addr)) {
+		for (i = 0; i < n && !found; i++)
+			found = in_list(mc->entry_addrs, emails[i]);
+	}
+	X509_free(x);
+	free(emails);
+	if (!found) {
+		size_t used = strlen(info->detail);
+
+		info->reasons |= SG_REASON_BIT(SG_REASON_SENDER_MISMATCH);
+		snprintf(info->detail + used, sizeof(info->detail) - used,
+			 "%sThe certificate does not name %s (it names %s); it is used only for its own addresses.",
+			 used > 0 ? " " : "", addr,
+			 mc->emails[0] != '\0' ? mc->emails : "no address");
+	}
+	return found;
+}
+
 /* sg_cert_lookup - the candidates of an address, map by map */
 int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 		   struct sg_cert_set **set_r, struct sg_error *err_r)
@@ -442,7 +521,7 @@ int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 	struct sg_cert_set *set;
 	struct sg_csel_info *info = NULL;
 	struct sg_error map_err;
-	size_t i, j, answered = SIZE_MAX, first_seen = SIZE_MAX;
+	size_t i, j, k, answered = SIZE_MAX, first_seen = SIZE_MAX;
 	bool temp = false;
 
 	sg_assert(ctx != NULL && address != NULL && set_r != NULL);
@@ -461,11 +540,18 @@ int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 		set->address[0] = '\0';
 		goto done;
 	}
-	for (i = 0; maps != NULL && i < maps->n; i++) {
-		struct cmap *m = &maps->maps[i];
+	/* in certificate_maps order, but the harvest map last wherever it
+	   is listed: a harvested certificate never displaces one from the
+	   directory or a pinned one (the first map with a usable answer
+	   ends the search) */
+	for (k = 0; maps != NULL && k < maps->n; k++) {
+		struct cmap *m;
 		struct sg_dirmap_cert *const *certs;
 		struct sg_error e;
 		size_t n, usable_before = set->n_usable;
+
+		i = harvest_last(maps, k);
+		m = &maps->maps[i];
 
 		if (m->type == CMAP_DIR) {
 			if (sg_dirmap_refresh(m->dir, false, &e) < 0) {
@@ -495,6 +581,7 @@ int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 			if (in_set(set, certs[j]->fpr))
 				continue;
 			sg_csel_eval_entry(ctx, certs[j], at, info);
+			(void)binds_address(ctx, certs[j], set->address, info);
 			if (add_candidate(set, i, m->spec, certs[j], info) < 0)
 				goto nomem;
 		}

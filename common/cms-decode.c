@@ -10,6 +10,7 @@
  */
 #include "sg-private.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +110,12 @@ static int strip_certs(const unsigned char *der, size_t len,
 	p += ex.hdr;
 	if (der_get(p, ex.len, &sd) < 0 || sd.tag != 0x30)
 		return 0;
+	/* the SignedData must fill [0], and [0] the ContentInfo: bytes
+	   beside them would be dropped by the rebuild below while readers
+	   that keep them disagree (plain d2i refuses such input) */
+	if (sd.hdr + sd.len != ex.len ||
+	    sizeof(oid_signed_data) + ex.hdr + ex.len != ci.len)
+		return 0;
 	p += sd.hdr;
 	sd_end = p + sd.len;
 	/* version, digestAlgorithms, encapContentInfo */
@@ -187,16 +194,32 @@ not_candidate:
 	return 0;
 }
 
-static CMS_ContentInfo *d2i_cms(const unsigned char *der, size_t len)
+/* d2i_cms - one ContentInfo from the start of der; *used_r is its size */
+static CMS_ContentInfo *d2i_cms(const unsigned char *der, size_t len,
+				size_t *used_r)
 {
+	const unsigned char *p = der;
 	CMS_ContentInfo *cms;
-	BIO *bio;
 
-	if (len > INT_MAX || (bio = BIO_new_mem_buf(der, (int)len)) == NULL)
+	if (len > LONG_MAX)
 		return NULL;
-	cms = d2i_CMS_bio(bio, NULL);
-	BIO_free(bio);
+	cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
+	if (cms != NULL)
+		*used_r = (size_t)(p - der);
 	return cms;
+}
+
+/* only_padding - what may follow a CMS object without hiding anything:
+   NULs and line ends (a raw file's newline, base64 of a padded buffer) */
+static bool only_padding(const unsigned char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != 0 && p[i] != '\r' && p[i] != '\n' &&
+		    p[i] != ' ' && p[i] != '\t')
+			return false;
+	return true;
 }
 
 /* pem_to_der - the first PEM block of text into a malloc'd DER buffer */
@@ -227,16 +250,17 @@ unsigned char *sg_cms_pem_to_der(const unsigned char *in, size_t len,
 
 CMS_ContentInfo *sg_cms_decode(struct sg_ctx *ctx, const unsigned char *der,
 			       size_t len, STACK_OF(X509) **certs_r,
-			       bool *too_many_r)
+			       enum sg_cms_err *err_r)
 {
 	unsigned char *stripped = NULL;
-	size_t stripped_len = 0, n_slices = 0, i;
+	size_t stripped_len = 0, n_slices = 0, i, used = 0, sused;
+	struct der_tlv outer;
 	struct sg_slice *slices = NULL;
 	CMS_ContentInfo *cms = NULL;
 	STACK_OF(X509) *certs = NULL;
 	int ret;
 
-	*too_many_r = false;
+	*err_r = SG_CMS_ERR_NOT_CMS;
 	if (certs_r != NULL)
 		*certs_r = NULL;
 	ret = strip_certs(der, len, &stripped, &stripped_len, &slices,
@@ -245,11 +269,17 @@ CMS_ContentInfo *sg_cms_decode(struct sg_ctx *ctx, const unsigned char *der,
 		goto out;
 	if (ret > 0) {
 		if (n_slices > ctx->limits.max_certificates) {
-			*too_many_r = true;
+			*err_r = SG_CMS_ERR_TOO_MANY;
 			goto out;
 		}
-		if ((cms = d2i_cms(stripped, stripped_len)) == NULL)
+		if ((cms = d2i_cms(stripped, stripped_len, &sused)) == NULL)
 			goto out;
+		/* a candidate has a definite outer length */
+		if (der_get(der, len, &outer) < 0) {
+			*err_r = SG_CMS_ERR_NOT_CMS;
+			goto fail;
+		}
+		used = outer.hdr + outer.len;
 		if ((certs = sk_X509_new_reserve(NULL, (int)n_slices)) == NULL)
 			goto fail;
 		for (i = 0; i < n_slices; i++) {
@@ -260,7 +290,7 @@ CMS_ContentInfo *sg_cms_decode(struct sg_ctx *ctx, const unsigned char *der,
 			sk_X509_push(certs, x);
 		}
 	} else {
-		if ((cms = d2i_cms(der, len)) == NULL)
+		if ((cms = d2i_cms(der, len, &used)) == NULL)
 			goto out;
 		if (OBJ_obj2nid(CMS_get0_type(cms)) == NID_pkcs7_signed) {
 			certs = CMS_get1_certs(cms);
@@ -269,11 +299,18 @@ CMS_ContentInfo *sg_cms_decode(struct sg_ctx *ctx, const unsigned char *der,
 			if (certs == NULL)
 				goto fail;
 			if ((size_t)sk_X509_num(certs) > ctx->limits.max_certificates) {
-				*too_many_r = true;
+				*err_r = SG_CMS_ERR_TOO_MANY;
 				goto fail;
 			}
 		}
 	}
+	if (!only_padding(der + used, len - used)) {
+		/* bytes after the object: readers that ignore them and
+		   readers that show them disagree (plaintext could ride) */
+		*err_r = SG_CMS_ERR_TRAILING;
+		goto fail;
+	}
+	*err_r = SG_CMS_ERR_NONE;
 	if (certs_r != NULL) {
 		*certs_r = certs;
 		certs = NULL;

@@ -2,8 +2,9 @@
  *
  * DESIGN.md section 3 rules 3, 4, 8: every SignerInfo must verify over
  * exactly the content; zero SignerInfos fails; detached content plus
- * eContent is ambiguous; SHA-1/MD5 only when allowed; the chain of each
- * signer is validated against the configured anchors.
+ * eContent is ambiguous unless the two are the same text; SHA-1/MD5 only
+ * when allowed; the chain of each signer is validated against the
+ * configured anchors.
  */
 #include "sg-private.h"
 
@@ -51,10 +52,20 @@ size_t sg_cert_emails(X509 *cert, char addrs[][320], size_t max)
 		const unsigned char *s;
 		int len;
 
-		if (g->type != GEN_EMAIL)
+		if (g->type == GEN_EMAIL) {
+			s = ASN1_STRING_get0_data(g->d.rfc822Name);
+			len = ASN1_STRING_length(g->d.rfc822Name);
+		} else if (g->type == GEN_OTHERNAME &&
+			   OBJ_obj2nid(g->d.otherName->type_id) ==
+			   NID_id_on_SmtpUTF8Mailbox &&
+			   g->d.otherName->value->type == V_ASN1_UTF8STRING) {
+			/* RFC 8398: the e-mail SAN of an internationalized
+			   address */
+			s = ASN1_STRING_get0_data(g->d.otherName->value->value.utf8string);
+			len = ASN1_STRING_length(g->d.otherName->value->value.utf8string);
+		} else {
 			continue;
-		s = ASN1_STRING_get0_data(g->d.rfc822Name);
-		len = ASN1_STRING_length(g->d.rfc822Name);
+		}
 		if (len <= 0 || len >= 320 || memchr(s, '\0', (size_t)len))
 			continue;
 		memcpy(addrs[n], s, (size_t)len);
@@ -237,6 +248,26 @@ static bool drain(BIO *bio)
 	return n == 0 || BIO_eof(bio);
 }
 
+/* canon_equal - whether e, each bare LF read as CRLF (the canonical form
+   of rule 9, which detached content already has), is exactly c */
+static bool canon_equal(const unsigned char *e, size_t elen,
+			const unsigned char *c, size_t clen)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < elen; i++) {
+		if (e[i] == '\n' && (i == 0 || e[i - 1] != '\r')) {
+			if (j >= clen || c[j] != '\r')
+				return false;
+			j++;
+		}
+		if (j >= clen || c[j] != e[i])
+			return false;
+		j++;
+	}
+	return j == clen;
+}
+
 void sg_cms_verify_signed(struct sg_verify_state *st, CMS_ContentInfo *cms,
 			  STACK_OF(X509) *certs,
 			  const unsigned char *content, size_t content_len,
@@ -248,17 +279,34 @@ void sg_cms_verify_signed(struct sg_verify_state *st, CMS_ContentInfo *cms,
 	ASN1_OCTET_STRING **pos = CMS_get0_content(cms);
 	bool has_econtent = pos != NULL && *pos != NULL;
 	BIO *dcont = NULL, *cmsbio = NULL;
-	bool content_ok = false;
+	bool content_ok = false, same_content = false;
 	int i, n = sk_CMS_SignerInfo_num(sis);
 
 	*econtent_r = NULL;
 	*elen_r = 0;
 	st->signed_layer = true;
 	if (content != NULL && has_econtent) {
-		st->fail |= FAIL(AMBIGUOUS_CONTENT);
-		sg_res_add_detail(res, "The detached signature also encapsulates %d bytes of other content.",
-				  ASN1_STRING_length(*pos));
-		return;
+		const unsigned char *e = ASN1_STRING_get0_data(*pos);
+		int elen = ASN1_STRING_length(*pos);
+
+		/* a client showing the first part and one showing the
+		   eContent must see the same text; otherwise one of them
+		   is not what was signed (eContent confusion) */
+		if (e == NULL || elen < 0 ||
+		    !canon_equal(e, (size_t)elen, content, content_len)) {
+			st->fail |= FAIL(AMBIGUOUS_CONTENT);
+			sg_res_add_detail(res, "The detached signature also encapsulates %d bytes of other content.",
+					  elen);
+			return;
+		}
+		/* the same text: verify over exactly the eContent bytes (what
+		   was digested); the caller walks the detached part, which is
+		   this content, so it is not handed back a second time */
+		sg_res_add_detail(res, "The detached signature also encapsulates the signed part (%d bytes, the same text after line-ending canonicalisation); it was verified over the encapsulated copy.",
+				  elen);
+		content = NULL;
+		content_len = 0;
+		same_content = true;
 	}
 	if (content == NULL && !has_econtent) {
 		st->fail |= FAIL(MALFORMED);
@@ -339,6 +387,13 @@ void sg_cms_verify_signed(struct sg_verify_state *st, CMS_ContentInfo *cms,
 		if (note[0] != '\0')
 			sg_res_add_detail(res, "Signer %s uses a %s.", s->email[0] ? s->email : s->subject, note);
 		sg_trust_verify_chain(st->ctx, signer, certs, crls, st->at, &cv);
+		if (cv.reasons == 0 && cv.info != 0) {
+			info |= cv.info;
+			st->weak = true;
+			sg_res_add_detail(res, "Certificate path of %s: %s (allowed, but weak).",
+					  s->email[0] ? s->email : s->subject,
+					  cv.detail);
+		}
 		if (cv.reasons != 0) {
 			uint32_t inconclusive = FAIL(REVOCATION_UNKNOWN) |
 				FAIL(INTERNAL_ERROR);
@@ -358,7 +413,7 @@ void sg_cms_verify_signed(struct sg_verify_state *st, CMS_ContentInfo *cms,
 			st->weak = true;
 		res->reasons |= s->reasons;
 	}
-	if (has_econtent) {
+	if (has_econtent && !same_content) {
 		*econtent_r = ASN1_STRING_get0_data(*pos);
 		*elen_r = (size_t)ASN1_STRING_length(*pos);
 	}

@@ -46,13 +46,20 @@ static const struct sg_conf_def {
 	{ "max_header_fields", "10000", K_UINT, NULL },
 	{ "max_signers", "16", K_UINT, NULL },
 	{ "max_crls", "16", K_COUNT, NULL },
+	/* compressed-data layers: all of them together, and each one */
+	{ "max_decompressed_size", "67108864", K_SIZE, NULL },
+	{ "max_compression_ratio", "100", K_UINT, NULL },
 	/* smimectl crl fetch (crl.c) */
 	{ "crl_fetch_urls", "", K_ANY, NULL },
 	{ "crl_fetch_proxy", "", K_ANY, NULL },
 	{ "crl_fetch_timeout", "30", K_UINT, NULL },
+	{ "crl_fetch_redirects", "no", K_ENUM, "no|same-host" },
+	{ "crl_fetch_allow_local", "no", K_BOOL, NULL },
 	/* certificate resolution (certmap.c) */
 	{ "certificate_maps", "", K_MAPS, NULL },
 	{ "harvest_map", "", K_MAPS, NULL },
+	{ "harvest_max_per_address", "4", K_UINT, NULL },
+	{ "harvest_max_total", "10000", K_UINT, NULL },
 	/* outbound policy (policy.c) */
 	{ "internal_domains", "", K_ANY, NULL },
 	{ "encryption_policy_maps", "", K_ANY, NULL },
@@ -185,7 +192,7 @@ int sg_config_set(struct sg_config *conf, const char *name, const char *value,
 	sg_assert(conf != NULL && name != NULL && value != NULL);
 	if (!valid_name(name)) {
 		sg_error_set(err_r, SG_ERR_INVALID,
-			     "'%.60s' is not a valid setting name", name);
+			     "a setting name may only hold letters, digits, '_' and '-' (the name is not quoted)");
 		return -1;
 	}
 	def = core_def(name);
@@ -336,9 +343,11 @@ static int apply_line(struct sg_config *conf, const char *path,
 
 	eq = strchr(line, '=');
 	if (eq == NULL) {
+		/* the line is not quoted: the file may not be a
+		   configuration file at all (a symlink to a secret) */
 		sg_error_set(err_r, SG_ERR_CONFIG,
-			     "%.120s, line %u: missing '=' in \"%.40s\"", path,
-			     lineno, line);
+			     "%.120s, line %u: not a \"name = value\" setting",
+			     path, lineno);
 		return -1;
 	}
 	*eq = '\0';
@@ -418,4 +427,19 @@ nomem:
 	sg_buf_free(&logical);
 	sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
 	return -1;
+}
+
+/* sg_list_next - the next item of a list value ("a, b c": commas and
+   white space separate); false at the end */
+bool sg_list_next(const char **cursor, const char **item_r, size_t *len_r)
+{
+	const char *p = *cursor;
+
+	if (p == NULL)
+		return false;
+	p += strspn(p, ", \t\r\n");
+	*len_r = strcspn(p, ", \t\r\n");
+	*item_r = p;
+	*cursor = p + *len_r;
+	return *len_r > 0;
 }

@@ -39,6 +39,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -107,13 +110,37 @@ static const ASN1_OCTET_STRING *idp_der(X509_CRL *crl)
 	       X509_EXTENSION_get_data(X509_CRL_get_ext(crl, i));
 }
 
-/* same_scope - do two CRLs replace each other */
+/* aki_keyid - the authority key identifier's keyid (or none) */
+static ASN1_OCTET_STRING *aki_keyid(X509_CRL *crl)
+{
+	AUTHORITY_KEYID *aki = X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier,
+						    NULL, NULL);
+	ASN1_OCTET_STRING *id = NULL;
+
+	if (aki != NULL && aki->keyid != NULL)
+		id = ASN1_OCTET_STRING_dup(aki->keyid);
+	AUTHORITY_KEYID_free(aki);
+	return id;
+}
+
+/* same_scope - do two CRLs replace each other: the same issuer name and
+   key (a CA re-keyed under the same name restarts cRLNumber: its new
+   CRLs must not be kept out as "older"), delta or not, and IDP */
 static bool same_scope(X509_CRL *a, X509_CRL *b)
 {
 	const ASN1_OCTET_STRING *ia = idp_der(a), *ib = idp_der(b);
+	ASN1_OCTET_STRING *ka, *kb;
+	bool other_key;
 
 	if (X509_NAME_cmp(X509_CRL_get_issuer(a), X509_CRL_get_issuer(b)) != 0 ||
 	    is_delta(a) != is_delta(b))
+		return false;
+	ka = aki_keyid(a);
+	kb = aki_keyid(b);
+	other_key = ka != NULL && kb != NULL && ASN1_OCTET_STRING_cmp(ka, kb) != 0;
+	ASN1_OCTET_STRING_free(ka);
+	ASN1_OCTET_STRING_free(kb);
+	if (other_key)
 		return false;
 	if (ia == NULL || ib == NULL)
 		return ia == ib;
@@ -254,8 +281,48 @@ static void file_name(X509_CRL *crl, char *buf, size_t size)
 				   (size_t)ASN1_STRING_length(idp), NULL, 0);
 		sodium_bin2hex(idp_hex, sizeof(idp_hex), d, 8);
 	}
-	snprintf(buf, size, "crl-%08lx%s%s%s.pem", h, idp != NULL ? "-" : "",
-		 idp_hex, is_delta(crl) ? "-delta" : "");
+	char key_hex[17] = "";
+	ASN1_OCTET_STRING *kid = aki_keyid(crl);
+
+	if (kid != NULL) {
+		unsigned char d[crypto_generichash_BYTES_MIN];
+
+		crypto_generichash(d, sizeof(d), ASN1_STRING_get0_data(kid),
+				   (size_t)ASN1_STRING_length(kid), NULL, 0);
+		sodium_bin2hex(key_hex, sizeof(key_hex), d, 4);
+		ASN1_OCTET_STRING_free(kid);
+	}
+	snprintf(buf, size, "crl-%08lx%s%s%s%s%s.pem", h, idp != NULL ? "-" : "",
+		 idp_hex, key_hex[0] != '\0' ? "-k" : "", key_hex,
+		 is_delta(crl) ? "-delta" : "");
+}
+
+/* remove_legacy_name - versions before the key in the name wrote
+   crl-HASH[-IDP][-delta].pem: the CRL just installed as name replaces
+   the one of the same scope there (same issuer key: checked) */
+static void remove_legacy_name(const char *dir, X509_CRL *crl, const char *name)
+{
+	const char *k = strstr(name, "-k");
+	char legacy[128], path[4096];
+	BIO *bio;
+	X509_CRL *old;
+
+	if (k == NULL || (size_t)(k - name) >= sizeof(legacy) - 16)
+		return;
+	memcpy(legacy, name, (size_t)(k - name));
+	snprintf(legacy + (k - name), sizeof(legacy) - (size_t)(k - name), "%s",
+		 k + 10);	/* "-k" and 8 hex digits */
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, legacy) >= sizeof(path) ||
+	    (bio = BIO_new_file(path, "r")) == NULL) {
+		sg_openssl_errors(NULL, 0);
+		return;
+	}
+	old = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (old != NULL && same_scope(old, crl))
+		(void)unlink(path);
+	X509_CRL_free(old);
+	sg_openssl_errors(NULL, 0);
 }
 
 /* write_atomic - crl as PEM into dir/name via a temporary file */
@@ -403,6 +470,8 @@ static int install_one(struct sg_ctx *ctx, const char *dir, X509_CRL *crl,
 		reject(r, "%s", err_r->msg);
 		return -1;
 	}
+	if ((flags & SG_CRL_DRY_RUN) == 0)
+		remove_legacy_name(dir, crl, name);
 	r->outcome = SG_CRL_INSTALLED;
 	snprintf(r->detail, sizeof(r->detail), "Signed by %.300s; %lu revoked "
 		 "certificate%s.", ca_name, r->revoked, r->revoked == 1 ? "" : "s");
@@ -584,12 +653,96 @@ size_t sg_crl_distribution_points(struct sg_ctx *ctx, sg_crl_url_func *cb,
 
 /* ---- downloading ---- */
 
-int sg_crl_download(const char *url, const char *proxy,
+/* where a download may connect (crl_fetch_redirects, crl_fetch_allow_local) */
+struct fetch_guard {
+	unsigned int flags;
+	bool proxied;		/* a proxy decides where requests go */
+	unsigned int connects;	/* the first is the URL, others redirects */
+	char host[256], port[16];
+	char why[200];
+};
+
+/* local_address - loopback, link-local or unspecified (v4 and v6) */
+static bool local_address(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+
+		return (a >> 24) == 127 || (a >> 16) == 0xa9fe || a == 0;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) ||
+		       IN6_IS_ADDR_UNSPECIFIED(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) &&
+			(a->s6_addr[12] == 127 ||
+			 (a->s6_addr[12] == 169 && a->s6_addr[13] == 254)));
+	}
+	return false;
+}
+
+/* guard_cb - OpenSSL calls it for each connection of OSSL_HTTP_get (the
+   URL, then each redirect) before the request is sent: refuse what the
+   settings do not allow (a redirect is otherwise a blind request forgery
+   from the server, to any host and port, injectable on plain HTTP) */
+static BIO *guard_cb(BIO *bio, void *arg, int connect, int detail)
+{
+	struct fetch_guard *g = arg;
+	const char *host, *port;
+	struct addrinfo hints, *ai = NULL, *a;
+
+	(void)detail;
+	if (!connect)
+		return bio;
+	g->connects++;
+	host = BIO_get_conn_hostname(bio);
+	port = BIO_get_conn_port(bio);
+	if (host == NULL)
+		host = "";
+	if (port == NULL)
+		port = "80";
+	if (g->connects == 1) {
+		snprintf(g->host, sizeof(g->host), "%s", host);
+		snprintf(g->port, sizeof(g->port), "%s", port);
+	} else if ((g->flags & SG_CRL_FETCH_SAME_HOST_REDIRECTS) == 0) {
+		snprintf(g->why, sizeof(g->why), "the server redirects; redirects "
+			 "are not followed (crl_fetch_redirects = same-host "
+			 "allows them to the same host and port)");
+		return NULL;
+	} else if (g->proxied || strcasecmp(host, g->host) != 0 ||
+		   strcmp(port, g->port) != 0) {
+		snprintf(g->why, sizeof(g->why), "the server redirects to another "
+			 "host or port (%.60s:%.10s); only the same host and port "
+			 "is followed", host, port);
+		return NULL;
+	}
+	if (g->proxied || (g->flags & SG_CRL_FETCH_ALLOW_LOCAL) != 0)
+		return bio;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, port, &hints, &ai) != 0)
+		return bio;	/* the connect reports it */
+	for (a = ai; a != NULL; a = a->ai_next) {
+		if (local_address(a->ai_addr)) {
+			snprintf(g->why, sizeof(g->why), "%.60s is a loopback or "
+				 "link-local address; set crl_fetch_allow_local "
+				 "= yes to fetch from it", host);
+			freeaddrinfo(ai);
+			return NULL;
+		}
+	}
+	freeaddrinfo(ai);
+	return bio;
+}
+
+int sg_crl_download(const char *url, const char *proxy, unsigned int flags,
 		    unsigned int timeout_secs, size_t max_size,
 		    unsigned char **data_r, size_t *len_r,
 		    struct sg_error *err_r)
 {
 	struct sg_buf buf = { 0 };
+	struct fetch_guard guard;
 	char ebuf[200];
 	time_t deadline = timeout_secs > 0 ? time(NULL) + (time_t)timeout_secs : 0;
 	BIO *bio;
@@ -608,16 +761,20 @@ int sg_crl_download(const char *url, const char *proxy,
 			     "distribution points are not supported)");
 		return -1;
 	}
+	memset(&guard, 0, sizeof(guard));
+	guard.flags = flags;
+	guard.proxied = (proxy != NULL && proxy[0] != '\0') ||
+			getenv("http_proxy") != NULL || getenv("HTTP_PROXY") != NULL;
 	ERR_clear_error();
 	/* proxy NULL: OpenSSL uses http_proxy / no_proxy from the
 	   environment; "" would mean none */
 	bio = OSSL_HTTP_get(url, proxy != NULL && proxy[0] != '\0' ? proxy : NULL,
-			    NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0,
+			    NULL, NULL, NULL, guard_cb, &guard, 0, NULL, NULL, 0,
 			    max_size, (int)timeout_secs);
 	if (bio == NULL) {
 		sg_openssl_errors(ebuf, sizeof(ebuf));
-		sg_error_set(err_r, SG_ERR_IO, "%s",
-			     ebuf[0] != '\0' ? ebuf : "no answer");
+		sg_error_set(err_r, SG_ERR_IO, "%s", guard.why[0] != '\0' ?
+			     guard.why : ebuf[0] != '\0' ? ebuf : "no answer");
 		return -1;
 	}
 	for (;;) {

@@ -36,6 +36,29 @@ static void sg_error_vset(struct sg_error *err, enum sg_error_code code,
 	}
 }
 
+/* sg_text_sanitize - make text from a message, a certificate or a
+   directory safe to print on a terminal or in a log: C0 and C1 control
+   characters and DEL become '?', and so do the Unicode bidirectional
+   overrides and isolates (which reorder what a reader sees) */
+void sg_text_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	for (; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			*p = '?';
+		} else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			p[0] = p[1] = '?';	/* U+0080..U+009F (CSI is U+009B) */
+			p++;
+		} else if (p[0] == 0xe2 && p[1] != '\0' &&
+			   ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+			    (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9))) {
+			p[0] = p[1] = p[2] = '?';	/* U+202A..E, U+2066..9 */
+			p += 2;
+		}
+	}
+}
+
 /* sg_error_set - fill err (NULL-safe) */
 void sg_error_set(struct sg_error *err, enum sg_error_code code,
 		  const char *fmt, ...)

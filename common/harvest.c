@@ -37,6 +37,7 @@ static const char *const outcome_names[] = {
 	[SG_HARVEST_NOT_VERIFIED] = "not-verified",
 	[SG_HARVEST_NOT_USABLE] = "not-usable",
 	[SG_HARVEST_DISABLED] = "disabled",
+	[SG_HARVEST_CAPPED] = "capped",
 };
 
 /* sg_harvest_outcome_name - "stored" etc. */
@@ -289,6 +290,27 @@ int sg_harvest(struct sg_ctx *ctx, const struct sg_result *res, time_t at,
 			 "Not harvested: a newer certificate for this address is stored.");
 		ret = 0;
 		goto out;
+	}
+	/* caps: a flood of verified mail from many (or one) signers must
+	   not grow the store without bound */
+	{
+		struct sg_dirmap_cert *const *found;
+		size_t n_found = 0;
+
+		if (sg_dirmap_find(dm, info->address, &found, &n_found) < 0) {
+			sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		if (n_found >= ctx->harvest_max_per_address ||
+		    sg_dirmap_count(dm) >= ctx->harvest_max_total) {
+			info->outcome = SG_HARVEST_CAPPED;
+			snprintf(info->detail, sizeof(info->detail),
+				 "Not harvested: the store holds %zu certificates for %.100s and %zu in all (harvest_max_per_address %zu, harvest_max_total %zu).",
+				 n_found, info->address, sg_dirmap_count(dm),
+				 ctx->harvest_max_per_address, ctx->harvest_max_total);
+			ret = 0;
+			goto out;
+		}
 	}
 	if (store_pem(sg_dirmap_path(dm), info->fingerprint, cert, info->file,
 		      sizeof(info->file), err_r) < 0)

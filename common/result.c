@@ -48,9 +48,14 @@ const char *sg_res_strndup(struct sg_result *res, const char *s, size_t n)
 	return out;
 }
 
+/* sg_res_strdup - text for people: sanitised (sg_text_sanitize) */
 const char *sg_res_strdup(struct sg_result *res, const char *s)
 {
-	return sg_res_strndup(res, s, strlen(s));
+	char *out = (char *)sg_res_strndup(res, s, strlen(s));
+
+	if (*out != '\0')
+		sg_text_sanitize(out);
+	return out;
 }
 
 struct sg_signer *sg_res_add_signer(struct sg_result *res)
@@ -146,6 +151,7 @@ void sg_res_add_detail(struct sg_result *res, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	sg_text_sanitize(line);
 	if ((res->detail_buf.used > 0 &&
 	     sg_buf_append(&res->detail_buf, " ", 1) < 0) ||
 	    sg_buf_append_str(&res->detail_buf, line) < 0)
@@ -155,9 +161,12 @@ void sg_res_add_detail(struct sg_result *res, const char *fmt, ...)
 /* lead - the first sentence for a status */
 static void lead(struct sg_result *res, struct sg_buf *out)
 {
-	const char *who = res->n_signers > 0 && res->signers[0].email[0] != '\0' ?
-		res->signers[0].email : res->n_signers > 0 ?
-		res->signers[0].subject : "";
+	const struct sg_signer *s = sg_result_bound_signer(res);
+	const char *who;
+
+	if (s == NULL && res->n_signers > 0)
+		s = &res->signers[0];
+	who = s == NULL ? "" : s->email[0] != '\0' ? s->email : s->subject;
 
 	switch (res->status) {
 	case SG_STATUS_NONE:
@@ -244,6 +253,17 @@ size_t sg_result_signer_count(const struct sg_result *res)
 {
 	sg_assert(res != NULL);
 	return res->n_signers;
+}
+
+const struct sg_signer *sg_result_bound_signer(const struct sg_result *res)
+{
+	size_t i;
+
+	sg_assert(res != NULL);
+	for (i = 0; i < res->n_signers; i++)
+		if (res->signers_priv[i].bound)
+			return &res->signers[i];
+	return NULL;
 }
 
 const struct sg_signer *sg_result_signer(const struct sg_result *res, size_t i)

@@ -13,6 +13,8 @@
 #include "config.h"
 #include "smimeguard.h"
 
+#include <stddef.h>
+
 #include <stdarg.h>
 #include <stdbool.h>
 
@@ -27,6 +29,16 @@
 void sg_misuse(const char *expr, const char *file, int line)
 	__attribute__((noreturn));
 
+/* ---- time.c ---- */
+long long sg_monotonic_ns(void);
+/* keyed SipHash of an address (key: crypto_shorthash_KEYBYTES bytes) */
+uint64_t sg_addr_hash(const unsigned char *key, const char *addr);
+
+/* ---- config.c ---- */
+/* the next item of a list value ("a, b c": commas and white space
+   separate): *item_r and *len_r; false at the end */
+bool sg_list_next(const char **cursor, const char **item_r, size_t *len_r);
+
 /* ---- error.c ---- */
 void sg_error_clear(struct sg_error *err);
 void sg_error_set(struct sg_error *err, enum sg_error_code code,
@@ -39,6 +51,10 @@ void sg_error_set_openssl(struct sg_error *err, enum sg_error_code code,
 void sg_openssl_errors(char *buf, size_t size);
 
 /* ---- buf.c: growable byte buffer ---- */
+/* the structure that holds member at ptr (no reliance on layout) */
+#define SG_CONTAINER_OF(ptr, type, member) \
+	((type *)(void *)((const char *)(ptr) - offsetof(type, member)))
+
 struct sg_buf {
 	unsigned char *data;
 	size_t used;
@@ -80,7 +96,16 @@ struct sg_limits {
 	unsigned int max_header_fields;	/* fields in one header block */
 	unsigned int max_signers;	/* SignerInfos in one SignedData */
 	unsigned int max_crls;		/* CRLs carried in one SignedData */
+	size_t max_decompressed_size;	/* all compressed layers together */
+	unsigned int max_compression_ratio; /* one layer: out / in (a layer
+					   may always reach 1 MB) */
 };
+
+/* ---- error.c ---- */
+/* replace control characters, C1 controls and bidi overrides by '?' in
+   place: every string shown to people that came from a message, a
+   certificate or a directory goes through this */
+void sg_text_sanitize(char *s);
 
 /* ---- mime.c ---- */
 struct sg_slice {
@@ -98,6 +123,11 @@ struct sg_headers {
 	struct sg_slice sender;
 	unsigned int n_sender;
 	bool has_content_type;
+	unsigned int n_content_type;	/* Content-Type fields */
+	unsigned int n_cte;		/* Content-Transfer-Encoding fields */
+	unsigned int n_bad_lines;	/* lines that are not a field */
+	bool bare_cr;			/* a CR not followed by LF */
+	bool nul;			/* a NUL byte */
 	size_t body_offset;		/* offset of the body in the entity */
 	size_t n_fields;		/* header fields (max_header_fields) */
 };
@@ -111,14 +141,36 @@ struct sg_ctype {
 	char name[128];			/* name= parameter, case kept */
 	char forwarded[16];		/* lower case (RFC 9788 wrapper) */
 	bool malformed;
+	/* why two mainstream readers could see another structure in this
+	   field (duplicate or RFC 2231 structural parameters, comments,
+	   quoted-pairs, over-long values, text after a value); NULL if none */
+	const char *ambiguity;
 };
 
 /* parse the header block of an entity; never fails (missing blank line:
    all headers, empty body) */
 void sg_mime_parse_headers(const unsigned char *p, size_t len,
 			   struct sg_headers *h_r);
-/* parse a Content-Type value; an absent header means text/plain */
+/* why a header block could read differently elsewhere (duplicate
+   Content-Type or Content-Transfer-Encoding, lines that are not fields,
+   bare CR); NULL when it cannot */
+const char *sg_mime_headers_ambiguity(const struct sg_headers *h);
+/* one pass: an LF without CR before it, a CR without LF after it, a NUL */
+struct sg_line_flags {
+	bool bare_lf, bare_cr, nul;
+};
+void sg_mime_line_flags(const unsigned char *p, size_t len,
+			struct sg_line_flags *flags_r);
+/* a CR that is not followed by LF (Python's email breaks lines there),
+   or a NUL byte (C-string readers stop there) */
+bool sg_mime_has_bare_cr(const unsigned char *p, size_t len);
+/* parse a Content-Type value; an absent header means text/plain.
+   The first occurrence of a parameter counts; see ct_r->ambiguity. */
 void sg_mime_parse_ctype(const struct sg_slice *value, struct sg_ctype *ct_r);
+/* RFC 2046 boundary: 1-70 bchars, not ending in space */
+bool sg_mime_boundary_valid(const char *boundary);
+/* a Content-Transfer-Encoding value that is not exactly one token */
+bool sg_mime_cte_ambiguous(const struct sg_slice *value);
 
 enum sg_cte {
 	SG_CTE_IDENTITY = 0,	/* 7bit, 8bit, binary, absent */
@@ -131,12 +183,21 @@ enum sg_cte sg_mime_parse_cte(const struct sg_slice *value);
 /*
  * Split a multipart body.  Fills at most max_parts slices (the part
  * contents: headers + body, without the line break before the next
- * delimiter).  *n_parts_r is the number of parts seen (may exceed
- * max_parts); *closed_r tells whether the close delimiter was found.
+ * delimiter).  A delimiter is a whole line "--boundary" or
+ * "--boundary--" with optional transport padding; a line that only
+ * starts with "--boundary" is counted in stray (Dovecot and OpenSSL take
+ * it for a delimiter, Python and Thunderbird do not).
  */
+struct sg_split {
+	size_t n_parts;		/* parts seen (may exceed max_parts) */
+	bool closed;		/* the close delimiter was found */
+	size_t stray;		/* lines that only start like a delimiter */
+	struct sg_slice preamble;	/* before the first delimiter */
+	struct sg_slice epilogue;	/* after the close delimiter */
+};
 void sg_mime_split(const unsigned char *body, size_t len,
 		   const char *boundary, struct sg_slice *parts,
-		   size_t max_parts, size_t *n_parts_r, bool *closed_r);
+		   size_t max_parts, struct sg_split *split_r);
 
 /* canonical CRLF form: if in has bare LFs, *out is a malloc'd copy
    (and *out_len its length) else *out = NULL.  -1 on ENOMEM. */
@@ -144,14 +205,16 @@ int sg_mime_canon_crlf(const unsigned char *in, size_t len,
 		       unsigned char **out_r, size_t *out_len_r);
 
 /* ---- mime-addr.c ---- */
-/*
- * Parse an address-list header value (From/Sender).  Counts mailboxes
- * (groups are expanded) and copies the addr-spec of the first mailbox
- * into addr (lower-cased domain kept as written).  Returns the number of
- * mailboxes (0 when none could be parsed).
- */
-unsigned int sg_mime_parse_mailboxes(const struct sg_slice *value,
-				     char *addr, size_t addr_size);
+/* what a From (or Sender) field holds, read strictly (doc/DESIGN.md 3.7) */
+enum sg_from {
+	SG_FROM_OK = 0,		/* exactly one plain mailbox: addr set */
+	SG_FROM_EMPTY,		/* no mailbox */
+	SG_FROM_LIST,		/* two or more mailboxes, or a group */
+	SG_FROM_AMBIGUOUS	/* readers could name different addresses */
+};
+/* *why_r is a static sentence for LIST and AMBIGUOUS, else NULL */
+enum sg_from sg_mime_parse_from(const struct sg_slice *value, char *addr,
+				size_t addr_size, const char **why_r);
 
 /* ---- base64.c ---- */
 /* decode, skipping whitespace; -1 on an invalid character.
@@ -180,10 +243,20 @@ struct sg_ctx {
 	struct sg_cert_cache *cert_cache;
 	struct sg_chain_cache *chain_cache;
 	struct sg_certmaps *certmaps;		/* certificate_maps, harvest_map */
+	size_t harvest_max_per_address;		/* harvest caps */
+	size_t harvest_max_total;
 	unsigned char (*pinned)[32];		/* pinned_certificates: sorted
 						   SHA-256 of their DER */
 	size_t n_pinned;
 };
+/* trust.c: certificates or CRLs of every file of a list setting */
+int sg_trust_load_list(const char *list, bool want_crl, STACK_OF(X509) *certs,
+		       STACK_OF(X509_CRL) *crls, struct sg_error *err_r);
+/* sg_asn1_time(), with dflt for an absent time */
+time_t sg_trust_asn1_time(const ASN1_TIME *t, time_t dflt);
+/* the context's certificate and chain caches; -1 on ENOMEM */
+int sg_trust_caches_new(struct sg_ctx *ctx);
+void sg_trust_caches_free(struct sg_ctx *ctx);
 /* is this DER certificate one of pinned_certificates */
 bool sg_trust_is_pinned(const struct sg_ctx *ctx, const unsigned char *der,
 			size_t len);
@@ -191,6 +264,8 @@ bool sg_trust_is_pinned(const struct sg_ctx *ctx, const unsigned char *der,
 /* chain validation of one signer certificate */
 struct sg_chain_verdict {
 	uint32_t reasons;
+	uint32_t info;			/* weakness allowed by configuration
+					   (weak-algorithm, weak-key) */
 	char detail[160];		/* first OpenSSL error, readable */
 	/* reasons == 0: the result holds for valid_from <= at < valid_until
 	   (every certificate of the chain and, when revocation is checked,
@@ -270,9 +345,23 @@ struct sg_verify_state {
 	time_t at;
 	unsigned int parts_seen;
 	unsigned int cms_depth;
+	size_t inflated;		/* bytes of all compressed layers */
 	/* sender binding: applied to message input */
 	bool bind_sender;
-	unsigned int n_from;		/* mailboxes over all From headers */
+	unsigned int n_from;		/* 1: one From field with one plain
+					   mailbox (from_addr); else 0 or 2 */
+	unsigned int from_fields;	/* From fields in the root header */
+	enum sg_from from_state;	/* the one From field, read strictly */
+	const char *from_why;		/* LIST/AMBIGUOUS: why */
+	char inner_from[2][320];	/* From of the signed content (RFC 9788,
+					   RFC 8551 3.1 wrapper) */
+	unsigned int n_inner_from;
+	const char *inner_from_why;	/* an inner From that cannot bind */
+	/* the one-reading gate (DESIGN.md 3.11): the first ambiguity */
+	const char *ambiguity, *ambiguity_where;
+	bool detached;			/* the root is multipart/signed */
+	bool outside_text_ok;		/* its preamble/epilogue hold no text */
+	bool enc_malformed;		/* labelled encrypted, not one CMS */
 	char from_addr[320];
 	char sender_addr[320];
 	bool has_sender;
@@ -304,12 +393,18 @@ enum sg_cms_type {
  * Decode a CMS ContentInfo from DER/BER (or PEM).  Certificates inside a
  * SignedData are decoded through the context's cache and returned in
  * *certs_r (caller frees with sk_X509_pop_free) unless certs_r is NULL.
- * Returns NULL when the input is not CMS (*too_many_r set when it had
- * more certificates than allowed).
+ * Returns NULL with *err_r saying why when the input is not exactly one
+ * CMS object.
  */
+enum sg_cms_err {
+	SG_CMS_ERR_NONE = 0,
+	SG_CMS_ERR_NOT_CMS,	/* not a decodable ContentInfo */
+	SG_CMS_ERR_TOO_MANY,	/* more certificates than allowed */
+	SG_CMS_ERR_TRAILING	/* bytes other than NUL/CR/LF/WSP after it */
+};
 CMS_ContentInfo *sg_cms_decode(struct sg_ctx *ctx, const unsigned char *der,
 			       size_t len, STACK_OF(X509) **certs_r,
-			       bool *too_many_r);
+			       enum sg_cms_err *err_r);
 enum sg_cms_type sg_cms_type_of(CMS_ContentInfo *cms);
 /* the first PEM block of in as DER (malloc'd), or NULL */
 unsigned char *sg_cms_pem_to_der(const unsigned char *in, size_t len,
@@ -320,7 +415,8 @@ unsigned char *sg_cms_pem_to_der(const unsigned char *in, size_t len,
  * or NULL for encapsulated content.  Adds signers, reasons and detail to
  * st->res.  On success with encapsulated content, *econtent_r and *elen_r
  * point to the signed content (owned by cms) so the caller can look
- * inside; otherwise they are NULL/0.
+ * inside; otherwise (also when detached content was given and the
+ * eContent is the same text: the caller walks that) they are NULL/0.
  */
 void sg_cms_verify_signed(struct sg_verify_state *st, CMS_ContentInfo *cms,
 			  STACK_OF(X509) *certs,
@@ -388,6 +484,9 @@ struct sg_dirmap_cert {
 	const char *source;		/* dir: the file name inside the
 					   directory; ldap: "URL ATTRS DN" */
 	const char *emails;		/* its addresses as written, ", " list */
+	const char *entry_addrs;	/* ldap: the addresses of the entry that
+					   holds it (address_attribute), ", "
+					   list; NULL for dir: */
 	struct sg_csel_eval *eval;	/* cached evaluation (cert-select.c) */
 };
 
@@ -405,7 +504,26 @@ void sg_dirmap_invalidate(struct sg_dirmap *dm);
    borrowed until the next find or refresh; 0, or -1 on out of memory */
 int sg_dirmap_find(struct sg_dirmap *dm, const char *addr,
 		   struct sg_dirmap_cert *const **certs_r, size_t *n_r);
-/* the addresses the index files a DER certificate under (as written) */
+/* ---- der-scan.c ---- */
+/* a DER walk: the next element of d (definite lengths only): its tag and
+   content; -1 when malformed */
+struct sg_der {
+	const unsigned char *p, *end;
+};
+int sg_der_next(struct sg_der *d, unsigned int *tag_r, struct sg_der *content_r);
+bool sg_der_is(const struct sg_der *d, const unsigned char *bytes, size_t n);
+#define SG_DER_MAX_ADDRS 32		/* indexed per certificate */
+#define SG_DER_ADDR_SIZE 320
+struct sg_der_addrs {
+	char a[SG_DER_MAX_ADDRS][SG_DER_ADDR_SIZE];
+	size_t n;
+};
+/* the length, notBefore and addresses (subject emailAddress, SAN
+   rfc822Name and SmtpUTF8Mailbox, as written) of the DER certificate at
+   der (len bytes available); -1 when it is not one */
+int sg_der_scan_cert(const unsigned char *der, size_t len, size_t *cert_len_r,
+		     time_t *not_before_r, struct sg_der_addrs *al);
+/* the addresses a map files a DER certificate under (as written) */
 size_t sg_dirmap_cert_addrs(const unsigned char *der, size_t len,
 			    char addrs[][320], size_t max);
 size_t sg_dirmap_count(const struct sg_dirmap *dm);
@@ -478,6 +596,10 @@ struct sg_ldap_pend *sg_ldap_pend_new(void);
    not certificates are ignored; 0, or -1 on out of memory */
 int sg_ldap_pend_value(struct sg_ldap_pend *pl, const unsigned char *val,
 		       size_t len, const char *attr);
+/* add one value of an address_attribute of the entry ("smtp:" prefix
+   dropped; values that are no address are ignored); 0, or -1 on ENOMEM */
+int sg_ldap_pend_address(struct sg_ldap_pend *pl, const unsigned char *val,
+			 size_t len);
 /* move the collected certificates of entry dn (from server url) into
    out and start over; 0, or -1 on out of memory */
 int sg_ldap_pend_finish(struct sg_ldap_pend *pl, struct sg_ldap_cands *out,

@@ -385,6 +385,11 @@ SG_API size_t sg_result_signer_count(const struct sg_result *res);
 /* sg_result_signer - signer i (< count); borrowed */
 SG_API const struct sg_signer *sg_result_signer(const struct sg_result *res,
 						size_t i);
+/* sg_result_bound_signer - the first signer whose certificate was bound
+   to the sender (DESIGN.md 3.7), or NULL: the signer a user should be
+   shown; borrowed */
+SG_API const struct sg_signer *
+sg_result_bound_signer(const struct sg_result *res);
 /* sg_result_encryption - encryption detail, or NULL when not encrypted */
 SG_API const struct sg_encryption *
 sg_result_encryption(const struct sg_result *res);
@@ -728,7 +733,9 @@ enum sg_harvest_outcome {
 				   is bound to From */
 	SG_HARVEST_NOT_USABLE,	/* "not-usable": cannot encrypt to it
 				   (reasons says why) */
-	SG_HARVEST_DISABLED	/* "disabled": no harvest_map configured */
+	SG_HARVEST_DISABLED,	/* "disabled": no harvest_map configured */
+	SG_HARVEST_CAPPED	/* "capped": harvest_max_per_address or
+				   harvest_max_total reached; not written */
 };
 
 /* What sg_harvest() did; caller-owned, for the adapter's log line. */
@@ -915,15 +922,20 @@ SG_API size_t sg_crl_distribution_points(struct sg_ctx *ctx,
 
 /*
  * sg_crl_download - GET url (http:// only) with OpenSSL's HTTP
- * client: redirects followed, proxy ("http://host:port"; NULL or "":
- * the http_proxy / no_proxy environment), timeout_secs for the whole
- * exchange (0: none), at most max_size bytes.  On success *data_r
+ * client: proxy ("http://host:port"; NULL or "": the http_proxy /
+ * no_proxy environment), timeout_secs for the whole exchange (0: none),
+ * at most max_size bytes.  Redirects are refused unless flags has
+ * SG_CRL_FETCH_SAME_HOST_REDIRECTS (then followed to the same host and
+ * port only); loopback and link-local hosts are refused (URL and
+ * redirects) unless SG_CRL_FETCH_ALLOW_LOCAL.  On success *data_r
  * (free() it) and *len_r hold the body; -1 with err_r otherwise.
  */
+#define SG_CRL_FETCH_SAME_HOST_REDIRECTS 0x01u
+#define SG_CRL_FETCH_ALLOW_LOCAL 0x02u
 SG_API int sg_crl_download(const char *url, const char *proxy,
-			   unsigned int timeout_secs, size_t max_size,
-			   unsigned char **data_r, size_t *len_r,
-			   struct sg_error *err_r) SG_WUR;
+			   unsigned int flags, unsigned int timeout_secs,
+			   size_t max_size, unsigned char **data_r,
+			   size_t *len_r, struct sg_error *err_r) SG_WUR;
 
 #ifdef __cplusplus
 }

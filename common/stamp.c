@@ -4,9 +4,10 @@
  * sg_config_stamp: a digest over the mtime, size and inode of
  * smimeguard.conf and of every file and directory (with its entries)
  * named by trust_anchors, intermediates, crl_dirs, pinned_certificates
- * and encryption_policy_maps.  Daemons and the Dovecot plugin compare it
- * now and then and rebuild their context when it differs.  (dir:
- * certificate maps reload themselves.)
+ * and encryption_policy_maps, and of the ldap: map files of
+ * certificate_maps.  Daemons and the Dovecot plugin compare it now and
+ * then and rebuild their context when it differs.  (dir: certificate
+ * maps reload themselves.)
  *
  * sg_config_check_modes: the same files, and the certificate maps, must
  * not be writable by group or others: whoever can write a trust anchor,
@@ -15,9 +16,12 @@
 #include "sg-private.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -71,23 +75,18 @@ static int each_path(struct sg_config *conf, const char *const *names,
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		const char *p = sg_config_get(conf, names[i]), *path;
+		const char *p = sg_config_get(conf, names[i]), *it, *path;
 		size_t len;
 
-		while (p != NULL && *p != '\0') {
-			p += strspn(p, ", \t\r\n");
-			len = strcspn(p, ", \t\r\n");
-			if (len == 0)
-				break;
-			if (len < sizeof(item)) {
-				memcpy(item, p, len);
-				item[len] = '\0';
-				path = item[0] != '/' && strchr(item, ':') != NULL ?
-				       strchr(item, ':') + 1 : item;
-				if ((ret = fn(path, context)) != 0)
-					return ret;
-			}
-			p += len;
+		while (sg_list_next(&p, &it, &len)) {
+			if (len >= sizeof(item))
+				continue;
+			memcpy(item, it, len);
+			item[len] = '\0';
+			path = item[0] != '/' && strchr(item, ':') != NULL ?
+			       strchr(item, ':') + 1 : item;
+			if ((ret = fn(path, context)) != 0)
+				return ret;
 		}
 	}
 	return 0;
@@ -99,20 +98,80 @@ static int stamp_one(const char *path, void *context)
 	return 0;
 }
 
-/* writable_by_others - the first path (path itself, or an entry of a
-   directory path) that group or others may write, into bad */
+/* stamp_map_file - certificate_maps: the ldap: map files (server,
+   filter, bind settings); dir: maps reload themselves */
+static void stamp_map_files(struct sg_config *conf, crypto_generichash_state *st)
+{
+	const char *p = sg_config_get(conf, "certificate_maps"), *it;
+	char item[4096];
+	size_t len;
+
+	while (sg_list_next(&p, &it, &len)) {
+		if (len < sizeof(item) && len > 5 && strncmp(it, "ldap:", 5) == 0) {
+			memcpy(item, it + 5, len - 5);
+			item[len - 5] = '\0';
+			stamp_path(st, item, 1);
+		}
+	}
+}
+
+/* unsafe_stat - may someone other than root and this process's user
+   change it: a group/other-writable file or directory, or one owned by
+   another user (a sticky directory like /tmp is fine for its parents) */
+static bool unsafe_stat(const struct stat *sb, bool parent)
+{
+	if (sb->st_uid != 0 && sb->st_uid != geteuid())
+		return true;
+	if ((sb->st_mode & (S_IWGRP | S_IWOTH)) == 0)
+		return false;
+	return !(parent && (sb->st_mode & S_ISVTX) != 0);
+}
+
+/* parents_unsafe - a directory above path (after symlinks) that others
+   could use to swap the file */
+static bool parents_unsafe(const char *path, char *bad, size_t size)
+{
+	char *real = realpath(path, NULL), *slash;
+	struct stat sb;
+	bool found = false;
+
+	if (real == NULL)
+		return false;
+	while (!found && (slash = strrchr(real, '/')) != NULL) {
+		if (slash == real)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		if (stat(real, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+		    unsafe_stat(&sb, true)) {
+			snprintf(bad, size, "%s (a directory above %s)", real, path);
+			found = true;
+		}
+		if (slash == real)
+			break;
+	}
+	free(real);
+	return found;
+}
+
+/* writable_by_others - the first path (path itself, the target of a
+   symlink, a directory above it, or an entry of a directory path) that
+   group or others may write or that another user owns, into bad */
 static bool writable_by_others(const char *path, unsigned int depth,
 			       char *bad, size_t size)
 {
-	struct stat sb;
+	struct stat sb, lsb;
 
-	if (stat(path, &sb) < 0)
+	if (lstat(path, &lsb) < 0 || stat(path, &sb) < 0)
 		return false;	/* missing: sg_ctx_new() says so */
-	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
-	    (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))) {
+	if ((S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode)) &&
+	    (unsafe_stat(&sb, false) ||
+	     (S_ISLNK(lsb.st_mode) && lsb.st_uid != 0 && lsb.st_uid != geteuid()))) {
 		snprintf(bad, size, "%s", path);
 		return true;
 	}
+	if (depth == 0 && parents_unsafe(path, bad, size))
+		return true;
 	if (S_ISDIR(sb.st_mode) && depth == 0) {
 		DIR *dir = opendir(path);
 		struct dirent *de;
@@ -153,16 +212,18 @@ int sg_config_check_modes(struct sg_config *conf, const char *config_path,
 
 	sg_assert(conf != NULL);
 	sg_error_clear(err_r);
-	if (config_path != NULL && writable_by_others(config_path, 1, bad,
-						      sizeof(bad)))
+	if (config_path != NULL &&
+	    (writable_by_others(config_path, 1, bad, sizeof(bad)) ||
+	     parents_unsafe(config_path, bad, sizeof(bad))))
 		goto unsafe;
 	if (each_path(conf, lists, SG_ARRAY_SIZE(lists), check_one, bad) != 0)
 		goto unsafe;
 	return 0;
 unsafe:
-	sg_error_set(err_r, SG_ERR_CONFIG, "%.200s is writable by group or "
-		     "others, so they could change what is trusted or "
-		     "enforced: chmod go-w it", bad);
+	sg_error_set(err_r, SG_ERR_CONFIG, "%.300s is writable by group or "
+		     "others, or owned by another user, so they could change "
+		     "what is trusted or enforced: chmod go-w it (and chown it "
+		     "to root or this service's user)", bad);
 	return -1;
 }
 
@@ -180,5 +241,6 @@ void sg_config_stamp(struct sg_config *conf, const char *config_path,
 	if (config_path != NULL)
 		stamp_path(&st, config_path, 1);
 	(void)each_path(conf, lists, SG_ARRAY_SIZE(lists), stamp_one, &st);
+	stamp_map_files(conf, &st);
 	crypto_generichash_final(&st, stamp, SG_STAMP_SIZE);
 }

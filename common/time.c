@@ -1,6 +1,8 @@
 /* time.c - sg_parse_time: ISO 8601 (UTC or with offset) or @unix-seconds */
 #include "sg-private.h"
 
+#include <sodium.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -107,4 +109,26 @@ time_t sg_asn1_time(const ASN1_TIME *t)
 	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
 		return 0;
 	return timegm(&tm);
+}
+
+/* sg_monotonic_ns - CLOCK_MONOTONIC in nanoseconds (cache ages) */
+long long sg_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* sg_addr_hash - keyed SipHash of an address (map indexes and caches:
+   crafted addresses cannot force collisions) */
+uint64_t sg_addr_hash(const unsigned char *key,
+		      const char *addr)
+{
+	unsigned char h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	crypto_shorthash(h, (const unsigned char *)addr, strlen(addr), key);
+	memcpy(&v, h, sizeof(v));
+	return v;
 }

@@ -1,4 +1,4 @@
-/* trust.c - the verification context: trust store, CRLs, caches, chains
+/* trust.c - trust store files, the certificate and chain caches, chains
  *
  * Trust anchors come only from configuration.  Certificates inside a
  * message are untrusted; configured intermediates are added.  Path
@@ -44,6 +44,8 @@ struct chain_slot {
 	unsigned char key[HASH_LEN];
 	bool used;
 	time_t not_before, not_after;	/* window where the result holds */
+	uint32_t info;			/* weak-algorithm/weak-key allowed */
+	char detail[160];		/* their explanation */
 };
 
 struct sg_chain_cache {
@@ -172,370 +174,55 @@ static int load_path(const char *path, bool want_crl, STACK_OF(X509) *certs,
 	return 0;
 }
 
-/* for_each_item - call fn for each item of a comma/space separated list */
-static int load_list(const char *list, bool want_crl, STACK_OF(X509) *certs,
-		     STACK_OF(X509_CRL) *crls, struct sg_error *err_r)
+int sg_trust_load_list(const char *list, bool want_crl, STACK_OF(X509) *certs,
+		       STACK_OF(X509_CRL) *crls, struct sg_error *err_r)
 {
 	char item[4096];
-	const char *p = list;
+	const char *p = list, *it;
+	size_t len;
 
-	while (*p != '\0') {
-		size_t len;
-
-		p += strspn(p, ", \t\r\n");
-		len = strcspn(p, ", \t\r\n");
-		if (len == 0)
-			break;
+	while (sg_list_next(&p, &it, &len)) {
 		if (len >= sizeof(item)) {
 			sg_error_set(err_r, SG_ERR_CONFIG, "path too long");
 			return -1;
 		}
-		memcpy(item, p, len);
+		memcpy(item, it, len);
 		item[len] = '\0';
-		p += len;
 		if (load_path(item, want_crl, certs, crls, err_r) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* asn1_time_t - sg_asn1_time(), with dflt for an absent time */
-static time_t asn1_time_t(const ASN1_TIME *t, time_t dflt)
+time_t sg_trust_asn1_time(const ASN1_TIME *t, time_t dflt)
 {
 	return t == NULL ? dflt : sg_asn1_time(t);
 }
 
+#define asn1_time_t sg_trust_asn1_time
 #define TIME_MAX_VAL ((time_t)INT64_MAX)
 #define TIME_MIN_VAL ((time_t)INT64_MIN)
 
-static int cmp_fpr(const void *a, const void *b)
+int sg_trust_caches_new(struct sg_ctx *ctx)
 {
-	return memcmp(a, b, HASH_LEN);
+	if ((ctx->cert_cache = calloc(1, sizeof(*ctx->cert_cache))) == NULL ||
+	    (ctx->chain_cache = calloc(1, sizeof(*ctx->chain_cache))) == NULL)
+		return -1;
+	return 0;
 }
 
-/* anchors_fingerprint - SHA-256 over the sorted anchor SHA-256s */
-static void anchors_fingerprint(STACK_OF(X509) *anchors, char hex[65])
+void sg_trust_caches_free(struct sg_ctx *ctx)
 {
-	int i, n = sk_X509_num(anchors);
-	unsigned char *fprs = calloc((size_t)n + 1, HASH_LEN), md[HASH_LEN];
-	unsigned int mdlen;
-
-	hex[0] = '\0';
-	if (fprs == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		X509_digest(sk_X509_value(anchors, i), EVP_sha256(),
-			    fprs + (size_t)i * HASH_LEN, &mdlen);
-	qsort(fprs, (size_t)n, HASH_LEN, cmp_fpr);
-	EVP_Digest(fprs, (size_t)n * HASH_LEN, md, &mdlen, EVP_sha256(), NULL);
-	sodium_bin2hex(hex, 65, md, HASH_LEN);
-	free(fprs);
-}
-
-static unsigned long parse_ulong(struct sg_config *conf, const char *name)
-{
-	const char *v = sg_config_get(conf, name);
-
-	return v == NULL ? 0 : strtoul(v, NULL, 10);
-}
-
-/* expanded - the expanded value of a setting, or NULL with err_r set
-   (an unterminated ${, a reference loop) */
-static const char *expanded(struct sg_config *conf, const char *name,
-			    struct sg_error *err_r)
-{
-	const char *v = sg_config_get(conf, name);
-
-	if (v == NULL)
-		sg_error_set(err_r, SG_ERR_CONFIG,
-			     "%s: cannot expand its value", name);
-	return v;
-}
-
-/* settings_from_conf - modes and limits (values were checked when set,
-   but $references are checked only now) */
-static int settings_from_conf(struct sg_ctx *ctx, struct sg_config *conf,
-			      struct sg_error *err_r)
-{
-	static const char *const checked[] = {
-		"revocation_check", "sender_binding", "allow_sha1_signatures",
-		"max_message_size", "max_mime_depth", "max_mime_parts",
-		"max_cms_nesting", "max_certificates", "max_crl_size",
-		"max_header_size", "max_header_fields", "max_signers", "max_crls",
-	};
-	const char *v;
 	size_t i;
 
-	for (i = 0; i < SG_ARRAY_SIZE(checked); i++) {
-		v = sg_config_get(conf, checked[i]);
-		if (v == NULL) {
-			sg_error_set(err_r, SG_ERR_CONFIG,
-				     "%s: cannot expand its value", checked[i]);
-			return -1;
-		}
-		/* re-check expanded values through the setter's checks */
-		if (strchr(v, '$') == NULL) {
-			struct sg_config *tmp;
-			int ret;
-
-			if (sg_config_new(&tmp) < 0) {
-				sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
-				return -1;
-			}
-			ret = sg_config_set(tmp, checked[i], v, err_r);
-			sg_config_free(&tmp);
-			if (ret < 0)
-				return -1;
-		} else {
-			/* "$$" expands to a '$': the setter would not check
-			   the value, and no value of these settings has one */
-			sg_error_set(err_r, SG_ERR_INVALID,
-				     "%s: '%.60s' is not a valid value",
-				     checked[i], v);
-			return -1;
-		}
-	}
-	v = sg_config_get(conf, "revocation_check");
-	ctx->revocation = strcmp(v, "none") == 0 ? SG_REVOCATION_NONE :
-			  strcmp(v, "hard") == 0 ? SG_REVOCATION_HARD :
-			  SG_REVOCATION_SOFT;
-	v = sg_config_get(conf, "sender_binding");
-	ctx->binding = strcmp(v, "off") == 0 ? SG_BINDING_OFF :
-		       strcmp(v, "relaxed") == 0 ? SG_BINDING_RELAXED :
-		       SG_BINDING_STRICT;
-	ctx->allow_sha1 = strcmp(sg_config_get(conf, "allow_sha1_signatures"),
-				 "yes") == 0;
-	ctx->limits.max_message_size = parse_ulong(conf, "max_message_size");
-	ctx->limits.max_mime_depth = (unsigned int)parse_ulong(conf, "max_mime_depth");
-	ctx->limits.max_mime_parts = (unsigned int)parse_ulong(conf, "max_mime_parts");
-	ctx->limits.max_cms_nesting = (unsigned int)parse_ulong(conf, "max_cms_nesting");
-	ctx->limits.max_certificates = (unsigned int)parse_ulong(conf, "max_certificates");
-	ctx->limits.max_crl_size = parse_ulong(conf, "max_crl_size");
-	ctx->limits.max_header_size = parse_ulong(conf, "max_header_size");
-	ctx->limits.max_header_fields =
-		(unsigned int)parse_ulong(conf, "max_header_fields");
-	ctx->limits.max_signers = (unsigned int)parse_ulong(conf, "max_signers");
-	ctx->limits.max_crls = (unsigned int)parse_ulong(conf, "max_crls");
-	return 0;
-}
-
-static int load_policies(struct sg_ctx *ctx, const char *list,
-			 struct sg_error *err_r)
-{
-	char oid[128];
-	const char *p = list;
-
-	while (*p != '\0') {
-		ASN1_OBJECT *obj;
-		size_t len;
-
-		p += strspn(p, ", \t");
-		len = strcspn(p, ", \t");
-		if (len == 0)
-			break;
-		if (len >= sizeof(oid)) {
-			sg_error_set(err_r, SG_ERR_INVALID,
-				     "certificate_policies: OID too long");
-			return -1;
-		}
-		memcpy(oid, p, len);
-		oid[len] = '\0';
-		p += len;
-		if ((obj = OBJ_txt2obj(oid, 1)) == NULL) {
-			sg_openssl_errors(NULL, 0);
-			sg_error_set(err_r, SG_ERR_INVALID,
-				     "certificate_policies: '%.60s' is not an OID",
-				     oid);
-			return -1;
-		}
-		if (ctx->policies == NULL &&
-		    (ctx->policies = sk_ASN1_OBJECT_new_null()) == NULL) {
-			ASN1_OBJECT_free(obj);
-			sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
-			return -1;
-		}
-		if (!sk_ASN1_OBJECT_push(ctx->policies, obj)) {
-			ASN1_OBJECT_free(obj);
-			sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int cmp_pin(const void *a, const void *b)
-{
-	return memcmp(a, b, 32);
-}
-
-/* load_pinned - the fingerprints of pinned_certificates */
-static int load_pinned(struct sg_ctx *ctx, const char *list,
-		       struct sg_error *err_r)
-{
-	STACK_OF(X509) *certs = sk_X509_new_null();
-	int i, n;
-
-	if (certs == NULL) {
-		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
-		return -1;
-	}
-	if (load_list(list, false, certs, NULL, err_r) < 0) {
-		sk_X509_pop_free(certs, X509_free);
-		return -1;
-	}
-	n = sk_X509_num(certs);
-	if (n > 0 && (ctx->pinned = calloc((size_t)n, 32)) == NULL) {
-		sk_X509_pop_free(certs, X509_free);
-		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char *der = NULL;
-		int len = i2d_X509(sk_X509_value(certs, i), &der);
-
-		if (len <= 0)
-			continue;
-		crypto_hash_sha256(ctx->pinned[ctx->n_pinned++], der,
-				   (unsigned long long)len);
-		OPENSSL_free(der);
-	}
-	if (ctx->n_pinned > 1)
-		qsort(ctx->pinned, ctx->n_pinned, 32, cmp_pin);
-	sk_X509_pop_free(certs, X509_free);
-	sg_openssl_errors(NULL, 0);
-	return 0;
-}
-
-bool sg_trust_is_pinned(const struct sg_ctx *ctx, const unsigned char *der,
-			size_t len)
-{
-	unsigned char fpr[32];
-
-	if (ctx->n_pinned == 0)
-		return false;
-	crypto_hash_sha256(fpr, der, len);
-	return bsearch(fpr, ctx->pinned, ctx->n_pinned, 32, cmp_pin) != NULL;
-}
-
-int sg_ctx_new(struct sg_config *conf, struct sg_ctx **ctx_r,
-	       struct sg_error *err_r)
-{
-	struct sg_ctx *ctx;
-	STACK_OF(X509) *anchors = NULL;
-	const char *v;
-	int i;
-
-	sg_assert(conf != NULL && ctx_r != NULL);
-	*ctx_r = NULL;
-	sg_error_clear(err_r);
-	if ((ctx = calloc(1, sizeof(*ctx))) == NULL ||
-	    (ctx->store = X509_STORE_new()) == NULL ||
-	    (ctx->intermediates = sk_X509_new_null()) == NULL ||
-	    (ctx->crls = sk_X509_CRL_new_null()) == NULL ||
-	    (anchors = sk_X509_new_null()) == NULL ||
-	    (ctx->cert_cache = calloc(1, sizeof(*ctx->cert_cache))) == NULL ||
-	    (ctx->chain_cache = calloc(1, sizeof(*ctx->chain_cache))) == NULL) {
-		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
-		goto fail;
-	}
-	if (settings_from_conf(ctx, conf, err_r) < 0)
-		goto fail;
-	if ((v = expanded(conf, "trust_anchors", err_r)) == NULL ||
-	    load_list(v, false, anchors, NULL, err_r) < 0)
-		goto fail;
-	if ((v = expanded(conf, "intermediates", err_r)) == NULL ||
-	    load_list(v, false, ctx->intermediates, NULL, err_r) < 0)
-		goto fail;
-	if ((v = expanded(conf, "crl_dirs", err_r)) == NULL ||
-	    load_list(v, true, NULL, ctx->crls, err_r) < 0)
-		goto fail;
-	if ((v = expanded(conf, "pinned_certificates", err_r)) == NULL ||
-	    load_pinned(ctx, v, err_r) < 0)
-		goto fail;
-	if ((v = expanded(conf, "certificate_policies", err_r)) == NULL ||
-	    load_policies(ctx, v, err_r) < 0)
-		goto fail;
-	if (sg_cmap_new(conf, &ctx->certmaps, err_r) < 0)
-		goto fail;
-	for (i = 0; i < sk_X509_num(anchors); i++) {
-		if (X509_STORE_add_cert(ctx->store, sk_X509_value(anchors, i)) != 1) {
-			/* a duplicate anchor is harmless */
-			sg_openssl_errors(NULL, 0);
-		}
-	}
-	ctx->n_anchors = (size_t)sk_X509_num(anchors);
-	anchors_fingerprint(anchors, ctx->anchor_fpr);
-	/* the window in which every configured CRL is current */
-	ctx->crl_window_start = TIME_MIN_VAL;
-	ctx->crl_window_end = TIME_MAX_VAL;
-	for (i = 0; i < sk_X509_CRL_num(ctx->crls); i++) {
-		X509_CRL *crl = sk_X509_CRL_value(ctx->crls, i);
-		time_t last = asn1_time_t(X509_CRL_get0_lastUpdate(crl), TIME_MIN_VAL);
-		time_t next = asn1_time_t(X509_CRL_get0_nextUpdate(crl), TIME_MAX_VAL);
-
-		if (last > ctx->crl_window_start)
-			ctx->crl_window_start = last;
-		if (next < ctx->crl_window_end)
-			ctx->crl_window_end = next;
-	}
-	sk_X509_pop_free(anchors, X509_free);
-	*ctx_r = ctx;
-	return 0;
-fail:
-	sk_X509_pop_free(anchors, X509_free);
-	sg_ctx_free(&ctx);
-	return -1;
-}
-
-void sg_ctx_free(struct sg_ctx **ctxp)
-{
-	struct sg_ctx *ctx = *ctxp;
-	size_t i;
-
-	if (ctx == NULL)
-		return;
-	X509_STORE_free(ctx->store);
-	sk_X509_pop_free(ctx->intermediates, X509_free);
-	free(ctx->pinned);
-	sk_X509_CRL_pop_free(ctx->crls, X509_CRL_free);
-	sk_ASN1_OBJECT_pop_free(ctx->policies, ASN1_OBJECT_free);
-	sg_cmap_free(&ctx->certmaps);
 	if (ctx->cert_cache != NULL) {
 		for (i = 0; i < CERT_CACHE_SLOTS; i++)
 			X509_free(ctx->cert_cache->slots[i].cert);
 	}
 	free(ctx->cert_cache);
 	free(ctx->chain_cache);
-	free(ctx);
-	*ctxp = NULL;
-}
-
-size_t sg_ctx_max_message_size(const struct sg_ctx *ctx)
-{
-	sg_assert(ctx != NULL);
-	return ctx->limits.max_message_size;
-}
-
-size_t sg_ctx_anchor_count(const struct sg_ctx *ctx)
-{
-	sg_assert(ctx != NULL);
-	return ctx->n_anchors;
-}
-
-int sg_ctx_policy(const struct sg_ctx *ctx, char *buf, size_t size)
-{
-	static const char *const rev[] = { "none", "soft", "hard" };
-	static const char *const bind[] = { "strict", "relaxed", "off" };
-	int n;
-
-	sg_assert(ctx != NULL && buf != NULL);
-	n = snprintf(buf, size,
-		     "anchors=sha256:%s revocation=%s sender_binding=%s sha1=%s",
-		     ctx->anchor_fpr, rev[ctx->revocation], bind[ctx->binding],
-		     ctx->allow_sha1 ? "allow" : "reject");
-	if (n < 0 || (size_t)n >= size)
-		return -1;
-	return n;
+	ctx->cert_cache = NULL;
+	ctx->chain_cache = NULL;
 }
 
 /* ---- certificate cache ---- */
@@ -706,6 +393,108 @@ void sg_trust_verify_chain(struct sg_ctx *ctx, X509 *signer,
 
 /* sg_trust_verify_chain_for - path validation for a purpose; the window
    in which a clean result holds is returned in v->valid_from/until */
+/* sig_strength - the digest of a certificate's or CRL's signature:
+   MD2/4/5 always fail, SHA-1 fails unless allow_sha1_signatures (then
+   it is weak); 0 fine, 1 weak, -1 fail */
+static int sig_strength(const struct sg_ctx *ctx, int sig_nid)
+{
+	int md = NID_undef, pk = NID_undef;
+
+	if (sig_nid == NID_undef || !OBJ_find_sigid_algs(sig_nid, &md, &pk))
+		return 0;	/* EdDSA, RSA-PSS: no separate digest here */
+	switch (md) {
+	case NID_md2:
+	case NID_md4:
+	case NID_md5:
+		return -1;
+	case NID_sha1:
+		return ctx->allow_sha1 ? 1 : -1;
+	default:
+		return 0;
+	}
+}
+
+/* key_strength - a CA key that signs the path: 0, 1 weak, -1 fail */
+static int ca_key_strength(X509 *x, int *bits_r)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	int id;
+
+	*bits_r = 0;
+	if (pk == NULL)
+		return 0;
+	*bits_r = EVP_PKEY_get_bits(pk);
+	id = EVP_PKEY_get_base_id(pk);
+	if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS || id == EVP_PKEY_DSA)
+		return *bits_r < 1024 ? -1 : *bits_r < 2048 ? 1 : 0;
+	if (id == EVP_PKEY_EC)
+		return *bits_r < 224 ? -1 : *bits_r < 256 ? 1 : 0;
+	return 0;
+}
+
+/*
+ * path_strength - the algorithm policy on every signature of the path,
+ * not only the SignerInfo's (issue 18): each certificate's signature
+ * (the anchor's self-signature aside), each CA key that signs, and the
+ * CRLs of the path's issuers.  A failure is weak-algorithm or weak-key
+ * in v->reasons; allowed weakness goes to v->info ($SMIMEWeak).
+ */
+/* weak - record one weakness of the path: r < 0 fails (reasons), r > 0
+   is allowed but weak (info); the detail names the last one */
+static void weak(struct sg_chain_verdict *v, int r, enum sg_reason reason,
+		 const char *kind, const X509_NAME *who, const char *what)
+{
+	char name[120];
+
+	if (r == 0)
+		return;
+	X509_NAME_oneline(who, name, sizeof(name));
+	sg_text_sanitize(name);
+	if (r < 0)
+		v->reasons |= SG_REASON_BIT(reason);
+	else
+		v->info |= SG_REASON_BIT(reason);
+	snprintf(v->detail, sizeof(v->detail), "%.20s %.90s %.40s", kind, name, what);
+}
+
+static void path_strength(const struct sg_ctx *ctx, STACK_OF(X509) *chain,
+			  STACK_OF(X509_CRL) *crls, struct sg_chain_verdict *v)
+{
+	int n = sk_X509_num(chain), i, j, bits;
+	char what[64];
+
+	for (i = 0; i < n; i++) {
+		X509 *x = sk_X509_value(chain, i);
+
+		if (i < n - 1) {	/* not the anchor's self-signature */
+			snprintf(what, sizeof(what), "is signed with %s",
+				 OBJ_nid2sn(X509_get_signature_nid(x)));
+			weak(v, sig_strength(ctx, X509_get_signature_nid(x)),
+			     SG_REASON_WEAK_ALGORITHM, "the certificate",
+			     X509_get_subject_name(x), what);
+		}
+		if (i > 0) {
+			int r = ca_key_strength(x, &bits);
+
+			snprintf(what, sizeof(what), "signs with a %d-bit key", bits);
+			weak(v, r, SG_REASON_WEAK_KEY, "the CA",
+			     X509_get_subject_name(x), what);
+		}
+		for (j = 0; j < sk_X509_CRL_num(crls); j++) {
+			X509_CRL *crl = sk_X509_CRL_value(crls, j);
+
+			if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
+					  X509_get_subject_name(x)) != 0)
+				continue;
+			snprintf(what, sizeof(what), "is signed with %s",
+				 OBJ_nid2sn(X509_CRL_get_signature_nid(crl)));
+			weak(v, sig_strength(ctx, X509_CRL_get_signature_nid(crl)),
+			     SG_REASON_WEAK_ALGORITHM, "a CRL of",
+			     X509_CRL_get_issuer(crl), what);
+		}
+	}
+}
+
 void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 			       STACK_OF(X509) *msg_certs,
 			       STACK_OF(X509_CRL) *msg_crls, time_t at,
@@ -718,6 +507,7 @@ void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 	X509_STORE_CTX *xctx = NULL;
 	STACK_OF(X509_CRL) *crls = NULL;
 	STACK_OF(X509) *untrusted = NULL;
+	STACK_OF(ASN1_OBJECT) *any_policy = NULL;	/* static objects */
 	X509_VERIFY_PARAM *param;
 	unsigned long flags = 0;
 	bool cacheable = sk_X509_CRL_num(msg_crls) <= 0;
@@ -732,6 +522,8 @@ void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 			/* validated before, still inside its window */
 			v->valid_from = slot->not_before;
 			v->valid_until = slot->not_after;
+			v->info = slot->info;
+			memcpy(v->detail, slot->detail, sizeof(v->detail));
 			return;
 		}
 	}
@@ -762,10 +554,21 @@ void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 		}
 		X509_STORE_CTX_set0_crls(xctx, crls);
 	}
+	/* RFC 5280 6.1 policy processing.  user-initial-policy-set:
+	   certificate_policies, with initial-explicit-policy set; without
+	   it any-policy (6.1.1 (c)), so only the path's own constraints
+	   (requireExplicitPolicy, inhibitPolicyMapping, inhibitAnyPolicy)
+	   can require a policy.  OpenSSL's default is an empty set, under
+	   which any requireExplicitPolicy in the path fails. */
 	flags |= X509_V_FLAG_POLICY_CHECK;
 	if (ctx->policies != NULL) {
 		flags |= X509_V_FLAG_EXPLICIT_POLICY;
 		if (X509_VERIFY_PARAM_set1_policies(param, ctx->policies) != 1)
+			goto internal;
+	} else {
+		if ((any_policy = sk_ASN1_OBJECT_new_null()) == NULL ||
+		    !sk_ASN1_OBJECT_push(any_policy, OBJ_nid2obj(NID_any_policy)) ||
+		    X509_VERIFY_PARAM_set1_policies(param, any_policy) != 1)
 			goto internal;
 	}
 	X509_VERIFY_PARAM_set_flags(param, flags);
@@ -783,6 +586,8 @@ void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 	/* without a trusted path, revocation is beside the point */
 	if (v->reasons & SG_REASON_BIT(SG_REASON_UNTRUSTED))
 		v->reasons &= ~SG_REASON_BIT(SG_REASON_REVOCATION_UNKNOWN);
+	if (ret > 0 && v->reasons == 0)
+		path_strength(ctx, X509_STORE_CTX_get0_chain(xctx), crls, v);
 	if (ret > 0 && v->reasons == 0) {
 		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xctx);
 		time_t nb = TIME_MIN_VAL, na = TIME_MAX_VAL;
@@ -810,18 +615,22 @@ void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 			slot->used = true;
 			slot->not_before = nb;
 			slot->not_after = na;
+			slot->info = v->info;
+			memcpy(slot->detail, v->detail, sizeof(slot->detail));
 		}
 	}
 	sg_openssl_errors(NULL, 0);
 	X509_STORE_CTX_free(xctx);
 	sk_X509_CRL_free(crls);
 	sk_X509_free(untrusted);
+	sk_ASN1_OBJECT_free(any_policy);
 	return;
 internal:
 	sg_openssl_errors(NULL, 0);
 	X509_STORE_CTX_free(xctx);
 	sk_X509_CRL_free(crls);
 	sk_X509_free(untrusted);
+	sk_ASN1_OBJECT_free(any_policy);
 	v->reasons |= SG_REASON_BIT(SG_REASON_INTERNAL_ERROR);
 	snprintf(v->detail, sizeof(v->detail), "cannot set up path validation");
 }

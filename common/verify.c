@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #define R(r) SG_REASON_BIT(SG_REASON_##r)
+#define GATE_MAX_NEST 64	/* nested multiparts the gate follows */
 
 enum expect { EXPECT_ANY, EXPECT_SIGNED, EXPECT_ENVELOPED };
 
@@ -71,7 +72,7 @@ static bool headers_over_limit(struct sg_verify_state *st,
 	    h->n_fields <= lim->max_header_fields)
 		return false;
 	if (is_pkcs7_mime(ct) && expect_of(ct) == EXPECT_ENVELOPED)
-		st->encrypted_layer = true;
+		;	/* a label is not encryption: the body was not checked */
 	else if ((strcmp(ct->type, "multipart") == 0 &&
 		  strcmp(ct->subtype, "signed") == 0 &&
 		  is_signature_protocol(ct->protocol)) || is_pkcs7_mime(ct))
@@ -134,7 +135,19 @@ static void note_malformed(struct sg_verify_state *st, bool as_encrypted,
 }
 
 static void inspect_inner(struct sg_verify_state *st, const unsigned char *p,
-			  size_t len, unsigned int depth);
+			  size_t len, unsigned int depth, bool top);
+static void gate_entity(struct sg_verify_state *st, const unsigned char *p,
+			size_t len, const char **stack, unsigned int n_stack,
+			unsigned int depth);
+
+/* enc_malformed - labelled encrypted but not one CMS object: not
+   encrypted (outbound this refuses, inbound no $SMIMEEncrypted) */
+static void enc_malformed(struct sg_verify_state *st, const char *what)
+{
+	st->enc_malformed = true;
+	st->info |= R(MALFORMED);
+	sg_res_add_detail(st->res, "%s", what);
+}
 
 /* compressed_layer - inflate RFC 3274 compressed-data and walk the
    entity inside as the root */
@@ -143,25 +156,40 @@ static void compressed_layer(struct sg_verify_state *st, CMS_ContentInfo *cms,
 {
 	ASN1_OCTET_STRING **pos = CMS_get0_content(cms);
 	unsigned char *inner;
-	size_t inner_len;
+	size_t inner_len, clen, total, limit, ratio;
 	int ret;
 
 	if (pos == NULL || *pos == NULL) {
 		note_malformed(st, false, "The compressed-data layer has no content.");
 		return;
 	}
-	ret = sg_inflate(ASN1_STRING_get0_data(*pos),
-			 (size_t)ASN1_STRING_length(*pos),
-			 st->ctx->limits.max_message_size, &inner, &inner_len);
+	/* bounded by the total of all layers (max_decompressed_size, never
+	   above max_message_size) and by this layer's ratio: nested layers
+	   of a small message must not each reach the size limit */
+	clen = (size_t)ASN1_STRING_length(*pos);
+	total = st->ctx->limits.max_decompressed_size;
+	if (total > st->ctx->limits.max_message_size)
+		total = st->ctx->limits.max_message_size;
+	limit = total > st->inflated ? total - st->inflated : 0;
+	ratio = clen > SIZE_MAX / st->ctx->limits.max_compression_ratio ? SIZE_MAX :
+		clen * st->ctx->limits.max_compression_ratio;
+	if (ratio < 1024 * 1024)
+		ratio = 1024 * 1024;
+	if (limit > ratio)
+		limit = ratio;
+	ret = sg_inflate(ASN1_STRING_get0_data(*pos), clen, limit, &inner,
+			 &inner_len);
 	switch (ret) {
 	case 0:
+		st->inflated += inner_len;
 		sg_verify_entity(st, inner, inner_len, depth + 1);
 		free(inner);
 		break;
 	case -2:
 		st->signed_layer = true;
 		st->unknown |= R(TOO_LARGE);
-		sg_res_add_detail(st->res, "The compressed layer expands beyond the size limit.");
+		sg_res_add_detail(st->res, "The compressed layer of %zu bytes expands beyond %zu bytes (max_decompressed_size for all layers, max_compression_ratio for one).",
+				  clen, limit);
 		break;
 	case -3:
 		st->unknown |= R(INTERNAL_ERROR);
@@ -178,7 +206,7 @@ void sg_verify_cms_object(struct sg_verify_state *st, const unsigned char *der,
 {
 	STACK_OF(X509) *certs = NULL;
 	CMS_ContentInfo *cms;
-	bool too_many;
+	enum sg_cms_err cerr;
 	const unsigned char *econtent;
 	size_t elen;
 
@@ -187,9 +215,11 @@ void sg_verify_cms_object(struct sg_verify_state *st, const unsigned char *der,
 		st->unknown |= R(TOO_COMPLEX);
 		return;
 	}
-	cms = sg_cms_decode(st->ctx, der, len, &certs, &too_many);
+	cms = sg_cms_decode(st->ctx, der, len, &certs, &cerr);
 	if (cms == NULL) {
-		if (too_many) {
+		if (cerr == SG_CMS_ERR_TRAILING) {
+			note_malformed(st, false, "Bytes follow the CMS object; other readers could show them.");
+		} else if (cerr == SG_CMS_ERR_TOO_MANY) {
 			st->signed_layer = true;
 			st->unknown |= R(TOO_COMPLEX);
 			sg_res_add_detail(st->res, "The signature carries more certificates than the limit of %u.",
@@ -212,8 +242,13 @@ void sg_verify_cms_object(struct sg_verify_state *st, const unsigned char *der,
 		}
 		sg_cms_verify_signed(st, cms, certs, detached, detached_len,
 				     &econtent, &elen);
-		if (econtent != NULL)
-			inspect_inner(st, econtent, elen, depth + 1);
+		if (econtent != NULL) {
+			const char *stack[GATE_MAX_NEST];
+
+			if (st->bind_sender)
+				gate_entity(st, econtent, elen, stack, 0, depth + 1);
+			inspect_inner(st, econtent, elen, depth + 1, true);
+		}
 		break;
 	case SG_CMS_ENVELOPED:
 	case SG_CMS_AUTH_ENVELOPED:
@@ -265,20 +300,25 @@ static void pkcs7_mime_entity(struct sg_verify_state *st,
 	}
 	der = decode_body(h, p, len, &dlen, &bad);
 	if (der == NULL) {
-		if (bad)
-			note_malformed(st, ex == EXPECT_ENVELOPED,
+		if (bad && ex == EXPECT_ENVELOPED)
+			enc_malformed(st, "The body labelled encrypted is not valid base64 or uses an unusable transfer encoding.");
+		else if (bad)
+			note_malformed(st, false,
 				       "The S/MIME body is not valid base64 or uses an unusable transfer encoding.");
 		else
 			st->unknown |= R(INTERNAL_ERROR);
 		return;
 	}
 	if (ex == EXPECT_ENVELOPED) {
-		/* keep "encrypted" for an undecodable enveloped body */
-		bool too_many;
+		/* a label is not encryption: only a CMS object that is
+		   exactly one EnvelopedData counts */
+		enum sg_cms_err cerr;
 		CMS_ContentInfo *cms = sg_cms_decode(st->ctx, der, dlen, NULL,
-						     &too_many);
+						     &cerr);
 		if (cms == NULL) {
-			note_malformed(st, true, "The encrypted S/MIME body cannot be decoded.");
+			enc_malformed(st, cerr == SG_CMS_ERR_TRAILING ?
+				      "Bytes follow the encrypted CMS object; readers could show them as text." :
+				      "The body labelled encrypted is not a CMS object.");
 			free(der);
 			return;
 		}
@@ -286,6 +326,156 @@ static void pkcs7_mime_entity(struct sg_verify_state *st,
 	}
 	sg_verify_cms_object(st, der, dlen, NULL, 0, depth);
 	free(der);
+}
+
+/* ---- the one-reading gate (doc/DESIGN.md 3.11) ----
+ * Wherever Dovecot, Python's email and Thunderbird could see another
+ * structure in the bytes that carry the verdict, note it: the verdict
+ * is then never verified and never encrypted (finish()). */
+
+
+static void gate_note(struct sg_verify_state *st, const char *where,
+		      const char *why)
+{
+	if (st->ambiguity != NULL)
+		return;
+	st->ambiguity = why;
+	st->ambiguity_where = where;
+}
+
+/* gate_headers - one header block and its Content-Type */
+static void gate_headers(struct sg_verify_state *st, const char *where,
+			 const struct sg_headers *h, const struct sg_ctype *ct)
+{
+	const char *why = sg_mime_headers_ambiguity(h);
+
+	if (why == NULL)
+		why = ct->ambiguity;
+	if (why == NULL && sg_mime_cte_ambiguous(&h->cte))
+		why = "a Content-Transfer-Encoding that is not one token";
+	if (why != NULL)
+		gate_note(st, where, why);
+}
+
+/* gate_boundary - valid (RFC 2046) and unrelated to the enclosing ones:
+   Dovecot matches delimiters by prefix, longest first */
+static bool gate_boundary(struct sg_verify_state *st, const char *where,
+			  const char *boundary, const char **stack,
+			  unsigned int n_stack)
+{
+	size_t blen = strlen(boundary);
+	unsigned int i;
+
+	if (!sg_mime_boundary_valid(boundary)) {
+		gate_note(st, where, "a boundary that is empty, over 70 characters or has characters RFC 2046 does not allow");
+		return false;
+	}
+	for (i = 0; i < n_stack; i++) {
+		size_t olen = strlen(stack[i]);
+
+		if (strncmp(boundary, stack[i], blen < olen ? blen : olen) == 0) {
+			gate_note(st, where, "a boundary that is an enclosing boundary or a prefix of one (or has one as a prefix)");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* gate_split - the delimiter lines of one multipart body */
+static void gate_split(struct sg_verify_state *st, const char *where,
+		       const unsigned char *body, size_t len,
+		       const struct sg_split *sp, const struct sg_line_flags *lf)
+{
+	if (sp->stray > 0)
+		gate_note(st, where, "a line that starts like a delimiter but is not one (a prefix reader splits there)");
+	else if (!sp->closed)
+		gate_note(st, where, "no close delimiter");
+	else if (lf != NULL ? (lf->bare_cr || lf->nul) :
+		 sg_mime_has_bare_cr(body, len))
+		gate_note(st, where, "a CR without LF or a NUL byte (Python's email breaks the line at a CR, C-string readers stop at a NUL)");
+}
+
+/* gate_entity - an entity a client renders, and everything inside it */
+static void gate_entity(struct sg_verify_state *st, const unsigned char *p,
+			size_t len, const char **stack, unsigned int n_stack,
+			unsigned int depth)
+{
+	struct sg_headers h;
+	struct sg_ctype ct;
+
+	if (st->ambiguity != NULL)
+		return;
+	if (depth > st->ctx->limits.max_mime_depth || n_stack >= GATE_MAX_NEST) {
+		/* what lies deeper was not checked: never verified */
+		if (!(st->unknown & R(TOO_COMPLEX)))
+			sg_res_add_detail(st->res, "The signed content nests deeper than max_mime_depth (%u); its structure was not checked.",
+					  st->ctx->limits.max_mime_depth);
+		st->unknown |= R(TOO_COMPLEX);
+		return;
+	}
+	sg_mime_parse_headers(p, len, &h);
+	sg_mime_parse_ctype(&h.content_type, &ct);
+	gate_headers(st, "A header of the signed content", &h, &ct);
+	if ((strcmp(ct.type, "multipart") == 0 || strcmp(ct.type, "message") == 0) &&
+	    sg_mime_parse_cte(&h.cte) != SG_CTE_IDENTITY) {
+		gate_note(st, "A multipart or message part of the signed content",
+			  "a transfer encoding other than 7bit, 8bit or binary (readers decode it or not)");
+		return;
+	}
+	if (strcmp(ct.type, "multipart") == 0) {
+		const unsigned char *body = p + h.body_offset;
+		size_t blen = len - h.body_offset, max, i;
+		struct sg_slice *parts;
+		struct sg_split sp;
+
+		if (!gate_boundary(st, "A multipart of the signed content",
+				   ct.boundary, stack, n_stack))
+			return;
+		sg_mime_split(body, blen, ct.boundary, NULL, 0, &sp);
+		gate_split(st, "A multipart of the signed content", body, blen, &sp,
+			   NULL);
+		if (st->ambiguity != NULL || sp.n_parts == 0)
+			return;
+		if (sp.n_parts > st->ctx->limits.max_mime_parts) {
+			if (!(st->unknown & R(TOO_COMPLEX)))
+				sg_res_add_detail(st->res, "A multipart of the signed content has %zu parts, over max_mime_parts (%u); it was not checked.",
+						  sp.n_parts, st->ctx->limits.max_mime_parts);
+			st->unknown |= R(TOO_COMPLEX);
+			return;
+		}
+		max = sp.n_parts;
+		if ((parts = calloc(max, sizeof(*parts))) == NULL) {
+			st->unknown |= R(INTERNAL_ERROR);
+			return;
+		}
+		sg_mime_split(body, blen, ct.boundary, parts, max, &sp);
+		stack[n_stack] = ct.boundary;
+		for (i = 0; i < max && st->ambiguity == NULL; i++)
+			gate_entity(st, parts[i].p, parts[i].len, stack,
+				    n_stack + 1, depth + 1);
+		free(parts);
+	} else if (strcmp(ct.type, "message") == 0 &&
+		   strcmp(ct.subtype, "rfc822") == 0) {
+		gate_entity(st, p + h.body_offset, len - h.body_offset, stack,
+			    n_stack, depth + 1);
+	}
+}
+
+/* outside_text_ok - preamble and epilogue of a multipart/signed that
+   carries encrypted content: nothing a reader could show as text beside
+   the ciphertext (one short preamble line, as mailers write, at most) */
+static bool outside_text_ok(const struct sg_split *sp)
+{
+	const unsigned char *p = sp->preamble.p, *nl;
+	size_t len = sp->preamble.len, i;
+
+	nl = memchr(p, '\n', len);
+	if (len > 100 || (nl != NULL && (size_t)(nl - p) + 1 < len))
+		return false;
+	for (i = 0; i < sp->epilogue.len; i++)
+		if (sp->epilogue.p[i] > ' ')
+			return false;
+	return true;
 }
 
 /* detached_entity - multipart/signed with a pkcs7-signature protocol */
@@ -298,20 +488,36 @@ static void detached_entity(struct sg_verify_state *st,
 	struct sg_slice parts[3];
 	struct sg_headers sh;
 	struct sg_ctype sct;
-	size_t n, dlen, clen;
-	bool closed, bad;
+	struct sg_split sp;
+	struct sg_line_flags lflags;
+	size_t dlen, clen;
+	bool bad;
 	unsigned char *der, *canon;
+	const char *stack[GATE_MAX_NEST];
+	const unsigned char *body = p + h->body_offset;
+	size_t blen = len - h->body_offset;
 
-	sg_mime_split(p + h->body_offset, len - h->body_offset, ct->boundary,
-		      parts, SG_ARRAY_SIZE(parts), &n, &closed);
-	if (n != 2) {
-		note_malformed(st, false, n < 2 ?
+	if (!gate_boundary(st, "The multipart/signed structure", ct->boundary,
+			   NULL, 0)) {
+		st->signed_layer = true;
+		return;
+	}
+	sg_mime_split(body, blen, ct->boundary, parts, SG_ARRAY_SIZE(parts), &sp);
+	/* one scan of the body serves the gate and the canonical form */
+	sg_mime_line_flags(body, blen, &lflags);
+	gate_split(st, "The multipart/signed structure", body, blen, &sp, &lflags);
+	if (sp.n_parts != 2) {
+		note_malformed(st, false, sp.n_parts < 2 ?
 			       "The multipart/signed message does not have its two parts (check the boundary)." :
 			       "The multipart/signed message has more than two parts.");
 		return;
 	}
+	st->outside_text_ok = outside_text_ok(&sp);
+	stack[0] = ct->boundary;
+	gate_entity(st, parts[0].p, parts[0].len, stack, 1, depth + 1);
 	sg_mime_parse_headers(parts[1].p, parts[1].len, &sh);
 	sg_mime_parse_ctype(&sh.content_type, &sct);
+	gate_headers(st, "The signature part's header", &sh, &sct);
 	if (headers_over_limit(st, &sh, &sct))
 		return;
 	if (!is_pkcs7_signature(sct.type, sct.subtype)) {
@@ -326,8 +532,12 @@ static void detached_entity(struct sg_verify_state *st,
 			st->unknown |= R(INTERNAL_ERROR);
 		return;
 	}
-	/* verify over the canonical CRLF form (rule 9) */
-	if (sg_mime_canon_crlf(parts[0].p, parts[0].len, &canon, &clen) < 0) {
+	/* verify over the canonical CRLF form (rule 9); part 1 has no bare
+	   LF when the whole body has none */
+	canon = NULL;
+	clen = parts[0].len;
+	if (lflags.bare_lf &&
+	    sg_mime_canon_crlf(parts[0].p, parts[0].len, &canon, &clen) < 0) {
 		st->unknown |= R(INTERNAL_ERROR);
 		free(der);
 		return;
@@ -336,7 +546,8 @@ static void detached_entity(struct sg_verify_state *st,
 			     clen, depth);
 	free(canon);
 	free(der);
-	inspect_inner(st, parts[0].p, parts[0].len, depth + 1);
+	st->detached = true;
+	inspect_inner(st, parts[0].p, parts[0].len, depth + 1, true);
 }
 
 /* scan_inside - look for S/MIME below a root that is not S/MIME */
@@ -357,8 +568,8 @@ static void scan_inside(struct sg_verify_state *st, const unsigned char *p,
 		return;
 	if (strcmp(ct.type, "multipart") == 0) {
 		struct sg_slice parts[64];
+		struct sg_split sp;
 		size_t n, i, off = 0;
-		bool closed;
 
 		if (strcmp(ct.subtype, "signed") == 0 &&
 		    is_signature_protocol(ct.protocol)) {
@@ -371,7 +582,8 @@ static void scan_inside(struct sg_verify_state *st, const unsigned char *p,
 			size_t blen = len - h.body_offset - off;
 
 			sg_mime_split(body, blen, ct.boundary, parts,
-				      SG_ARRAY_SIZE(parts), &n, &closed);
+				      SG_ARRAY_SIZE(parts), &sp);
+			n = sp.n_parts;
 			for (i = 0; i < n && i < SG_ARRAY_SIZE(parts); i++) {
 				scan_inside(st, parts[i].p, parts[i].len, depth + 1);
 				if (st->unknown & R(TOO_COMPLEX))
@@ -401,13 +613,14 @@ static void scan_inside(struct sg_verify_state *st, const unsigned char *p,
 			/* no smime-type: the CMS content type decides */
 			unsigned char *der;
 			size_t dlen;
-			bool bad, too_many;
+			bool bad;
+			enum sg_cms_err cerr;
 			CMS_ContentInfo *cms;
 
 			der = decode_body(&h, p, len, &dlen, &bad);
 			if (der == NULL)
 				return;
-			cms = sg_cms_decode(st->ctx, der, dlen, NULL, &too_many);
+			cms = sg_cms_decode(st->ctx, der, dlen, NULL, &cerr);
 			if (cms != NULL) {
 				enum sg_cms_type t = sg_cms_type_of(cms);
 
@@ -423,11 +636,42 @@ static void scan_inside(struct sg_verify_state *st, const unsigned char *p,
 	}
 }
 
+/* collect_inner_from - From fields of the signed content's top header
+   (RFC 9788 header protection) or of an RFC 8551 3.1 wrapped message:
+   they must name the bound sender too (finish()) */
+static void collect_inner_from(struct sg_verify_state *st,
+			       const struct sg_headers *h)
+{
+	unsigned int i;
+
+	if (h->n_from > 1) {
+		st->inner_from_why = "the signed content has more than one From field";
+		return;
+	}
+	for (i = 0; i < h->n_from && i < SG_MAX_FROM; i++) {
+		char addr[320];
+		const char *why;
+
+		if (sg_mime_parse_from(&h->from[i], addr, sizeof(addr), &why) !=
+		    SG_FROM_OK) {
+			st->inner_from_why = why != NULL ? why :
+				"the From field of the signed content is empty";
+			return;
+		}
+		if (st->n_inner_from < SG_ARRAY_SIZE(st->inner_from))
+			sg_strlcpy(st->inner_from[st->n_inner_from++], addr,
+				   sizeof(st->inner_from[0]));
+		else
+			st->inner_from_why = "the signed content nests too many From fields";
+	}
+}
+
 /* inspect_inner - what lies under a verified outer signature: an
    encryption layer counts ($SMIMEEncrypted); an inner signature is
-   reported but not evaluated (the outermost signature is the verdict) */
+   reported but not evaluated (the outermost signature is the verdict).
+   top: p is the signed content itself (or a wrapped message in it) */
 static void inspect_inner(struct sg_verify_state *st, const unsigned char *p,
-			  size_t len, unsigned int depth)
+			  size_t len, unsigned int depth, bool top)
 {
 	struct sg_headers h;
 	struct sg_ctype ct;
@@ -436,22 +680,28 @@ static void inspect_inner(struct sg_verify_state *st, const unsigned char *p,
 		return;
 	sg_mime_parse_headers(p, len, &h);
 	sg_mime_parse_ctype(&h.content_type, &ct);
+	if (top && st->bind_sender)
+		collect_inner_from(st, &h);
 	if (strcmp(ct.type, "message") == 0 && strcmp(ct.subtype, "rfc822") == 0 &&
-	    strcmp(ct.forwarded, "no") == 0) {
-		/* RFC 9788 / RFC 8551 3.1 wrapped message */
-		inspect_inner(st, p + h.body_offset, len - h.body_offset, depth + 1);
+	    strcmp(ct.forwarded, "yes") != 0) {
+		/* RFC 9788 / RFC 8551 3.1 wrapped message (clients show a
+		   signed message/rfc822 root as the message itself, with or
+		   without forwarded=no) */
+		inspect_inner(st, p + h.body_offset, len - h.body_offset,
+			      depth + 1, top);
 		return;
 	}
 	if (is_pkcs7_mime(&ct) && strcmp(ct.smime_type, "certs-only") != 0) {
 		unsigned char *der;
 		size_t dlen;
-		bool bad, too_many;
+		bool bad;
+		enum sg_cms_err cerr;
 		CMS_ContentInfo *cms;
 
 		der = decode_body(&h, p, len, &dlen, &bad);
 		if (der == NULL)
 			return;
-		cms = sg_cms_decode(st->ctx, der, dlen, NULL, &too_many);
+		cms = sg_cms_decode(st->ctx, der, dlen, NULL, &cerr);
 		if (cms != NULL) {
 			enum sg_cms_type t = sg_cms_type_of(cms);
 
@@ -479,20 +729,25 @@ void sg_verify_entity(struct sg_verify_state *st, const unsigned char *p,
 	sg_mime_parse_ctype(&h.content_type, &ct);
 	if (headers_over_limit(st, &h, &ct))
 		return;
+	gate_headers(st, depth == 0 ? "The message header" : "The header inside the compressed layer",
+		     &h, &ct);
 	if (depth == 0) {
-		unsigned int i;
+		const char *why;
 
+		st->from_fields = h.n_from;
 		st->n_from = 0;
-		for (i = 0; i < h.n_from && i < SG_MAX_FROM; i++)
-			st->n_from += sg_mime_parse_mailboxes(&h.from[i],
-				i == 0 ? st->from_addr : NULL, i == 0 ? sizeof(st->from_addr) : 0);
-		if (h.n_from > SG_MAX_FROM)
-			st->n_from += h.n_from - SG_MAX_FROM;
-		if (h.n_from > 1 && st->n_from < 2)
-			st->n_from = 2;	/* two From headers, however empty */
-		if (h.n_sender > 0 &&
-		    sg_mime_parse_mailboxes(&h.sender, st->sender_addr,
-					    sizeof(st->sender_addr)) == 1)
+		if (h.n_from == 1) {
+			st->from_state = sg_mime_parse_from(&h.from[0],
+				st->from_addr, sizeof(st->from_addr),
+				&st->from_why);
+			if (st->from_state == SG_FROM_OK)
+				st->n_from = 1;
+		} else {
+			st->n_from = h.n_from > 1 ? 2 : 0;
+		}
+		if (h.n_sender == 1 &&
+		    sg_mime_parse_from(&h.sender, st->sender_addr,
+				       sizeof(st->sender_addr), &why) == SG_FROM_OK)
 			st->has_sender = true;
 	}
 	if (strcmp(ct.type, "multipart") == 0 && strcmp(ct.subtype, "signed") == 0 &&
@@ -515,22 +770,66 @@ static void finish(struct sg_verify_state *st)
 	bool any_failed = false, any_unknown = false;
 	size_t i;
 
+	if (st->ambiguity != NULL && (st->signed_layer || st->encrypted_layer)) {
+		/* one reading or none: never verified, never encrypted */
+		sg_res_add_detail(res, "%s could be read differently by other mail readers: %s.",
+				  st->ambiguity_where, st->ambiguity);
+		if (st->signed_layer)
+			st->fail |= R(MALFORMED);
+		else
+			st->info |= R(MALFORMED);
+		st->encrypted_layer = false;
+	}
+	if (st->detached && st->encrypted_layer &&
+	    (st->fail & (R(MALFORMED) | R(AMBIGUOUS_CONTENT)))) {
+		/* the signature part is not a plain detached SignedData:
+		   readers may show what it holds (plaintext beside the
+		   ciphertext) */
+		sg_res_add_detail(res, "The signature part beside the encrypted part is not a well-formed detached signature; the message does not count as encrypted.");
+		st->encrypted_layer = false;
+	}
+	if (st->detached && st->encrypted_layer && !st->outside_text_ok) {
+		sg_res_add_detail(res, "Text beside the encrypted part (preamble or epilogue of multipart/signed) would leave unencrypted; the message does not count as encrypted.");
+		st->info |= R(MALFORMED);
+		st->encrypted_layer = false;
+	}
+	if (!st->encrypted_layer)
+		res->has_enc = false;
 	if (st->signed_layer && st->bind_sender &&
 	    st->ctx->binding != SG_BINDING_OFF && res->n_signers > 0 &&
 	    !(st->fail & (R(MALFORMED) | R(AMBIGUOUS_CONTENT)))) {
 		uint32_t r = 0;
 
-		if (st->n_from == 0)
+		if (st->from_fields == 0 || st->from_state == SG_FROM_EMPTY) {
 			r = R(NO_FROM);
-		else if (st->n_from > 1)
+		} else if (st->from_fields > 1 || st->from_state == SG_FROM_LIST) {
 			r = R(MULTIPLE_FROM);
-		else if (!st->any_bound)
+		} else if (st->from_state == SG_FROM_AMBIGUOUS) {
 			r = R(SENDER_MISMATCH);
+			sg_res_add_detail(res, "The From field could name different addresses in different mail readers: %s.",
+					  st->from_why);
+		} else if (!st->any_bound) {
+			r = R(SENDER_MISMATCH);
+			sg_res_add_detail(res, "The From address %s is not in the signer's certificate.",
+					  st->from_addr);
+		} else if (st->inner_from_why != NULL) {
+			r = R(SENDER_MISMATCH);
+			sg_res_add_detail(res, "The From field inside the signed content cannot be bound: %s.",
+					  st->inner_from_why);
+		} else {
+			for (i = 0; i < st->n_inner_from; i++) {
+				if (strcasecmp(st->inner_from[i], st->from_addr) == 0)
+					continue;
+				r = R(SENDER_MISMATCH);
+				sg_res_add_detail(res, "The From address inside the signed content (%s) is not the bound sender %s.",
+						  st->inner_from[i], st->from_addr);
+				break;
+			}
+		}
 		if (r != 0) {
 			st->fail |= r;
-			if (r == R(SENDER_MISMATCH))
-				sg_res_add_detail(res, "The From address %s is not in the signer's certificate.",
-						  st->from_addr);
+			for (i = 0; i < res->n_signers; i++)
+				res->signers_priv[i].bound = false;
 		}
 	}
 	for (i = 0; i < res->n_signers; i++) {
@@ -610,7 +909,12 @@ static void too_large(struct sg_verify_state *st, const unsigned char *msg,
 	sg_mime_parse_headers(msg, len, &h);
 	sg_mime_parse_ctype(&h.content_type, &ct);
 	if (is_pkcs7_mime(&ct) && expect_of(&ct) == EXPECT_ENVELOPED) {
-		st->encrypted_layer = true;
+		/* labelled encrypted, too large to check the body: not
+		   counted as encrypted (a label is not encryption) */
+		st->info |= R(TOO_LARGE);
+		sg_res_add_detail(st->res, "The message is %zu bytes, over the verification limit of %zu; it is labelled encrypted, but that was not checked.",
+				  total_len, st->ctx->limits.max_message_size);
+		return;
 	} else if ((strcmp(ct.type, "multipart") == 0 &&
 		    strcmp(ct.subtype, "signed") == 0 &&
 		    is_signature_protocol(ct.protocol)) || is_pkcs7_mime(&ct)) {

@@ -92,12 +92,14 @@ static void ctype(const struct sg_slice *value, struct sg_ctype *ct)
 		fail("empty type or subtype");
 }
 
-/* mailboxes - sg_mime_parse_mailboxes into an exact-size address buffer */
-static void mailboxes(const struct sg_slice *value, size_t addr_size)
+/* from - sg_mime_parse_from into an exact-size address buffer; an
+   accepted address is a plain addr-spec that occurs in the value */
+static void from(const struct sg_slice *value, size_t addr_size)
 {
 	struct sg_slice copy = { NULL, 0 };
 	char *addr = addr_size > 0 ? malloc(addr_size) : NULL;
-	unsigned int n;
+	const char *why;
+	enum sg_from st;
 
 	if (addr_size > 0 && addr == NULL)
 		abort();
@@ -105,15 +107,25 @@ static void mailboxes(const struct sg_slice *value, size_t addr_size)
 		copy.p = dup_exact(value->p, value->len);
 		copy.len = value->len;
 	}
-	n = sg_mime_parse_mailboxes(&copy, addr, addr_size);
+	st = sg_mime_parse_from(&copy, addr, addr_size, &why);
+	if ((unsigned int)st > SG_FROM_AMBIGUOUS)
+		fail("from state out of range");
+	if ((st == SG_FROM_LIST || st == SG_FROM_AMBIGUOUS) != (why != NULL))
+		fail("a refusal without a reason");
 	if (addr_size > 0) {
 		if (strnlen(addr, addr_size) >= addr_size)
 			fail("address not terminated");
-		if (n == 0 && addr[0] != '\0')
-			fail("an address without a mailbox");
+		if (st != SG_FROM_OK && addr[0] != '\0')
+			fail("an address from a refused value");
+		if (st == SG_FROM_OK &&
+		    (addr[0] == '\0' || strchr(addr, '@') == NULL ||
+		     strchr(addr, '@') != strrchr(addr, '@') ||
+		     strpbrk(addr, " \t\r\n<>()\",;:\\[]") != NULL ||
+		     memmem(value->p, value->len, addr, strlen(addr)) == NULL))
+			fail("an accepted address that is not a plain addr-spec of the value");
 	}
-	if (value->p == NULL && n != 0)
-		fail("mailboxes in an absent header");
+	if (value->p == NULL && st != SG_FROM_EMPTY)
+		fail("a mailbox in an absent header");
 	free((void *)copy.p);
 	free(addr);
 }
@@ -175,8 +187,8 @@ static void entity(const unsigned char *p, size_t len, unsigned int depth)
 	struct sg_slice parts[MAX_PARTS];
 	const unsigned char *body;
 	unsigned char *copy;
-	size_t blen, n, i;
-	bool closed;
+	size_t blen, i;
+	struct sg_split sp;
 
 	copy = dup_exact(p, len);
 	sg_mime_parse_headers(copy, len, &h);
@@ -189,11 +201,13 @@ static void entity(const unsigned char *p, size_t len, unsigned int depth)
 		fail("has_content_type");
 	for (i = 0; i < h.n_from && i < SG_MAX_FROM; i++) {
 		check_slice(&h.from[i], copy, len, "from slice");
-		mailboxes(&h.from[i], 320);
+		from(&h.from[i], 320);
 	}
 	if (h.n_sender > 0)
-		mailboxes(&h.sender, 320);
+		from(&h.sender, 320);
+	(void)sg_mime_headers_ambiguity(&h);
 	ctype(&h.content_type, &ct);
+	(void)sg_mime_cte_ambiguous(&h.cte);
 	if ((unsigned int)sg_mime_parse_cte(&h.cte) > SG_CTE_UNKNOWN)
 		fail("cte out of range");
 	body = copy + h.body_offset;
@@ -203,9 +217,13 @@ static void entity(const unsigned char *p, size_t len, unsigned int depth)
 		canon(p, len);
 	}
 	if (ct.boundary[0] != '\0' && depth < MAX_DEPTH) {
-		sg_mime_split(body, blen, ct.boundary, parts, MAX_PARTS, &n,
-			      &closed);
-		for (i = 0; i < n && i < MAX_PARTS; i++) {
+		sg_mime_split(body, blen, ct.boundary, parts, MAX_PARTS, &sp);
+		check_slice(&sp.preamble, body, blen, "preamble slice");
+		check_slice(&sp.epilogue, body, blen, "epilogue slice");
+		if (sp.closed != (sp.epilogue.p != NULL))
+			fail("epilogue without a close delimiter");
+		(void)sg_mime_boundary_valid(ct.boundary);
+		for (i = 0; i < sp.n_parts && i < MAX_PARTS; i++) {
 			check_slice(&parts[i], body, blen, "part slice");
 			entity(parts[i].p, parts[i].len, depth + 1);
 		}
@@ -218,17 +236,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sg_slice whole = { data, size };
 	struct sg_ctype ct;
 	struct sg_slice parts[MAX_PARTS];
-	size_t n, i;
-	bool closed;
+	struct sg_split sp;
+	size_t i;
 
 	entity(data, size, 0);
 	/* the whole input as a header value and as a multipart body */
 	ctype(&whole, &ct);
-	mailboxes(&whole, 320);
-	mailboxes(&whole, size % 17);
+	from(&whole, 320);
+	from(&whole, size % 17);
 	sg_mime_split(data, size, ct.boundary[0] != '\0' ? ct.boundary : "b",
-		      parts, MAX_PARTS, &n, &closed);
-	for (i = 0; i < n && i < MAX_PARTS; i++)
+		      parts, MAX_PARTS, &sp);
+	for (i = 0; i < sp.n_parts && i < MAX_PARTS; i++)
 		check_slice(&parts[i], data, size, "part slice");
 	return 0;
 }

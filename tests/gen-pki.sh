@@ -868,14 +868,25 @@ mail $M/zero-signers.eml "$TMP/e.zero" "SignedData without SignerInfos" "$AL"
 chk zero-signers fail v $M/zero-signers.eml
 row $M/zero-signers.eml - signed/failed no-signers "opaque SignedData with an empty signerInfos SET"
 
-wrap_detached "$TMP/e.amb" "$BODY" "$TMP/alice-o.der"
-mail $M/ambiguous-content.eml "$TMP/e.amb" "Detached + eContent" "$AL"
-chk "ambiguous-content (CMS alone)" ok vder "$TMP/alice-o.der"
-# openssl itself accepts this (it verifies the detached content); the
-# library must not
-chk "ambiguous-content (openssl accepts it)" ok v $M/ambiguous-content.eml
+# detached + eContent: the same text verifies (issue 12), other text is
+# the eContent-confusion attack
+wrap_detached "$TMP/e.same" "$BODY" "$TMP/alice-o.der"
+mail $M/econtent-same.eml "$TMP/e.same" "Detached + identical eContent" "$AL"
+chk "econtent-same (CMS alone)" ok vder "$TMP/alice-o.der"
+chk econtent-same ok v $M/econtent-same.eml
+row $M/econtent-same.eml - signed/verified - \
+	"multipart/signed whose SignedData also carries eContent, identical to part 1"
+entity "$TMP/body-other.txt" "Hello Bob," "" "please find the invoice attached." \
+	"Invoice total: 900 EUR, new account" "" "-- " "Alice"
+sigder "$TMP/alice-other.der" alice@example.org opaque "$TMP/body-other.txt"
+wrap_detached "$TMP/e.amb" "$BODY" "$TMP/alice-other.der"
+mail $M/ambiguous-content.eml "$TMP/e.amb" "Detached + other eContent" "$AL"
+# (openssl digests part 1, which is not what was signed, and fails too;
+# data/pyca/ has the twin openssl accepts: eContent put into a detached
+# signature of part 1)
+chk "ambiguous-content (openssl)" fail v $M/ambiguous-content.eml
 row $M/ambiguous-content.eml - signed/failed ambiguous-content \
-	"multipart/signed whose SignedData also carries eContent (same text)"
+	"multipart/signed: part 1 is not the eContent that was signed"
 
 sigder "$TMP/two.der" alice@example.org detached "$BODY" \
 	-signer pki/bob@example.org.pem -inkey pki/bob@example.org.key

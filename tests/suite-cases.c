@@ -3,8 +3,13 @@
  * gen-pki.sh writes cases.tsv (messages signed by our test PKI with
  * OpenSSL), gen-interop.sh writes interop.tsv (messages made by NSS
  * cmsutil, GnuPG gpgsm, GnuTLS certtool and OpenSSL) and raw.tsv (raw CMS
- * objects).  Each row names the settings, the expected status and reason
- * tokens that must all be present.
+ * objects), gen-gate.py writes gate.tsv (the one-reading gate) and
+ * gen-policy.py writes policy.tsv (RFC 5280 certificate-policy processing,
+ * each case valid and invalid, checked against OpenSSL and NSS there).
+ * data/pyca/pyca.tsv (committed, made by data/pyca/make.py) has rows for
+ * messages made by python-cryptography; its paths are relative to data/.
+ * Each row names the settings, the expected status and reason tokens that
+ * must all be present.
  */
 #include <check.h>
 #include <stdbool.h>
@@ -24,7 +29,9 @@ struct row {
 	char *status;
 	char *reasons;
 	char *note;
+	char *flags;		/* gate.tsv: enc, noenc, attack or - */
 	char *origin;		/* which .tsv */
+	const char *base;	/* the directory its paths are relative to */
 };
 
 static struct row *rows;
@@ -35,12 +42,12 @@ static char *dup_field(const char *s)
 	return strdup(s);
 }
 
-static void load(const char *name, bool raw)
+static void load(const char *base, const char *name, bool raw)
 {
 	char path[4096], line[8192];
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "%s/%s", tu_testdata(), name);
+	snprintf(path, sizeof(path), "%s/%s", base, name);
 	if ((fp = fopen(path, "r")) == NULL)
 		return;		/* test_data_present reports it */
 	while (fgets(line, sizeof(line), fp) != NULL) {
@@ -60,6 +67,7 @@ static void load(const char *name, bool raw)
 		r = &rows[n_rows++];
 		memset(r, 0, sizeof(*r));
 		r->origin = dup_field(name);
+		r->base = base;
 		r->file = dup_field(f[0]);
 		if (raw) {
 			r->content = strcmp(f[1], "-") == 0 ? NULL : dup_field(f[1]);
@@ -72,6 +80,7 @@ static void load(const char *name, bool raw)
 			r->status = dup_field(f[2]);
 			r->reasons = dup_field(f[3]);
 			r->note = dup_field(f[4] ? f[4] : "");
+			r->flags = dup_field(f[5] ? f[5] : "-");
 		}
 	}
 	fclose(fp);
@@ -102,11 +111,11 @@ static struct sg_result *run_row(const struct row *r)
 		strncat(settings, tok, sizeof(settings) - strlen(settings) - 1);
 	}
 	free(copy);
-	ctx = tu_ctx(settings, tu_testdata());
-	snprintf(path, sizeof(path), "%s/%s", tu_testdata(), r->file);
+	ctx = tu_ctx(settings, r->base);
+	snprintf(path, sizeof(path), "%s/%s", r->base, r->file);
 	data = tu_read(path, &len);
 	if (r->content != NULL) {
-		snprintf(path, sizeof(path), "%s/%s", tu_testdata(), r->content);
+		snprintf(path, sizeof(path), "%s/%s", r->base, r->content);
 		content = tu_read(path, &clen);
 	}
 	if (strcmp(r->origin, "raw.tsv") == 0)
@@ -122,20 +131,45 @@ static struct sg_result *run_row(const struct row *r)
 
 START_TEST(test_data_present)
 {
-	size_t i, interop = 0, raw = 0, cases = 0;
+	size_t i, interop = 0, raw = 0, cases = 0, gate = 0, attacks = 0;
+	size_t pol_ok = 0, pol_bad = 0, pyca_ok = 0, pyca_amb = 0;
 
 	for (i = 0; i < n_rows; i++) {
-		if (strcmp(rows[i].origin, "cases.tsv") == 0)
+		if (strcmp(rows[i].origin, "gate.tsv") == 0) {
+			gate++;
+			attacks += strcmp(rows[i].flags, "attack") == 0;
+		} else if (strcmp(rows[i].origin, "cases.tsv") == 0)
 			cases++;
 		else if (strcmp(rows[i].origin, "interop.tsv") == 0)
 			interop++;
-		else
+		else if (strcmp(rows[i].origin, "policy.tsv") == 0) {
+			if (strcmp(rows[i].status, "signed/verified") == 0)
+				pol_ok++;
+			else
+				pol_bad++;
+		} else if (strcmp(rows[i].origin, "pyca/pyca.tsv") == 0) {
+			if (strcmp(rows[i].status, "signed/verified") == 0)
+				pyca_ok++;
+			else if (strcmp(rows[i].reasons, "ambiguous-content") == 0)
+				pyca_amb++;
+		} else
 			raw++;
 	}
 	ck_assert_msg(cases >= 50, "only %zu rows in %s/cases.tsv (run gen-pki.sh)",
 		      cases, tu_testdata());
 	ck_assert_msg(interop >= 15, "only %zu rows in interop.tsv", interop);
 	ck_assert_msg(raw >= 5, "only %zu rows in raw.tsv", raw);
+	ck_assert_msg(gate >= 40 && attacks >= 25,
+		      "only %zu rows (%zu attacks) in gate.tsv (run gen-gate.py)",
+		      gate, attacks);
+	ck_assert_msg(pol_ok >= 30 && pol_bad >= 30,
+		      "only %zu valid and %zu invalid rows in policy.tsv (run gen-policy.py)",
+		      pol_ok, pol_bad);
+	/* python-cryptography 38 and 48: detached, encapsulated identical
+	   (CRLF, LF, wrapped) verify; two eContent-confusion twins each */
+	ck_assert_msg(pyca_ok >= 8 && pyca_amb >= 4,
+		      "only %zu verified and %zu ambiguous rows in %s/data/pyca/pyca.tsv",
+		      pyca_ok, pyca_amb, SG_SRCDIR);
 }
 END_TEST
 
@@ -159,6 +193,20 @@ START_TEST(test_row)
 		      r->origin, _i, r->file, r->settings, r->status, r->reasons,
 		      sg_status_name(sg_result_status(res)), tu_reasons(got),
 		      r->note, sg_result_detail(res));
+	/* gate.tsv: encryption only where every reader sees ciphertext,
+	   never verified nor encrypted for an attack (DESIGN.md 3.11) */
+	if (r->flags != NULL && strcmp(r->flags, "enc") == 0)
+		ck_assert_msg(sg_result_keywords(res) & SG_KW_ENCRYPTED,
+			      "%s: not $SMIMEEncrypted", r->file);
+	if (r->flags != NULL && (strcmp(r->flags, "noenc") == 0 ||
+				 strcmp(r->flags, "attack") == 0))
+		ck_assert_msg(!(sg_result_keywords(res) & SG_KW_ENCRYPTED) &&
+			      sg_result_encryption(res) == NULL,
+			      "%s: $SMIMEEncrypted on a message readers see as plaintext",
+			      r->file);
+	if (r->flags != NULL && strcmp(r->flags, "attack") == 0)
+		ck_assert_msg(!(sg_result_keywords(res) & SG_KW_VERIFIED),
+			      "%s: an attack reads as verified", r->file);
 	/* keywords always follow the status (DESIGN.md section 2) */
 	ck_assert_msg((sg_result_keywords(res) & sg_status_keywords(want)) ==
 		      sg_status_keywords(want), "%s: keywords do not match status",
@@ -203,9 +251,13 @@ Suite *make_cases_suite(void)
 	Suite *s = suite_create("cases");
 	TCase *tc = tcase_create("generated");
 
-	load("cases.tsv", false);
-	load("interop.tsv", false);
-	load("raw.tsv", true);
+	load(tu_testdata(), "cases.tsv", false);
+	load(tu_testdata(), "interop.tsv", false);
+	load(tu_testdata(), "raw.tsv", true);
+	load(tu_testdata(), "gate.tsv", false);
+	load(tu_testdata(), "policy.tsv", false);
+	/* committed: messages made by python-cryptography (data/pyca/) */
+	load(SG_SRCDIR "/data", "pyca/pyca.tsv", false);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_data_present);
 	tcase_add_loop_test(tc, test_row, 0, (int)n_rows);

@@ -743,6 +743,57 @@ START_TEST(test_harvest)
 	sg_ctx_free(&ctx);
 	ck_assert_uint_eq(count_files(dir), 2);
 	rm_dir(dir);
+	/* caps (issue 18): per address, then in all */
+	ck_assert_ptr_nonnull(mkdtemp(strcpy(dir, "/tmp/sg-harvest-XXXXXX")));
+	snprintf(settings, sizeof(settings), PKI " harvest_map=dir:%s "
+		 "harvest_max_per_address=1 harvest_max_total=2", dir);
+	ctx = tu_ctx(settings, tu_testdata());
+	harvest_one(ctx, "certmap-msg/bob-signed.eml", SG_HARVEST_STORED, &info);
+	harvest_one(ctx, "certmap-msg/bob-new-signed.eml", SG_HARVEST_CAPPED, &info);
+	ck_assert(strstr(info.detail, "harvest_max_per_address") != NULL);
+	ck_assert_str_eq(sg_harvest_outcome_name(info.outcome), "capped");
+	harvest_one(ctx, "msg/alice-detached.eml", SG_HARVEST_STORED, &info);
+	ck_assert_uint_eq(count_files(dir), 2);
+	sg_ctx_free(&ctx);
+	snprintf(settings, sizeof(settings), PKI " harvest_map=dir:%s "
+		 "harvest_max_total=2", dir);
+	ctx = tu_ctx(settings, tu_testdata());
+	harvest_one(ctx, "certmap-msg/bob-new-signed.eml", SG_HARVEST_CAPPED, &info);
+	ck_assert_uint_eq(count_files(dir), 2);
+	sg_ctx_free(&ctx);
+	/* a harvested certificate never displaces one from the directory:
+	   bob-new (harvested, newer) is listed first, the directory's bob
+	   is still the one selected */
+	{
+		char dir2[] = "/tmp/sg-dir-XXXXXX", src[4200], dst[4200];
+		struct sg_cert_set *set2;
+		unsigned char *pem;
+		size_t plen;
+		FILE *fp;
+
+		ck_assert_ptr_nonnull(mkdtemp(dir2));
+		snprintf(src, sizeof(src), "%s/certmap/bob-2026.pem", tu_testdata());
+		pem = tu_read(src, &plen);
+		snprintf(dst, sizeof(dst), "%s/bob.pem", dir2);
+		ck_assert_ptr_nonnull(fp = fopen(dst, "w"));
+		ck_assert_uint_eq(fwrite(pem, 1, plen, fp), plen);
+		fclose(fp);
+		free(pem);
+		rm_dir(dir);
+		ck_assert_ptr_nonnull(mkdtemp(strcpy(dir, "/tmp/sg-harvest-XXXXXX")));
+		snprintf(settings, sizeof(settings), PKI " certificate_maps=dir:%s,dir:%s "
+			 "harvest_map=dir:%s", dir, dir2, dir);
+		ctx = tu_ctx(settings, tu_testdata());
+		harvest_one(ctx, "certmap-msg/bob-new-signed.eml", SG_HARVEST_STORED, &info);
+		set2 = lookup(ctx, "bob@example.org", 0, 1);
+		ck_assert_msg(strstr(sg_cert_set_get(set2, 0)->map, dir2) != NULL,
+			      "the harvested certificate displaced the directory's");
+		sg_cert_set_free(&set2);
+		sg_ctx_free(&ctx);
+		rm_dir(dir2);
+	}
+	rm_dir(dir);
+	ck_assert_ptr_nonnull(mkdtemp(strcpy(dir, "/tmp/sg-harvest-XXXXXX")));
 	/* a harvest map that cannot be written: an error naming it */
 	snprintf(settings, sizeof(settings),
 		 PKI " harvest_map=dir:%s/missing", dir);

@@ -16,6 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <zlib.h>
+
 #include "check-suites.h"
 #include "test-util.h"
 
@@ -264,6 +267,122 @@ START_TEST(test_max_crl_size)
 END_TEST
 
 /* the 2 MB Subject and 100,000 fields of suite-hostile under defaults */
+/* der_tlv - tag, DER length and body into out; returns the length */
+static size_t der_tlv(unsigned char *out, unsigned int tag,
+		      const unsigned char *body, size_t len)
+{
+	size_t n = 0, i, k = 0;
+
+	out[n++] = (unsigned char)tag;
+	if (len < 0x80) {
+		out[n++] = (unsigned char)len;
+	} else {
+		for (i = len; i > 0; i >>= 8)
+			k++;
+		out[n++] = (unsigned char)(0x80 | k);
+		for (i = k; i > 0; i--)
+			out[n++] = (unsigned char)(len >> (8 * (i - 1)));
+	}
+	memmove(out + n, body, len);
+	return n + len;
+}
+
+/* compress_entity - an application/pkcs7-mime compressed-data message
+   (RFC 3274, zlib) around entity */
+static unsigned char *compress_entity(const unsigned char *entity, size_t len,
+				      size_t *out_len_r)
+{
+	static const char hdr[] = "Content-Type: application/pkcs7-mime; "
+		"smime-type=compressed-data; name=smime.p7z\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\n";
+	static const unsigned char oid_cd[] = { 0x06, 0x0b, 0x2a, 0x86, 0x48,
+		0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x09 };
+	static const unsigned char alg_zlib[] = { 0x30, 0x0d, 0x06, 0x0b, 0x2a,
+		0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x03, 0x08 };
+	static const unsigned char oid_data[] = { 0x06, 0x09, 0x2a, 0x86, 0x48,
+		0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01 };
+	uLongf zlen = compressBound((uLong)len);
+	size_t room = zlen + 256, n;
+	unsigned char *z = malloc(room), *a = malloc(room), *b = malloc(room);
+	unsigned char *msg;
+	int blen;
+
+	ck_assert(z != NULL && a != NULL && b != NULL);
+	ck_assert_int_eq(compress2(z, &zlen, entity, (uLong)len, 9), Z_OK);
+	n = der_tlv(a, 0x04, z, zlen);			/* OCTET STRING */
+	n = der_tlv(b, 0xa0, a, n);			/* [0] */
+	memmove(b + sizeof(oid_data), b, n);
+	memcpy(b, oid_data, sizeof(oid_data));
+	n = der_tlv(a, 0x30, b, n + sizeof(oid_data));	/* EncapsulatedContentInfo */
+	memmove(a + 3 + sizeof(alg_zlib), a, n);
+	memcpy(a, "\x02\x01\x00", 3);			/* version 0 */
+	memcpy(a + 3, alg_zlib, sizeof(alg_zlib));
+	n = der_tlv(b, 0x30, a, n + 3 + sizeof(alg_zlib));	/* CompressedData */
+	n = der_tlv(a, 0xa0, b, n);
+	memmove(a + sizeof(oid_cd), a, n);
+	memcpy(a, oid_cd, sizeof(oid_cd));
+	n = der_tlv(b, 0x30, a, n + sizeof(oid_cd));	/* ContentInfo */
+	msg = malloc(sizeof(hdr) + n / 3 * 4 + 8);
+	ck_assert_ptr_nonnull(msg);
+	memcpy(msg, hdr, sizeof(hdr) - 1);
+	blen = EVP_EncodeBlock(msg + sizeof(hdr) - 1, b, (int)n);
+	*out_len_r = sizeof(hdr) - 1 + (size_t)blen;
+	free(z);
+	free(a);
+	free(b);
+	return msg;
+}
+
+/* max_decompressed_size and max_compression_ratio (issue 18): the sum of
+   all layers and each layer's ratio, at their edges */
+START_TEST(test_decompression)
+{
+	static const char text_hdr[] = "Content-Type: text/plain\r\n\r\n";
+	size_t n = 2 * 1024 * 1024, len, layer_len[4], total = 0, i;
+	unsigned char *entity = malloc(sizeof(text_hdr) + n), *msg, *next;
+	char setting[160];
+	uint32_t r;
+
+	ck_assert_ptr_nonnull(entity);
+	memcpy(entity, text_hdr, sizeof(text_hdr) - 1);
+	memset(entity + sizeof(text_hdr) - 1, 'A', n);
+	len = sizeof(text_hdr) - 1 + n;
+	/* one layer: 2 MB from a few KB is over the default ratio of 100 */
+	msg = compress_entity(entity, len, &layer_len[0]);
+	ck_assert_int_eq(verdict_with("max_decompressed_size=67108864", msg,
+				      layer_len[0], &r), SG_STATUS_SIGNED);
+	ck_assert(r & SG_REASON_BIT(SG_REASON_TOO_LARGE));
+	ck_assert_int_eq(verdict_with("max_compression_ratio=100000", msg,
+				      layer_len[0], &r), SG_STATUS_NONE);
+	ck_assert(!(r & SG_REASON_BIT(SG_REASON_TOO_LARGE)));
+	/* the total: exactly the expanded size passes, one byte less not */
+	snprintf(setting, sizeof(setting),
+		 "max_compression_ratio=100000 max_decompressed_size=%zu", len);
+	ck_assert_int_eq(verdict_with(setting, msg, layer_len[0], &r), SG_STATUS_NONE);
+	snprintf(setting, sizeof(setting),
+		 "max_compression_ratio=100000 max_decompressed_size=%zu", len - 1);
+	ck_assert_int_eq(verdict_with(setting, msg, layer_len[0], &r), SG_STATUS_SIGNED);
+	ck_assert(r & SG_REASON_BIT(SG_REASON_TOO_LARGE));
+	/* four nested layers: their sum counts, not each one alone */
+	total = len;
+	for (i = 1; i < 4; i++) {
+		next = compress_entity(msg, layer_len[i - 1], &layer_len[i]);
+		total += layer_len[i - 1];
+		free(msg);
+		msg = next;
+	}
+	snprintf(setting, sizeof(setting), "max_cms_nesting=8 "
+		 "max_compression_ratio=100000 max_decompressed_size=%zu", total);
+	ck_assert_int_eq(verdict_with(setting, msg, layer_len[3], &r), SG_STATUS_NONE);
+	snprintf(setting, sizeof(setting), "max_cms_nesting=8 "
+		 "max_compression_ratio=100000 max_decompressed_size=%zu", total - 1);
+	ck_assert_int_eq(verdict_with(setting, msg, layer_len[3], &r), SG_STATUS_SIGNED);
+	ck_assert(r & SG_REASON_BIT(SG_REASON_TOO_LARGE));
+	free(msg);
+	free(entity);
+}
+END_TEST
+
 START_TEST(test_header_defaults)
 {
 	size_t big = 2 * 1024 * 1024, len, i;
@@ -309,6 +428,7 @@ Suite *make_limits_suite(void)
 	tcase_add_test(tc, test_max_mime_parts);
 	tcase_add_test(tc, test_max_crl_size);
 	tcase_add_test(tc, test_header_defaults);
+	tcase_add_test(tc, test_decompression);
 	suite_add_tcase(s, tc);
 	return s;
 }

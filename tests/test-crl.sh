@@ -63,6 +63,17 @@ class H(http.server.BaseHTTPRequestHandler):
         if path == "/hang":
             time.sleep(30)
             return
+        if path.startswith("/redirect-"):
+            # /redirect-PORT-NAME: 302 to http://127.0.0.1:PORT/NAME,
+            # /redirect-local-NAME: 302 to http://localhost:<our port>/NAME
+            _, kind, name = path.split("-", 2)
+            port = self.server.server_address[1] if kind == "local" else kind
+            host = "localhost" if kind == "local" else "127.0.0.1"
+            self.send_response(302)
+            self.send_header("Location", "http://%s:%s/%s" % (host, port, name))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if path == "/garbage":
             body = b"<html>not a CRL</html>"
         else:
@@ -105,7 +116,10 @@ private_key = \$dir/ca.key
 default_md = sha256
 default_days = 365
 default_crl_days = 30
+crl_extensions = crl_ext
 policy = p
+[crl_ext]
+authorityKeyIdentifier = keyid:always
 [p]
 commonName = supplied
 [v3_sub]
@@ -165,6 +179,17 @@ expect "import: newer replaces the file, number in JSON" \
 	 [ "$(ls "$tmp/crl" | wc -l)" -eq 1 ] && openssl crl -in "$tmp"/crl/crl-*.pem -noout -crlnumber | grep -q 0x1001'
 check "import an older CRL" 1 "$SMIMECTL" crl import $S "$tmp/root-1.crl"
 expect "import: older one kept out" 'grep -q "^kept-newer: " "$tmp/out" && openssl crl -in "$tmp"/crl/crl-*.pem -noout -crlnumber | grep -q 0x1001'
+# a CA re-keyed under the same name restarts cRLNumber: its CRLs are
+# another scope (authority key identifier), never kept out as older
+mkdir -p "$tmp/trust-rekey" "$tmp/crl-rekey"
+cp "$tmp/root/ca.pem" "$tmp/trust-rekey/root-old.pem"
+cp "$tmp/impostor/ca.pem" "$tmp/trust-rekey/root-new.pem"
+R="--trust $tmp/trust-rekey --crl $tmp/crl-rekey"
+check "re-keyed CA: the old key's CRL" 0 "$SMIMECTL" crl import $R "$tmp/root-2.crl"
+check "re-keyed CA: the new key's CRL (lower number) is installed beside it" 0 \
+	"$SMIMECTL" crl import $R "$tmp/impostor.crl"
+expect "re-keyed CA: both CRLs in effect" \
+	'grep -q "^installed: " "$tmp/out" && [ "$(ls "$tmp/crl-rekey" | wc -l)" -eq 2 ]'
 check "import a CRL of an unknown CA" 1 "$SMIMECTL" crl import $S "$tmp/other.crl"
 expect "import: unknown CA named, with the fix" 'grep -q "issued by CN=Unrelated CA, which is not a CA of the trust store" "$tmp/out"'
 check "import a CRL with the right name and the wrong key" 1 "$SMIMECTL" crl import $S "$tmp/impostor.crl"
@@ -230,6 +255,8 @@ intermediates = $tmp/inter
 crl_dirs = $tmp/crl
 crl_fetch_urls = $URL/sub.crl
 crl_fetch_timeout = 5
+# the test's HTTP server is on loopback
+crl_fetch_allow_local = yes
 EOF
 check "fetch from the distribution points" 0 "$SMIMECTL" crl fetch -c "$tmp/sg.conf"
 expect "fetch: the root's CRL (from the sub-CA's certificate) and crl_fetch_urls; ldap: skipped" \
@@ -245,6 +272,33 @@ t0=$(date +%s)
 check "fetch: a server that hangs" 1 "$SMIMECTL" crl fetch -c "$tmp/sg.conf" --timeout 2 "$URL/hang"
 expect "fetch: the timeout holds" '[ $(($(date +%s) - t0)) -lt 10 ] && grep -q "download failed" "$tmp/out"'
 : > "$tmp/http.log"
+# ---- redirects and local addresses (issue 18: a redirect from a plain-HTTP
+# distribution point must not send the server to any host and port) ----
+port2=$((port + 1))
+python3 "$tmp/server.py" "$port2" "$tmp/www" "$tmp/http2.log" &
+server2_pid=$!
+for i in $(seq 50); do
+	python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port2), 1)" 2>/dev/null && break
+	sleep 0.1
+done
+: > "$tmp/http2.log"
+check "fetch: a redirect to another port is refused by default" 1 \
+	"$SMIMECTL" crl fetch -c "$tmp/sg.conf" "$URL/redirect-$port2-sub.crl"
+expect "... and the other port got no request, the output says why" \
+	'[ ! -s "$tmp/http2.log" ] && cat "$tmp/out" "$tmp/err" | grep -q "redirect"'
+sed 's/^crl_fetch_allow_local = yes$/crl_fetch_allow_local = yes\ncrl_fetch_redirects = same-host/' \
+	"$tmp/sg.conf" > "$tmp/sg-redir.conf"
+check "fetch: same-host redirects allowed: another port is still refused" 1 \
+	"$SMIMECTL" crl fetch -c "$tmp/sg-redir.conf" "$URL/redirect-$port2-sub.crl"
+expect "... and the other port got no request" '[ ! -s "$tmp/http2.log" ]'
+check "fetch: same-host redirects allowed: the same host and port is followed" 0 \
+	"$SMIMECTL" crl fetch -c "$tmp/sg-redir.conf" "$URL/redirect-$port-sub.crl"
+grep -v '^crl_fetch_allow_local' "$tmp/sg.conf" > "$tmp/sg-nolocal.conf"
+check "fetch: a loopback URL is refused unless crl_fetch_allow_local" 1 \
+	"$SMIMECTL" crl fetch -c "$tmp/sg-nolocal.conf" "http://localhost:$port/sub.crl"
+expect "... and says how to allow it" 'cat "$tmp/out" "$tmp/err" | grep -q "crl_fetch_allow_local"'
+kill "$server2_pid" 2>/dev/null; wait "$server2_pid" 2>/dev/null
+
 check "fetch through a proxy" 0 "$SMIMECTL" crl fetch -c "$tmp/sg.conf" --proxy "$URL" http://crl.invalid/root.crl
 expect "fetch: the proxy got the absolute URL" 'grep -Eqx "http://crl.invalid(:80)?/root.crl" "$tmp/http.log"'
 kill "$server_pid" 2>/dev/null

@@ -47,7 +47,7 @@ ok() {	# ok NAME COMMAND... (success expected)
 }
 
 refused() {	# refused NAME PATH-IN-MESSAGE
-	if ! start "$policyd" && grep -q "$2 is writable by group or others" "$tmp/err" &&
+	if ! start "$policyd" && grep -q "$2.* is writable by group or others" "$tmp/err" &&
 	   grep -q "chmod go-w" "$tmp/err"; then
 		pass=$((pass + 1))
 	else
@@ -69,6 +69,24 @@ touch "$tmp/crl/dropped.pem"
 chmod 666 "$tmp/crl/dropped.pem"
 refused "world-writable file inside crl_dirs" "$tmp/crl/dropped.pem"
 rm -f "$tmp/crl/dropped.pem"
+# issue 18: another user's file, a symlink to a writable file, a
+# writable directory above
+chown nobody "$tmp/trust/ca.pem"
+refused "a trust anchor owned by another user" "$tmp/trust/ca.pem"
+chown root "$tmp/trust/ca.pem"
+mkdir -p "$tmp/elsewhere"
+cp "$tmp/trust/ca.pem" "$tmp/elsewhere/ca2.pem"
+chmod 666 "$tmp/elsewhere/ca2.pem"
+ln -s "$tmp/elsewhere/ca2.pem" "$tmp/trust/link.pem"
+refused "a symlink to a world-writable trust anchor" "$tmp/trust/link.pem"
+rm -f "$tmp/trust/link.pem"
+mkdir -p "$tmp/open/deeper"
+chmod 777 "$tmp/open"
+mv "$tmp/policy" "$tmp/open/deeper/policy"
+sed -i "s|$tmp/policy|$tmp/open/deeper/policy|" "$tmp/sg.conf"
+refused "a world-writable directory above a policy map" "$tmp/open"
+mv "$tmp/open/deeper/policy" "$tmp/policy"
+sed -i "s|$tmp/open/deeper/policy|$tmp/policy|" "$tmp/sg.conf"
 ok "sane again: starts" start "$policyd"
 if [ -x "$milter" ]; then
 	chmod o+w "$tmp/trust/ca.pem"

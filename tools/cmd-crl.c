@@ -264,9 +264,17 @@ static int do_fetch(struct crl_run *run, struct sg_config *conf, int argc,
 {
 	const char *list = sg_config_get(conf, "crl_fetch_urls");
 	const char *max = sg_config_get(conf, "max_crl_size");
+	const char *redirects = sg_config_get(conf, "crl_fetch_redirects");
+	const char *local = sg_config_get(conf, "crl_fetch_allow_local");
 	size_t max_size = max != NULL ? strtoul(max, NULL, 10) : 0;
+	unsigned int fetch_flags = 0;
 	int i, ret = 0;
 	size_t u;
+
+	if (redirects != NULL && strcmp(redirects, "same-host") == 0)
+		fetch_flags |= SG_CRL_FETCH_SAME_HOST_REDIRECTS;
+	if (local != NULL && strcmp(local, "yes") == 0)
+		fetch_flags |= SG_CRL_FETCH_ALLOW_LOCAL;
 
 	for (i = 0; i < argc; i++)
 		add_url(run, argv[i], "command line");
@@ -302,7 +310,8 @@ static int do_fetch(struct crl_run *run, struct sg_config *conf, int argc,
 		size_t len = 0;
 		struct sg_error err;
 
-		if (sg_crl_download(run->urls[u], proxy, (unsigned int)timeout,
+		if (sg_crl_download(run->urls[u], proxy, fetch_flags,
+				    (unsigned int)timeout,
 				    max_size > 0 ? max_size : 33554432,
 				    &data, &len, &err) < 0) {
 			char msg[400];

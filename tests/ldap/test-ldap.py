@@ -312,8 +312,15 @@ userPassword: {pw}
     ldif += person("Junk Example", "junk@example.org",
                    userSMIMECertificate=[b"\x30\x03\x02\x01\x00not a cert"])
     ldif += person("Nocert Example", "nocert@example.org")
-    ldif += person("Rita Restricted", "rita@example.org", ou="restricted",
-                   **{"userCertificate;binary": [alice]})
+    ldif += person("Carol Restricted", "carol@example.org", ou="restricted",
+                   **{"userCertificate;binary": [der_of(cm + "/carol.pem")]})
+    # an entry that holds someone else's certificate (bob's): never used
+    # for its own address (issue 10)
+    ldif += person("Weird Example", "we*ird@example.org",
+                   **{"userCertificate;binary": [der_of(cm + "/bob-new.pem")]})
+    ldif += person("Mallory Example", "mallory@example.org",
+                   proxyAddresses=["smtp:nico@example.org"],
+                   **{"userCertificate;binary": [der_of(cm + "/bob-2026.pem")]})
     srv.add(ldif)
 
     trust = "trust_anchors = {d}/trust\nintermediates = {d}/intermediates\n" \
@@ -382,6 +389,14 @@ userPassword: {pw}
     check("alias via proxyAddresses=smtp:%s finds the entry",
           rc == 0 and o and o[0]["found"]
           and "Erin Upper" in o[0]["certificates"][0]["subject"], o)
+    for addr in ("we*ird@example.org", "nico@example.org"):
+        rc, o, err, _ = lookup_json(c, addr)
+        certs = o[0].get("certificates", []) if o else []
+        check("%s: the entry's certificate names another person: not "
+              "usable (sender-mismatch), exit 1" % addr,
+              rc == 1 and len(certs) == 1 and not certs[0]["usable"]
+              and "sender-mismatch" in certs[0]["reasons"]
+              and "does not name" in certs[0]["detail"], o)
     rc, o, err, _ = lookup_json(c, "ERIN.Upper@Example.ORG")
     check("address case does not matter", rc == 0 and o and o[0]["found"], o)
     for addr in ["junk@example.org", "nocert@example.org",
@@ -470,34 +485,42 @@ userPassword: {pw}
           "margin (%.1fs)" % secs, rc == 2 and secs < 2 + 2.5, (rc, err))
 
     # ---- binds ----
-    rc, o, err, _ = lookup_json(c, "rita@example.org")
+    rc, o, err, _ = lookup_json(c, "carol@example.org")
     check("anonymous cannot read ou=restricted (exit 1)",
-          rc == 1 and o and not o[0]["found"], (rc, o, err))
+          rc == 1 and o and not o[0]["found"]
+          and not o[0].get("certificates"), (rc, o, err))
     cb = conf("bind", base_map + "bind_dn = cn=reader,%s\nbind_pw = %s\n"
               % (BASE, READERPW))
-    rc, o, err, _ = lookup_json(cb, "rita@example.org")
-    check("simple bind reads ou=restricted", rc == 0 and o and o[0]["found"],
+    rc, o, err, _ = lookup_json(cb, "carol@example.org")
+    # (carol's certificate is for signing only: read, listed, not usable)
+    check("simple bind reads ou=restricted",
+          rc == 1 and o and "ou=restricted" in o[0]["certificates"][0]["source"],
           (rc, o, err))
     cbad = conf("badpw", base_map + "bind_dn = cn=reader,%s\nbind_pw = wrong\n"
                 % BASE)
-    rc, o, err, _ = lookup_json(cbad, "rita@example.org")
+    rc, o, err, _ = lookup_json(cbad, "carol@example.org")
     check("wrong bind_pw: temporary error naming the bind (exit 2)",
           rc == 2 and "bind" in err and "Invalid credentials" in err, (rc, err))
     mp = os.path.join(tmp, "bind.cf")
     os.chmod(mp, 0o644)
-    rc, o, err, _ = lookup_json(cb, "rita@example.org")
+    rc, o, err, _ = lookup_json(cb, "carol@example.org")
     check("bind_pw in a world-readable map file is refused (exit 2)",
           rc == 2 and "bind_pw" in err and "chmod 600" in err, (rc, err))
     os.chmod(mp, 0o640)
-    rc, o, err, _ = lookup_json(cb, "rita@example.org")
+    rc, o, err, _ = lookup_json(cb, "carol@example.org")
     check("... and in a group-readable one", rc == 2 and "group" in err,
           (rc, err))
     os.chmod(mp, 0o600)
+    os.chown(mp, 65534, -1)
+    rc, o, err, _ = lookup_json(cb, "carol@example.org")
+    check("... and in one another user owns (issue 18)",
+          rc == 2 and "owned by uid 65534" in err, (rc, err))
+    os.chown(mp, 0, -1)
     cx = conf("external", "server_host = %s\nsearch_base = %s\n"
               "sasl_mech = EXTERNAL\n" % (srv.ldapi, BASE))
-    rc, o, err, _ = lookup_json(cx, "rita@example.org")
+    rc, o, err, _ = lookup_json(cx, "carol@example.org")
     check("SASL EXTERNAL over ldapi:// reads ou=restricted",
-          rc == 0 and o and o[0]["found"]
+          rc == 1 and o and "ou=restricted" in o[0]["certificates"][0]["source"]
           and o[0]["certificates"][0]["source"].startswith("ldapi://"),
           (rc, o, err))
 
