@@ -900,6 +900,37 @@ class PostfixTest(unittest.TestCase):
             f.write("allow_percent_hack = yes\n")
         self.assertEqual(codes(copy), ["postfix-percent-hack"])
 
+    def test_37_ambiguous_structure(self):
+        """Issue 10, items 4 and 5, outbound: plaintext beside a real
+        EnvelopedData to the partner is not "encrypted" - a
+        multipart/signed with two boundary parameters (any case) whose
+        first-boundary part is plaintext, and an EnvelopedData followed by
+        plaintext in the same base64 body: refused, nothing out."""
+        der = run(["openssl", "cms", "-encrypt", "-binary", "-aes-256-gcm", "-in",
+                   self._content_file(TEXT), "-outform", "DER", self.cert(self.enc)])
+        enc = self.entity(der, True)
+        sig = b64lines(b"\x30\x03\x02\x01\x00")
+        dup = []
+        for second in (b"boundary", b"BOUNDARY"):
+            dup.append(
+                b"MIME-Version: 1.0\r\n"
+                b"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";"
+                b" micalg=sha-256; boundary=\"PLAIN\"; " + second + b"=\"ENC\"\r\n\r\n"
+                b"--PLAIN\r\n" + TEXT +
+                b"--ENC\r\n" + enc.split(b"\r\n", 1)[1] +
+                b"--ENC\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n"
+                b"Content-Transfer-Encoding: base64\r\n\r\n" + sig + b"--ENC--\r\n"
+                b"--PLAIN\r\nContent-Type: application/pkcs7-signature\r\n\r\nx\r\n"
+                b"--PLAIN--\r\n")
+        trailing = self.entity(der + b"\r\n" + TEXT, True)
+        for name, entity in (("dup-boundary", dup[0]), ("dup-boundary-case", dup[1]),
+                             ("trailing-plaintext", trailing)):
+            with self.subTest(case=name):
+                tid = "ambiguous-" + name
+                o = self.smtp([self.enc], self.message(tid, [self.enc], entity), tid=tid)
+                self.assert_rejected_at_data(o, [self.enc], words=["not encrypted"])
+                self.assert_nothing_out(tid)
+
     def test_40_policy_protocol_hostile(self):
         """Malformed policy requests: the connection is closed without a
         reply, and the daemon keeps answering; a connection is reused
