@@ -41,6 +41,7 @@ static int load(const char *config_path, struct sg_ctx **ctx_r,
 {
 	struct sg_config *conf;
 	struct sg_error err;
+	size_t iter = 0;
 	int ret;
 
 	if (sg_config_new(&conf) < 0) {
@@ -52,6 +53,10 @@ static int load(const char *config_path, struct sg_ctx **ctx_r,
 		sg_config_free(&conf);
 		return -1;
 	}
+	/* once per (re)load of the file: a misspelt setting is ignored
+	   otherwise, silently (like postconf's "unused parameter") */
+	while (sg_config_next_unknown(conf, &iter, &err))
+		i_warning("smime: %s", err.msg);
 	ret = sg_ctx_new(conf, ctx_r, &err);
 	sg_config_free(&conf);
 	if (ret < 0)

@@ -40,7 +40,8 @@
 
 #include <time.h>
 
-#define SMIME_DEFAULT_CONFIG "/etc/smimeguard/smimeguard.conf"
+/* configure: $sysconfdir/smimeguard/smimeguard.conf (Makefile.am) */
+#define SMIME_DEFAULT_CONFIG SG_CONFIG_FILE
 #define SMIME_EXT_NAME "smime"
 #define SMIME_SIGNER_FIELD "smime.signer"
 /* read at most this much of a mail over the size limit (its header) */
