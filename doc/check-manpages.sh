@@ -14,6 +14,9 @@ else
 	fail=$((fail + 1))
 fi
 rm -f settings.table
+# rendering needs man-db and groff (not build dependencies)
+command -v man >/dev/null 2>&1 && command -v groff >/dev/null 2>&1 || {
+	echo "man or groff missing: the pages are not rendered"; MANS=; }
 for page in $MANS; do
 	out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "./$page" 2>&1 >/dev/null)
 	if [ -n "$out" ]; then
