@@ -18,7 +18,9 @@ rm -f settings.table
 command -v man >/dev/null 2>&1 && command -v groff >/dev/null 2>&1 || {
 	echo "man or groff missing: the pages are not rendered"; MANS=; }
 for page in $MANS; do
-	out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "./$page" 2>&1 >/dev/null)
+	# long unbreakable paths (make distcheck's prefix) only fill badly
+	out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "./$page" 2>&1 >/dev/null |
+		grep -Ev 'cannot (adjust|break) line')
 	if [ -n "$out" ]; then
 		echo "FAIL: $page: $out"
 		fail=$((fail + 1))
