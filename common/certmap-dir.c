@@ -706,3 +706,17 @@ int sg_dirmap_find(struct sg_dirmap *dm, const char *addr,
 	}
 	return 0;
 }
+
+/* sg_dirmap_each - every certificate of the map as last read, in file
+   name order (inventory.c: certificates that expire soon) */
+void sg_dirmap_each(const struct sg_dirmap *dm,
+		    void (*fn)(const struct sg_dirmap_cert *c, void *context),
+		    void *context)
+{
+	size_t i, j;
+
+	for (i = 0; i < dm->n_files; i++) {
+		for (j = 0; j < dm->files[i].n_certs; j++)
+			fn(&dm->files[i].certs[j]->pub, context);
+	}
+}

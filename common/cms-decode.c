@@ -110,6 +110,12 @@ static int strip_certs(const unsigned char *der, size_t len,
 	p += ex.hdr;
 	if (der_get(p, ex.len, &sd) < 0 || sd.tag != 0x30)
 		return 0;
+	/* the SignedData must fill [0], and [0] the ContentInfo: bytes
+	   beside them would be dropped by the rebuild below while readers
+	   that keep them disagree (plain d2i refuses such input) */
+	if (sd.hdr + sd.len != ex.len ||
+	    sizeof(oid_signed_data) + ex.hdr + ex.len != ci.len)
+		return 0;
 	p += sd.hdr;
 	sd_end = p + sd.len;
 	/* version, digestAlgorithms, encapContentInfo */

@@ -74,8 +74,13 @@ static long ber_skip(const unsigned char *p, size_t avail, unsigned int depth)
 	return -1;
 }
 
-/* enc_algorithm_nid - contentEncryptionAlgorithm of (Auth)EnvelopedData */
-static int enc_algorithm_nid(const unsigned char *der, size_t len)
+/* RFC 8103 id-alg-AEADChaCha20Poly1305, which OpenSSL 3.0 has no NID for */
+#define OID_CHACHA20_POLY1305 "1.2.840.113549.1.9.16.3.18"
+
+/* enc_algorithm - contentEncryptionAlgorithm of (Auth)EnvelopedData:
+   its NID (NID_undef when unknown) and dotted OID text */
+static int enc_algorithm(const unsigned char *der, size_t len, char *oid,
+			 size_t oid_size)
 {
 	const unsigned char *p = der, *end = der + len;
 	struct ber b;
@@ -84,6 +89,7 @@ static int enc_algorithm_nid(const unsigned char *der, size_t len)
 	const unsigned char *q;
 	int nid;
 
+	oid[0] = '\0';
 	/* ContentInfo SEQ, contentType OID, [0] */
 	if (ber_hdr(p, (size_t)(end - p), &b) < 0 || b.tag != 0x30)
 		return NID_undef;
@@ -126,8 +132,57 @@ static int enc_algorithm_nid(const unsigned char *der, size_t len)
 		return NID_undef;
 	}
 	nid = OBJ_obj2nid(obj);
+	if (OBJ_obj2txt(oid, (int)oid_size, obj, 1) <= 0)
+		oid[0] = '\0';
 	ASN1_OBJECT_free(obj);
 	return nid;
+}
+
+/* the content-encryption algorithms we know, with what the cipher floor
+   needs to know of them; anything else is SG_CIPHER_UNKNOWN */
+static const struct cipher_info {
+	int nid;
+	enum sg_cipher_family family;
+	unsigned int bits;
+	bool aead;
+} ciphers[] = {
+	{ NID_aes_128_cbc, SG_CIPHER_AES, 128, false },
+	{ NID_aes_192_cbc, SG_CIPHER_AES, 192, false },
+	{ NID_aes_256_cbc, SG_CIPHER_AES, 256, false },
+	{ NID_aes_128_gcm, SG_CIPHER_AES, 128, true },
+	{ NID_aes_192_gcm, SG_CIPHER_AES, 192, true },
+	{ NID_aes_256_gcm, SG_CIPHER_AES, 256, true },
+	{ NID_aes_128_ccm, SG_CIPHER_AES, 128, true },
+	{ NID_aes_192_ccm, SG_CIPHER_AES, 192, true },
+	{ NID_aes_256_ccm, SG_CIPHER_AES, 256, true },
+	{ NID_chacha20_poly1305, SG_CIPHER_CHACHA20, 256, true },
+	{ NID_camellia_128_cbc, SG_CIPHER_CAMELLIA, 128, false },
+	{ NID_camellia_192_cbc, SG_CIPHER_CAMELLIA, 192, false },
+	{ NID_camellia_256_cbc, SG_CIPHER_CAMELLIA, 256, false },
+	{ NID_aria_128_cbc, SG_CIPHER_ARIA, 128, false },
+	{ NID_aria_192_cbc, SG_CIPHER_ARIA, 192, false },
+	{ NID_aria_256_cbc, SG_CIPHER_ARIA, 256, false },
+	{ NID_aria_128_gcm, SG_CIPHER_ARIA, 128, true },
+	{ NID_aria_192_gcm, SG_CIPHER_ARIA, 192, true },
+	{ NID_aria_256_gcm, SG_CIPHER_ARIA, 256, true },
+	{ NID_des_ede3_cbc, SG_CIPHER_3DES, 168, false },
+	{ NID_des_cbc, SG_CIPHER_DES, 56, false },
+	/* RC2 has one OID for every key size (its parameters carry the
+	   effective key bits); every size is refused, so 0 here */
+	{ NID_rc2_cbc, SG_CIPHER_RC2, 0, false },
+	{ NID_rc2_40_cbc, SG_CIPHER_RC2, 40, false },
+	{ NID_rc2_64_cbc, SG_CIPHER_RC2, 64, false },
+};
+
+static const struct cipher_info *cipher_of(int nid)
+{
+	size_t i;
+
+	for (i = 0; i < SG_ARRAY_SIZE(ciphers); i++) {
+		if (ciphers[i].nid == nid)
+			return &ciphers[i];
+	}
+	return NULL;
 }
 
 static const char *hex_of(struct sg_result *res, const ASN1_OCTET_STRING *s)
@@ -157,14 +212,20 @@ static const char *serial_of(struct sg_result *res, const ASN1_INTEGER *sno)
 	return out;
 }
 
+/* add_rid - one recipient of RecipientInfo number index; an identifier
+   that cannot be read leaves kind SG_RECIPIENT_OTHER (it then names no
+   certificate) */
 static void add_rid(struct sg_result *res, ASN1_OCTET_STRING *keyid,
-		    X509_NAME *issuer, ASN1_INTEGER *sno)
+		    X509_NAME *issuer, ASN1_INTEGER *sno,
+		    enum sg_recipient_info info, int index)
 {
 	struct sg_recipient *r = sg_res_add_recipient(res);
 	char buf[1024];
 
 	if (r == NULL)
 		return;
+	r->info = info;
+	r->index = (unsigned int)index;
 	if (keyid != NULL) {
 		r->kind = SG_RECIPIENT_SKI;
 		r->ski = hex_of(res, keyid);
@@ -181,27 +242,33 @@ void sg_cms_inspect_enveloped(struct sg_verify_state *st, CMS_ContentInfo *cms,
 {
 	struct sg_result *res = st->res;
 	STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
-	char alg[64];
+	const struct cipher_info *ci;
+	char alg[64], oid[80];
 	const char *sn;
 	int i, j, nid;
 	bool auth = sg_cms_type_of(cms) == SG_CMS_AUTH_ENVELOPED;
 
 	st->encrypted_layer = true;
 	res->has_enc = true;
-	nid = enc_algorithm_nid(der, len);
+	nid = enc_algorithm(der, len, oid, sizeof(oid));
+	if (nid == NID_undef && strcmp(oid, OID_CHACHA20_POLY1305) == 0)
+		nid = NID_chacha20_poly1305;
 	sn = nid == NID_undef ? "unknown" : OBJ_nid2ln(nid);
 	for (i = 0; sn[i] != '\0' && (size_t)i + 1 < sizeof(alg); i++)
 		alg[i] = (char)tolower((unsigned char)sn[i]);
 	alg[i] = '\0';
 	res->enc.algorithm = sg_res_strdup(res, alg);
-	res->enc.aead = auth || nid == NID_aes_128_gcm || nid == NID_aes_192_gcm ||
-			nid == NID_aes_256_gcm || nid == NID_chacha20_poly1305;
-	switch (nid) {
-	case NID_des_ede3_cbc:
-	case NID_rc2_cbc:
-	case NID_rc2_40_cbc:
-	case NID_rc2_64_cbc:
-	case NID_des_cbc:
+	ci = cipher_of(nid);
+	res->enc.family = ci != NULL ? ci->family : SG_CIPHER_UNKNOWN;
+	res->enc.key_bits = ci != NULL ? ci->bits : 0;
+	res->enc.auth_enveloped = auth;
+	/* AEAD is the algorithm, inside the type made for it: an
+	   AuthEnvelopedData that names CBC authenticates nothing */
+	res->enc.aead = auth && ci != NULL && ci->aead;
+	switch (res->enc.family) {
+	case SG_CIPHER_3DES:
+	case SG_CIPHER_RC2:
+	case SG_CIPHER_DES:
 		st->info |= SG_REASON_BIT(SG_REASON_WEAK_ALGORITHM);
 		sg_res_add_detail(res, "The content is encrypted with %s, which is broken or deprecated.",
 				  alg);
@@ -220,8 +287,9 @@ void sg_cms_inspect_enveloped(struct sg_verify_state *st, CMS_ContentInfo *cms,
 		switch (CMS_RecipientInfo_type(ri)) {
 		case CMS_RECIPINFO_TRANS:
 			if (CMS_RecipientInfo_ktri_get0_signer_id(ri, &keyid, &issuer,
-								  &sno) == 1)
-				add_rid(res, keyid, issuer, sno);
+								  &sno) != 1)
+				keyid = NULL, issuer = NULL, sno = NULL;
+			add_rid(res, keyid, issuer, sno, SG_RI_KTRI, i);
 			break;
 		case CMS_RECIPINFO_AGREE: {
 			STACK_OF(CMS_RecipientEncryptedKey) *reks =
@@ -236,18 +304,21 @@ void sg_cms_inspect_enveloped(struct sg_verify_state *st, CMS_ContentInfo *cms,
 				sno = NULL;
 				if (CMS_RecipientEncryptedKey_get0_id(rek, &keyid, NULL,
 								      NULL, &issuer,
-								      &sno) == 1)
-					add_rid(res, keyid, issuer, sno);
+								      &sno) != 1)
+					keyid = NULL, issuer = NULL, sno = NULL;
+				add_rid(res, keyid, issuer, sno, SG_RI_KARI, i);
 			}
 			break;
 		}
-		default: {
-			struct sg_recipient *r = sg_res_add_recipient(res);
-
-			if (r != NULL)
-				r->kind = SG_RECIPIENT_OTHER;
+		case CMS_RECIPINFO_KEK:
+			add_rid(res, NULL, NULL, NULL, SG_RI_KEKRI, i);
 			break;
-		}
+		case CMS_RECIPINFO_PASS:
+			add_rid(res, NULL, NULL, NULL, SG_RI_PWRI, i);
+			break;
+		default:
+			add_rid(res, NULL, NULL, NULL, SG_RI_OTHER, i);
+			break;
 		}
 	}
 	sg_openssl_errors(NULL, 0);

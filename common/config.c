@@ -70,6 +70,16 @@ static const struct sg_conf_def {
 	{ "policy_action", "reject", K_ENUM, "reject|defer|hold|monitor" },
 	{ "policy_exempt_senders", "", K_ANY, NULL },
 	{ "policy_exempt_recipients", "", K_ANY, NULL },
+	/* Postfix transports ({rcpt_mailer}) that deliver inside */
+	{ "internal_transports", "local, virtual, lmtp", K_ANY, NULL },
+	/* null-sender, auto-submitted: off unless named, and then only for
+	   policy_exemption_clients */
+	{ "policy_exemptions", "", K_ANY, NULL },
+	{ "policy_exemption_clients", "", K_ANY, NULL },
+	/* the cipher floor of "encrypt" rules */
+	{ "allow_3des", "no", K_BOOL, NULL },
+	{ "allow_pwri", "no", K_BOOL, NULL },
+	{ "allow_kekri", "no", K_BOOL, NULL },
 	/* smime-policyd: seconds a request may take to arrive whole */
 	{ "policy_request_timeout", "30", K_UINT, NULL },
 };

@@ -19,6 +19,7 @@
 
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #define FROM_MAX 2048		/* unfolded value */
 
@@ -70,11 +71,25 @@ static bool lookalike(const unsigned char *s, size_t len)
 		{ 0xef, 0xb9, 0xa5 },	/* U+FE65 SMALL GREATER-THAN */
 		{ 0xe2, 0x80, 0xb9 },	/* U+2039 SINGLE LEFT ANGLE QUOTE */
 		{ 0xe2, 0x80, 0xba },	/* U+203A SINGLE RIGHT ANGLE QUOTE */
+		{ 0xe2, 0x8c, 0xa9 },	/* U+2329 LEFT-POINTING ANGLE BRACKET */
+		{ 0xe2, 0x8c, 0xaa },	/* U+232A RIGHT-POINTING ANGLE BRACKET */
+		{ 0xe3, 0x80, 0x88 },	/* U+3008 LEFT ANGLE BRACKET */
+		{ 0xe3, 0x80, 0x89 },	/* U+3009 RIGHT ANGLE BRACKET */
 	};
 	size_t i;
 
+	/* C1 controls (U+0080..U+009F: NEL, CSI) reorder or break lines */
+	if (len >= 2 && s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f)
+		return true;
 	if (len < 3)
 		return false;
+	/* bidi marks, embeddings, overrides and isolates, line and
+	   paragraph separators: they change what a reader sees where */
+	if (s[0] == 0xe2 && s[1] == 0x80 &&
+	    ((s[2] >= 0x8e && s[2] <= 0x8f) || (s[2] >= 0xa8 && s[2] <= 0xae)))
+		return true;
+	if (s[0] == 0xe2 && s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9)
+		return true;
 	for (i = 0; i < SG_ARRAY_SIZE(seqs); i++)
 		if (memcmp(s, seqs[i], 3) == 0)
 			return true;
@@ -96,6 +111,19 @@ static bool shown_text_ok(const unsigned char *s, size_t len)
 	return true;
 }
 
+/* shown_ascii_ok - decoded single-byte text: its ASCII part as above
+   (bytes >= 0xA0 are letters and signs of that charset) */
+static bool shown_ascii_ok(const unsigned char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] == '@' || s[i] == '<' || s[i] == '>' || s[i] < ' ' ||
+		    s[i] == 0x7f)
+			return false;
+	return true;
+}
+
 static int hexval(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
@@ -106,6 +134,34 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
+/* charset_checkable - a charset whose bytes this check reads right:
+   ASCII-compatible, '@', '<' and '>' only as themselves (or as the UTF-8
+   look-alikes checked).  UTF-7 writes '@' as "+AEA-", Shift_JIS, GBK,
+   EUC-* and Big5 have their own full-width '@': a display name in them
+   cannot be checked, so it is refused (an RFC 2231 language tag is
+   allowed: "utf-8*en") */
+static bool charset_checkable(const char *cs, size_t len)
+{
+	static const char *const ok[] = {
+		"us-ascii", "utf-8", "iso-8859-1", "iso-8859-2", "iso-8859-3",
+		"iso-8859-4", "iso-8859-5", "iso-8859-6", "iso-8859-7",
+		"iso-8859-8", "iso-8859-9", "iso-8859-10", "iso-8859-13",
+		"iso-8859-14", "iso-8859-15", "iso-8859-16", "windows-1250",
+		"windows-1251", "windows-1252", "windows-1253", "windows-1254",
+		"windows-1255", "windows-1256", "windows-1257", "windows-1258",
+		"koi8-r", "koi8-u",
+	};
+	const char *star = memchr(cs, '*', len);
+	size_t i;
+
+	if (star != NULL)
+		len = (size_t)(star - cs);
+	for (i = 0; i < SG_ARRAY_SIZE(ok); i++)
+		if (strlen(ok[i]) == len && strncasecmp(cs, ok[i], len) == 0)
+			return true;
+	return false;
+}
+
 /* encoded_word_ok - decode one RFC 2047 word "=?cs?e?text?=" and check
    what it shows; false when it is not a valid encoded word */
 static bool encoded_word_ok(const char *w, size_t len)
@@ -113,6 +169,7 @@ static bool encoded_word_ok(const char *w, size_t len)
 	unsigned char out[FROM_MAX];
 	const char *q1, *q2, *text, *end;
 	size_t n = 0, i, olen;
+	bool single_byte;
 	char enc;
 
 	if (len < 8 || memcmp(w, "=?", 2) != 0 || memcmp(w + len - 2, "?=", 2) != 0)
@@ -121,6 +178,10 @@ static bool encoded_word_ok(const char *w, size_t len)
 	if ((q1 = memchr(w + 2, '?', (size_t)(end - w - 2))) == NULL ||
 	    q1 + 2 >= end || q1[2] != '?')
 		return false;
+	if (!charset_checkable(w + 2, (size_t)(q1 - w - 2)))
+		return false;
+	single_byte = !(q1 - w - 2 >= 5 && strncasecmp(w + 2, "utf-8", 5) == 0) &&
+		      !(q1 - w - 2 >= 8 && strncasecmp(w + 2, "us-ascii", 8) == 0);
 	enc = (char)tolower((unsigned char)q1[1]);
 	text = q1 + 3;
 	q2 = memchr(text, '?', (size_t)(end - text));
@@ -154,7 +215,12 @@ static bool encoded_word_ok(const char *w, size_t len)
 	} else {
 		return false;
 	}
-	return shown_text_ok(out, olen);
+	/* ISO 8859 and windows-125x: 0x80..0x9F are C1 controls, or (in
+	   windows-1252) the angle quotes U+2039/U+203A */
+	for (i = 0; single_byte && i < olen; i++)
+		if (out[i] >= 0x80 && out[i] <= 0x9f)
+			return false;
+	return single_byte ? shown_ascii_ok(out, olen) : shown_text_ok(out, olen);
 }
 
 /* phrase_ok - a display name: atoms (with '.' and 8-bit text) and
@@ -197,6 +263,10 @@ static bool phrase_ok(const char *p, size_t len)
 			if (i - start >= 2 && memcmp(p + start, "=?", 2) == 0) {
 				if (!encoded_word_ok(p + start, i - start))
 					return false;
+			} else if (memmem(p + start, i - start, "=?", 2) != NULL) {
+				/* an encoded word glued to other text: not one
+				   by RFC 2047, but lenient readers decode it */
+				return false;
 			} else if (!shown_text_ok((const unsigned char *)p + start,
 						  i - start)) {
 				return false;
@@ -212,8 +282,8 @@ static bool addr_spec_ok(const char *p, size_t len)
 	const char *at = memchr(p, '@', len);
 	size_t i, llen, labels = 0, label_len = 0;
 
-	if (at == NULL || at == p)
-		return false;
+	if (at == NULL || at == p || memmem(p, len, "=?", 2) != NULL)
+		return false;	/* "=?" : lenient readers decode it */
 	llen = (size_t)(at - p);
 	for (i = 0; i < llen; i++) {
 		if (p[i] == '.') {

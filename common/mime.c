@@ -143,16 +143,13 @@ const char *sg_mime_headers_ambiguity(const struct sg_headers *h)
 }
 
 /*
- * line_flags - is there an LF without CR before it, a CR without LF
+ * sg_mime_line_flags - is there an LF without CR before it, a CR without LF
  * after it, a NUL?  One pass, sixteen bytes at a time with SSE2 where
  * the machine has it (a memchr per line cost more than hashing the line
  * on 1 MB mail).
  */
-struct line_flags {
-	bool bare_lf, bare_cr, nul;
-};
-
-static void line_flags(const unsigned char *p, size_t len, struct line_flags *lf_r)
+void sg_mime_line_flags(const unsigned char *p, size_t len,
+			struct sg_line_flags *lf_r)
 {
 	size_t i = 0;
 	bool prev_cr = false;
@@ -204,9 +201,9 @@ static void line_flags(const unsigned char *p, size_t len, struct line_flags *lf
 
 bool sg_mime_has_bare_cr(const unsigned char *p, size_t len)
 {
-	struct line_flags lf;
+	struct sg_line_flags lf;
 
-	line_flags(p, len, &lf);
+	sg_mime_line_flags(p, len, &lf);
 	/* a NUL: C-string readers (libmime) stop there */
 	return lf.nul || lf.bare_cr;
 }
@@ -565,8 +562,17 @@ void sg_mime_split(const unsigned char *body, size_t len, const char *boundary,
 			break;
 		at = (size_t)(hit - body);
 		pos = at + 1;
-		if (at > 0 && body[at - 1] != '\n')
-			continue;	/* not at the start of a line */
+		if (at > 0 && body[at - 1] != '\n') {
+			/* not at the start of a line, but OpenSSL's
+			   SMIME_read_CMS reads lines in 1023-byte pieces: a
+			   delimiter there starts a part for it alone */
+			const unsigned char *nl = memrchr(body, '\n', at);
+			size_t off = at - (nl != NULL ? (size_t)(nl - body) + 1 : 0);
+
+			if (off % 1023 == 0)
+				sp->stray++;
+			continue;
+		}
 		kind = delimiter_at(body, len, at, blen, &next);
 		if (kind == 0) {
 			sp->stray++;
@@ -614,12 +620,12 @@ int sg_mime_canon_crlf(const unsigned char *in, size_t len,
 {
 	const unsigned char *p = in, *end = in + len, *nl;
 	unsigned char *out, *o;
-	struct line_flags lf;
+	struct sg_line_flags lf;
 	size_t bare = 0;
 
 	*out_r = NULL;
 	*out_len_r = len;
-	line_flags(in, len, &lf);
+	sg_mime_line_flags(in, len, &lf);
 	if (!lf.bare_lf)
 		return 0;	/* canonical already: no copy */
 	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {

@@ -4,6 +4,8 @@
  * Settings (smimeguard.conf):
  *   internal_domains        example.org, .example.org   ("d" matches d
  *                           itself, ".d" every subdomain of d)
+ *   internal_transports     local, virtual, lmtp   (Postfix transports,
+ *                           {rcpt_mailer}, that deliver inside)
  *   encryption_policy_maps  texthash:/etc/smimeguard/encryption_policy
  *                           (or a plain path); one "key value" per line:
  *     partner@ext.example   encrypt            recipient address
@@ -17,13 +19,24 @@
  *   policy_action           reject | defer | hold | monitor   [reject]
  *   policy_exempt_senders, policy_exempt_recipients
  *                           addresses, @domains or .parent domains
- * The recipient rule is the first match of address, domain, parent
- * domains, "*"; the sender rule likewise with "from:" keys; the strictest
- * combination of both applies.  Mail to internal recipients, from the null
- * sender (bounces) or from/to an exempt address needs nothing.
+ *   policy_exemptions       null-sender, auto-submitted   [none]
+ *   policy_exemption_clients
+ *                           IP addresses and networks (CIDR) the
+ *                           policy_exemptions apply to   [none]
+ *   allow_3des, allow_pwri, allow_kekri   [no]   the cipher floor
+ *
+ * Addresses are routed as Postfix routes them (policy-addr.c); the rules
+ * of every destination on the way apply.  The recipient rule is the
+ * first match of address, domain, parent domains, "*"; the sender rule
+ * likewise with "from:" keys; the strictest combination applies.  Mail
+ * to internal recipients, or from/to an exempt address, needs nothing.
+ * The null sender and Auto-Submitted mail are exempt only when
+ * policy_exemptions names them and the client is in
+ * policy_exemption_clients: any submitter can write MAIL FROM:<>.
  */
 #include "sg-private.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -38,9 +51,25 @@ struct policy_rule {
 	unsigned int line;
 };
 
+/* one entry of policy_exemption_clients */
+struct policy_net {
+	int family;		/* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned int prefix;	/* bits */
+};
+
+#define EXEMPT_NULL_SENDER	(1u << 0)
+#define EXEMPT_AUTO_SUBMITTED	(1u << 1)
+
 struct sg_policy {
 	char **internal;
 	size_t n_internal;
+	char **transports;		/* internal_transports, case kept */
+	size_t n_transports;
+	unsigned int exemptions;	/* EXEMPT_* */
+	struct policy_net *clients;
+	size_t n_clients;
+	bool allow_3des, allow_pwri, allow_kekri;
 	char **exempt_senders;
 	size_t n_exempt_senders;
 	char **exempt_rcpts;
@@ -278,6 +307,116 @@ fail:
 	return -1;
 }
 
+/* get_bool - a yes/no setting */
+static int get_bool(struct sg_config *conf, const char *name, bool *b_r,
+		    struct sg_error *err_r)
+{
+	const char *v = sg_config_get(conf, name);
+
+	if (v != NULL && (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0)) {
+		*b_r = strcmp(v, "yes") == 0;
+		return 0;
+	}
+	sg_error_set(err_r, SG_ERR_CONFIG, "%s: '%.40s' is not yes or no", name,
+		     v == NULL ? "" : v);
+	return -1;
+}
+
+/* parse_net - "192.0.2.7", "192.0.2.0/24", "2001:db8::/32" */
+static int parse_net(const char *text, struct policy_net *n)
+{
+	char buf[64], *slash, *end;
+	unsigned long prefix;
+
+	if (strlen(text) >= sizeof(buf))
+		return -1;
+	strcpy(buf, text);
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash++ = '\0';
+	memset(n, 0, sizeof(*n));
+	if (inet_pton(AF_INET, buf, n->addr) == 1) {
+		n->family = AF_INET;
+		n->prefix = 32;
+	} else if (inet_pton(AF_INET6, buf, n->addr) == 1) {
+		n->family = AF_INET6;
+		n->prefix = 128;
+	} else {
+		return -1;
+	}
+	if (slash != NULL) {
+		if (!isdigit((unsigned char)*slash))
+			return -1;
+		errno = 0;
+		prefix = strtoul(slash, &end, 10);
+		if (errno != 0 || *end != '\0' || prefix > n->prefix)
+			return -1;
+		n->prefix = (unsigned int)prefix;
+	}
+	return 0;
+}
+
+/* net_contains - is the address (text) in the network? */
+static bool net_contains(const struct policy_net *n, const char *addr)
+{
+	unsigned char a[16];
+	unsigned int full, rest;
+
+	if (inet_pton(n->family, addr, a) != 1)
+		return false;
+	full = n->prefix / 8;
+	rest = n->prefix % 8;
+	if (memcmp(a, n->addr, full) != 0)
+		return false;
+	return rest == 0 ||
+	       ((a[full] ^ n->addr[full]) & (0xff00u >> rest) & 0xff) == 0;
+}
+
+/* load_exemptions - policy_exemptions and policy_exemption_clients */
+static int load_exemptions(struct sg_policy *pol, struct sg_config *conf,
+			   struct sg_error *err_r)
+{
+	char **items = NULL;
+	size_t n = 0, i;
+
+	if (get_list(conf, "policy_exemptions", true, &items, &n, err_r) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (strcmp(items[i], "null-sender") == 0) {
+			pol->exemptions |= EXEMPT_NULL_SENDER;
+		} else if (strcmp(items[i], "auto-submitted") == 0) {
+			pol->exemptions |= EXEMPT_AUTO_SUBMITTED;
+		} else {
+			sg_error_set(err_r, SG_ERR_CONFIG,
+				     "policy_exemptions: '%.40s' is not null-sender or "
+				     "auto-submitted", items[i]);
+			free_list(items, n);
+			return -1;
+		}
+	}
+	free_list(items, n);
+	if (get_list(conf, "policy_exemption_clients", false, &items, &n,
+		     err_r) < 0)
+		return -1;
+	if (n > 0 && (pol->clients = calloc(n, sizeof(*pol->clients))) == NULL) {
+		free_list(items, n);
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (parse_net(items[i], &pol->clients[i]) < 0) {
+			sg_error_set(err_r, SG_ERR_CONFIG,
+				     "policy_exemption_clients: '%.60s' is not an IP "
+				     "address or network (192.0.2.0/24, 2001:db8::/32)",
+				     items[i]);
+			free_list(items, n);
+			return -1;
+		}
+	}
+	pol->n_clients = n;
+	free_list(items, n);
+	return 0;
+}
+
 void sg_policy_free(struct sg_policy **polp)
 {
 	struct sg_policy *pol = *polp;
@@ -288,6 +427,8 @@ void sg_policy_free(struct sg_policy **polp)
 	free_list(pol->internal, pol->n_internal);
 	free_list(pol->exempt_senders, pol->n_exempt_senders);
 	free_list(pol->exempt_rcpts, pol->n_exempt_rcpts);
+	free_list(pol->transports, pol->n_transports);
+	free(pol->clients);
 	for (i = 0; i < pol->n_rules; i++)
 		free(pol->rules[i].key);
 	free(pol->rules);
@@ -323,6 +464,13 @@ int sg_policy_new(struct sg_config *conf, struct sg_policy **pol_r,
 		     &pol->n_exempt_senders, err_r) < 0 ||
 	    get_list(conf, "policy_exempt_recipients", true, &pol->exempt_rcpts,
 		     &pol->n_exempt_rcpts, err_r) < 0)
+		goto fail;
+	if (get_list(conf, "internal_transports", false, &pol->transports,
+		     &pol->n_transports, err_r) < 0 ||
+	    load_exemptions(pol, conf, err_r) < 0 ||
+	    get_bool(conf, "allow_3des", &pol->allow_3des, err_r) < 0 ||
+	    get_bool(conf, "allow_pwri", &pol->allow_pwri, err_r) < 0 ||
+	    get_bool(conf, "allow_kekri", &pol->allow_kekri, err_r) < 0)
 		goto fail;
 	/* maps that cannot be expanded fail too: never a policy silently
 	   without its rules */
@@ -379,23 +527,45 @@ static bool list_matches(char **items, size_t n, const char *addr)
 	return false;
 }
 
-bool sg_policy_is_internal(const struct sg_policy *pol, const char *address)
+/* domain_internal - is the domain one of internal_domains? */
+static bool domain_internal(const struct sg_policy *pol, const char *domain)
 {
-	char addr[320];
-	const char *domain;
 	size_t i;
 
-	sg_assert(pol != NULL && address != NULL);
-	sg_strlcpy(addr, address, sizeof(addr));
-	lower(addr);
-	domain = domain_of(addr);
-	if (domain[0] == '\0')
-		return true;	/* a local name without domain stays inside */
 	for (i = 0; i < pol->n_internal; i++) {
 		if (domain_matches(pol->internal[i], domain))
 			return true;
 	}
 	return false;
+}
+
+/* route - addr routed (sg_addr_route), every hop lower-cased for
+   matching; status as sg_addr_route */
+static enum sg_address_status route(const char *addr, struct sg_route *r,
+				    char *why, size_t why_size)
+{
+	enum sg_address_status st = sg_addr_route(addr, r, why, why_size);
+	size_t i;
+
+	for (i = 0; st == SG_ADDRESS_OK && i < r->n; i++)
+		lower(r->hop[i]);
+	return st;
+}
+
+bool sg_policy_is_internal(const struct sg_policy *pol, const char *address)
+{
+	struct sg_route r;
+	char why[160];
+	size_t i;
+
+	sg_assert(pol != NULL && address != NULL);
+	if (route(address, &r, why, sizeof(why)) != SG_ADDRESS_OK)
+		return false;
+	for (i = 0; i < r.n; i++) {
+		if (!domain_internal(pol, domain_of(r.hop[i])))
+			return false;
+	}
+	return true;
 }
 
 static const struct policy_rule *find_rule(const struct sg_policy *pol,
@@ -448,67 +618,232 @@ static int severity(enum sg_action a)
 	}
 }
 
-int sg_policy_decide(const struct sg_policy *pol, const char *sender,
-		     const char *recipient, struct sg_policy_decision *d)
+/* strictest - the stricter of two actions */
+static enum sg_action strictest(enum sg_action a, enum sg_action b)
 {
-	char rcpt[320], from[320];
-	const struct policy_rule *rr = NULL, *sr = NULL;
-	enum sg_action ra, sa;
+	return severity(a) >= severity(b) ? a : b;
+}
 
-	sg_assert(pol != NULL && sender != NULL && recipient != NULL && d != NULL);
+/* client_listed - is the client in policy_exemption_clients? */
+static bool client_listed(const struct sg_policy *pol, const char *client)
+{
+	size_t i;
+
+	if (client == NULL || client[0] == '\0')
+		return false;
+	for (i = 0; i < pol->n_clients; i++) {
+		if (net_contains(&pol->clients[i], client))
+			return true;
+	}
+	return false;
+}
+
+/* is_internal_transport - one of internal_transports? */
+static bool is_internal_transport(const struct sg_policy *pol,
+				  const char *transport)
+{
+	size_t i;
+
+	for (i = 0; i < pol->n_transports; i++) {
+		if (strcmp(pol->transports[i], transport) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* all_listed - does every hop match the list? */
+static bool all_listed(char **items, size_t n, const struct sg_route *r,
+		       const bool *skip)
+{
+	size_t i, checked = 0;
+
+	for (i = 0; i < r->n; i++) {
+		if (skip != NULL && skip[i])
+			continue;
+		if (!list_matches(items, n, r->hop[i]))
+			return false;
+		checked++;
+	}
+	return checked > 0;
+}
+
+bool sg_policy_auto_submitted(const char *value)
+{
+	static const char *const automatic[] = { "auto-generated", "auto-replied" };
+	const char *p;
+	size_t i, len;
+
+	if (value == NULL)
+		return false;
+	p = value + strspn(value, " \t\r\n");
+	len = strcspn(p, " \t\r\n;(");
+	for (i = 0; i < SG_ARRAY_SIZE(automatic); i++) {
+		if (len == strlen(automatic[i]) &&
+		    strncasecmp(p, automatic[i], len) == 0)
+			break;
+	}
+	if (i == SG_ARRAY_SIZE(automatic))
+		return false;
+	/* then nothing, or parameters after ";" (RFC 3834 section 5) */
+	p += len;
+	p += strspn(p, " \t\r\n");
+	return *p == '\0' || *p == ';';
+}
+
+int sg_policy_decide_envelope(const struct sg_policy *pol,
+			      const struct sg_policy_envelope *env,
+			      struct sg_policy_decision *d)
+{
+	struct sg_route rr, sr;
+	bool hop_internal[SG_ROUTE_MAX_HOPS];
+	const struct policy_rule *rule, *first_r = NULL, *first_s = NULL;
+	char why[160];
+	size_t i, n_ext = 0, used;
+	bool have_action = false;
+
+	sg_assert(pol != NULL && env != NULL && env->sender != NULL &&
+		  env->recipient != NULL && d != NULL);
 	memset(d, 0, sizeof(*d));
 	d->action = pol->default_action;
-	sg_strlcpy(rcpt, recipient, sizeof(rcpt));
-	sg_strlcpy(from, sender, sizeof(from));
-	lower(rcpt);
-	lower(from);
-	if (sg_policy_is_internal(pol, rcpt)) {
+	if (env->transport != NULL && is_internal_transport(pol, env->transport)) {
+		/* Postfix delivers it inside: its routing already happened */
 		d->internal = true;
-		snprintf(d->why, sizeof(d->why), "internal recipient");
+		if (strlen(env->recipient) <= SG_ADDRESS_MAX)
+			strcpy(d->recipient, env->recipient);
+		snprintf(d->why, sizeof(d->why), "internal transport %.60s",
+			 env->transport);
 		return 0;
 	}
-	if (from[0] == '\0') {
-		d->exempt = true;
-		snprintf(d->why, sizeof(d->why), "null sender (bounce)");
+	d->recipient_status = route(env->recipient, &rr, why, sizeof(why));
+	if (d->recipient_status != SG_ADDRESS_OK) {
+		snprintf(d->why, sizeof(d->why), "recipient refused: %s", why);
 		return 0;
 	}
-	if (list_matches(pol->exempt_senders, pol->n_exempt_senders, from)) {
+	/* where Postfix delivers: the first hop outside (it routes on only
+	   through domains it treats as local) */
+	for (i = 0; i < rr.n; i++) {
+		hop_internal[i] = domain_internal(pol, domain_of(rr.hop[i]));
+		if (!hop_internal[i] && n_ext++ == 0)
+			strcpy(d->recipient, rr.hop[i]);
+	}
+	if (n_ext == 0) {
+		strcpy(d->recipient, rr.hop[rr.n > 0 ? rr.n - 1 : 0]);
+		d->internal = true;
+		snprintf(d->why, sizeof(d->why), "internal recipient%s",
+			 rr.n > 1 ? " (after routing)" : "");
+		return 0;
+	}
+	sr.n = 0;
+	if (env->sender[0] != '\0') {
+		d->sender_status = route(env->sender, &sr, why, sizeof(why));
+		if (d->sender_status != SG_ADDRESS_OK) {
+			snprintf(d->why, sizeof(d->why), "sender refused: %s", why);
+			return 0;
+		}
+	}
+	if (client_listed(pol, env->client_address)) {
+		if (env->sender[0] == '\0' &&
+		    (pol->exemptions & EXEMPT_NULL_SENDER) != 0) {
+			d->exempt = true;
+			snprintf(d->why, sizeof(d->why),
+				 "null sender from an exempt client (policy_exemptions)");
+			return 0;
+		}
+		if ((pol->exemptions & EXEMPT_AUTO_SUBMITTED) != 0 &&
+		    sg_policy_auto_submitted(env->auto_submitted)) {
+			d->exempt = true;
+			snprintf(d->why, sizeof(d->why),
+				 "Auto-Submitted from an exempt client (policy_exemptions)");
+			return 0;
+		}
+	}
+	if (sr.n > 0 && all_listed(pol->exempt_senders, pol->n_exempt_senders,
+				   &sr, NULL)) {
 		d->exempt = true;
 		snprintf(d->why, sizeof(d->why), "sender exempt by policy_exempt_senders");
 		return 0;
 	}
-	if (list_matches(pol->exempt_rcpts, pol->n_exempt_rcpts, rcpt)) {
+	if (all_listed(pol->exempt_rcpts, pol->n_exempt_rcpts, &rr, hop_internal)) {
 		d->exempt = true;
 		snprintf(d->why, sizeof(d->why), "recipient exempt by policy_exempt_recipients");
 		return 0;
 	}
-	rr = lookup(pol, "", rcpt, false);
-	if (rr == NULL)
-		rr = find_rule(pol, "*");
-	sr = lookup(pol, "from:", from, true);
-	ra = rr != NULL && rr->action >= 0 ? (enum sg_action)rr->action :
-		pol->default_action;
-	sa = sr != NULL && sr->action >= 0 ? (enum sg_action)sr->action :
-		pol->default_action;
-	d->requirements = (rr != NULL ? rr->req : 0) | (sr != NULL ? sr->req : 0);
+	/* the rules of every destination outside, and of the sender */
+	for (i = 0; i < rr.n; i++) {
+		if (hop_internal[i])
+			continue;
+		if ((rule = lookup(pol, "", rr.hop[i], false)) == NULL)
+			rule = find_rule(pol, "*");
+		if (rule == NULL || rule->req == 0)
+			continue;
+		d->requirements |= rule->req;
+		d->action = strictest(have_action ? d->action : SG_ACTION_MONITOR,
+				      rule->action >= 0 ? (enum sg_action)rule->action :
+				      pol->default_action);
+		have_action = true;
+		if (first_r == NULL)
+			first_r = rule;
+	}
+	for (i = 0; i < sr.n; i++) {
+		if ((rule = lookup(pol, "from:", sr.hop[i], true)) == NULL ||
+		    rule->req == 0)
+			continue;
+		d->requirements |= rule->req;
+		d->action = strictest(have_action ? d->action : SG_ACTION_MONITOR,
+				      rule->action >= 0 ? (enum sg_action)rule->action :
+				      pol->default_action);
+		have_action = true;
+		if (first_s == NULL)
+			first_s = rule;
+	}
 	if (d->requirements == 0) {
-		snprintf(d->why, sizeof(d->why), "%s",
-			 rr == NULL && sr == NULL ? "no rule matches" :
-			 "the matching rule requires nothing");
+		d->action = pol->default_action;
+		snprintf(d->why, sizeof(d->why), "no rule requires anything");
 		return 0;
 	}
-	/* the strictest action among the rules that require something */
-	if (rr != NULL && rr->req != 0 && sr != NULL && sr->req != 0)
-		d->action = severity(ra) >= severity(sa) ? ra : sa;
-	else
-		d->action = rr != NULL && rr->req != 0 ? ra : sa;
-	snprintf(d->why, sizeof(d->why), "%s%s%s%s%s",
-		 rr != NULL && rr->req != 0 ? "recipient rule " : "",
-		 rr != NULL && rr->req != 0 ? rr->key : "",
-		 rr != NULL && rr->req != 0 && sr != NULL && sr->req != 0 ? " and " : "",
-		 sr != NULL && sr->req != 0 ? "sender rule " : "",
-		 sr != NULL && sr->req != 0 ? sr->key : "");
+	used = (size_t)snprintf(d->why, sizeof(d->why), "%s%s%s%s%s",
+				first_r != NULL ? "recipient rule " : "",
+				first_r != NULL ? first_r->key : "",
+				first_r != NULL && first_s != NULL ? " and " : "",
+				first_s != NULL ? "sender rule " : "",
+				first_s != NULL ? first_s->key : "");
+	if (rr.n > 1 && used < sizeof(d->why))
+		snprintf(d->why + used, sizeof(d->why) - used,
+			 " (routed to %.120s)", d->recipient);
 	return 0;
+}
+
+int sg_policy_decide(const struct sg_policy *pol, const char *sender,
+		     const char *recipient, struct sg_policy_decision *d)
+{
+	struct sg_policy_envelope env = { .sender = sender, .recipient = recipient };
+
+	sg_assert(sender != NULL && recipient != NULL);
+	return sg_policy_decide_envelope(pol, &env, d);
+}
+
+bool sg_policy_refusal(const struct sg_policy_decision *d,
+		       const char **code_r, const char **enhanced_r)
+{
+	sg_assert(d != NULL && code_r != NULL && enhanced_r != NULL);
+	if (d->recipient_status == SG_ADDRESS_TOO_LONG ||
+	    d->sender_status == SG_ADDRESS_TOO_LONG) {
+		*code_r = "501";
+		*enhanced_r = "5.5.4";
+		return true;
+	}
+	if (d->recipient_status == SG_ADDRESS_INVALID) {
+		*code_r = "553";
+		*enhanced_r = "5.1.3";
+		return true;
+	}
+	if (d->sender_status == SG_ADDRESS_INVALID) {
+		*code_r = "553";
+		*enhanced_r = "5.1.7";
+		return true;
+	}
+	*code_r = *enhanced_r = "";
+	return false;
 }
 
 /* ---- does a message satisfy the rule? (smime-milter, smimectl) ---- */
@@ -569,7 +904,8 @@ int sg_policy_recipient_usable(struct sg_ctx *ctx, const char *address,
 
 /* covered - is the message encrypted to a usable certificate of address? */
 static int covered(struct sg_ctx *ctx, const char *address, time_t at,
-		   const struct sg_encryption *enc, char *why, size_t why_size)
+		   const struct sg_encryption *enc, char *why, size_t why_size,
+		   const char **violation_r)
 {
 	struct sg_cert_set *set = NULL;
 	struct sg_error err;
@@ -578,6 +914,7 @@ static int covered(struct sg_ctx *ctx, const char *address, time_t at,
 
 	ret = sg_cert_lookup(ctx, address, at, &set, &err);
 	if (ret < 0) {
+		*violation_r = "lookup-failed";
 		snprintf(why, why_size, "%s", err.msg);
 		return -1;
 	}
@@ -593,6 +930,7 @@ static int covered(struct sg_ctx *ctx, const char *address, time_t at,
 			const struct sg_cert_candidate *c = sg_cert_set_get(set, j);
 
 			if (!c->usable && names_candidate(&enc->recipients[i], c)) {
+				*violation_r = "stale-certificate";
 				snprintf(why, why_size,
 					 "encrypted to a certificate of this recipient "
 					 "that is %s (serial %s); use the current one",
@@ -606,8 +944,10 @@ static int covered(struct sg_ctx *ctx, const char *address, time_t at,
 		char reason[200];
 
 		first_rejection(set, reason, sizeof(reason));
+		*violation_r = "no-certificate";
 		snprintf(why, why_size, "encryption required, but %s", reason);
 	} else {
+		*violation_r = "not-covered";
 		snprintf(why, why_size,
 			 "the message is not encrypted to this recipient's certificate");
 	}
@@ -615,42 +955,128 @@ static int covered(struct sg_ctx *ctx, const char *address, time_t at,
 	return 0;
 }
 
+/* cipher_floor - is the content encryption good enough for "encrypt"?
+   NULL, or a policy reason token (*why says more) */
+static const char *cipher_floor(const struct sg_policy *pol,
+				const struct sg_encryption *enc, char *why,
+				size_t why_size)
+{
+	switch (enc->family) {
+	case SG_CIPHER_AES:
+	case SG_CIPHER_CHACHA20:
+	case SG_CIPHER_CAMELLIA:
+	case SG_CIPHER_ARIA:
+		if (enc->key_bits >= 128)
+			return NULL;
+		break;
+	case SG_CIPHER_3DES:
+		if (pol->allow_3des)
+			return NULL;
+		snprintf(why, why_size,
+			 "must be encrypted with AES (or another cipher of at "
+			 "least 128 bits), not %s (3DES is refused unless allow_3des = yes)",
+			 enc->algorithm);
+		return "weak-cipher";
+	default:
+		break;
+	}
+	snprintf(why, why_size,
+		 "must be encrypted with AES (or another cipher of at least 128 "
+		 "bits), not %s", enc->algorithm[0] != '\0' ? enc->algorithm : "an unknown cipher");
+	return "weak-cipher";
+}
+
+/* recipient_infos - RecipientInfos only certificates can open (unless
+   allowed): NULL, or a policy reason token naming the first other one */
+static const char *recipient_infos(const struct sg_policy *pol,
+				   const struct sg_encryption *enc, char *why,
+				   size_t why_size)
+{
+	size_t i;
+
+	for (i = 0; i < enc->n_recipients; i++) {
+		const struct sg_recipient *r = &enc->recipients[i];
+
+		switch (r->info) {
+		case SG_RI_KTRI:
+		case SG_RI_KARI:
+			continue;
+		case SG_RI_PWRI:
+			if (pol->allow_pwri)
+				continue;
+			snprintf(why, why_size,
+				 "RecipientInfo %u opens the message with a password "
+				 "(refused unless allow_pwri = yes)", r->index + 1);
+			return "password-recipient";
+		case SG_RI_KEKRI:
+			if (pol->allow_kekri)
+				continue;
+			snprintf(why, why_size,
+				 "RecipientInfo %u opens the message with a shared key "
+				 "(KEK; refused unless allow_kekri = yes)", r->index + 1);
+			return "kek-recipient";
+		default:
+			snprintf(why, why_size,
+				 "RecipientInfo %u is of a kind that cannot be checked",
+				 r->index + 1);
+			return "unknown-recipient-info";
+		}
+	}
+	return NULL;
+}
+
 int sg_policy_check_message(const struct sg_policy *pol, struct sg_ctx *ctx,
-			    const char *sender, const char *recipient,
+			    const struct sg_policy_envelope *env,
 			    const struct sg_result *res, time_t at,
 			    struct sg_policy_decision *d, char *why,
 			    size_t why_size)
 {
 	const struct sg_encryption *enc;
+	const char *code, *enhanced;
 	enum sg_status st;
 	int ret;
 
-	sg_assert(pol != NULL && ctx != NULL && res != NULL && why != NULL);
+	sg_assert(pol != NULL && ctx != NULL && env != NULL && res != NULL &&
+		  d != NULL && why != NULL);
 	why[0] = '\0';
-	sg_policy_decide(pol, sender, recipient, d);
+	sg_policy_decide_envelope(pol, env, d);
+	if (sg_policy_refusal(d, &code, &enhanced)) {
+		d->violation = d->recipient_status == SG_ADDRESS_TOO_LONG ||
+			       d->sender_status == SG_ADDRESS_TOO_LONG ?
+			       "address-too-long" : "invalid-address";
+		snprintf(why, why_size, "%s", d->why);
+		return 0;
+	}
 	if (d->internal || d->exempt || d->requirements == 0)
 		return 1;
 	enc = sg_result_encryption(res);
 	st = sg_result_status(res);
 	if ((d->requirements & SG_REQ_ENCRYPT) != 0) {
 		if (enc == NULL || (sg_result_keywords(res) & SG_KW_ENCRYPTED) == 0) {
+			d->violation = "not-encrypted";
 			snprintf(why, why_size,
 				 "must be S/MIME encrypted, but the message is not encrypted");
 			return 0;
 		}
+		if ((d->violation = cipher_floor(pol, enc, why, why_size)) != NULL ||
+		    (d->violation = recipient_infos(pol, enc, why, why_size)) != NULL)
+			return 0;
 		if ((d->requirements & SG_REQ_AEAD) != 0 && !enc->aead) {
+			d->violation = "not-aead";
 			snprintf(why, why_size,
-				 "must be encrypted with AES-GCM (AuthEnvelopedData), not %s",
-				 enc->algorithm);
+				 "must be encrypted with AES-GCM (AuthEnvelopedData "
+				 "with an AEAD cipher), not %s%s", enc->algorithm,
+				 enc->auth_enveloped ? " in AuthEnvelopedData" : "");
 			return 0;
 		}
-		ret = covered(ctx, recipient, at, enc, why, why_size);
+		ret = covered(ctx, d->recipient, at, enc, why, why_size, &d->violation);
 		if (ret <= 0)
 			return ret;
 	}
 	if ((d->requirements & SG_REQ_SIGN) != 0 &&
 	    st != SG_STATUS_SIGNED_VERIFIED &&
 	    st != SG_STATUS_ENCRYPTED_SIGNED_VERIFIED) {
+		d->violation = "not-signed";
 		snprintf(why, why_size, "%s",
 			 (d->requirements & SG_REQ_ENCRYPT) != 0 ?
 			 "must be signed outside the encryption, with a valid signature" :

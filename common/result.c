@@ -135,6 +135,8 @@ struct sg_recipient *sg_res_add_recipient(struct sg_result *res)
 	}
 	r = &res->recipients[res->enc.n_recipients++];
 	r->kind = SG_RECIPIENT_OTHER;
+	r->info = SG_RI_OTHER;
+	r->index = 0;
 	r->issuer = r->serial = r->ski = "";
 	res->enc.recipients = res->recipients;
 	return r;

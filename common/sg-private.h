@@ -155,6 +155,12 @@ void sg_mime_parse_headers(const unsigned char *p, size_t len,
    Content-Type or Content-Transfer-Encoding, lines that are not fields,
    bare CR); NULL when it cannot */
 const char *sg_mime_headers_ambiguity(const struct sg_headers *h);
+/* one pass: an LF without CR before it, a CR without LF after it, a NUL */
+struct sg_line_flags {
+	bool bare_lf, bare_cr, nul;
+};
+void sg_mime_line_flags(const unsigned char *p, size_t len,
+			struct sg_line_flags *flags_r);
 /* a CR that is not followed by LF (Python's email breaks lines there),
    or a NUL byte (C-string readers stop there) */
 bool sg_mime_has_bare_cr(const unsigned char *p, size_t len);
@@ -521,6 +527,11 @@ int sg_der_scan_cert(const unsigned char *der, size_t len, size_t *cert_len_r,
 size_t sg_dirmap_cert_addrs(const unsigned char *der, size_t len,
 			    char addrs[][320], size_t max);
 size_t sg_dirmap_count(const struct sg_dirmap *dm);
+/* every certificate of the map as last read (refresh first), in file
+   name order */
+void sg_dirmap_each(const struct sg_dirmap *dm,
+		    void (*fn)(const struct sg_dirmap_cert *c, void *context),
+		    void *context);
 /* lower-case an address for the index; false when it cannot be one */
 bool sg_dirmap_norm_addr(const char *in, char *out, size_t size);
 
@@ -622,6 +633,18 @@ void sg_ldapmap_origin(const struct sg_dirmap_cert *c, const char **dn_r,
    (NUL-terminated): 0; 1 when the address cannot fill it (%d and no
    domain: no query); -1 out of memory */
 int sg_ldapmap_filter(const char *tmpl, const char *addr, struct sg_buf *out);
+
+/* ---- policy-addr.c: envelope addresses as Postfix routes them ---- */
+#define SG_ROUTE_MAX_HOPS 8
+struct sg_route {
+	size_t n;			/* hops, >= 1 when SG_ADDRESS_OK */
+	char hop[SG_ROUTE_MAX_HOPS][SG_ADDRESS_MAX + 1];
+};
+/* follow addr (no angle brackets) through Postfix's routing of its
+   local part; every hop has a domain.  SG_ADDRESS_OK, or why says why not
+   (a sentence). */
+enum sg_address_status sg_addr_route(const char *addr, struct sg_route *r,
+				     char *why, size_t why_size);
 
 /* ---- trust.c for doctor.c ---- */
 /* all certificates (or CRLs) of one PEM or DER file; *n_r of them.

@@ -320,18 +320,48 @@ enum sg_recipient_kind {
 	SG_RECIPIENT_OTHER	/* KEK, password or unknown recipient info */
 };
 
+/* the kind of RecipientInfo a recipient came from (RFC 5652 6.2) */
+enum sg_recipient_info {
+	SG_RI_KTRI = 0,		/* key transport (RSA) */
+	SG_RI_KARI,		/* key agreement (ECDH); one per encrypted key */
+	SG_RI_KEKRI,		/* a previously distributed symmetric key */
+	SG_RI_PWRI,		/* a password (RFC 3211) */
+	SG_RI_OTHER		/* OtherRecipientInfo or not understood */
+};
+
 struct sg_recipient {
 	enum sg_recipient_kind kind;
 	const char *issuer;	/* RFC 2253, ISSUER_SERIAL only, else "" */
 	const char *serial;	/* hex, ISSUER_SERIAL only, else "" */
 	const char *ski;	/* hex, SKI only, else "" */
+	enum sg_recipient_info info;	/* the RecipientInfo's kind */
+	unsigned int index;	/* the RecipientInfo's position, from 0 */
+};
+
+/* content-encryption algorithm families (the cipher floor of the
+   outbound policy, DESIGN.md section 4) */
+enum sg_cipher_family {
+	SG_CIPHER_UNKNOWN = 0,	/* not recognised: never good enough */
+	SG_CIPHER_AES,
+	SG_CIPHER_CHACHA20,	/* ChaCha20-Poly1305 (RFC 8103) */
+	SG_CIPHER_CAMELLIA,
+	SG_CIPHER_ARIA,
+	SG_CIPHER_3DES,		/* 112-bit strength; allow_3des */
+	SG_CIPHER_DES,
+	SG_CIPHER_RC2
 };
 
 struct sg_encryption {
 	const char *algorithm;	/* content encryption, e.g. "aes-256-gcm" */
-	int aead;		/* 1 for AuthEnvelopedData / AEAD ciphers */
+	int aead;		/* 1: AuthEnvelopedData whose content-encryption
+				   algorithm is an AEAD one (GCM, CCM,
+				   ChaCha20-Poly1305); the CMS type alone
+				   does not count */
 	size_t n_recipients;
 	const struct sg_recipient *recipients;
+	enum sg_cipher_family family;	/* of algorithm */
+	unsigned int key_bits;	/* content-encryption key size, 0 unknown */
+	int auth_enveloped;	/* 1: the CMS type is AuthEnvelopedData */
 };
 
 /*
@@ -432,39 +462,99 @@ enum sg_action {
 	SG_ACTION_MONITOR	/* accept, log what would have happened */
 };
 
+/* envelope addresses longer than this (octets, without angle brackets;
+   RFC 5321's path limit) are refused, never truncated */
+#define SG_ADDRESS_MAX 254
+
+enum sg_address_status {
+	SG_ADDRESS_OK = 0,
+	SG_ADDRESS_INVALID,	/* cannot be routed safely: no domain, an
+				   address literal or numeric domain, a source
+				   route, bad quoting (553 5.1.3 / 5.1.7) */
+	SG_ADDRESS_TOO_LONG	/* over SG_ADDRESS_MAX (501 5.5.4) */
+};
+
+/* What the MTA knows about one recipient of one message.  Only sender
+   and recipient are required; the others are NULL when not known. */
+struct sg_policy_envelope {
+	const char *sender;		/* "" is the null sender */
+	const char *recipient;		/* as given, or as Postfix routed it
+					   ({rcpt_addr}); no angle brackets */
+	const char *transport;		/* Postfix's {rcpt_mailer}: one of
+					   internal_transports makes the
+					   recipient internal */
+	const char *client_address;	/* the SMTP client's IP address
+					   (policy_exemption_clients) */
+	const char *auto_submitted;	/* the value of the message's only
+					   Auto-Submitted field (NULL: none,
+					   or more than one) */
+};
+
 struct sg_policy_decision {
 	bool internal;			/* recipient is inside the organisation */
-	bool exempt;			/* null sender or an exempt address */
+	bool exempt;			/* an exemption applies */
 	unsigned int requirements;	/* SG_REQ_* bits; 0: nothing required */
 	enum sg_action action;		/* what to do on a violation */
 	char why[256];			/* the rule(s) that decided, for logs */
+	/* the addresses: refused (whatever the rules say) unless OK */
+	enum sg_address_status recipient_status;
+	enum sg_address_status sender_status;
+	/* where Postfix delivers: the recipient after routing (the first hop
+	   outside internal_domains), for certificate lookups; "" when it
+	   was refused */
+	char recipient[SG_ADDRESS_MAX + 1];
+	/* sg_policy_check_message: a policy reason token (DESIGN.md
+	   section 4) when the message violates the rule, else NULL */
+	const char *violation;
 };
 
 struct sg_policy;
 
 /*
  * sg_policy_new - the policy of a configuration: internal_domains,
- * encryption_policy_maps, policy_action, policy_exempt_senders,
- * policy_exempt_recipients.  Return 0, or -1 with err_r (a map file that
- * cannot be read or has a bad line: the message names file and line).
+ * internal_transports, encryption_policy_maps, policy_action,
+ * policy_exempt_senders, policy_exempt_recipients, policy_exemptions,
+ * policy_exemption_clients, allow_3des, allow_pwri, allow_kekri.
+ * Return 0, or -1 with err_r (a map file that cannot be read or has a bad
+ * line: the message names file and line).
  */
 SG_API int sg_policy_new(struct sg_config *conf, struct sg_policy **pol_r,
 			 struct sg_error *err_r) SG_WUR;
 /* sg_policy_free - free and set *pol to NULL; NULL-safe */
 SG_API void sg_policy_free(struct sg_policy **pol);
-/* sg_policy_is_internal - whether the address is in internal_domains */
+/* sg_policy_is_internal - whether the address, routed as Postfix does,
+   stays in internal_domains (an address that cannot be routed is not) */
 SG_API bool sg_policy_is_internal(const struct sg_policy *pol,
 				  const char *address);
 /*
- * sg_policy_decide - what mail from sender to recipient requires
- * sender "" is the null sender.  Always fills *d; returns 0.
+ * sg_policy_decide_envelope - what mail to env->recipient requires
+ * Both addresses are routed as Postfix routes them (trailing dots, case,
+ * quoting, "%", "!", "@" in the local part); the rules of every
+ * destination on the way apply, the strictest wins.  An address that
+ * cannot be routed safely is refused: d->recipient_status or
+ * d->sender_status is not SG_ADDRESS_OK (then sg_policy_refusal() gives
+ * the SMTP reply).  Exemptions (policy_exemptions) apply only to clients
+ * in policy_exemption_clients.  Always fills *d; returns 0.
  */
+SG_API int sg_policy_decide_envelope(const struct sg_policy *pol,
+				     const struct sg_policy_envelope *env,
+				     struct sg_policy_decision *d);
+/* sg_policy_decide - sg_policy_decide_envelope() with only the two
+   addresses known; sender "" is the null sender */
 SG_API int sg_policy_decide(const struct sg_policy *pol, const char *sender,
 			    const char *recipient,
 			    struct sg_policy_decision *d);
 /*
+ * sg_policy_refusal - whether the decision refuses an address, and with
+ * which SMTP reply: *code_r "553" or "501", *enhanced_r "5.1.3"
+ * (recipient), "5.1.7" (sender) or "5.5.4" (too long); static strings.
+ */
+SG_API bool sg_policy_refusal(const struct sg_policy_decision *d,
+			      const char **code_r, const char **enhanced_r);
+/*
  * sg_policy_recipient_usable - RCPT time: does the recipient have a
- * certificate to encrypt to (certificate_maps of ctx)?
+ * certificate to encrypt to (certificate_maps of ctx)?  Pass the routed
+ * address (sg_policy_decision.recipient).
  * Return 1 yes; 0 no, *why says why in a sentence for the sender; -1 a
  * temporary failure (a map could not be read), *why says what failed.
  */
@@ -473,20 +563,31 @@ SG_API int sg_policy_recipient_usable(struct sg_ctx *ctx, const char *address,
 	SG_WUR;
 /*
  * sg_policy_check_message - end of data: does a message (already
- * analysed into res by sg_verify_message) satisfy the rule for mail from
- * sender to recipient?  Encryption rules need $SMIMEEncrypted at the root
- * and RecipientInfos naming a usable certificate of the recipient (AEAD
- * for encrypt-aead); sign rules a verified signature (outside the
- * encryption).  Fills *d (the decision) and, on 0 or -1, *why.
+ * analysed into res by sg_verify_message) satisfy the rule for mail to
+ * env->recipient (sg_policy_decide_envelope)?  Encryption rules need
+ * $SMIMEEncrypted at the root, a content-encryption algorithm above the
+ * cipher floor (AES, or another of >= 128 bits; 3DES only with
+ * allow_3des; never DES or RC2), no password or KEK RecipientInfos
+ * unless allow_pwri / allow_kekri, and RecipientInfos naming a usable
+ * certificate of the recipient; encrypt-aead an AEAD algorithm inside
+ * AuthEnvelopedData; sign rules a verified signature (outside the
+ * encryption).  Fills *d (the decision, d->violation) and, on 0 or -1,
+ * *why.  An address the decision refuses is a violation.
  * Return 1 satisfied (or nothing required); 0 violated; -1 temporary
  * failure of a certificate map.
  */
 SG_API int sg_policy_check_message(const struct sg_policy *pol,
-				   struct sg_ctx *ctx, const char *sender,
-				   const char *recipient,
+				   struct sg_ctx *ctx,
+				   const struct sg_policy_envelope *env,
 				   const struct sg_result *res, time_t at,
 				   struct sg_policy_decision *d, char *why,
 				   size_t why_size) SG_WUR;
+/*
+ * sg_policy_auto_submitted - whether an Auto-Submitted field value is one
+ * of RFC 3834's automatic values (auto-generated, auto-replied), with
+ * optional parameters; anything else ("no", "nope", garbage) is not.
+ */
+SG_API bool sg_policy_auto_submitted(const char *value);
 /* sg_action_name - "reject", "defer", "hold", "monitor" */
 SG_API const char *sg_action_name(enum sg_action action);
 /* sg_policy_requirement_name - "none", "encrypt", "encrypt-aead+sign" ... */
@@ -778,6 +879,51 @@ SG_API int sg_cert_check(struct sg_ctx *ctx, const char *address, time_t at,
 			 void (*report)(const struct sg_finding *f,
 					void *context),
 			 void *context, struct sg_error *err_r) SG_WUR;
+
+/* ------------------------------------------------------------------ */
+/* Inventory: the certificates a configuration names (smimectl report) */
+/* ------------------------------------------------------------------ */
+
+/* One certificate of the inventory.  Strings are never NULL (possibly
+   ""), borrowed for the duration of the callback. */
+struct sg_cert_entry {
+	const char *setting;	/* where it is configured: "trust_anchors",
+				   "intermediates", "pinned_certificates",
+				   "certificate_maps", "harvest_map" */
+	const char *location;	/* the file ("dir:/etc/certs FILE" for a
+				   certificate of a dir: map) */
+	const char *subject;	/* RFC 2253 subject DN, one line */
+	const char *issuer;	/* RFC 2253 issuer DN, one line */
+	const char *serial;	/* hex serial number */
+	const char *emails;	/* its addresses, ", " separated, or "" */
+	const char *fingerprint; /* SHA-256 of the DER, lower-case hex */
+	time_t not_before;
+	time_t not_after;
+	int ca;			/* 1: basicConstraints CA */
+};
+
+/*
+ * sg_config_certificates - every certificate a configuration names
+ * Parameters:
+ *   conf       the configuration: trust_anchors, intermediates,
+ *              pinned_certificates (files or directories), and the dir:
+ *              maps of certificate_maps and harvest_map
+ *   fn         called once per certificate, with context
+ *   skipped_r  receives the number of paths and maps that could not be
+ *              listed: unreadable (smimectl doctor says why), or an
+ *              ldap: map (a directory is not enumerated); may be NULL
+ *   err_r      filled when -1 is returned
+ * Nothing is validated (no chain, no revocation): this is an inventory,
+ * e.g. of what expires soon.  A certificate listed twice (the same file
+ * under two settings) is reported twice.
+ * Return value: the number of certificates reported, or -1 (a setting
+ * cannot be expanded, out of memory).
+ */
+SG_API int sg_config_certificates(struct sg_config *conf,
+				  void (*fn)(const struct sg_cert_entry *e,
+					     void *context),
+				  void *context, size_t *skipped_r,
+				  struct sg_error *err_r) SG_WUR;
 
 /* ------------------------------------------------------------------ */
 /* CRLs: installing by hand and from distribution points (crl.c)       */

@@ -72,7 +72,7 @@ static bool headers_over_limit(struct sg_verify_state *st,
 	    h->n_fields <= lim->max_header_fields)
 		return false;
 	if (is_pkcs7_mime(ct) && expect_of(ct) == EXPECT_ENVELOPED)
-		st->encrypted_layer = true;
+		;	/* a label is not encryption: the body was not checked */
 	else if ((strcmp(ct->type, "multipart") == 0 &&
 		  strcmp(ct->subtype, "signed") == 0 &&
 		  is_signature_protocol(ct->protocol)) || is_pkcs7_mime(ct))
@@ -384,13 +384,14 @@ static bool gate_boundary(struct sg_verify_state *st, const char *where,
 /* gate_split - the delimiter lines of one multipart body */
 static void gate_split(struct sg_verify_state *st, const char *where,
 		       const unsigned char *body, size_t len,
-		       const struct sg_split *sp)
+		       const struct sg_split *sp, const struct sg_line_flags *lf)
 {
 	if (sp->stray > 0)
 		gate_note(st, where, "a line that starts like a delimiter but is not one (a prefix reader splits there)");
 	else if (!sp->closed)
 		gate_note(st, where, "no close delimiter");
-	else if (sg_mime_has_bare_cr(body, len))
+	else if (lf != NULL ? (lf->bare_cr || lf->nul) :
+		 sg_mime_has_bare_cr(body, len))
 		gate_note(st, where, "a CR without LF or a NUL byte (Python's email breaks the line at a CR, C-string readers stop at a NUL)");
 }
 
@@ -402,12 +403,25 @@ static void gate_entity(struct sg_verify_state *st, const unsigned char *p,
 	struct sg_headers h;
 	struct sg_ctype ct;
 
-	if (st->ambiguity != NULL || depth > st->ctx->limits.max_mime_depth ||
-	    n_stack >= GATE_MAX_NEST)
+	if (st->ambiguity != NULL)
 		return;
+	if (depth > st->ctx->limits.max_mime_depth || n_stack >= GATE_MAX_NEST) {
+		/* what lies deeper was not checked: never verified */
+		if (!(st->unknown & R(TOO_COMPLEX)))
+			sg_res_add_detail(st->res, "The signed content nests deeper than max_mime_depth (%u); its structure was not checked.",
+					  st->ctx->limits.max_mime_depth);
+		st->unknown |= R(TOO_COMPLEX);
+		return;
+	}
 	sg_mime_parse_headers(p, len, &h);
 	sg_mime_parse_ctype(&h.content_type, &ct);
 	gate_headers(st, "A header of the signed content", &h, &ct);
+	if ((strcmp(ct.type, "multipart") == 0 || strcmp(ct.type, "message") == 0) &&
+	    sg_mime_parse_cte(&h.cte) != SG_CTE_IDENTITY) {
+		gate_note(st, "A multipart or message part of the signed content",
+			  "a transfer encoding other than 7bit, 8bit or binary (readers decode it or not)");
+		return;
+	}
 	if (strcmp(ct.type, "multipart") == 0) {
 		const unsigned char *body = p + h.body_offset;
 		size_t blen = len - h.body_offset, max, i;
@@ -418,11 +432,18 @@ static void gate_entity(struct sg_verify_state *st, const unsigned char *p,
 				   ct.boundary, stack, n_stack))
 			return;
 		sg_mime_split(body, blen, ct.boundary, NULL, 0, &sp);
-		gate_split(st, "A multipart of the signed content", body, blen, &sp);
+		gate_split(st, "A multipart of the signed content", body, blen, &sp,
+			   NULL);
 		if (st->ambiguity != NULL || sp.n_parts == 0)
 			return;
-		max = sp.n_parts < st->ctx->limits.max_mime_parts ?
-			sp.n_parts : st->ctx->limits.max_mime_parts;
+		if (sp.n_parts > st->ctx->limits.max_mime_parts) {
+			if (!(st->unknown & R(TOO_COMPLEX)))
+				sg_res_add_detail(st->res, "A multipart of the signed content has %zu parts, over max_mime_parts (%u); it was not checked.",
+						  sp.n_parts, st->ctx->limits.max_mime_parts);
+			st->unknown |= R(TOO_COMPLEX);
+			return;
+		}
+		max = sp.n_parts;
 		if ((parts = calloc(max, sizeof(*parts))) == NULL) {
 			st->unknown |= R(INTERNAL_ERROR);
 			return;
@@ -468,6 +489,7 @@ static void detached_entity(struct sg_verify_state *st,
 	struct sg_headers sh;
 	struct sg_ctype sct;
 	struct sg_split sp;
+	struct sg_line_flags lflags;
 	size_t dlen, clen;
 	bool bad;
 	unsigned char *der, *canon;
@@ -481,7 +503,9 @@ static void detached_entity(struct sg_verify_state *st,
 		return;
 	}
 	sg_mime_split(body, blen, ct->boundary, parts, SG_ARRAY_SIZE(parts), &sp);
-	gate_split(st, "The multipart/signed structure", body, blen, &sp);
+	/* one scan of the body serves the gate and the canonical form */
+	sg_mime_line_flags(body, blen, &lflags);
+	gate_split(st, "The multipart/signed structure", body, blen, &sp, &lflags);
 	if (sp.n_parts != 2) {
 		note_malformed(st, false, sp.n_parts < 2 ?
 			       "The multipart/signed message does not have its two parts (check the boundary)." :
@@ -508,8 +532,12 @@ static void detached_entity(struct sg_verify_state *st,
 			st->unknown |= R(INTERNAL_ERROR);
 		return;
 	}
-	/* verify over the canonical CRLF form (rule 9) */
-	if (sg_mime_canon_crlf(parts[0].p, parts[0].len, &canon, &clen) < 0) {
+	/* verify over the canonical CRLF form (rule 9); part 1 has no bare
+	   LF when the whole body has none */
+	canon = NULL;
+	clen = parts[0].len;
+	if (lflags.bare_lf &&
+	    sg_mime_canon_crlf(parts[0].p, parts[0].len, &canon, &clen) < 0) {
 		st->unknown |= R(INTERNAL_ERROR);
 		free(der);
 		return;
@@ -655,8 +683,10 @@ static void inspect_inner(struct sg_verify_state *st, const unsigned char *p,
 	if (top && st->bind_sender)
 		collect_inner_from(st, &h);
 	if (strcmp(ct.type, "message") == 0 && strcmp(ct.subtype, "rfc822") == 0 &&
-	    strcmp(ct.forwarded, "no") == 0) {
-		/* RFC 9788 / RFC 8551 3.1 wrapped message */
+	    strcmp(ct.forwarded, "yes") != 0) {
+		/* RFC 9788 / RFC 8551 3.1 wrapped message (clients show a
+		   signed message/rfc822 root as the message itself, with or
+		   without forwarded=no) */
 		inspect_inner(st, p + h.body_offset, len - h.body_offset,
 			      depth + 1, top);
 		return;
@@ -748,6 +778,14 @@ static void finish(struct sg_verify_state *st)
 			st->fail |= R(MALFORMED);
 		else
 			st->info |= R(MALFORMED);
+		st->encrypted_layer = false;
+	}
+	if (st->detached && st->encrypted_layer &&
+	    (st->fail & (R(MALFORMED) | R(AMBIGUOUS_CONTENT)))) {
+		/* the signature part is not a plain detached SignedData:
+		   readers may show what it holds (plaintext beside the
+		   ciphertext) */
+		sg_res_add_detail(res, "The signature part beside the encrypted part is not a well-formed detached signature; the message does not count as encrypted.");
 		st->encrypted_layer = false;
 	}
 	if (st->detached && st->encrypted_layer && !st->outside_text_ok) {
@@ -871,7 +909,12 @@ static void too_large(struct sg_verify_state *st, const unsigned char *msg,
 	sg_mime_parse_headers(msg, len, &h);
 	sg_mime_parse_ctype(&h.content_type, &ct);
 	if (is_pkcs7_mime(&ct) && expect_of(&ct) == EXPECT_ENVELOPED) {
-		st->encrypted_layer = true;
+		/* labelled encrypted, too large to check the body: not
+		   counted as encrypted (a label is not encryption) */
+		st->info |= R(TOO_LARGE);
+		sg_res_add_detail(st->res, "The message is %zu bytes, over the verification limit of %zu; it is labelled encrypted, but that was not checked.",
+				  total_len, st->ctx->limits.max_message_size);
+		return;
 	} else if ((strcmp(ct.type, "multipart") == 0 &&
 		    strcmp(ct.subtype, "signed") == 0 &&
 		    is_signature_protocol(ct.protocol)) || is_pkcs7_mime(&ct)) {

@@ -29,7 +29,9 @@ struct smime_detail {
 };
 
 /* smime_mail_get_detail - the stored verdict of a mail; verifies (and
-   stores) it when the mail has none yet.  0 ok, -1 error (error_r) */
+   stores) it when the mail was never verified by this server (no record,
+   or a record left pending by a sync).  A mail judged "none" has a
+   record and is not verified again.  0 ok, -1 error (error_r) */
 int smime_mail_get_detail(struct mail *mail, struct smime_detail *detail_r,
 			  const char **error_r);
 
@@ -42,8 +44,33 @@ int smime_mail_reverify(struct mail *mail, struct smime_detail *detail_r,
 /* smime_user_enabled - whether the smime plugin is active for the user */
 bool smime_user_enabled(struct mail_user *user);
 
+struct mailbox;
+
 /* ---- internal to lib90_smime_plugin ---- */
 extern struct module *smime_module;
+
+/* the plugin { } settings that govern a mailbox */
+struct smime_settings {
+	const char *config_path;	/* smime_config */
+	enum smime_protect protect;	/* smime_protect_keywords */
+	/* smime_sync_verify_msecs: time per mailbox sync for verifying mail
+	   whose $SMIME keywords did not come from this server */
+	unsigned int sync_verify_msecs;
+};
+
+/* smime-settings.c: the only file that reads Dovecot settings.
+   smime_settings_user - the user's own (plugin { }, userdb, -o) */
+void smime_settings_user(struct mail_user *user, struct smime_settings *set_r);
+/* smime_settings_global - plugin { } of the configuration, without any
+   userdb field (public namespaces) */
+void smime_settings_global(struct mail_user *user,
+			   struct smime_settings *set_r);
+/* smime_settings_owner - the owner of a shared namespace: its userdb
+   fields over the global settings.  The autocreated owner user inherits
+   the accessing user's settings, so they are looked up again. */
+void smime_settings_owner(struct mail_user *owner,
+			  const struct smime_settings *global,
+			  struct smime_settings *set_r);
 
 /* smime-settings.c: the shared verification context of a config file,
    loaded once per process and reloaded when a file changes on disk */
@@ -57,7 +84,9 @@ void smime_storage_hooks_deinit(void);
 /* smime-attribute.c: METADATA /shared/vendor/vendor.smimeguard/policy */
 void smime_attribute_init(void);
 void smime_attribute_deinit(void);
-/* the user's verification context (NULL with *error_r on failure) */
-struct sg_ctx *smime_user_ctx(struct mail_user *user, const char **error_r);
+/* the verification context that governs a mailbox: its owner's
+   settings (a shared mailbox), the global ones (a public namespace), the
+   user's own otherwise.  NULL with *error_r on failure */
+struct sg_ctx *smime_box_ctx(struct mailbox *box, const char **error_r);
 
 #endif

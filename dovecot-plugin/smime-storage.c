@@ -11,14 +11,29 @@
  * The message bytes are never changed, and S/MIME never fails or delays
  * a save: on any error the mail is stored as it came, with a log line.
  *
- * The verdict detail lives in an index extension record ("smime":
- * status, status at delivery, verified-at, reasons; updatable by
- * reverify) plus the signer address in a mail cache field.  The keywords
- * are the authority; the detail is recomputed when it is missing.
+ * The verdict lives in an index extension record ("smime-verdict":
+ * status, status at delivery, verified-at, reasons, and the keywords the
+ * server set), written for every mail the server judged, "none"
+ * included, plus the signer address in a mail cache field.  No record
+ * means "never verified by this server"; a record is never made from
+ * keywords.  The record is the authority for the $SMIME* keywords:
+ *
+ *  - on every mailbox sync, mail new since the last sync (restored
+ *    maildir files, an index rebuild, mail saved by a process without the
+ *    plugin) that carries $SMIME* keywords without a record is verified,
+ *    within smime_sync_verify_msecs; what does not fit loses its $SMIME*
+ *    keywords and gets a "pending" record, verified at a later sync;
+ *  - whenever the keywords of a mail are read (FETCH FLAGS, doveadm),
+ *    $SMIME* keywords that do not match the record are put back to the
+ *    record's, and those of a mail without a record are removed;
+ *  - dsync and other sync saves are verified like any save, and sync
+ *    transactions cannot change the protected keywords.
  *
  * Clients cannot set or clear the $SMIME* keywords (smime_protect_keywords
- * = yes: silently ignored; reject: NO [NOPERM]; no: allowed).  dsync
- * (MAILBOX_TRANSACTION_FLAG_SYNC) passes through untouched.
+ * = yes: silently ignored; reject: NO [NOPERM]; no: allowed, and the
+ * record is then not enforced).  Which settings apply is decided by the
+ * mailbox, not by the accessing user: a shared mailbox follows its
+ * owner's, a public one the global settings (smime-settings.c).
  */
 #include "lib.h"
 #include "array.h"
@@ -36,13 +51,12 @@
 #include "mail-storage-private.h"
 #include "mail-storage-hooks.h"
 #include "index-mail.h"
+#include "mail-namespace.h"
 #include "smime-plugin.h"
 
 #include <time.h>
 
-/* configure: $sysconfdir/smimeguard/smimeguard.conf (Makefile.am) */
-#define SMIME_DEFAULT_CONFIG SG_CONFIG_FILE
-#define SMIME_EXT_NAME "smime"
+#define SMIME_EXT_NAME "smime-verdict"
 #define SMIME_SIGNER_FIELD "smime.signer"
 /* read at most this much of a mail over the size limit (its header) */
 #define SMIME_PREFIX_SIZE (256 * 1024)
@@ -51,11 +65,24 @@
 #define SMIME_USER_CONTEXT(obj) MODULE_CONTEXT(obj, smime_user_module)
 #define SMIME_CONTEXT(obj) MODULE_CONTEXT(obj, smime_storage_module)
 #define SMIME_MAIL_CONTEXT(obj) MODULE_CONTEXT(obj, smime_mail_module)
+/* write the scan marker at least every this many mails */
+#define SMIME_SCAN_MARK_EVERY 64
 
 struct smime_user {
 	union mail_user_module_context module_ctx;
-	const char *config_path;
-	enum smime_protect protect;
+	/* governs the user's own mailboxes (for an autocreated shared
+	   namespace owner: the owner's userdb over the global settings) */
+	struct smime_settings set;
+	/* plugin { } without userdb fields: public namespaces */
+	struct smime_settings global;
+	/* the global ones, protected at least with "yes" */
+	struct smime_settings set_strict;
+};
+
+/* what a sync decided for a mail, until this process's view sees it */
+struct smime_memo {
+	uint32_t uid;
+	unsigned int keywords;
 };
 
 struct smime_mailbox {
@@ -66,19 +93,42 @@ struct smime_mailbox {
 	struct mailbox_transaction_context *capture_t;
 	/* reject mode: a client tried to change a protected keyword */
 	struct mailbox_transaction_context *rejected_t;
+	/* maildir, sdbox, mdbox, mbox: the record is enforced */
+	bool enforce;
+	bool in_scan;
+	/* uids below were scanned by this process */
+	uint32_t scanned_uid, scanned_uid_validity;
+	/* the last scan's decisions: the view does not show them until the
+	   next sync, and a reader in between must not act on the old state */
+	ARRAY(struct smime_memo) memo;
 };
 
-/* the index extension record, one per mail */
+struct smime_mail {
+	union mail_module_context module_ctx;
+	uint32_t checked_seq;	/* the record was enforced for this seq */
+};
+
+/* the index extension record, one per mail the server judged */
 struct smime_record {
 	uint32_t verified_at;
 	uint32_t reasons;
 	uint8_t version;		/* SMIME_RECORD_VERSION */
-	uint8_t status;			/* enum sg_status + 1; 0: none recorded */
+	uint8_t status;			/* enum sg_status + 1; 0: invalid */
 	uint8_t status_at_delivery;	/* likewise */
-	uint8_t flags;			/* SMIME_RECORD_HAS_SIGNER */
+	uint8_t flags;			/* SMIME_RECORD_* */
+	uint8_t keywords;		/* the SG_KW_* bits the server set */
+	uint8_t unused[3];
 };
 #define SMIME_RECORD_HAS_SIGNER 0x01	/* the signer is in the cache field */
-#define SMIME_RECORD_VERSION 1
+/* keywords removed by a sync that ran out of time: verify again */
+#define SMIME_RECORD_PENDING 0x02
+#define SMIME_RECORD_VERSION 2
+
+/* the extension header: how far syncs have scanned the mailbox */
+struct smime_header {
+	uint32_t uid_validity;
+	uint32_t scanned_uid;	/* uids below it were scanned */
+};
 
 /* a verdict in plugin terms (no pointers into freed memory) */
 struct smime_verdict {
@@ -176,16 +226,60 @@ static void smime_merge_keywords(struct mail_save_context *ctx,
 	ctx->data.keywords = merged;
 }
 
+/* smime_bits_of - the protected keywords among keyword indexes */
+static unsigned int smime_bits_of(struct mailbox *box,
+				  const ARRAY_TYPE(keyword_indexes) *idxs)
+{
+	const ARRAY_TYPE(keywords) *names = mail_index_get_keywords(box->index);
+	const unsigned int *idx;
+	unsigned int i, bits = 0;
+
+	array_foreach(idxs, idx) {
+		const char *name;
+
+		if (*idx >= array_count(names))
+			continue;
+		name = array_idx_elem(names, *idx);
+		for (i = 0; i < SG_KW_COUNT; i++) {
+			if (strcasecmp(name, sg_keyword_name(1u << i)) == 0)
+				bits |= 1u << i;
+		}
+	}
+	return bits;
+}
+
+/* smime_mail_bits - the protected keywords a mail has now (in its
+   transaction), read below this plugin's own check */
+static unsigned int smime_mail_bits(struct mail *_mail)
+{
+	struct mail_private *mail = (struct mail_private *)_mail;
+	struct smime_mail *smail = SMIME_MAIL_CONTEXT(mail);
+
+	if (smail == NULL)
+		return smime_bits_of(_mail->box, mail_get_keyword_indexes(_mail));
+	return smime_bits_of(_mail->box,
+			     smail->module_ctx.super.get_keyword_indexes(_mail));
+}
+
 /* smime_set_mail_keywords - make the protected keywords of an existing
-   (or being-saved) mail equal to bits */
+   (or being-saved) mail equal to bits.  The server's verdict is not a
+   user's change: when a plugin below (acl: no "w" right on a shared
+   mailbox) drops the update, it is written to the index directly. */
 static void smime_set_mail_keywords(struct mail *mail, unsigned int bits)
 {
-	const ARRAY_TYPE(keyword_indexes) *cur = mail_get_keyword_indexes(mail);
-	ARRAY_TYPE(keyword_indexes) stale;
+	struct mail_private *pmail = (struct mail_private *)mail;
+	struct smime_mail *smail = SMIME_MAIL_CONTEXT(pmail);
+	const ARRAY_TYPE(keyword_indexes) *cur;
+	ARRAY_TYPE(keyword_indexes) stale, all;
 	struct mail_keywords *kw;
 	unsigned int want_idx[SG_KW_COUNT], n_want = 0, i;
 	const unsigned int *idx;
+	bool saved = smime_internal_update;
 
+	if (smime_mail_bits(mail) == bits)
+		return;
+	cur = smail != NULL ? smail->module_ctx.super.get_keyword_indexes(mail) :
+		mail_get_keyword_indexes(mail);
 	kw = smime_keywords_create(mail->box, bits);
 	for (i = 0; i < kw->count && n_want < SG_KW_COUNT; i++)
 		want_idx[n_want++] = kw->idx[i];
@@ -208,7 +302,24 @@ static void smime_set_mail_keywords(struct mail *mail, unsigned int bits)
 	}
 	if (kw->count > 0)
 		mail_update_keywords(mail, MODIFY_ADD, kw);
-	smime_internal_update = FALSE;
+	smime_internal_update = saved;
+
+	if (smime_mail_bits(mail) != bits && !mail->saving) {
+		/* dropped below us: replace the whole set in the index */
+		cur = smail != NULL ?
+			smail->module_ctx.super.get_keyword_indexes(mail) :
+			mail_get_keyword_indexes(mail);
+		t_array_init(&all, array_count(cur) + SG_KW_COUNT);
+		array_foreach(cur, idx) {
+			if (!smime_is_protected_idx(mail->box, *idx))
+				array_push_back(&all, idx);
+		}
+		for (i = 0; i < n_want; i++)
+			array_push_back(&all, &want_idx[i]);
+		mailbox_keywords_unref(&kw);
+		kw = mailbox_keywords_create_from_indexes(mail->box, &all);
+		index_mail_update_keywords(mail, MODIFY_REPLACE, kw);
+	}
 	mailbox_keywords_unref(&kw);
 }
 
@@ -229,15 +340,40 @@ static const char *reasons_str(uint32_t reasons)
 	return str_len(str) == 0 ? "-" : str_c(str);
 }
 
-struct sg_ctx *smime_user_ctx(struct mail_user *user, const char **error_r)
+/* smime_box_settings - the settings that govern a mailbox: those of its
+   owner, not of the user who happens to access it (NULL: the plugin is
+   not active for the accessing user) */
+static const struct smime_settings *smime_box_settings(struct mailbox *box)
 {
-	struct smime_user *suser = SMIME_USER_CONTEXT(user);
+	struct mail_namespace *ns = mailbox_get_namespace(box);
+	struct mail_user *user = box->storage->user;
+	struct smime_user *suser = SMIME_USER_CONTEXT(user), *owner;
 
-	if (suser == NULL) {
+	if (suser == NULL)
+		return NULL;
+	if (ns->owner == NULL)
+		return &suser->global;		/* public namespace */
+	if (ns->owner == user)
+		return &suser->set;
+	owner = SMIME_USER_CONTEXT(ns->owner);
+	if (owner == NULL) {
+		/* an owner without the plugin's context: never weaker
+		   than the global settings, never unprotected */
+		return suser->global.protect == SMIME_PROTECT_NO ?
+			&suser->set_strict : &suser->global;
+	}
+	return &owner->set;
+}
+
+struct sg_ctx *smime_box_ctx(struct mailbox *box, const char **error_r)
+{
+	const struct smime_settings *set = smime_box_settings(box);
+
+	if (set == NULL) {
 		*error_r = "smime plugin not enabled for this user";
 		return NULL;
 	}
-	return smime_ctx_get(suser->config_path, error_r);
+	return smime_ctx_get(set->config_path, error_r);
 }
 
 /* smime_harvest - keep the certificate of a verified sender in
@@ -280,11 +416,12 @@ static void smime_harvest(struct mail_user *user, struct sg_ctx *ctx,
 
 /* smime_verify_data - run the core over a message (or the prefix of an
    oversized one); logs and emits the smime_verify_finished event */
-static int smime_verify_data(struct mail_user *user, const char *what,
+static int smime_verify_data(struct mailbox *box, const char *what,
 			     const unsigned char *data, size_t size,
 			     uoff_t total_size, struct smime_verdict *v_r)
 {
-	struct smime_user *suser = SMIME_USER_CONTEXT(user);
+	struct mail_user *user = box->storage->user;
+	const struct smime_settings *set = smime_box_settings(box);
 	struct sg_result *res = NULL;
 	struct sg_error err;
 	struct sg_ctx *ctx;
@@ -294,10 +431,10 @@ static int smime_verify_data(struct mail_user *user, const char *what,
 	int ret;
 
 	i_zero(v_r);
-	ctx = smime_user_ctx(user, &error);
+	ctx = smime_box_ctx(box, &error);
 	if (error != NULL) {
 		e_error(user->event, "smime: cannot load the trust store from "
-			"%s: %s%s", suser->config_path, error,
+			"%s: %s%s", set == NULL ? "-" : set->config_path, error,
 			ctx != NULL ? " (still using the previous one)" :
 			" (mail is stored without S/MIME keywords)");
 	}
@@ -362,10 +499,11 @@ static int smime_verify_data(struct mail_user *user, const char *what,
 
 /* smime_verify_stream - read a message (at most max_message_size + 1
    bytes, or a prefix when it is known to be larger) and verify it */
-static int smime_verify_stream(struct mail_user *user, struct istream *input,
+static int smime_verify_stream(struct mailbox *box, struct istream *input,
 			       uoff_t size, const char *what,
 			       struct smime_verdict *v_r)
 {
+	struct mail_user *user = box->storage->user;
 	struct sg_ctx *ctx;
 	const unsigned char *data;
 	const char *error;
@@ -374,7 +512,7 @@ static int smime_verify_stream(struct mail_user *user, struct istream *input,
 	size_t n, limit, max;
 	int ret;
 
-	if ((ctx = smime_user_ctx(user, &error)) == NULL) {
+	if ((ctx = smime_box_ctx(box, &error)) == NULL) {
 		e_error(user->event, "smime: cannot load the trust store: %s "
 			"(mail is stored without S/MIME keywords)", error);
 		return -1;
@@ -403,16 +541,18 @@ static int smime_verify_stream(struct mail_user *user, struct istream *input,
 	total = size != (uoff_t)-1 ? size : buf->used;
 	if (buf->used > max && total < buf->used)
 		total = buf->used;
-	ret = smime_verify_data(user, what, buf->data,
+	ret = smime_verify_data(box, what, buf->data,
 				I_MIN(buf->used, (size_t)total), total, v_r);
 	buffer_free(&buf);
 	return ret;
 }
 
-/* smime_verify_mail - read a mail (bounded) and verify it */
-static int smime_verify_mail(struct mail_user *user, struct mail *mail,
+/* smime_verify_mail - read a mail (bounded) and verify it with the
+   settings of BOX (where the verdict goes: for a copy, the destination) */
+static int smime_verify_mail(struct mailbox *box, struct mail *mail,
 			     const char *what, struct smime_verdict *v_r)
 {
+	struct mail_user *user = box->storage->user;
 	struct istream *input;
 	uoff_t size;
 
@@ -424,14 +564,15 @@ static int smime_verify_mail(struct mail_user *user, struct mail *mail,
 			mailbox_get_last_internal_error(mail->box, NULL));
 		return -1;
 	}
-	return smime_verify_stream(user, input, size, what, v_r);
+	return smime_verify_stream(box, input, size, what, v_r);
 }
 
 /* ---- the detail: index extension record + signer cache field ---- */
 
 static uint32_t smime_ext_id(struct mailbox *box)
 {
-	return mail_index_ext_register(box->index, SMIME_EXT_NAME, 0,
+	return mail_index_ext_register(box->index, SMIME_EXT_NAME,
+				       sizeof(struct smime_header),
 				       sizeof(struct smime_record),
 				       sizeof(uint32_t));
 }
@@ -448,25 +589,37 @@ static unsigned int smime_signer_field(struct mailbox *box)
 	return field.idx;
 }
 
+/* smime_write_record - the server's verdict on a mail, "none" included:
+   without a record a mail counts as never verified, and it is what the
+   keywords are checked against */
 static void smime_write_record(struct mail *mail, const struct smime_verdict *v,
 			       enum sg_status at_delivery)
 {
 	struct smime_record rec;
 
-	/* mail without S/MIME needs no record (X-SMIME is NIL for it, and a
-	   missing record is derived on demand): one index update less per
-	   unsigned delivery */
-	if (v->status == SG_STATUS_NONE && v->reasons == 0 &&
-	    at_delivery == SG_STATUS_NONE)
-		return;
 	i_zero(&rec);
 	rec.version = SMIME_RECORD_VERSION;
 	rec.verified_at = (uint32_t)time(NULL);
 	rec.reasons = v->reasons;
 	rec.status = (uint8_t)(v->status + 1);
 	rec.status_at_delivery = (uint8_t)(at_delivery + 1);
+	rec.keywords = (uint8_t)v->keywords;
 	if (v->signer[0] != '\0')
 		rec.flags |= SMIME_RECORD_HAS_SIGNER;
+	mail_index_update_ext(mail->transaction->itrans, mail->seq,
+			      smime_ext_id(mail->box), &rec, NULL);
+}
+
+/* smime_write_pending - no verdict yet, keywords removed: verify later */
+static void smime_write_pending(struct mail *mail)
+{
+	struct smime_record rec;
+
+	i_zero(&rec);
+	rec.version = SMIME_RECORD_VERSION;
+	rec.status = SG_STATUS_NONE + 1;
+	rec.status_at_delivery = SG_STATUS_NONE + 1;
+	rec.flags = SMIME_RECORD_PENDING;
 	mail_index_update_ext(mail->transaction->itrans, mail->seq,
 			      smime_ext_id(mail->box), &rec, NULL);
 }
@@ -482,7 +635,7 @@ static void smime_write_signer(struct mail *mail, const char *signer)
 				 signer, strlen(signer));
 }
 
-/* smime_read_record - 1 found, 0 none */
+/* smime_read_record - 1 found (maybe pending), 0 none: never verified */
 static int smime_read_record(struct mail *mail, struct smime_record *rec_r)
 {
 	const void *data;
@@ -496,7 +649,8 @@ static int smime_read_record(struct mail *mail, struct smime_record *rec_r)
 	if (rec_r->version != SMIME_RECORD_VERSION || rec_r->status == 0 ||
 	    rec_r->status > SG_STATUS_COUNT ||
 	    rec_r->status_at_delivery == 0 ||
-	    rec_r->status_at_delivery > SG_STATUS_COUNT)
+	    rec_r->status_at_delivery > SG_STATUS_COUNT ||
+	    (rec_r->keywords & ~((1u << SG_KW_COUNT) - 1)) != 0)
 		return 0;
 	return 1;
 }
@@ -511,29 +665,275 @@ static const char *smime_read_signer(struct mail *mail)
 	return t_strndup(buf->data, buf->used);
 }
 
+/* smime_reverify - verify a stored mail, set its keywords and record */
+static int smime_reverify(struct mail *mail, struct smime_verdict *v_r,
+			  enum sg_status *at_delivery_r)
+{
+	struct smime_record old;
+
+	if (smime_verify_mail(mail->box, mail,
+			      t_strdup_printf("uid=%u", mail->uid), v_r) < 0)
+		return -1;
+	*at_delivery_r = smime_read_record(mail, &old) > 0 &&
+		(old.flags & SMIME_RECORD_PENDING) == 0 ?
+		(enum sg_status)(old.status_at_delivery - 1) : v_r->status;
+	smime_set_mail_keywords(mail, v_r->keywords);
+	smime_write_record(mail, v_r, *at_delivery_r);
+	if (smime_read_signer(mail) == NULL)
+		smime_write_signer(mail, v_r->signer);
+	return 0;
+}
+
+/* ---- the record is the authority for the keywords ---- */
+
+static bool smime_enforced(struct mailbox *box)
+{
+	struct smime_mailbox *sbox = SMIME_CONTEXT(box);
+	const struct smime_settings *set;
+
+	if (sbox == NULL || !sbox->enforce)
+		return FALSE;
+	set = smime_box_settings(box);
+	return set != NULL && set->protect != SMIME_PROTECT_NO;
+}
+
+static const struct smime_memo *
+smime_memo_find(struct smime_mailbox *sbox, uint32_t uid)
+{
+	const struct smime_memo *m;
+	unsigned int lo = 0, hi;
+
+	if (!array_is_created(&sbox->memo))
+		return NULL;
+	m = array_get(&sbox->memo, &hi);
+	while (lo < hi) {
+		unsigned int mid = (lo + hi) / 2;
+
+		if (m[mid].uid == uid)
+			return &m[mid];
+		if (m[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static void smime_memo_add(struct smime_mailbox *sbox, uint32_t uid,
+			   unsigned int keywords)
+{
+	struct smime_memo m = { .uid = uid, .keywords = keywords };
+
+	if (!array_is_created(&sbox->memo))
+		i_array_init(&sbox->memo, 32);
+	array_push_back(&sbox->memo, &m);
+}
+
+/* smime_mail_check - before anybody reads the keywords of a stored mail:
+   $SMIME* keywords that the server's record does not vouch for are put
+   back to the record's, or removed when there is no record.  Cheap
+   (index only); verification happens at sync and for FETCH X-SMIME. */
+static void smime_mail_check(struct mail *_mail)
+{
+	struct mail_private *mail = (struct mail_private *)_mail;
+	struct smime_mail *smail = SMIME_MAIL_CONTEXT(mail);
+	struct smime_mailbox *sbox = SMIME_CONTEXT(_mail->box);
+	const struct smime_memo *memo;
+	struct smime_record rec;
+	unsigned int bits, want;
+
+	if (smail == NULL || smime_internal_update || _mail->saving ||
+	    _mail->uid == 0 || smail->checked_seq == _mail->seq ||
+	    !smime_enforced(_mail->box))
+		return;
+	smime_internal_update = TRUE;
+	T_BEGIN {
+		bits = smime_mail_bits(_mail);
+		if ((memo = smime_memo_find(sbox, _mail->uid)) != NULL)
+			want = memo->keywords;
+		else if (smime_read_record(_mail, &rec) > 0)
+			want = rec.keywords;	/* 0 when pending */
+		else
+			want = 0;		/* never verified */
+		if (bits != want) {
+			/* a decision of this process's last scan is no
+			   news; anything else came from outside */
+			if (memo == NULL) {
+				e_warning(_mail->box->event, "smime: uid=%u: "
+					  "$SMIME keywords without a matching "
+					  "verification record of this server "
+					  "were %s", _mail->uid, want == 0 ?
+					  "removed" : "put back to the record's");
+			}
+			smime_set_mail_keywords(_mail, want);
+		}
+	} T_END;
+	smime_internal_update = FALSE;
+	smail->checked_seq = _mail->seq;
+}
+
+/* smime_scan - after a sync: mail new since the last scan whose $SMIME*
+   keywords have no verification record of this server (restored files,
+   an index rebuild, a save by a process without the plugin) is verified
+   within the time budget; the rest loses the keywords and is left
+   pending for the next sync.  Mail without keywords and without record
+   is left alone (it is verified on demand). */
+static void smime_scan(struct mailbox *box)
+{
+	struct smime_mailbox *sbox = SMIME_CONTEXT(box);
+	const struct smime_settings *set = smime_box_settings(box);
+	const struct mail_index_header *hdr;
+	struct smime_header sh;
+	struct mailbox_transaction_context *t;
+	struct mail *mail;
+	const void *data;
+	size_t size;
+	uint32_t ext_id, seq, seq1, seq2, start, first_pending = 0;
+	struct timeval deadline;
+	unsigned int scanned = 0, changed = 0, verified = 0, stripped = 0;
+	bool budget_left = TRUE;
+
+	hdr = mail_index_get_header(box->view);
+	ext_id = smime_ext_id(box);
+	mail_index_get_header_ext(box->view, ext_id, &data, &size);
+	i_zero(&sh);
+	if (data != NULL && size >= sizeof(sh))
+		memcpy(&sh, data, sizeof(sh));
+	if (sh.uid_validity != hdr->uid_validity)
+		sh.scanned_uid = 0;
+	start = sh.scanned_uid;
+	if (sbox->scanned_uid_validity == hdr->uid_validity &&
+	    sbox->scanned_uid > start)
+		start = sbox->scanned_uid;
+	if (start >= hdr->next_uid)
+		return;
+	if (!mail_index_lookup_seq_range(box->view, I_MAX(start, 1), (uint32_t)-1,
+					 &seq1, &seq2)) {
+		sbox->scanned_uid = hdr->next_uid;
+		sbox->scanned_uid_validity = hdr->uid_validity;
+		return;
+	}
+
+	i_gettimeofday(&deadline);
+	timeval_add_msecs(&deadline, set->sync_verify_msecs);
+	t = mailbox_transaction_begin(box, 0, "smime scan");
+	mail = mail_alloc(t, 0, NULL);
+	for (seq = seq1; seq <= seq2; seq++) T_BEGIN {
+		struct smime_record rec;
+		struct smime_verdict v;
+		enum sg_status at_delivery;
+		unsigned int bits;
+		int have;
+
+		mail_set_seq(mail, seq);
+		scanned++;
+		smime_internal_update = TRUE;
+		bits = smime_mail_bits(mail);
+		have = smime_read_record(mail, &rec);
+		smime_internal_update = FALSE;
+		if (have > 0 && (rec.flags & SMIME_RECORD_PENDING) == 0) {
+			/* judged by this server: the record decides */
+			if (rec.keywords != bits) {
+				smime_set_mail_keywords(mail, rec.keywords);
+				smime_memo_add(sbox, mail->uid, rec.keywords);
+				changed++;
+			}
+		} else if (have == 0 && bits == 0) {
+			/* never verified, and nothing to distrust */
+		} else {
+			struct timeval now;
+
+			i_gettimeofday(&now);
+			if (budget_left && timeval_cmp(&now, &deadline) >= 0)
+				budget_left = FALSE;
+			if (budget_left &&
+			    smime_reverify(mail, &v, &at_delivery) == 0) {
+				smime_memo_add(sbox, mail->uid, v.keywords);
+				verified++;
+				changed++;
+			} else {
+				/* a mail that stays pending changes nothing
+				   (no write: idle sessions must not wake each
+				   other up for it) */
+				bool did = FALSE;
+
+				if (bits != 0) {
+					smime_set_mail_keywords(mail, 0);
+					smime_memo_add(sbox, mail->uid, 0);
+					did = TRUE;
+				}
+				if (have == 0) {
+					smime_write_pending(mail);
+					did = TRUE;
+				}
+				if (first_pending == 0)
+					first_pending = mail->uid;
+				if (did) {
+					stripped++;
+					changed++;
+				}
+			}
+		}
+	} T_END;
+	mail_free(&mail);
+
+	sbox->scanned_uid = first_pending != 0 ? first_pending : hdr->next_uid;
+	sbox->scanned_uid_validity = hdr->uid_validity;
+	if (changed > 0 || (scanned >= SMIME_SCAN_MARK_EVERY &&
+			    sh.scanned_uid != sbox->scanned_uid)) {
+		sh.uid_validity = hdr->uid_validity;
+		sh.scanned_uid = sbox->scanned_uid;
+		mail_index_update_header_ext(t->itrans, ext_id, 0,
+					     &sh, sizeof(sh));
+	}
+	if (mailbox_transaction_commit(&t) < 0) {
+		e_error(box->event, "smime: cannot store the verification "
+			"of restored or synced mail: %s",
+			mailbox_get_last_internal_error(box, NULL));
+	}
+	if (verified > 0 || stripped > 0) {
+		e_info(box->event, "smime: %u mails carried $SMIME keywords "
+		       "without a verification record of this server: %u "
+		       "verified, %u left pending (keywords removed)",
+		       verified + stripped, verified, stripped);
+	}
+}
+
+static int smime_sync_deinit(struct mailbox_sync_context *ctx,
+			     struct mailbox_sync_status *status_r)
+{
+	struct mailbox *box = ctx->box;
+	struct smime_mailbox *sbox = SMIME_CONTEXT(box);
+	int ret;
+
+	ret = sbox->module_ctx.super.sync_deinit(ctx, status_r);
+	if (ret < 0 || sbox->in_scan || !smime_enforced(box) ||
+	    (box->flags & MAILBOX_FLAG_SAVEONLY) != 0 || box->deleting ||
+	    box->view == NULL)
+		return ret;
+	/* the view now shows what the last scan committed */
+	if (array_is_created(&sbox->memo))
+		array_clear(&sbox->memo);
+	sbox->in_scan = TRUE;
+	smime_scan(box);
+	sbox->in_scan = FALSE;
+	return ret;
+}
+
 int smime_mail_reverify(struct mail *mail, struct smime_detail *d,
 			const char **error_r)
 {
-	struct mail_user *user = mail->box->storage->user;
 	struct smime_verdict v;
-	struct smime_record old;
 	enum sg_status at_delivery;
 
-	if (SMIME_USER_CONTEXT(user) == NULL) {
+	if (smime_box_settings(mail->box) == NULL) {
 		*error_r = "the smime plugin is not in mail_plugins";
 		return -1;
 	}
-	if (smime_verify_mail(user, mail, t_strdup_printf("uid=%u", mail->uid),
-			      &v) < 0) {
+	if (smime_reverify(mail, &v, &at_delivery) < 0) {
 		*error_r = "verification failed (see the log)";
 		return -1;
 	}
-	at_delivery = smime_read_record(mail, &old) > 0 ?
-		(enum sg_status)(old.status_at_delivery - 1) : v.status;
-	smime_set_mail_keywords(mail, v.keywords);
-	smime_write_record(mail, &v, at_delivery);
-	if (smime_read_signer(mail) == NULL)
-		smime_write_signer(mail, v.signer);
 	d->status = v.status;
 	d->status_at_delivery = at_delivery;
 	d->verified_at = time(NULL);
@@ -548,8 +948,12 @@ int smime_mail_get_detail(struct mail *mail, struct smime_detail *d,
 	struct smime_record rec;
 	const char *signer;
 
-	if (smime_read_record(mail, &rec) == 0) {
-		/* stored before the plugin was enabled, or lost: derive it */
+	/* the keywords the client sees must match what is reported */
+	smime_mail_check(mail);
+	if (smime_read_record(mail, &rec) == 0 ||
+	    (rec.flags & SMIME_RECORD_PENDING) != 0) {
+		/* never verified by this server (stored before the plugin
+		   was enabled, restored, or left pending by a sync) */
 		return smime_mail_reverify(mail, d, error_r);
 	}
 	d->status = (enum sg_status)(rec.status - 1);
@@ -565,7 +969,7 @@ int smime_mail_get_detail(struct mail *mail, struct smime_detail *d,
 		/* the cache was purged: the signer can be recomputed */
 		struct smime_verdict v;
 
-		if (smime_verify_mail(mail->box->storage->user, mail,
+		if (smime_verify_mail(mail->box, mail,
 				      t_strdup_printf("uid=%u", mail->uid), &v) == 0) {
 			smime_write_signer(mail, v.signer);
 			signer = t_strdup(v.signer);
@@ -577,33 +981,37 @@ int smime_mail_get_detail(struct mail *mail, struct smime_detail *d,
 
 /* ---- save and copy ---- */
 
-static bool smime_active(struct mailbox_transaction_context *t,
-			 struct smime_user **suser_r)
+/* smime_active - the settings of a save's mailbox, or NULL when the
+   plugin is not active.  dsync and other sync saves (transaction flag
+   SYNC) are verified like any other: the keywords another server (or a
+   backup) gives a mail are never this server's verdict. */
+static const struct smime_settings *
+smime_active(struct mailbox_transaction_context *t)
 {
-	*suser_r = SMIME_USER_CONTEXT(t->box->storage->user);
-	return *suser_r != NULL &&
-	       (t->flags & MAILBOX_TRANSACTION_FLAG_SYNC) == 0;
+	return smime_box_settings(t->box);
 }
 
 static int smime_copy(struct mail_save_context *ctx, struct mail *mail)
 {
 	struct mailbox *box = ctx->transaction->box;
 	struct smime_mailbox *sbox = SMIME_CONTEXT(box);
-	struct smime_user *suser;
 	struct smime_verdict v;
 	bool have = FALSE;
 	int ret;
 
-	if (!smime_active(ctx->transaction, &suser))
+	if (smime_active(ctx->transaction) == NULL)
 		return sbox->module_ctx.super.copy(ctx, mail);
 	T_BEGIN {
 		const char *what = ctx->saving ? "delivery" :
-			t_strdup_printf("%s to %s", ctx->moving ? "move" : "copy",
+			t_strdup_printf("%s to %s",
+					(ctx->transaction->flags &
+					 MAILBOX_TRANSACTION_FLAG_SYNC) != 0 ?
+					"sync" : ctx->moving ? "move" : "copy",
 					mailbox_get_vname(box));
 
 		/* never trust keywords from the source or from Sieve */
 		(void)smime_strip_keywords(box, &ctx->data.keywords);
-		if (smime_verify_mail(box->storage->user, mail, what, &v) == 0) {
+		if (smime_verify_mail(box, mail, what, &v) == 0) {
 			smime_merge_keywords(ctx, v.keywords);
 			have = TRUE;
 		}
@@ -628,20 +1036,24 @@ static int smime_save_begin(struct mail_save_context *ctx,
 {
 	struct mailbox *box = ctx->transaction->box;
 	struct smime_mailbox *sbox = SMIME_CONTEXT(box);
-	struct smime_user *suser;
+	const struct smime_settings *set;
 	struct istream *cap;
+	bool sync = (ctx->transaction->flags & MAILBOX_TRANSACTION_FLAG_SYNC) != 0;
 	int ret;
 
 	/* copies were handled in smime_copy() */
-	if (!smime_active(ctx->transaction, &suser) || ctx->copying_or_moving)
+	set = smime_active(ctx->transaction);
+	if (set == NULL || ctx->copying_or_moving)
 		return sbox->module_ctx.super.save_begin(ctx, input);
-	if (suser->protect != SMIME_PROTECT_NO) {
+	if (set->protect != SMIME_PROTECT_NO || sync) {
 		bool had;
 
+		/* a synced mail's keywords are another server's verdict:
+		   dropped silently, whatever the protection mode */
 		T_BEGIN {
 			had = smime_strip_keywords(box, &ctx->data.keywords);
 		} T_END;
-		if (had && suser->protect == SMIME_PROTECT_REJECT) {
+		if (had && set->protect == SMIME_PROTECT_REJECT && !sync) {
 			mail_storage_set_error(box->storage, MAIL_ERROR_PERM,
 				"The $SMIME keywords are set by the server; "
 				"clients cannot set them");
@@ -690,7 +1102,7 @@ static int smime_save_finish(struct mail_save_context *ctx)
 		copy = iostream_temp_finish(&sbox->capture, IO_BLOCK_SIZE);
 		T_BEGIN {
 			if (complete && copy->stream_errno == 0 &&
-			    smime_verify_stream(box->storage->user, copy,
+			    smime_verify_stream(box, copy,
 						(uoff_t)-1, "append", &v) == 0) {
 				/* before the backend's save_finish (maildir) */
 				struct mail_keywords *kw =
@@ -739,27 +1151,53 @@ static bool idx_in(const unsigned int *arr, unsigned int count, unsigned int idx
 	return FALSE;
 }
 
+static const char *const *smime_mail_get_keywords(struct mail *_mail)
+{
+	struct mail_private *mail = (struct mail_private *)_mail;
+	struct smime_mail *smail = SMIME_MAIL_CONTEXT(mail);
+
+	smime_mail_check(_mail);
+	return smail->module_ctx.super.get_keywords(_mail);
+}
+
+static const ARRAY_TYPE(keyword_indexes) *
+smime_mail_get_keyword_indexes(struct mail *_mail)
+{
+	struct mail_private *mail = (struct mail_private *)_mail;
+	struct smime_mail *smail = SMIME_MAIL_CONTEXT(mail);
+
+	smime_mail_check(_mail);
+	return smail->module_ctx.super.get_keyword_indexes(_mail);
+}
+
 static void smime_mail_update_keywords(struct mail *_mail,
 				       enum modify_type modify_type,
 				       struct mail_keywords *keywords)
 {
 	struct mail_private *mail = (struct mail_private *)_mail;
-	union mail_module_context *smail = SMIME_MAIL_CONTEXT(mail);
+	struct smime_mail *smail = SMIME_MAIL_CONTEXT(mail);
 	struct mailbox *box = _mail->box;
-	struct smime_user *suser = SMIME_USER_CONTEXT(box->storage->user);
+	const struct smime_settings *set = smime_box_settings(box);
 	struct smime_mailbox *sbox = SMIME_CONTEXT(box);
 	const ARRAY_TYPE(keyword_indexes) *cur_arr;
 	ARRAY_TYPE(keyword_indexes) want;
 	const unsigned int *cur;
 	unsigned int n_cur, i;
-	bool violation = FALSE;
+	bool violation = FALSE, reject;
 
-	if (smime_internal_update || suser == NULL || sbox == NULL ||
-	    suser->protect == SMIME_PROTECT_NO ||
-	    (_mail->transaction->flags & MAILBOX_TRANSACTION_FLAG_SYNC) != 0) {
-		smail->super.update_keywords(_mail, modify_type, keywords);
+	/* the mailbox's settings decide, not the accessing user's: a user
+	   with smime_protect_keywords = no and write access to someone
+	   else's mailbox gets that mailbox's protection.  A sync (dsync)
+	   cannot change the protected keywords either; it is never
+	   rejected, its changes to them are dropped. */
+	if (smime_internal_update || set == NULL || sbox == NULL ||
+	    set->protect == SMIME_PROTECT_NO) {
+		smail->module_ctx.super.update_keywords(_mail, modify_type,
+							keywords);
 		return;
 	}
+	reject = set->protect == SMIME_PROTECT_REJECT &&
+		(_mail->transaction->flags & MAILBOX_TRANSACTION_FLAG_SYNC) == 0;
 	T_BEGIN {
 		cur_arr = mail_get_keyword_indexes(_mail);
 		cur = array_get(cur_arr, &n_cur);
@@ -797,20 +1235,23 @@ static void smime_mail_update_keywords(struct mail *_mail,
 				}
 			}
 		}
-		if (violation && suser->protect == SMIME_PROTECT_REJECT) {
+		if (violation && reject) {
 			sbox->rejected_t = _mail->transaction;
 		} else if (array_count(&want) > 0 || modify_type == MODIFY_REPLACE) {
 			struct mail_keywords *kw =
 				mailbox_keywords_create_from_indexes(box, &want);
 
-			smail->super.update_keywords(_mail, modify_type, kw);
+			smail->module_ctx.super.update_keywords(_mail,
+								modify_type, kw);
 			mailbox_keywords_unref(&kw);
 		}
 		if (violation) {
-			e_debug(box->event, "smime: client change of a $SMIME "
+			e_debug(box->event, "smime: %s change of a $SMIME "
 				"keyword %s (uid=%u)",
-				suser->protect == SMIME_PROTECT_REJECT ?
-				"rejected" : "ignored", _mail->uid);
+				(_mail->transaction->flags &
+				 MAILBOX_TRANSACTION_FLAG_SYNC) != 0 ?
+				"sync" : "client",
+				reject ? "rejected" : "ignored", _mail->uid);
 		}
 	} T_END;
 }
@@ -854,12 +1295,12 @@ static int smime_get_status(struct mailbox *box, enum mailbox_status_items items
 			    struct mailbox_status *status_r)
 {
 	struct smime_mailbox *sbox = SMIME_CONTEXT(box);
-	struct smime_user *suser = SMIME_USER_CONTEXT(box->storage->user);
+	const struct smime_settings *set = smime_box_settings(box);
 
 	if (sbox->module_ctx.super.get_status(box, items, status_r) < 0)
 		return -1;
-	if ((items & STATUS_PERMANENT_FLAGS) != 0 && suser != NULL &&
-	    suser->protect != SMIME_PROTECT_NO)
+	if ((items & STATUS_PERMANENT_FLAGS) != 0 && set != NULL &&
+	    set->protect != SMIME_PROTECT_NO)
 		status_r->permanent_keywords = FALSE;
 	return 0;
 }
@@ -869,6 +1310,8 @@ static void smime_mailbox_free(struct mailbox *box)
 	struct smime_mailbox *sbox = SMIME_CONTEXT(box);
 
 	smime_capture_free(sbox);
+	if (array_is_created(&sbox->memo))
+		array_free(&sbox->memo);
 	sbox->module_ctx.super.free(box);
 }
 
@@ -891,7 +1334,14 @@ static void smime_mailbox_allocated(struct mailbox *box)
 	v->transaction_commit = smime_transaction_commit;
 	v->transaction_rollback = smime_transaction_rollback;
 	v->get_status = smime_get_status;
+	v->sync_deinit = smime_sync_deinit;
 	v->free = smime_mailbox_free;
+	/* where the record can be kept and enforced (not raw, imapc,
+	   pop3c, virtual, shared roots) */
+	sbox->enforce = strcmp(box->storage->name, "maildir") == 0 ||
+		strcmp(box->storage->name, "sdbox") == 0 ||
+		strcmp(box->storage->name, "mdbox") == 0 ||
+		strcmp(box->storage->name, "mbox") == 0;
 	MODULE_CONTEXT_SET(box, smime_storage_module, sbox);
 }
 
@@ -899,41 +1349,37 @@ static void smime_mail_allocated(struct mail *_mail)
 {
 	struct mail_private *mail = (struct mail_private *)_mail;
 	struct mail_vfuncs *v = mail->vlast;
-	union mail_module_context *smail;
+	struct smime_mail *smail;
 
 	if (SMIME_USER_CONTEXT(_mail->box->storage->user) == NULL)
 		return;
-	smail = p_new(mail->pool, union mail_module_context, 1);
-	smail->super = *v;
-	mail->vlast = &smail->super;
+	smail = p_new(mail->pool, struct smime_mail, 1);
+	smail->module_ctx.super = *v;
+	mail->vlast = &smail->module_ctx.super;
 	v->update_keywords = smime_mail_update_keywords;
-	MODULE_CONTEXT_SET_SELF(mail, smime_mail_module, smail);
+	v->get_keywords = smime_mail_get_keywords;
+	v->get_keyword_indexes = smime_mail_get_keyword_indexes;
+	MODULE_CONTEXT_SET(mail, smime_mail_module, smail);
 }
 
 static void smime_mail_user_created(struct mail_user *user)
 {
 	struct mail_user_vfuncs *v = user->vlast;
 	struct smime_user *suser;
-	const char *value;
 
 	suser = p_new(user->pool, struct smime_user, 1);
 	suser->module_ctx.super = *v;
 	user->vlast = &suser->module_ctx.super;
-	value = mail_user_plugin_getenv(user, "smime_config");
-	suser->config_path = p_strdup(user->pool, value != NULL && *value != '\0' ?
-				      value : SMIME_DEFAULT_CONFIG);
-	value = mail_user_plugin_getenv(user, "smime_protect_keywords");
-	if (value == NULL || *value == '\0' || strcmp(value, "yes") == 0)
-		suser->protect = SMIME_PROTECT_YES;
-	else if (strcmp(value, "reject") == 0)
-		suser->protect = SMIME_PROTECT_REJECT;
-	else if (strcmp(value, "no") == 0)
-		suser->protect = SMIME_PROTECT_NO;
-	else {
-		e_error(user->event, "smime: smime_protect_keywords: "
-			"unknown value '%s' (use yes, reject or no); using yes",
-			str_sanitize(value, 40));
-		suser->protect = SMIME_PROTECT_YES;
+	smime_settings_global(user, &suser->global);
+	suser->set_strict = suser->global;
+	if (suser->set_strict.protect == SMIME_PROTECT_NO)
+		suser->set_strict.protect = SMIME_PROTECT_YES;
+	if (user->autocreated && user->creator != NULL) {
+		/* the owner of a shared namespace: created with the
+		   settings of the user who accesses it */
+		smime_settings_owner(user, &suser->global, &suser->set);
+	} else {
+		smime_settings_user(user, &suser->set);
 	}
 	MODULE_CONTEXT_SET(user, smime_user_module, suser);
 }

@@ -15,7 +15,10 @@
  * complete requests; attributes point inside the request buffer and are
  * NUL-terminated; a reply is one line of printable text (a newline in a
  * reply would let a sender inject a second answer into the protocol); the
- * log line has no control characters.
+ * log line has no control characters; a recipient over 254 octets is
+ * refused (501 5.5.4); a recipient that needs encryption needs it, or is
+ * refused, in every spelling Postfix routes to the same place (upper
+ * case, trailing dot, "%", "!", a second "@").
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -143,11 +146,47 @@ static void check_request(const struct pp_request *req)
 	}
 }
 
+/* spellings - a recipient that needs encryption needs it (or is
+   refused) in every spelling Postfix routes to the same place: upper
+   case, a trailing dot, the percent hack, a bang path, a second "@"
+   (issue 10, item 1) */
+static void spellings(const struct sg_policy *pol, const char *sender,
+		      const char *routed)
+{
+	const char *at = strrchr(routed, '@');
+	char v[5][2 * SG_ADDRESS_MAX + 64];
+	struct sg_policy_decision d;
+	const char *code, *enhanced;
+	size_t i;
+
+	if (at == NULL)
+		fail("a routed address without a domain");
+	snprintf(v[0], sizeof(v[0]), "%s.", routed);
+	for (i = 0; routed[i] != '\0' && i + 1 < sizeof(v[1]); i++)
+		v[1][i] = (char)(routed[i] >= 'a' && routed[i] <= 'z' ?
+				 routed[i] - 'a' + 'A' : routed[i]);
+	v[1][i] = '\0';
+	snprintf(v[2], sizeof(v[2]), "%.*s%%%s@example.org", (int)(at - routed),
+		 routed, at + 1);
+	snprintf(v[3], sizeof(v[3]), "%s!%.*s@example.org", at + 1,
+		 (int)(at - routed), routed);
+	snprintf(v[4], sizeof(v[4]), "%s@example.org", routed);
+	for (i = 0; i < 5; i++) {
+		sg_policy_decide(pol, sender, v[i], &d);
+		if (!sg_policy_refusal(&d, &code, &enhanced) &&
+		    (d.requirements & SG_REQ_ENCRYPT) == 0 && !d.exempt)
+			fail("a spelling of an encrypt-required recipient needs nothing");
+	}
+}
+
 static void decide(const struct pp_request *req, const uint8_t *data,
 		   size_t size)
 {
 	struct lookup_ctx lc = { data, size, 0 };
 	struct pd_reply r;
+	const char *rcpt = pp_get(req, "recipient"), *sender = pp_get(req, "sender");
+	const char *state = pp_get(req, "protocol_state");
+	struct sg_policy_decision d;
 	int i;
 
 	for (i = 0; i < N_POLICIES; i++) {
@@ -156,7 +195,18 @@ static void decide(const struct pp_request *req, const uint8_t *data,
 		check_line(r.log, sizeof(r.log), true, "log line");
 		if (r.enforced == false && strcmp(r.action, "DUNNO") != 0)
 			fail("a reply other than DUNNO without a rule");
+		/* never truncated: too long is refused (issue 10, item 2) */
+		if (state != NULL && strcmp(state, "RCPT") == 0 && rcpt != NULL &&
+		    strlen(rcpt) > SG_ADDRESS_MAX &&
+		    strncmp(r.action, "501 5.5.4 ", 10) != 0)
+			fail("an over-long recipient was not refused with 501 5.5.4");
 	}
+	if (rcpt == NULL || rcpt[0] == '\0')
+		return;
+	sg_policy_decide(policies[0], sender != NULL ? sender : "", rcpt, &d);
+	if (d.recipient_status == SG_ADDRESS_OK && d.sender_status == SG_ADDRESS_OK &&
+	    (d.requirements & SG_REQ_ENCRYPT) != 0)
+		spellings(policies[0], sender != NULL ? sender : "", d.recipient);
 }
 
 /* parse_all - every request of the stream, fed in steps of step bytes

@@ -73,7 +73,7 @@ if ! "$FUZZ_DIR/seeds.sh" "$OUT" >"$OUT/logs/seeds.log" 2>&1; then
 fi
 
 # the trust store the seeds were signed under (what exists of it)
-CORPORA=${SG_CORPORA:-$(dirname -- "$(dirname -- "$FUZZ_DIR")")/shared/corpora}
+CORPORA=${SG_CORPORA:-$(dirname -- "$FUZZ_DIR")/tests/data/corpora}
 trust="" inter="" crls=""
 for p in "$OUT/bin/pki/trust" "$OUT/gen-pki/trust" \
 	 "$CORPORA/rfc4134-examples/CarlRSASelf.cer" \

@@ -2,7 +2,7 @@
 # seeds.sh OUTDIR - make the seed corpora of the fuzzers in OUTDIR/seeds
 #
 # Collects, at run time (nothing large is committed):
-#   - the shared corpora (../shared/corpora from the repository, or
+#   - the third-party corpora (tests/data/corpora of the repository, or
 #     $SG_CORPORA): mail (*.eml, *.env) and raw CMS (*.bin);
 #   - the test PKI's messages: tests/gen-pki.sh is run into OUTDIR/gen-pki
 #     (skipped when it fails, e.g. without python3; SG_FUZZ_NO_GENPKI=1
@@ -34,7 +34,7 @@ SRC=$(dirname -- "$FUZZ_DIR")
 mkdir -p -- "$1"
 OUT=$(cd -- "$1" && pwd -P)
 SEEDS=$OUT/seeds
-CORPORA=${SG_CORPORA:-$(dirname -- "$SRC")/shared/corpora}
+CORPORA=${SG_CORPORA:-$SRC/tests/data/corpora}
 
 mkdir -p "$SEEDS/verify" "$SEEDS/mime" "$SEEDS/cms" "$SEEDS/config"
 

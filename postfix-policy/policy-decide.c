@@ -13,13 +13,24 @@
 #include <stdio.h>
 #include <string.h>
 
+/* log_addr - an address for the log: printable, and marked when it had
+   to be shortened (the decision itself always sees the whole address) */
+static void log_addr(char *dst, size_t size, const char *src)
+{
+	pp_printable(dst, size, src);
+	if (strlen(src) >= size && size > 4)
+		strcpy(dst + size - 4, "...");
+}
+
 void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 	       pd_lookup_func *lookup, void *context, struct pd_reply *r)
 {
 	const char *state = pp_get(req, "protocol_state");
 	const char *rcpt_raw = pp_get(req, "recipient");
 	const char *sender_raw = pp_get(req, "sender");
-	char rcpt[320], sender[320], raw_why[256] = "", why[256];
+	struct sg_policy_envelope env;
+	char rcpt[300], sender[300], raw_why[256] = "", why[256], dwhy[256];
+	const char *code, *enhanced;
 	struct sg_policy_decision d;
 	int found;
 
@@ -30,13 +41,33 @@ void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 	if (state == NULL || strcmp(state, "RCPT") != 0 || rcpt_raw == NULL ||
 	    rcpt_raw[0] == '\0')
 		return;
-	pp_printable(rcpt, sizeof(rcpt), rcpt_raw);
-	pp_printable(sender, sizeof(sender), sender_raw == NULL ? "" : sender_raw);
-	sg_policy_decide(pol, sender, rcpt, &d);
-	if (d.internal || d.exempt || (d.requirements & SG_REQ_ENCRYPT) == 0)
+	log_addr(rcpt, sizeof(rcpt), rcpt_raw);
+	log_addr(sender, sizeof(sender), sender_raw == NULL ? "" : sender_raw);
+	memset(&env, 0, sizeof(env));
+	env.sender = sender_raw == NULL ? "" : sender_raw;
+	env.recipient = rcpt_raw;
+	env.client_address = pp_get(req, "client_address");
+	sg_policy_decide_envelope(pol, &env, &d);
+	pp_printable(dwhy, sizeof(dwhy), d.why);
+	if (sg_policy_refusal(&d, &code, &enhanced)) {
+		/* refused whatever the rules say: Postfix might deliver such an
+		   address somewhere this service cannot see */
+		r->enforced = true;
+		r->notable = true;
+		snprintf(r->action, sizeof(r->action), "%s %s %s", code, enhanced,
+			 dwhy);
+		snprintf(r->log, sizeof(r->log), "from=<%s> to=<%s>: %s: refused",
+			 sender, rcpt, dwhy);
 		return;
+	}
+	if (d.internal || d.exempt || (d.requirements & SG_REQ_ENCRYPT) == 0) {
+		snprintf(r->log, sizeof(r->log), "from=<%s> to=<%s>: %s", sender,
+			 rcpt, dwhy);
+		return;
+	}
 	r->enforced = true;
-	found = lookup(context, rcpt, raw_why, sizeof(raw_why));
+	/* the certificate of the address Postfix delivers to */
+	found = lookup(context, d.recipient, raw_why, sizeof(raw_why));
 	/* the reason can quote a certificate or a directory's error text:
 	   one printable line, or a sender could split the reply */
 	raw_why[sizeof(raw_why) - 1] = '\0';
@@ -44,7 +75,7 @@ void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 	if (found > 0) {
 		snprintf(r->log, sizeof(r->log),
 			 "from=<%s> to=<%s>: %s required (%s), certificate known",
-			 sender, rcpt, sg_policy_requirement_name(d.requirements), d.why);
+			 sender, rcpt, sg_policy_requirement_name(d.requirements), dwhy);
 		return;
 	}
 	r->notable = true;	/* from here on: no usable certificate */
@@ -81,7 +112,7 @@ void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 	snprintf(r->log, sizeof(r->log),
 		 "from=<%s> to=<%s>: %s required (%s) but no usable certificate "
 		 "(%s): %s%s", sender, rcpt,
-		 sg_policy_requirement_name(d.requirements), d.why,
+		 sg_policy_requirement_name(d.requirements), dwhy,
 		 why[0] != '\0' ? why : "none found",
 		 d.action == SG_ACTION_MONITOR ? "monitor only, would " : "",
 		 d.action == SG_ACTION_MONITOR ? "reject" : sg_action_name(d.action));

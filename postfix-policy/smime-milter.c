@@ -27,8 +27,30 @@
 /*	for the whole message that names the failing recipients and why
 /*	(enhanced status 5.7.1), or handled by the rule's action: defer
 /*	(4.7.1), hold (Postfix quarantine), monitor (accept and log).
-/*	Mail from the null sender and Auto-Submitted mail are exempt, as are
-/*	policy_exempt_senders and policy_exempt_recipients.
+/*	policy_exempt_senders and policy_exempt_recipients are exempt.  The
+/*	null sender and Auto-Submitted mail are not, unless
+/*	policy_exemptions names them and the SMTP client is in
+/*	policy_exemption_clients (anyone can write MAIL FROM:<> or an
+/*	Auto-Submitted field); Auto-Submitted counts only with one field
+/*	whose value is auto-generated or auto-replied (RFC 3834).
+/*
+/*	Recipients are judged where Postfix routes them: the milter asks
+/*	for the macros {rcpt_addr}, {rcpt_host} and {rcpt_mailer} (also in
+/*	Postfix's default milter_rcpt_macros).  A recipient whose transport
+/*	is one of internal_transports is internal; any other is judged by
+/*	the policy on the address Postfix resolved, routed once more as
+/*	Postfix would ("%", "!", quoted "@", trailing dots, case).  Without
+/*	the macros (non_smtpd_milters: sendmail(1)/pickup) the address as
+/*	given is routed the same way.  An address that cannot be routed
+/*	safely (an address literal, a numeric or missing domain, a source
+/*	route) is refused with 553 5.1.3, one longer than 254 octets with
+/*	501 5.5.4: at RCPT in smtpd(8), else for the whole message.  Past
+/*	1,000 recipients a message is refused (452 4.5.3 at RCPT, or 552
+/*	5.5.3 for the message), never passed unchecked.
+/*
+/*	Mail that an alias expands after the milter saw it (virtual(5),
+/*	aliases(5), .forward) is checked again when it leaves: see the
+/*	after-queue check in conf.d/postfix-master.cf.example.
 /*
 /*	The milter never modifies a message.  Messages larger than 1 MB are
 /*	spooled to an unlinked temporary file, not held in memory.  The
@@ -39,6 +61,7 @@
 /*	Postfix settings (main.cf, or -o in master.cf for submission;
 /*	the Debian package's socket, reachable from a chrooted smtpd):
 /*	    smtpd_milters = unix:smimeguard/milter.sock
+/*	    non_smtpd_milters = unix:smimeguard/milter.sock
 /*	    milter_default_action = tempfail
 /*	tempfail keeps mail queued while the milter is down; accept lets it
 /*	pass unchecked, which defeats the policy.
@@ -76,6 +99,7 @@
 /*--*/
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -94,6 +118,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+
 #include <libmilter/mfapi.h>
 
 #include "smimeguard.h"
@@ -106,11 +132,23 @@
 #define MAX_RCPTS 1000
 #define RELOAD_CHECK_SECS 5
 
+/* one envelope recipient */
+struct rcpt {
+	char *raw;		/* as the client gave it, without <> */
+	char *addr;		/* Postfix's {rcpt_addr}, or NULL */
+	char *mailer;		/* Postfix's {rcpt_mailer}, or NULL */
+};
+
 struct msg {
-	char sender[320];
-	char **rcpts;
+	char client[64];	/* the SMTP client's address, or "" (kept
+				   across messages of one connection) */
+	char *sender;		/* without <>; "" the null sender */
+	struct rcpt *rcpts;
 	size_t n_rcpts;
-	bool auto_submitted;
+	bool too_many;		/* over MAX_RCPTS where RCPT could not
+				   be refused (no {rcpt_mailer}) */
+	unsigned int n_auto_submitted;	/* Auto-Submitted fields */
+	char *auto_submitted;	/* the first one's value */
 	/* the message as headers + CRLF + body */
 	unsigned char *mem;
 	size_t used, size;
@@ -132,15 +170,23 @@ static struct {
 
 static void msg_reset(struct msg *m)
 {
+	char client[sizeof(m->client)];
 	size_t i;
 
-	for (i = 0; i < m->n_rcpts; i++)
-		free(m->rcpts[i]);
+	for (i = 0; i < m->n_rcpts; i++) {
+		free(m->rcpts[i].raw);
+		free(m->rcpts[i].addr);
+		free(m->rcpts[i].mailer);
+	}
 	free(m->rcpts);
+	free(m->sender);
+	free(m->auto_submitted);
 	free(m->mem);
 	if (m->spool_fd >= 0)
 		close(m->spool_fd);
+	memcpy(client, m->client, sizeof(client));
 	memset(m, 0, sizeof(*m));
+	memcpy(m->client, client, sizeof(client));
 	m->spool_fd = -1;
 }
 
@@ -205,17 +251,93 @@ static struct msg *priv(SMFICTX *ctx)
 	return m;
 }
 
-static void strip_brackets(char *dst, size_t size, const char *src)
+/* unbracket - a copy of an envelope address without its <> (the whole
+   address: never truncated); NULL on ENOMEM */
+static char *unbracket(const char *src)
 {
 	size_t len;
 
-	pp_printable(dst, size, src[0] == '<' ? src + 1 : src);
-	len = strlen(dst);
-	if (len > 0 && dst[len - 1] == '>')
-		dst[len - 1] = '\0';
+	if (src[0] == '<')
+		src++;
+	len = strlen(src);
+	if (len > 0 && src[len - 1] == '>')
+		len--;
+	return strndup(src, len);
+}
+
+/* printable_addr - an address for a log line or a reply text */
+static void printable_addr(char *dst, size_t size, const char *src)
+{
+	pp_printable(dst, size, src);
+	if (strlen(src) >= size && size > 4)
+		strcpy(dst + size - 4, "...");
+}
+
+/* reply_escape - the milter reply text is a format string on the MTA
+   side (smfi_setreply(3): a single '%' is dropped, so "<a%b@x>" would
+   name the wrong address): double every '%'; stays within libmilter's
+   reply length limit (980) */
+static void reply_escape(char *dst, size_t size, const char *src)
+{
+	size_t n = 0;
+
+	for (; *src != '\0' && n + 2 < size; src++) {
+		if (*src == '%')
+			dst[n++] = '%';
+		dst[n++] = *src;
+	}
+	dst[n] = '\0';
+}
+
+/* queue_id - Postfix's queue id for log lines */
+static const char *queue_id(SMFICTX *ctx)
+{
+	const char *qid = smfi_getsymval(ctx, (char *)"i");
+
+	return qid != NULL ? qid : "NOQUEUE";
 }
 
 /* ---- callbacks ---- */
+
+/* cb_negotiate - ask Postfix for the macros that say where it routes
+   each recipient (they are in its default milter_rcpt_macros too) */
+static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+			     unsigned long f2, unsigned long f3,
+			     unsigned long *pf0, unsigned long *pf1,
+			     unsigned long *pf2, unsigned long *pf3)
+{
+	(void)f2;
+	(void)f3;
+	*pf0 = f0 & SMFIF_QUARANTINE;
+	if ((f0 & SMFIF_SETSYMLIST) != 0 &&
+	    smfi_setsymlist(ctx, SMFIM_ENVRCPT,
+			    (char *)"{rcpt_addr} {rcpt_host} {rcpt_mailer}") == MI_SUCCESS)
+		*pf0 |= SMFIF_SETSYMLIST;
+	/* every event we have a callback for; nothing else changed */
+	*pf1 = f1 & (SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA);
+	*pf2 = 0;
+	*pf3 = 0;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+{
+	struct msg *m = priv(ctx);
+
+	(void)host;
+	if (m == NULL)
+		return SMFIS_TEMPFAIL;
+	m->client[0] = '\0';
+	if (sa == NULL)
+		return SMFIS_CONTINUE;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr,
+			  m->client, sizeof(m->client));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr,
+			  m->client, sizeof(m->client));
+	return SMFIS_CONTINUE;
+}
 
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 {
@@ -224,29 +346,92 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
 	msg_reset(m);
-	strip_brackets(m->sender, sizeof(m->sender), argv[0]);
+	if ((m->sender = unbracket(argv[0])) == NULL)
+		return SMFIS_TEMPFAIL;
 	return SMFIS_CONTINUE;
+}
+
+/* dup_macro - a copy of a macro's value, NULL when Postfix sent none;
+   -1 on ENOMEM */
+static int dup_macro(SMFICTX *ctx, const char *name, char **value_r)
+{
+	const char *v = smfi_getsymval(ctx, (char *)name);
+
+	*value_r = NULL;
+	if (v == NULL)
+		return 0;
+	return (*value_r = strdup(v)) == NULL ? -1 : 0;
 }
 
 static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 {
 	struct msg *m = priv(ctx);
-	char rcpt[320], **tmp;
+	struct rcpt r, *tmp;
+	struct sg_policy_envelope env;
+	struct sg_policy_decision d;
+	const char *code, *enhanced;
+	char text[300], reply[600];
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
-	if (m->n_rcpts >= MAX_RCPTS)
-		return SMFIS_CONTINUE;	/* Postfix limits recipients itself */
-	strip_brackets(rcpt, sizeof(rcpt), argv[0]);
-	if ((tmp = realloc(m->rcpts, (m->n_rcpts + 1) * sizeof(*tmp))) == NULL ||
-	    (tmp[m->n_rcpts] = strdup(rcpt)) == NULL) {
-		if (tmp != NULL)
-			m->rcpts = tmp;
-		return SMFIS_TEMPFAIL;
+	memset(&r, 0, sizeof(r));
+	if ((r.raw = unbracket(argv[0])) == NULL ||
+	    dup_macro(ctx, "{rcpt_addr}", &r.addr) < 0 ||
+	    dup_macro(ctx, "{rcpt_mailer}", &r.mailer) < 0)
+		goto nomem;
+	if (m->n_rcpts >= MAX_RCPTS) {
+		/* refused, never skipped: an unchecked recipient would get the
+		   message whatever it holds */
+		if (r.mailer != NULL) {
+			smfi_setreply(ctx, (char *)"452", (char *)"4.5.3",
+				      (char *)"too many recipients for the S/MIME "
+				      "policy check; send the rest in another message");
+			free(r.raw);
+			free(r.addr);
+			free(r.mailer);
+			return SMFIS_TEMPFAIL;
+		}
+		/* no {rcpt_mailer}: not smtpd(8) (non_smtpd_milters), where a
+		   recipient cannot be refused; the message is, at its end */
+		m->too_many = true;
+		free(r.raw);
+		free(r.addr);
+		free(r.mailer);
+		return SMFIS_CONTINUE;
 	}
+	if (r.mailer != NULL) {
+		/* smtpd(8): an address the policy cannot route safely is
+		   refused now, for this recipient only */
+		memset(&env, 0, sizeof(env));
+		env.sender = m->sender != NULL ? m->sender : "";
+		env.recipient = r.addr != NULL ? r.addr : r.raw;
+		env.transport = r.mailer;
+		env.client_address = m->client[0] != '\0' ? m->client : NULL;
+		pthread_mutex_lock(&g.lock);
+		sg_policy_decide_envelope(g.cfg.pol, &env, &d);
+		pthread_mutex_unlock(&g.lock);
+		if (sg_policy_refusal(&d, &code, &enhanced)) {
+			pp_printable(text, sizeof(text), d.why);
+			reply_escape(reply, sizeof(reply), text);
+			smfi_setreply(ctx, (char *)code, (char *)enhanced, reply);
+			printable_addr(text, sizeof(text), r.raw);
+			msg_info("%s: to=<%s>: %s: refused", queue_id(ctx), text, d.why);
+			free(r.raw);
+			free(r.addr);
+			free(r.mailer);
+			return SMFIS_REJECT;
+		}
+	}
+	if ((tmp = realloc(m->rcpts, (m->n_rcpts + 1) * sizeof(*tmp))) == NULL)
+		goto nomem;
 	m->rcpts = tmp;
-	m->n_rcpts++;
+	m->rcpts[m->n_rcpts++] = r;
 	return SMFIS_CONTINUE;
+nomem:
+	free(r.raw);
+	free(r.addr);
+	free(r.mailer);
+	return SMFIS_TEMPFAIL;
 }
 
 static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
@@ -255,13 +440,10 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
-	if (strcasecmp(name, "Auto-Submitted") == 0) {
-		const char *v = value + strspn(value, " \t");
-
-		if (strncasecmp(v, "no", 2) != 0 ||
-		    (v[2] != '\0' && v[2] != ' ' && v[2] != ';' && v[2] != '('))
-			m->auto_submitted = true;
-	}
+	if (strcasecmp(name, "Auto-Submitted") == 0 &&
+	    m->n_auto_submitted++ == 0 &&
+	    (m->auto_submitted = strdup(value)) == NULL)
+		return SMFIS_TEMPFAIL;
 	if (msg_append(m, name, strlen(name)) < 0 || msg_append(m, ":", 1) < 0 ||
 	    (value[0] != ' ' && value[0] != '\t' && msg_append(m, " ", 1) < 0) ||
 	    msg_append(m, value, strlen(value)) < 0 || msg_append(m, "\r\n", 2) < 0)
@@ -291,57 +473,65 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
 struct verdict {
 	enum sg_action action;
 	bool violation;
+	const char *code, *enhanced;	/* an address refused: this reply,
+					   whatever the policy action */
 	char failed[700];	/* "<a@x>: reason; <b@y>: reason" */
+	char reasons[200];	/* the policy reason tokens, for the log */
 };
 
 static void add_failure(struct verdict *v, enum sg_action action,
-			const char *rcpt, const char *why)
+			const char *rcpt, const char *violation,
+			const char *why)
 {
 	static const int sev[] = { 3, 2, 1, 0 };
-	size_t len = strlen(v->failed);
+	size_t len = strlen(v->failed), rlen = strlen(v->reasons);
+	char addr[300];
 
 	if (!v->violation || sev[action] > sev[v->action])
 		v->action = action;
 	v->violation = true;
+	printable_addr(addr, sizeof(addr), rcpt);
 	snprintf(v->failed + len, sizeof(v->failed) - len, "%s<%s>: %s",
-		 len > 0 ? "; " : "", rcpt, why);
+		 len > 0 ? "; " : "", addr, why);
+	if (violation != NULL && strstr(v->reasons, violation) == NULL)
+		snprintf(v->reasons + rlen, sizeof(v->reasons) - rlen, "%s%s",
+			 rlen > 0 ? "," : "", violation);
 }
 
-/* check_recipient - does the message satisfy rcpt's rule? */
-static void check_recipient(struct msg *m, const char *rcpt,
+/* check_recipient - does the message satisfy r's rule? */
+static void check_recipient(struct msg *m, const struct rcpt *r,
 			    const struct sg_result *res, struct verdict *v,
 			    bool *tempfail)
 {
+	struct sg_policy_envelope env;
 	struct sg_policy_decision d;
+	const char *code, *enhanced;
 	char why[400];
 
-	switch (sg_policy_check_message(g.cfg.pol, g.cfg.ctx, m->sender, rcpt, res, 0,
-					&d, why, sizeof(why))) {
+	memset(&env, 0, sizeof(env));
+	env.sender = m->sender != NULL ? m->sender : "";
+	/* where Postfix routes it, when it said so */
+	env.recipient = r->addr != NULL ? r->addr : r->raw;
+	env.transport = r->mailer;
+	env.client_address = m->client[0] != '\0' ? m->client : NULL;
+	env.auto_submitted = m->n_auto_submitted == 1 ? m->auto_submitted : NULL;
+	switch (sg_policy_check_message(g.cfg.pol, g.cfg.ctx, &env, res, 0, &d,
+					why, sizeof(why))) {
 	case 1:
 		break;
 	case 0:
-		add_failure(v, d.action, rcpt, why);
+		if (sg_policy_refusal(&d, &code, &enhanced)) {
+			v->code = code;
+			v->enhanced = enhanced;
+			add_failure(v, SG_ACTION_REJECT, r->raw, d.violation, why);
+		} else {
+			add_failure(v, d.action, r->raw, d.violation, why);
+		}
 		break;
 	default:
 		*tempfail = true;
 		break;
 	}
-}
-
-/* reply_escape - the milter reply text is a format string on the MTA
-   side (smfi_setreply(3): a single '%' is dropped, so "<a%b@x>" would
-   name the wrong address): double every '%'; stays within libmilter's
-   reply length limit (980) */
-static void reply_escape(char *dst, size_t size, const char *src)
-{
-	size_t n = 0;
-
-	for (; *src != '\0' && n + 2 < size; src++) {
-		if (*src == '%')
-			dst[n++] = '%';
-		dst[n++] = *src;
-	}
-	dst[n] = '\0';
 }
 
 static sfsistat cb_eom(SMFICTX *ctx)
@@ -353,20 +543,22 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	const unsigned char *data;
 	void *map = NULL;
 	const char *qid;
+	char sender[300];
 	bool tempfail = false;
 	sfsistat ret = SMFIS_CONTINUE;
 	size_t i;
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
-	qid = smfi_getsymval(ctx, "i");
-	if (qid == NULL)
-		qid = "NOQUEUE";
-	if (m->sender[0] == '\0' || m->auto_submitted) {
-		if (g.verbose)
-			msg_info("%s: exempt (%s)", qid, m->sender[0] == '\0' ?
-				 "null sender" : "Auto-Submitted");
-		return SMFIS_CONTINUE;
+	qid = queue_id(ctx);
+	printable_addr(sender, sizeof(sender), m->sender != NULL ? m->sender : "");
+	if (m->too_many) {
+		smfi_setreply(ctx, (char *)"552", (char *)"5.5.3",
+			      (char *)"too many recipients for the S/MIME policy "
+			      "check; send the message to fewer at a time");
+		msg_info("%s: from=<%s>: more than %d recipients: refused", qid,
+			 sender, MAX_RCPTS);
+		return SMFIS_REJECT;
 	}
 	if (m->spool_fd >= 0) {
 		map = mmap(NULL, m->total, PROT_READ, MAP_PRIVATE, m->spool_fd, 0);
@@ -386,7 +578,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		tempfail = true;
 	} else {
 		for (i = 0; i < m->n_rcpts; i++)
-			check_recipient(m, m->rcpts[i], res, &v, &tempfail);
+			check_recipient(m, &m->rcpts[i], res, &v, &tempfail);
 	}
 	pthread_mutex_unlock(&g.lock);
 	if (map != NULL)
@@ -395,38 +587,46 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		smfi_setreply(ctx, "451", "4.7.1",
 			      "S/MIME certificate lookup failed temporarily; try again later");
 		msg_warn("%s: from=<%s>: certificate lookup failed: deferred", qid,
-			 m->sender);
+			 sender);
 		ret = SMFIS_TEMPFAIL;
 	} else if (v.violation) {
 		char text[800], reply[900];
 
 		snprintf(text, sizeof(text), "S/MIME policy: %s", v.failed);
 		reply_escape(reply, sizeof(reply), text);
-		switch (v.action) {
-		case SG_ACTION_REJECT:
-			smfi_setreply(ctx, "550", "5.7.1", reply);
+		if (v.code != NULL) {
+			/* an address that cannot be routed safely */
+			smfi_setreply(ctx, (char *)v.code, (char *)v.enhanced, reply);
 			ret = SMFIS_REJECT;
-			break;
-		case SG_ACTION_DEFER:
-			smfi_setreply(ctx, "450", "4.7.1", reply);
-			ret = SMFIS_TEMPFAIL;
-			break;
-		case SG_ACTION_HOLD:
-			smfi_quarantine(ctx, text);
-			ret = SMFIS_CONTINUE;
-			break;
-		case SG_ACTION_MONITOR:
-			ret = SMFIS_CONTINUE;
-			break;
+			v.action = SG_ACTION_REJECT;
+		} else {
+			switch (v.action) {
+			case SG_ACTION_REJECT:
+				smfi_setreply(ctx, (char *)"550", (char *)"5.7.1", reply);
+				ret = SMFIS_REJECT;
+				break;
+			case SG_ACTION_DEFER:
+				smfi_setreply(ctx, (char *)"450", (char *)"4.7.1", reply);
+				ret = SMFIS_TEMPFAIL;
+				break;
+			case SG_ACTION_HOLD:
+				smfi_quarantine(ctx, text);
+				ret = SMFIS_CONTINUE;
+				break;
+			case SG_ACTION_MONITOR:
+				ret = SMFIS_CONTINUE;
+				break;
+			}
 		}
-		msg_info("%s: from=<%s> status=%s: %s: %s%s", qid, m->sender,
+		msg_info("%s: from=<%s> status=%s reason=%s: %s: %s%s", qid, sender,
 			 res != NULL ? sg_status_name(sg_result_status(res)) : "?",
+			 v.reasons[0] != '\0' ? v.reasons : "?",
 			 v.failed, v.action == SG_ACTION_MONITOR ?
 			 "monitor only, would " : "",
 			 v.action == SG_ACTION_MONITOR ? "reject" :
 			 sg_action_name(v.action));
 	} else if (g.verbose) {
-		msg_info("%s: from=<%s> status=%s: policy satisfied", qid, m->sender,
+		msg_info("%s: from=<%s> status=%s: policy satisfied", qid, sender,
 			 res != NULL ? sg_status_name(sg_result_status(res)) : "?");
 	}
 	sg_result_free(&res);
@@ -484,7 +684,8 @@ int main(int argc, char **argv)
 	struct smfiDesc desc = {
 		.xxfi_name = (char *)"smime-milter",
 		.xxfi_version = SMFI_VERSION,
-		.xxfi_flags = SMFIF_QUARANTINE,
+		.xxfi_flags = SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
+		.xxfi_connect = cb_connect,
 		.xxfi_envfrom = cb_envfrom,
 		.xxfi_envrcpt = cb_envrcpt,
 		.xxfi_header = cb_header,
@@ -493,6 +694,7 @@ int main(int argc, char **argv)
 		.xxfi_eom = cb_eom,
 		.xxfi_abort = cb_abort,
 		.xxfi_close = cb_close,
+		.xxfi_negotiate = cb_negotiate,
 	};
 	const char *conn = NULL, *user = NULL;
 	char milter_conn[300];

@@ -23,6 +23,18 @@
 /*	never a false reject.  Everything else is DUNNO.  The content itself
 /*	is checked at end of data by smime-milter(8).
 /*
+/*	Addresses are judged where Postfix delivers them: the recipient and
+/*	the sender are routed as Postfix's defaults route them (a trailing
+/*	dot, case, quoting, "%", "!" and an "@" inside the local part), the
+/*	rules of every domain on the way apply, and the certificate is
+/*	looked up for the first address outside internal_domains.  An
+/*	address that cannot be routed safely (an address literal, a
+/*	numeric, missing or non-ASCII domain, a source route) is refused
+/*	with 553 5.1.3 (5.1.7 for the sender), one over 254 octets with 501
+/*	5.5.4, whatever the rules say.  The null sender is exempt only when
+/*	policy_exemptions names it and client_address is in
+/*	policy_exemption_clients.
+/*
 /*	With -l the daemon serves many concurrent Postfix connections from
 /*	one event loop; connections are reused as Postfix does.  With -s it
 /*	serves one client on standard input/output, for Postfix spawn(8).

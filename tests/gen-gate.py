@@ -313,6 +313,105 @@ put("enc-epilogue", detached(AL, b"enc epilogue", enveloped_entity(TEXT), ALICE,
                              epilogue=b"Pay invoice 4711 to account EVIL-666.\r\n"),
     "signed/verified", "-", "plaintext in the epilogue beside the ciphertext", "noenc")
 
+# ---- found by an independent attacker (second round) ----
+for i, frm in enumerate([
+        b"=?utf-7?q?alice+AEA-example.org?= <carol@example.org>",
+        b"=?utf-7?b?QWxpY2UgK0FEdy1hbGljZStBRUEtZXhhbXBsZS5vcmcrQUQ0LQ==?= <carol@example.org>",
+        b"=?shift_jis?b?YWxpY2WBl2V4YW1wbGUub3Jn?= <carol@example.org>",
+        b"=?gbk?b?YWxpY2WjwGV4YW1wbGUub3Jn?= <carol@example.org>",
+        b"alice=?utf-8?q?=40?=example.org <carol@example.org>",
+        b"Alice=?utf-8?q?_=3Calice=40example.org=3E?= <carol@example.org>",
+        b"=?windows-1252?q?=8Balice=9B?= <carol@example.org>",
+        b"\xe2\x80\xaeecilA <carol@example.org>",
+        b"Alice \xc2\x85 <carol@example.org>"]):
+    put("from-2-%d" % i, detached(frm, b"from 2 %d" % i, TEXT, CAROL),
+        "signed/failed", "sender-mismatch",
+        "display name readers decode to an address or reorder: " +
+        frm.decode("utf-8", "replace"), "attack")
+put("ok-latin1-name", detached(b"=?iso-8859-1?q?J=F6rg_M=FCller?= <carol@example.org>",
+                               b"ok latin1", TEXT, CAROL),
+    "signed/verified", "-", "ISO-8859-1 encoded display name")
+# the gate's own limits: what lies deeper is not checked, never verified
+inner = (b"Content-Type: multipart/alternative; boundary*=us-ascii''Bz; boundary=\"Az\"\r\n\r\n"
+         b"--Bz\r\n" + EVIL + b"--Bz--\r\n--Az\r\n" + TEXT + b"--Az--\r\n")
+deep = inner
+for lvl in range(34, 0, -1):
+    b = b"Lv%02d" % lvl
+    deep = (b"Content-Type: multipart/mixed; boundary=\"" + b + b"\"\r\n\r\n--" + b +
+            b"\r\n" + deep + b"\r\n--" + b + b"--\r\n")
+put("gate-too-deep", detached(AL, b"gate too deep", deep, ALICE),
+    "signed", "too-complex", "34 nested multiparts around an ambiguous one", "attack")
+wide = b"Content-Type: multipart/mixed; boundary=\"Wd\"\r\n\r\n"
+for i in range(1001):
+    wide += b"--Wd\r\nContent-Type: text/plain\r\n\r\nfiller\r\n"
+wide += b"--Wd\r\n" + inner + b"\r\n--Wd--\r\n"
+put("gate-too-wide", detached(AL, b"gate too wide", wide, ALICE),
+    "signed", "too-complex", "1002 parts, the last one ambiguous", "attack")
+# the signature slot beside real ciphertext holds plaintext
+enc_part = enveloped_entity(TEXT)
+secret = b"CONFIDENTIAL: the merger closes Friday.\r\n"
+for name, sig_part in [
+        ("enc-sigslot-b64", b"Content-Type: application/pkcs7-signature; name=smime.p7s\r\n"
+         b"Content-Transfer-Encoding: base64\r\n\r\n" + b64(secret)),
+        ("enc-sigslot-7bit", b"Content-Type: application/pkcs7-signature; name=smime.p7s\r\n\r\n" + secret),
+        ("enc-sigslot-econtent", sigpart(sign(ALICE, secret, opaque=True)))]:
+    body = (b"--B0\r\n" + enc_part + b"\r\n--B0\r\n" + sig_part + b"\r\n--B0--\r\n")
+    put(name, hdr(AL, name.encode(), b'Content-Type: multipart/signed; protocol='
+                  b'"application/pkcs7-signature"; boundary="B0"\r\n\r\n') + body,
+        "signed/failed", "-", "plaintext in the signature part beside EnvelopedData", "noenc")
+# an encrypted label on plaintext, with a header over the limits
+many = b"".join(b"X-F%05d: a\r\n" % i for i in range(10001))
+put("enc-label-big-header", hdr(AL, b"enc big header", many +
+                                b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\r\n") +
+    secret, "none", "too-complex", "an enveloped-data label on plaintext behind 10,001 header fields", "noenc")
+# bytes inside the ContentInfo after the SignedData
+der = sign(ALICE, TEXT, opaque=True)
+
+
+def tlv_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def parse_tlv(b, i):
+    tag = b[i]
+    ln = b[i + 1]
+    if ln < 0x80:
+        return tag, i + 2, ln
+    k = ln & 0x7f
+    return tag, i + 2 + k, int.from_bytes(b[i + 2:i + 2 + k], "big")
+
+
+_, ci_body, ci_len = parse_tlv(der, 0)
+_, oid_body, oid_len = parse_tlv(der, ci_body)
+ex_at = oid_body + oid_len
+_, ex_body, ex_len = parse_tlv(der, ex_at)
+hidden = b"\x04" + tlv_len(len(secret)) + secret
+ex = b"\xa0" + tlv_len(ex_len + len(hidden)) + der[ex_body:ex_body + ex_len] + hidden
+ci = der[ci_body:ex_at] + ex
+cijunk = b"\x30" + tlv_len(len(ci)) + ci
+put("cms-hidden-in-contentinfo", hdr(AL, b"cms hidden", b"Content-Type: application/pkcs7-mime; "
+                                     b"smime-type=signed-data; name=smime.p7m\r\n"
+                                     b"Content-Transfer-Encoding: base64\r\n\r\n") + b64(cijunk),
+    "signed/failed", "malformed", "an OCTET STRING after the SignedData inside [0]", "attack")
+# OpenSSL reads lines in 1023-byte pieces: a delimiter at offset 1023
+longline = (b"Content-Type: text/plain\r\n\r\n" + b"x" * 1023 + b"--B0\r\n" + b"hello\r\n")
+sig = sign(ALICE, longline)
+msg = hdr(AL, b"long line", b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; '
+          b'boundary="B0"\r\n\r\n') + b"--B0\r\n" + longline + b"\r\n--B0\r\n" + sigpart(sig) + b"\r\n--B0--\r\n"
+put("long-line-1023", msg, "signed/failed", "malformed",
+    "--B0 at offset 1023 of a long line: a delimiter for OpenSSL", "attack")
+# a message/rfc822 root without forwarded=no is a wrapper to clients too
+wrapped = b"Content-Type: message/rfc822\r\n\r\n" + hdr(AL, b"inner", TEXT)
+put("wrapper-no-param", detached(CA, b"wrapper no param", wrapped, CAROL),
+    "signed/failed", "sender-mismatch", "carol signs message/rfc822 (no parameter) from alice", "attack")
+b64multi = (b"Content-Type: multipart/mixed; boundary=\"in2\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+            b64(b"--in2\r\n" + EVIL + b"--in2--\r\n"))
+put("inner-multipart-base64", detached(AL, b"inner multipart base64", b64multi, ALICE),
+    "signed/failed", "malformed", "a base64-encoded multipart in the signed part", "attack")
+
 # ---- weak signatures and keys on the path, not only in the SignerInfo ----
 def ca_sign(csr, ca_dir, out, ext, md="-sha256", days="3650"):
     with open(os.path.join(TMP, "ext.cnf"), "w") as f:

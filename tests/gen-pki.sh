@@ -956,6 +956,67 @@ chk encrypted-aes256gcm ok dec $M/encrypted-aes256gcm.eml
 row $M/encrypted-aes256cbc.eml - encrypted - "EnvelopedData aes-256-cbc to bob (keyword \$SMIMEWeak: CBC)"
 row $M/encrypted-aes256gcm.eml - encrypted - "AuthEnvelopedData aes-256-gcm to bob"
 
+# the cipher floor of the outbound policy (suite-policy.c): content
+# encryption weaker than 128 bits, 3DES, an AuthEnvelopedData that names
+# CBC, and RecipientInfos opened by a password or a shared key.  DES and
+# RC2 need OpenSSL's legacy provider.
+mkdir -p cipher/certs
+cp "$BOB" cipher/certs/bob.pem
+# encm NAME SUBJECT OPENSSL-OPTIONS...: msg/encrypted-NAME.eml to bob
+encm() {
+	local n=$1 subj=$2
+	shift 2
+	openssl cms -encrypt "$@" -in "$TMP/plain-entity" -binary -crlfeol \
+		-out "$TMP/e.enc-$n" "$BOB"
+	crlf "$TMP/e.enc-$n"
+	mail "$M/encrypted-$n.eml" "$TMP/e.enc-$n" "$subj" "$AL"
+}
+LEGACY="-provider legacy -provider default"
+# shellcheck disable=SC2086
+encm des "Encrypted (DES)" -des $LEGACY
+# shellcheck disable=SC2086
+encm rc2-40 "Encrypted (RC2-40)" -rc2-40 $LEGACY
+# shellcheck disable=SC2086
+encm rc2-128 "Encrypted (RC2-128)" -rc2-128 $LEGACY
+encm 3des "Encrypted (3DES)" -des3
+encm aes128cbc "Encrypted (AES-128-CBC)" -aes128
+encm aes128gcm "Encrypted (AES-128-GCM)" -aes-128-gcm
+encm camellia128 "Encrypted (Camellia-128)" -camellia128
+encm pwri "Encrypted to bob and a password" -aes256 -pwri_password "not a secret"
+encm kekri "Encrypted to bob and a shared key" -aes256 \
+	-secretkey 000102030405060708090a0b0c0d0e0f -secretkeyid 0a0b0c
+grep -q 'smime-type=enveloped-data' $M/encrypted-des.eml
+chk encrypted-3des ok dec $M/encrypted-3des.eml
+chk encrypted-pwri ok dec $M/encrypted-pwri.eml
+# AuthEnvelopedData whose algorithm says aes-256-cbc: the GCM OID
+# (2.16.840.1.101.3.4.1.46) patched to CBC (...1.42)
+openssl cms -encrypt -aes-256-gcm -in "$TMP/plain-entity" -binary \
+	-outform DER -out "$TMP/authenv.der" "$BOB"
+python3 - "$TMP/authenv.der" "$TMP/authenv-cbc.der" <<'PY'
+import sys
+d = open(sys.argv[1], "rb").read()
+gcm = bytes.fromhex("060960864801650304012e")
+assert d.count(gcm) == 1, "the GCM OID is not there once"
+open(sys.argv[2], "wb").write(d.replace(gcm, gcm[:-1] + b"\x2a"))
+PY
+{
+	printf 'MIME-Version: 1.0\r\n'
+	printf 'Content-Type: application/pkcs7-mime; smime-type=authEnveloped-data; name=smime.p7m\r\n'
+	printf 'Content-Transfer-Encoding: base64\r\n\r\n'
+	base64 -w 76 "$TMP/authenv-cbc.der"
+} >"$TMP/e.enc-authenv-cbc"
+mail "$M/encrypted-authenv-cbc.eml" "$TMP/e.enc-authenv-cbc" "AuthEnvelopedData, CBC" "$AL"
+row $M/encrypted-des.eml - encrypted weak-algorithm "EnvelopedData des-cbc to bob"
+row $M/encrypted-rc2-40.eml - encrypted weak-algorithm "EnvelopedData rc2-40 to bob"
+row $M/encrypted-rc2-128.eml - encrypted weak-algorithm "EnvelopedData rc2 (128 bits) to bob"
+row $M/encrypted-3des.eml - encrypted weak-algorithm "EnvelopedData des-ede3-cbc to bob"
+row $M/encrypted-aes128cbc.eml - encrypted - "EnvelopedData aes-128-cbc to bob"
+row $M/encrypted-aes128gcm.eml - encrypted - "AuthEnvelopedData aes-128-gcm to bob"
+row $M/encrypted-camellia128.eml - encrypted - "EnvelopedData camellia-128-cbc to bob"
+row $M/encrypted-pwri.eml - encrypted - "EnvelopedData to bob and a password (PWRI)"
+row $M/encrypted-kekri.eml - encrypted - "EnvelopedData to bob and a shared key (KEKRI)"
+row $M/encrypted-authenv-cbc.eml - encrypted - "AuthEnvelopedData naming aes-256-cbc"
+
 # sign then encrypt
 openssl cms -encrypt -aes-256-gcm -in "$TMP/s.alice-d" -binary -crlfeol \
 	-out "$TMP/e.s-e" "$BOB"

@@ -1,4 +1,7 @@
-/* suite-corpora.c - the shared corpora score 100 % on verdicts
+/* suite-corpora.c - the third-party corpora score 100 % on verdicts
+ *
+ * tests/data/corpora (README.md there: sources and licences), or the
+ * directory $SG_CORPORA names.
  *
  * thunderbird-smime/expected-outer-layer.tsv: the server's view (outer
  * layer only, no recipient key, signer address = From), which is
@@ -120,7 +123,7 @@ static void check_result(const char *file, const char *word,
 
 START_TEST(test_corpora_present)
 {
-	ck_assert_msg(n_tb == 87, "thunderbird corpus: %zu rows, want 87 (SG_CORPORA=%s)",
+	ck_assert_msg(n_tb == 87, "thunderbird corpus: %zu rows, want 87 (corpora: %s)",
 		      n_tb, tu_corpora());
 	ck_assert_msg(n_rfc == 19, "rfc4134 corpus: %zu rows, want 19", n_rfc);
 }
@@ -232,7 +235,7 @@ END_TEST
 Suite *make_corpora_suite(void)
 {
 	Suite *s = suite_create("corpora");
-	TCase *tc = tcase_create("shared");
+	TCase *tc = tcase_create("third-party");
 
 	load("thunderbird-smime/expected-outer-layer.tsv", &tb, &n_tb);
 	load("rfc4134-examples/expected.tsv", &rfc, &n_rfc);

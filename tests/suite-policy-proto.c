@@ -166,7 +166,7 @@ static struct sg_policy *make_policy(const char *action)
 static void decide(struct sg_policy *pol, const char *state, const char *sender,
 		   const char *rcpt, struct pd_reply *r)
 {
-	char in[512];
+	char in[1024];
 	size_t consumed;
 	const char *error;
 
@@ -196,8 +196,38 @@ START_TEST(test_decide)
 #undef WANT
 #define WANT "DEFER_IF_PERMIT 4.7.1 "
 	ck_assert_msg(strncmp(r.action, WANT, strlen(WANT)) == 0, "%s", r.action);
+	/* the null sender is not exempt: any client can write MAIL FROM:<> */
 	decide(pol, "RCPT", "", "nocert@ext.example", &r);
-	ck_assert_str_eq(r.action, "DUNNO");	/* bounces are exempt */
+	ck_assert_msg(strncmp(r.action, "550 5.7.1 ", 10) == 0, "%s", r.action);
+	/* spellings Postfix routes to ext.example (issue 10, item 1) */
+	decide(pol, "RCPT", "a@example.org", "nocert@EXT.example.", &r);
+	ck_assert_msg(strncmp(r.action, "550 5.7.1 ", 10) == 0, "%s", r.action);
+	decide(pol, "RCPT", "a@example.org", "nocert%ext.example@example.org", &r);
+	ck_assert_msg(strncmp(r.action, "550 5.7.1 ", 10) == 0, "%s", r.action);
+	decide(pol, "RCPT", "a@example.org", "ext.example!nocert@example.org", &r);
+	ck_assert_msg(strncmp(r.action, "550 5.7.1 ", 10) == 0, "%s", r.action);
+	/* Postfix sends a quoted local part unquoted */
+	decide(pol, "RCPT", "a@example.org", "nocert@ext.example@example.org", &r);
+	ck_assert_msg(strncmp(r.action, "550 5.7.1 ", 10) == 0, "%s", r.action);
+	/* the certificate is looked up for the routed address */
+	decide(pol, "RCPT", "a@example.org", "withcert%ext.example@example.org", &r);
+	ck_assert_str_eq(r.action, "DUNNO");
+	ck_assert(r.enforced);
+	/* what cannot be routed safely is refused, never truncated */
+	decide(pol, "RCPT", "a@example.org", "nocert@[192.0.2.1]", &r);
+	ck_assert_msg(strncmp(r.action, "553 5.1.3 ", 10) == 0, "%s", r.action);
+	decide(pol, "RCPT", "a@example.org", "nocert", &r);
+	ck_assert_msg(strncmp(r.action, "553 5.1.3 ", 10) == 0, "%s", r.action);
+	decide(pol, "RCPT", "a@[192.0.2.1]", "x@ext.example", &r);
+	ck_assert_msg(strncmp(r.action, "553 5.1.7 ", 10) == 0, "%s", r.action);
+	{
+		char long_rcpt[400];
+
+		snprintf(long_rcpt, sizeof(long_rcpt), "nico+%0300d@ext.example", 0);
+		decide(pol, "RCPT", "a@example.org", long_rcpt, &r);
+		ck_assert_msg(strncmp(r.action, "501 5.5.4 ", 10) == 0, "%s", r.action);
+		ck_assert(strchr(r.log, '\n') == NULL);
+	}
 	decide(pol, "DATA", "a@example.org", "nocert@ext.example", &r);
 	ck_assert_str_eq(r.action, "DUNNO");	/* only RCPT */
 	decide(pol, "RCPT", "a@example.org", "x@watch.example", &r);

@@ -129,7 +129,7 @@ fi
 # smimectl doctor says the same before the daemons are restarted
 if [ -n "${SMIMECTL:-}" ]; then
 	chmod o+w "$tmp/policy"
-	"$SMIMECTL" doctor -c "$tmp/sg.conf" >"$tmp/out" 2>&1
+	"$SMIMECTL" doctor --no-postfix -c "$tmp/sg.conf" >"$tmp/out" 2>&1
 	rc=$?
 	chmod o-w "$tmp/policy"
 	if [ "$rc" -eq 1 ] && grep -q "^\[unsafe-permissions\] $tmp/policy is writable" "$tmp/out"; then

@@ -140,28 +140,69 @@ grep -q "no S/MIME certificate is known" "$tmp/out" && pass=$((pass + 1)) || { f
 check "policy: certificate known" 0 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient bob@example.org
 check "policy: plaintext refused" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient bob@example.org --message "$D/msg/plain.eml"
 grep -q "not encrypted" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy plaintext text"; }
-check "policy: null sender exempt" 0 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender "" --recipient nobody@example.org --message "$D/msg/plain.eml"
+# the null sender and Auto-Submitted are exempt only when named, and
+# then only for the named clients (issue 10, item 3)
+check "policy: null sender not exempt" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender "" --recipient bob@example.org --message "$D/msg/plain.eml"
+grep -q "not-encrypted" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy null sender reason"; }
+check "policy: auto-replied not exempt" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient bob@example.org --auto-submitted auto-replied --message "$D/msg/plain.eml"
+{ cat "$tmp/pol.conf"; printf 'policy_exemptions = null-sender, auto-submitted\npolicy_exemption_clients = 192.0.2.0/24\n'; } > "$tmp/pol-ex.conf"
+check "policy: null sender, exempt client" 0 "$SMIMECTL" policy test -c "$tmp/pol-ex.conf" --sender "" --client 192.0.2.7 --recipient bob@example.org --message "$D/msg/plain.eml"
+grep -q "exempt client" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy exempt client text"; }
+check "policy: null sender, other client" 1 "$SMIMECTL" policy test -c "$tmp/pol-ex.conf" --sender "" --client 198.51.100.7 --recipient bob@example.org --message "$D/msg/plain.eml"
+check "policy: null sender, no client" 1 "$SMIMECTL" policy test -c "$tmp/pol-ex.conf" --sender "" --recipient bob@example.org --message "$D/msg/plain.eml"
+check "policy: auto-replied, exempt client" 0 "$SMIMECTL" policy test -c "$tmp/pol-ex.conf" --sender a@internal.example --client 192.0.2.7 --recipient bob@example.org --auto-submitted auto-replied --message "$D/msg/plain.eml"
+check "policy: Auto-Submitted nope" 1 "$SMIMECTL" policy test -c "$tmp/pol-ex.conf" --sender a@internal.example --client 192.0.2.7 --recipient bob@example.org --auto-submitted nope --message "$D/msg/plain.eml"
+{ printf 'Auto-Submitted: auto-generated\r\n'; cat "$D/msg/plain.eml"; } > "$tmp/auto.eml"
+check "policy: Auto-Submitted in the message" 0 "$SMIMECTL" policy test -c "$tmp/pol-ex.conf" --sender a@internal.example --client 192.0.2.7 --recipient bob@example.org --message "$tmp/auto.eml"
+{ printf 'Auto-Submitted: auto-generated\r\nAuto-Submitted: no\r\n'; cat "$D/msg/plain.eml"; } > "$tmp/auto2.eml"
+check "policy: two Auto-Submitted fields" 1 "$SMIMECTL" policy test -c "$tmp/pol-ex.conf" --sender a@internal.example --client 192.0.2.7 --recipient bob@example.org --message "$tmp/auto2.eml"
+# recipients as Postfix routes them (issue 10, items 1 and 2)
+check "policy: percent hack" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient "nobody%example.org@internal.example"
+grep -q "routed to <nobody@example.org>" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy routed text"; }
+check "policy: bang path, trailing dot" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient "EXAMPLE.org.!nobody@internal.example"
+check "policy: quoted @" 0 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient '"bob@example.org"@internal.example'
+grep -q "a usable certificate is known" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy quoted @ lookup"; }
+check "policy: address literal" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient "bob@[192.0.2.1]"
+grep -q "refused: 553 5.1.3" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy literal text"; }
+long=nico+$(printf '%0300d' 0)@example.org
+check "policy: 300-octet address" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --recipient "$long"
+grep -q "refused: 501 5.5.4" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy long text"; }
+# what Postfix says about the route ({rcpt_mailer})
+check "policy: internal transport" 0 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --transport lmtp --recipient nobody@example.org
+grep -q "internal transport lmtp" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy transport text"; }
+check "policy: other transport" 1 "$SMIMECTL" policy test -c "$tmp/pol.conf" --sender a@internal.example --transport smtp --recipient nobody@example.org
+# the cipher floor (issue 10, item 6)
+{ cat "$tmp/pol.conf"; printf 'certificate_maps = dir:%s/cipher/certs\n' "$D"; } > "$tmp/pol-c.conf"
+check "policy: AES-128-CBC" 0 "$SMIMECTL" policy test -c "$tmp/pol-c.conf" --sender a@internal.example --recipient bob@example.org --message "$D/msg/encrypted-aes128cbc.eml"
+for c in des rc2-40 3des; do
+	check "policy: $c refused" 1 "$SMIMECTL" policy test -c "$tmp/pol-c.conf" --sender a@internal.example --recipient bob@example.org --message "$D/msg/encrypted-$c.eml"
+	grep -q "weak-cipher" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy $c reason"; }
+done
+{ cat "$tmp/pol-c.conf"; printf 'allow_3des = yes\n'; } > "$tmp/pol-3des.conf"
+check "policy: 3DES allowed" 0 "$SMIMECTL" policy test -c "$tmp/pol-3des.conf" --sender a@internal.example --recipient bob@example.org --message "$D/msg/encrypted-3des.eml"
+check "policy: password RecipientInfo" 1 "$SMIMECTL" policy test -c "$tmp/pol-c.conf" --sender a@internal.example --recipient bob@example.org --message "$D/msg/encrypted-pwri.eml"
+grep -q "password-recipient.*RecipientInfo 2" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: policy pwri reason"; }
 check "policy: usage" 2 "$SMIMECTL" policy test -c "$tmp/pol.conf" --recipient x@y.example
 
 # doctor: the trust store, CRLs and (dir: map) addresses; LDAP: tests/ldap/
 T="--trust $D/trust --intermediates $D/intermediates --crl $D/crl"
-check "doctor: clean" 0 "$SMIMECTL" doctor $T
+check "doctor: clean" 0 "$SMIMECTL" doctor --no-postfix $T
 grep -q "no problems found" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: doctor clean text"; }
-check "doctor: clean json" 0 "$SMIMECTL" doctor $T --json
+check "doctor: clean json" 0 "$SMIMECTL" doctor --no-postfix $T --json
 python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); assert o == {"clean": True, "findings": [], "errors": []}, o' "$tmp/out" &&
 	pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: doctor clean json"; }
-check "doctor: expired CRL" 1 "$SMIMECTL" doctor $T --crl "$D/crl-stale"
+check "doctor: expired CRL" 1 "$SMIMECTL" doctor --no-postfix $T --crl "$D/crl-stale"
 grep -q "^\[crl-expired\] .*int-rsa-stale.crl.pem" "$tmp/out" && grep -q "^    fix: " "$tmp/out" &&
 	pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: doctor expired CRL text"; }
-check "doctor: CRLs not yet valid" 1 "$SMIMECTL" doctor $T --at @1000000000
+check "doctor: CRLs not yet valid" 1 "$SMIMECTL" doctor --no-postfix $T --at @1000000000
 grep -q "crl-not-yet-valid" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: doctor not-yet-valid"; }
-check "doctor: unreadable trust path" 1 "$SMIMECTL" doctor --trust /nonexistent/trust --crl "$D/crl"
+check "doctor: unreadable trust path" 1 "$SMIMECTL" doctor --no-postfix --trust /nonexistent/trust --crl "$D/crl"
 grep -q "^\[path-unreadable\] trust_anchors: /nonexistent/trust" "$tmp/out" && pass=$((pass + 1)) ||
 	{ fail=$((fail + 1)); echo "FAIL: doctor unreadable text"; }
-check "doctor: hard mode, intermediates without CRL" 1 "$SMIMECTL" doctor --trust "$D/trust" --intermediates "$D/intermediates" --crl "$D/crl-rootonly" --revocation hard --json
+check "doctor: hard mode, intermediates without CRL" 1 "$SMIMECTL" doctor --no-postfix --trust "$D/trust" --intermediates "$D/intermediates" --crl "$D/crl-rootonly" --revocation hard --json
 python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); f=o["findings"]; assert sorted(x["code"] for x in f) == ["crl-missing"] * 2 and all("Mail CA" in x["about"] for x in f), f' "$tmp/out" &&
 	pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: doctor crl-missing"; }
-check "doctor: missing intermediate" 1 "$SMIMECTL" doctor --trust "$D/trust" --crl "$D/crl" --map "dir:$D/certmap" --json bob@example.org ecdh@example.org
+check "doctor: missing intermediate" 1 "$SMIMECTL" doctor --no-postfix --trust "$D/trust" --crl "$D/crl" --map "dir:$D/certmap" --json bob@example.org ecdh@example.org
 python3 -c '
 import json, sys
 o = json.load(open(sys.argv[1]))
@@ -170,11 +211,82 @@ assert {f["address"] for f in m} == {"bob@example.org", "ecdh@example.org"}, m
 assert {f["about"] for f in m} == {"CN=Example Org Mail CA RSA,O=Example Org,C=DE", "CN=Example Org Mail CA ECC,O=Example Org,C=DE"}, m
 assert all(f["fix"].startswith("import the CA certificate of CN=Example Org Mail CA") for f in m), m
 ' "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: doctor missing-issuer json"; }
-check "doctor: address clean" 0 "$SMIMECTL" doctor $T --map "dir:$D/certmap" bob@example.org
-check "doctor: no certificate" 1 "$SMIMECTL" doctor $T --map "dir:$D/certmap" nobody@example.org
-check "doctor: address, unusable context" 2 "$SMIMECTL" doctor --trust /nonexistent/trust --map "dir:$D/certmap" bob@example.org
+check "doctor: address clean" 0 "$SMIMECTL" doctor --no-postfix $T --map "dir:$D/certmap" bob@example.org
+check "doctor: no certificate" 1 "$SMIMECTL" doctor --no-postfix $T --map "dir:$D/certmap" nobody@example.org
+check "doctor: address, unusable context" 2 "$SMIMECTL" doctor --no-postfix --trust /nonexistent/trust --map "dir:$D/certmap" bob@example.org
 check "doctor: help" 0 "$SMIMECTL" help doctor
-check "doctor: usage" 2 "$SMIMECTL" doctor --frobnicate
+check "doctor: usage" 2 "$SMIMECTL" doctor --no-postfix --frobnicate
+
+# doctor and Postfix's settings (issue 10): postconf -c DIR reads a
+# main.cf/master.cf written here
+if command -v postconf >/dev/null 2>&1 || [ -x /usr/sbin/postconf ]; then
+	PATH=$PATH:/usr/sbin
+	pf=$tmp/postfix
+	mkdir -p "$pf"
+	pfgood() {
+		cat > "$pf/main.cf" <<'EOF'
+allow_percent_hack = no
+swap_bangpath = no
+resolve_dequoted_address = no
+smime_milter = unix:/run/smimeguard/milter.sock
+non_smtpd_milters = $smime_milter
+milter_default_action = tempfail
+default_transport = sgcheck:[127.0.0.1]:10026
+EOF
+		cat > "$pf/master.cf" <<'EOF'
+smtp      inet  n       -       y       -       -       smtpd
+submission inet n       -       y       -       -       smtpd
+  -o smtpd_milters=$smime_milter
+sgcheck   unix  -       -       n       -       -       smtp
+127.0.0.1:10026 inet n  -       n       -       -       smtpd
+  -o smtpd_milters=$smime_milter
+  -o receive_override_options=no_address_mappings
+  -o content_filter=smtp:
+EOF
+	}
+	# pfwant NAME CODES: the finding codes of the last --json run, sorted
+	pfwant() {
+		got=$(python3 -c 'import json,sys; print(" ".join(sorted(f["code"] for f in json.load(open(sys.argv[1]))["findings"])))' "$tmp/out" 2>/dev/null)
+		if [ "$got" = "$2" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1: codes '$got', want '$2'"; fi
+	}
+	T="--trust $D/trust --intermediates $D/intermediates --crl $D/crl"
+	pfgood
+	check "doctor postfix: hardened" 0 "$SMIMECTL" doctor $T --postfix-config "$pf"
+	grep -q "no problems found" "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: doctor postfix clean"; }
+	# Postfix's defaults (and a submission service with the milter)
+	printf 'smime_milter = unix:/run/smimeguard/milter.sock\n' > "$pf/main.cf"
+	check "doctor postfix: defaults" 1 "$SMIMECTL" doctor $T --json --postfix-config "$pf"
+	pfwant "doctor postfix: defaults" "postfix-bang-path postfix-dequoted-address postfix-no-after-queue-check postfix-non-smtpd-milters postfix-percent-hack"
+	grep -q 'postconf -e allow_percent_hack=no' "$tmp/out" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: doctor postfix fix text"; }
+	printf 'smtp inet n - y - - smtpd\n' > "$pf/master.cf"
+	check "doctor postfix: no milter anywhere" 1 "$SMIMECTL" doctor $T --json --postfix-config "$pf"
+	pfwant "doctor postfix: no milter anywhere" "postfix-bang-path postfix-dequoted-address postfix-no-after-queue-check postfix-no-milter postfix-non-smtpd-milters postfix-percent-hack"
+	pfgood
+	printf 'milter_default_action = accept\ninternal_mail_filter_classes = bounce\nmilter_rcpt_macros = i {rcpt_addr}\n' >> "$pf/main.cf"
+	check "doctor postfix: accept, bounce, macros" 1 "$SMIMECTL" doctor $T --json --postfix-config "$pf"
+	pfwant "doctor postfix: accept, bounce, macros" "postfix-bounce-filter postfix-milter-accept postfix-milter-macros"
+	pfgood
+	printf '  -o milter_default_action=accept\n' >> "$pf/master.cf"
+	check "doctor postfix: a service that accepts" 1 "$SMIMECTL" doctor $T --json --postfix-config "$pf"
+	pfwant "doctor postfix: a service that accepts" "postfix-milter-accept"
+	# an after-queue check that is not one: no content_filter, another
+	# port, not on loopback
+	pfgood
+	sed -i '/content_filter=smtp:/d' "$pf/master.cf"
+	check "doctor postfix: check without content_filter" 1 "$SMIMECTL" doctor $T --json --postfix-config "$pf"
+	pfwant "doctor postfix: check without content_filter" "postfix-no-after-queue-check"
+	pfgood
+	sed -i 's/10026$/10027/' "$pf/main.cf"
+	check "doctor postfix: check on another port" 1 "$SMIMECTL" doctor $T --json --postfix-config "$pf"
+	pfwant "doctor postfix: check on another port" "postfix-no-after-queue-check"
+	pfgood
+	sed -i 's/^default_transport = .*/default_transport = sgcheck:[192.0.2.1]:10026/' "$pf/main.cf"
+	check "doctor postfix: check not on loopback" 1 "$SMIMECTL" doctor $T --json --postfix-config "$pf"
+	pfwant "doctor postfix: check not on loopback" "postfix-no-after-queue-check"
+	check "doctor postfix: --no-postfix" 0 "$SMIMECTL" doctor $T --no-postfix --postfix-config "$pf"
+	check "doctor postfix: no such directory" 2 "$SMIMECTL" doctor $T --postfix-config "$tmp/nonexistent"
+	grep -q "postconf" "$tmp/err" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: doctor postfix error text"; }
+fi
 # pinned_certificates: a partner's self-signed certificate, no CA
 mkdir -p "$tmp/partners" "$tmp/pinned"
 OPENSSL_CONF=/dev/null openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/partner.key" \

@@ -9,7 +9,8 @@
 
 /* directory of generated test data (env SG_TESTDATA or the build tree) */
 const char *tu_testdata(void);
-/* directory of the shared corpora (env SG_CORPORA) */
+/* directory of the third-party corpora: tests/data/corpora of the source
+ * tree, or $SG_CORPORA */
 const char *tu_corpora(void);
 /* whole file, malloc'd (aborts the test on error) */
 unsigned char *tu_read(const char *path, size_t *len_r);

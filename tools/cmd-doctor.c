@@ -47,6 +47,11 @@ void usage_doctor(FILE *fp)
 "    revocation_check = hard, CAs without a CRL;\n"
 "  - certificate map files that cannot be read; settings no program knows\n"
 "    (a misspelling: \"trsut_anchors\", with \"did you mean\");\n"
+"  - the Postfix settings the outbound policy relies on (read with\n"
+"    postconf): routing tricks left on (allow_percent_hack, swap_bangpath,\n"
+"    resolve_dequoted_address), no milter for smtpd or for sendmail(1)\n"
+"    (non_smtpd_milters), milter_default_action = accept, no after-queue\n"
+"    check for what aliases expand;\n"
 "  - for each ADDRESS: no certificate, no usable one, certificates whose\n"
 "    chain lacks a CA in the trust store (naming it) or whose CA has no\n"
 "    current CRL, and LDAP entries whose userSMIMECertificate and\n"
@@ -63,6 +68,10 @@ void usage_doctor(FILE *fp)
 "      --intermediates PATH untrusted intermediate CAs (repeatable)\n"
 "      --crl PATH           CRL file or directory (repeatable)\n"
 "      --revocation MODE    none | soft | hard\n"
+"      --postfix-config DIR check the Postfix configuration in DIR\n"
+"                           (postconf -c DIR; default: Postfix's own, when\n"
+"                           postconf is installed)\n"
+"      --no-postfix         do not check Postfix's settings\n"
 "      --at TIME            check at TIME: 2026-11-28T10:00:00Z or\n"
 "                           @unix-seconds (default: now)\n"
 "      --json               one JSON object: {\"clean\",\"findings\":[{\"code\",\n"
@@ -220,10 +229,12 @@ static void error(struct doctor *dr, const char *address, const char *msg)
 /* cmd_doctor - smimectl doctor */
 int cmd_doctor(int argc, char **argv)
 {
-	enum { O_JSON = 0x200 };
+	enum { O_JSON = 0x200, O_POSTFIX_CONFIG, O_NO_POSTFIX };
 	static const struct option opts[] = {
 		CTL_STORE_LONGOPTS,
 		{ "json", no_argument, NULL, O_JSON },
+		{ "postfix-config", required_argument, NULL, O_POSTFIX_CONFIG },
+		{ "no-postfix", no_argument, NULL, O_NO_POSTFIX },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -233,6 +244,9 @@ int cmd_doctor(int argc, char **argv)
 	struct sg_config *conf = NULL;
 	struct sg_ctx *ctx = NULL;
 	struct sg_error err;
+	const char *postfix_dir = NULL;
+	bool no_postfix = false;
+	char perr[512];
 	time_t at;
 	int c, i, r, ret = EXIT_SUCCESS;
 
@@ -249,6 +263,12 @@ int cmd_doctor(int argc, char **argv)
 		switch (c) {
 		case O_JSON:
 			dr.json = true;
+			break;
+		case O_POSTFIX_CONFIG:
+			postfix_dir = optarg;
+			break;
+		case O_NO_POSTFIX:
+			no_postfix = true;
 			break;
 		case 'q':
 			dr.quiet = true;
@@ -273,6 +293,14 @@ int cmd_doctor(int argc, char **argv)
 	report_unknown(conf, &dr);
 	if (sg_config_check(conf, at, report, &dr, &err) < 0)
 		goto conf_error;
+	if (!no_postfix) {
+		r = ctl_postfix_check(postfix_dir, report, &dr, perr, sizeof(perr));
+		if (r == -1)
+			error(&dr, "", perr);
+		else if (r == -2 && !dr.quiet)
+			fprintf(stderr, "%s: doctor: Postfix's settings not checked: %s\n",
+				progname, perr);
+	}
 	if (optind < argc) {
 		if (sg_ctx_new(conf, &ctx, &err) < 0) {
 			error(&dr, "", err.msg);

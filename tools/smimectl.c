@@ -16,6 +16,8 @@
 /*
 /*	smimectl crl fetch [options] [url ...]
 /*
+/*	smimectl report [options] [logfile ...]
+/*
 /*	smimectl config [options] [name ...]
 /*
 /*	smimectl help [command]
@@ -55,6 +57,12 @@
 /*	points the trust store names (cmd-crl.c); both check every CRL
 /*	against the trust store and never install an older one.
 /*
+/*	smimectl report reads mail logs (plain or .gz) and the output of
+/*	doveadm smime status and answers the compliance questions: signed
+/*	mail by verdict and reason, failing signers and CAs, outbound
+/*	decisions by rule, refusals by recipient domain, certificates that
+/*	expire soon; as text, --json, or an HTML page (cmd-report.c).
+/*
 /*	smimectl config prints the settings in effect, the defaults (-d)
 /*	or what the file changes (-n), like postconf(1).
 /*
@@ -80,6 +88,9 @@
 /*	crl: 0 every CRL installed or already in effect; 1 some CRL
 /*	rejected, not downloaded, or (import) older than the one in
 /*	effect; 2 usage or configuration error, or a file not writable.
+/*
+/*	report: 0 report written; 2 usage error, an input that cannot be
+/*	read, or an output that cannot be written.
 /*
 /*	config: 0; 1 a name is not a known setting; 2 usage or
 /*	configuration error.
@@ -122,9 +133,12 @@ static void usage_main(FILE *fp)
 "             certificates of addresses, and how to fix it\n"
 "  crl import | crl fetch  install CRLs copied by hand, or download them\n"
 "             from the CAs' distribution points\n"
+"  report     what the mail logs say: signed mail by verdict and reason,\n"
+"             failing signers, outbound decisions by rule, refusals by\n"
+"             domain, certificates expiring soon (text, --json, --html)\n"
 "  config     the settings in effect, the defaults, or what the file\n"
 "             changes (like postconf); unknown settings are reported\n"
-"  help       show this text, or 'smimectl help verify|cert|policy|doctor|crl|config'\n"
+"  help       show this text, or 'smimectl help verify|cert|policy|doctor|crl|report|config'\n"
 "  version    print the version\n");
 }
 
@@ -280,7 +294,10 @@ static void print_text(const struct sg_result *res, const char *file)
 			else if (r->kind == SG_RECIPIENT_SKI)
 				printf("    recipient: ski=%s\n", r->ski);
 			else
-				printf("    recipient: (other kind)\n");
+				printf("    recipient: (%s)\n",
+				       r->info == SG_RI_PWRI ? "a password" :
+				       r->info == SG_RI_KEKRI ? "a shared key (KEK)" :
+				       "other kind");
 		}
 	}
 	printf("  detail: %s\n", sg_result_detail(res));
@@ -745,6 +762,8 @@ int main(int argc, char **argv)
 		return cmd_cert(argc - 1, argv + 1);
 	if (strcmp(argv[1], "crl") == 0)
 		return cmd_crl(argc - 1, argv + 1);
+	if (strcmp(argv[1], "report") == 0)
+		return cmd_report(argc - 1, argv + 1);
 	if (strcmp(argv[1], "config") == 0)
 		return cmd_config(argc - 1, argv + 1);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
@@ -759,6 +778,8 @@ int main(int argc, char **argv)
 			usage_doctor(stdout);
 		else if (argc > 2 && strcmp(argv[2], "crl") == 0)
 			usage_crl(stdout);
+		else if (argc > 2 && strcmp(argv[2], "report") == 0)
+			usage_report(stdout);
 		else if (argc > 2 && strcmp(argv[2], "config") == 0)
 			usage_config(stdout);
 		else

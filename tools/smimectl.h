@@ -8,6 +8,7 @@
 #include <time.h>
 
 struct sg_config;
+struct sg_finding;
 
 #define EXIT_NOTVERIFIED 1
 #define EXIT_USAGE 2
@@ -25,9 +26,28 @@ void usage_policy(FILE *fp);
 int cmd_doctor(int argc, char **argv);
 void usage_doctor(FILE *fp);
 
+/* ---- doctor-postfix.c ---- */
+/* pf_analyze - findings about the Postfix settings in main_text (postconf
+   -x output of the parameters it needs) and ptext (postconf -P -x); the
+   number of findings */
+int pf_analyze(const char *main_text, const char *ptext,
+	       void (*report)(const struct sg_finding *f, void *context),
+	       void *context);
+/* ctl_postfix_check - run postconf (-c config_dir unless NULL) and
+   pf_analyze() it; the number of findings (0 also without postconf when
+   config_dir is NULL); -1 with err filled; -2 (config_dir NULL) postconf
+   cannot read Postfix's own configuration, err says why */
+int ctl_postfix_check(const char *config_dir,
+		      void (*report)(const struct sg_finding *f, void *context),
+		      void *context, char *err, size_t err_size);
+
 /* cmd_crl - smimectl crl import | fetch (cmd-crl.c) */
 int cmd_crl(int argc, char **argv);
 void usage_crl(FILE *fp);
+
+/* cmd_report - smimectl report (cmd-report.c) */
+int cmd_report(int argc, char **argv);
+void usage_report(FILE *fp);
 
 /* cmd_config - smimectl config (cmd-config.c) */
 int cmd_config(int argc, char **argv);

@@ -631,7 +631,7 @@ userPassword: {pw}
     srv.start()
 
     # ---- doctor ----
-    rc, out, err, _ = run("doctor", "-c", c, "--json", "bob@example.org",
+    rc, out, err, _ = run("doctor", "--no-postfix", "-c", c, "--json", "bob@example.org",
                           "dave@example.org", "alice@example.org")
     try:
         j = json.loads(out)
@@ -651,7 +651,7 @@ userPassword: {pw}
         check("doctor JSON fields", list(j.keys()) == ["clean", "findings", "errors"]
               and list(f.keys()) == ["code", "address", "about", "text", "fix"]
               and j["clean"] is False, j)
-    rc, out, err, _ = run("doctor", "-c", c, "dave@example.org",
+    rc, out, err, _ = run("doctor", "--no-postfix", "-c", c, "dave@example.org",
                           "alice@example.org", "frank@example.org")
     check("doctor: same certificate in both attributes is clean (exit 0)",
           rc == 0 and "no problems found" in out, (rc, out, err))
@@ -659,7 +659,7 @@ userPassword: {pw}
                "trust_anchors = %s/trust\ncrl_dirs = %s/crl\n"
                "certificate_maps = ldap:%s\n" % (D, D, os.path.join(tmp, "main.cf")),
                0o644)
-    rc, out, err, _ = run("doctor", "-c", ci, "--json", "alice@example.org")
+    rc, out, err, _ = run("doctor", "--no-postfix", "-c", ci, "--json", "alice@example.org")
     j = json.loads(out) if out.strip() else {}
     miss = [f for f in j.get("findings", []) if f["code"] == "missing-issuer"]
     check("doctor: missing intermediate named (exit 1)",
@@ -667,17 +667,17 @@ userPassword: {pw}
           and miss[0]["about"] == "CN=Example Org Mail CA RSA,O=Example Org,C=DE"
           and "import the CA certificate of CN=Example Org Mail CA RSA"
           in miss[0]["fix"], (rc, out, err))
-    rc, out, err, _ = run("doctor", "-c", c, "--crl", D + "/crl-stale")
+    rc, out, err, _ = run("doctor", "--no-postfix", "-c", c, "--crl", D + "/crl-stale")
     check("doctor: expired CRL (exit 1)",
           rc == 1 and "[crl-expired]" in out and "int-rsa-stale.crl.pem" in out
           and "fix:" in out, (rc, out, err))
-    rc, out, err, _ = run("doctor", "-c", c)
+    rc, out, err, _ = run("doctor", "--no-postfix", "-c", c)
     check("doctor without addresses: clean configuration (exit 0)",
           rc == 0, (rc, out, err))
-    rc, out, err, _ = run("doctor", "-c", cdown, "bob@example.org")
+    rc, out, err, _ = run("doctor", "--no-postfix", "-c", cdown, "bob@example.org")
     check("doctor: a map that does not answer is an error (exit 2)",
           rc == 2 and "no LDAP server answered" in err, (rc, out, err))
-    rc, out, err, _ = run("doctor", "-c", c, "nobody@example.org")
+    rc, out, err, _ = run("doctor", "--no-postfix", "-c", c, "nobody@example.org")
     check("doctor: no certificate (exit 1)",
           rc == 1 and "[no-certificate]" in out, (rc, out, err))
 
