@@ -3,19 +3,23 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct sg_config_entry {
 	char *name;
 	char *value;
+	unsigned int line;		/* in path; 0: not read from a file */
 };
 
 struct sg_config {
 	struct sg_config_entry *entries;
 	size_t n, size;
 	struct sg_buf expanded;		/* result of the last sg_config_get */
+	char *path;			/* the file read last */
 };
 
 /* K_UINT: 1..1000000; K_COUNT: 0..1000000; K_SIZE: bytes, 1.. */
@@ -112,6 +116,7 @@ void sg_config_free(struct sg_config **confp)
 	}
 	free(conf->entries);
 	sg_buf_free(&conf->expanded);
+	free(conf->path);
 	free(conf);
 	*confp = NULL;
 }
@@ -334,6 +339,18 @@ static char *trim(char *s)
 	return s;
 }
 
+/* set_line - remember where a setting was read (unknown-setting warnings) */
+static void set_line(struct sg_config *conf, const char *name,
+		     unsigned int lineno)
+{
+	size_t i;
+
+	for (i = 0; i < conf->n; i++) {
+		if (strcmp(conf->entries[i].name, name) == 0)
+			conf->entries[i].line = lineno;
+	}
+}
+
 /* apply_line - one logical "name = value" line */
 static int apply_line(struct sg_config *conf, const char *path,
 		      unsigned int lineno, char *line, struct sg_error *err_r)
@@ -358,6 +375,7 @@ static int apply_line(struct sg_config *conf, const char *path,
 			     lineno, err.msg);
 		return -1;
 	}
+	set_line(conf, name, lineno);
 	return 0;
 }
 
@@ -376,6 +394,8 @@ int sg_config_read(struct sg_config *conf, const char *path,
 			     strerror(errno));
 		return -1;
 	}
+	free(conf->path);
+	conf->path = strdup(path);	/* NULL: warnings name no file */
 	while (ret == 0 && fgets(line, sizeof(line), fp) != NULL) {
 		size_t len = strlen(line);
 
@@ -442,4 +462,179 @@ bool sg_list_next(const char **cursor, const char **item_r, size_t *len_r)
 	*item_r = p;
 	*cursor = p + *len_r;
 	return *len_r > 0;
+}
+
+/* ---- unknown settings ("did you mean") --------------------------------- */
+
+/* refers_to - does value hold $name or ${name} */
+static bool refers_to(const char *value, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p;
+
+	for (p = strchr(value, '$'); p != NULL; p = strchr(p + 1, '$')) {
+		if (p[1] == '$') {
+			p++;		/* "$$" is a literal '$' */
+			continue;
+		}
+		if (p[1] == '{' && strncmp(p + 2, name, len) == 0 &&
+		    p[2 + len] == '}')
+			return true;
+		if (strncmp(p + 1, name, len) == 0 &&
+		    !isalnum((unsigned char)p[1 + len]) && p[1 + len] != '_')
+			return true;
+	}
+	return false;
+}
+
+#define NAME_DIST_MAX 64
+
+/* name_distance - optimal string alignment distance (insertions,
+   deletions, substitutions, adjacent transpositions), case-insensitive;
+   names longer than NAME_DIST_MAX are never close */
+static unsigned int name_distance(const char *a, const char *b)
+{
+	unsigned int d[NAME_DIST_MAX + 1][NAME_DIST_MAX + 1];
+	size_t la = strlen(a), lb = strlen(b), i, j;
+
+	if (la > NAME_DIST_MAX || lb > NAME_DIST_MAX)
+		return UINT_MAX;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			unsigned int cost = tolower((unsigned char)a[i - 1]) !=
+				tolower((unsigned char)b[j - 1]);
+			unsigned int v = d[i - 1][j] + 1;
+
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 &&
+			    tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 2]) &&
+			    tolower((unsigned char)a[i - 2]) == tolower((unsigned char)b[j - 1]) &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	}
+	return d[la][lb];
+}
+
+/* closest_name - the known setting closest to name, or NULL when none is
+   close enough to be a likely misspelling */
+static const char *closest_name(const char *name)
+{
+	const char *best = NULL;
+	unsigned int best_d = UINT_MAX, d, max;
+	size_t i, len = strlen(name);
+
+	/* one edit for short names, two from 6 characters, three from 12 */
+	max = len < 6 ? 1 : len < 12 ? 2 : 3;
+	for (i = 0; i < SG_ARRAY_SIZE(core_defs); i++) {
+		d = name_distance(name, core_defs[i].name);
+		if (d < best_d) {
+			best_d = d;
+			best = core_defs[i].name;
+		}
+	}
+	if (best_d <= max)
+		return best;
+	/* "crl_fetch_url", "max_size": a known name starting with it */
+	for (i = 0; len >= 5 && i < SG_ARRAY_SIZE(core_defs); i++) {
+		if (strncasecmp(core_defs[i].name, name, len) == 0)
+			return core_defs[i].name;
+	}
+	return NULL;
+}
+
+bool sg_config_next_unknown(struct sg_config *conf, size_t *iter,
+			    struct sg_error *warn_r)
+{
+	const struct sg_config_entry *e;
+	const char *suggest;
+	char where[200];
+	size_t i;
+
+	sg_assert(conf != NULL && iter != NULL && warn_r != NULL);
+	for (; *iter < conf->n; (*iter)++) {
+		e = &conf->entries[*iter];
+		if (core_def(e->name) != NULL)
+			continue;
+		for (i = 0; i < conf->n; i++) {
+			if (refers_to(conf->entries[i].value, e->name))
+				break;
+		}
+		if (i < conf->n)
+			continue;	/* $config_dir and the like */
+		if (conf->path != NULL && e->line > 0)
+			snprintf(where, sizeof(where), "%.160s, line %u: ",
+				 conf->path, e->line);
+		else
+			where[0] = '\0';
+		/* names are letters, digits, '_' and '-' (valid_name) */
+		suggest = closest_name(e->name);
+		if (suggest != NULL)
+			sg_error_set(warn_r, SG_ERR_CONFIG,
+				     "%sunknown setting %.64s (did you mean %s?)",
+				     where, e->name, suggest);
+		else
+			sg_error_set(warn_r, SG_ERR_CONFIG,
+				     "%sunknown setting %.64s (ignored)", where,
+				     e->name);
+		(*iter)++;
+		return true;
+	}
+	return false;
+}
+
+bool sg_config_setting_at(size_t index, struct sg_config_setting *setting_r)
+{
+	const struct sg_conf_def *def;
+
+	sg_assert(setting_r != NULL);
+	if (index >= SG_ARRAY_SIZE(core_defs))
+		return false;
+	def = &core_defs[index];
+	setting_r->name = def->name;
+	setting_r->default_value = def->def;
+	switch (def->kind) {
+	case K_BOOL:
+		setting_r->syntax = "yes | no";
+		break;
+	case K_SIZE:
+		setting_r->syntax = "bytes";
+		break;
+	case K_UINT:
+		setting_r->syntax = "number, 1 to 1000000";
+		break;
+	case K_COUNT:
+		setting_r->syntax = "number, 0 to 1000000";
+		break;
+	case K_ENUM:
+		setting_r->syntax = def->choices;
+		break;
+	case K_MAPS:
+		setting_r->syntax = "list of TYPE:NAME maps";
+		break;
+	case K_ANY:
+	default:
+		setting_r->syntax = "text";
+		break;
+	}
+	return true;
+}
+
+bool sg_config_entry_at(const struct sg_config *conf, size_t index,
+			const char **name_r, const char **value_r)
+{
+	sg_assert(conf != NULL && name_r != NULL && value_r != NULL);
+	if (index >= conf->n)
+		return false;
+	*name_r = conf->entries[index].name;
+	*value_r = conf->entries[index].value;
+	return true;
 }

@@ -194,6 +194,40 @@ SG_API int sg_config_set(struct sg_config *conf, const char *name,
  */
 SG_API const char *sg_config_get(struct sg_config *conf, const char *name);
 
+/*
+ * sg_config_next_unknown - the next setting read that no smimeguard
+ * program knows and no other setting refers to as $name or ${name}
+ * (a misspelling such as "trsut_anchors" or "crl_dir"), like Postfix's
+ * "unused parameter" warning.  Start with *iter = 0; each call that
+ * returns true fills warn_r->msg with "FILE, line N: unknown setting
+ * NAME (did you mean OTHER?)" (the suggestion when a known name is
+ * close) and advances *iter.  The caller logs it and goes on: an
+ * unknown setting is a warning, not an error.
+ */
+SG_API bool sg_config_next_unknown(struct sg_config *conf, size_t *iter,
+				   struct sg_error *warn_r);
+
+/* one setting of the table every program reads (smimectl config -d,
+   smimeguard.conf(5)) */
+struct sg_config_setting {
+	const char *name;
+	const char *default_value;	/* "" when empty */
+	const char *syntax;		/* e.g. "yes | no", "bytes", "none | soft | hard" */
+};
+/*
+ * sg_config_entry_at - the index-th setting conf holds (from 0), in the
+ * order first set, with its raw value ($references not expanded); false
+ * past the end.  The strings are valid until conf changes.
+ */
+SG_API bool sg_config_entry_at(const struct sg_config *conf, size_t index,
+			       const char **name_r, const char **value_r);
+/*
+ * sg_config_setting_at - the index-th setting of the table (from 0), in
+ * the table's order; false past the end
+ */
+SG_API bool sg_config_setting_at(size_t index,
+				 struct sg_config_setting *setting_r);
+
 #define SG_STAMP_SIZE 32
 /*
  * sg_config_stamp - a digest of what conf reads from disk: config_path

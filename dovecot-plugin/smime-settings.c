@@ -23,7 +23,8 @@
 #include "mail-user.h"
 #include "smime-plugin.h"
 
-#define SMIME_DEFAULT_CONFIG "/etc/smimeguard/smimeguard.conf"
+/* configure: $sysconfdir/smimeguard/smimeguard.conf (Makefile.am) */
+#define SMIME_DEFAULT_CONFIG SG_CONFIG_FILE
 #define SMIME_DEFAULT_SYNC_VERIFY_MSECS 1000
 #define SMIME_MAX_SYNC_VERIFY_MSECS 600000
 
@@ -259,6 +260,7 @@ static int load(const char *config_path, struct sg_ctx **ctx_r,
 {
 	struct sg_config *conf;
 	struct sg_error err;
+	size_t iter = 0;
 	int ret;
 
 	if (sg_config_new(&conf) < 0) {
@@ -270,6 +272,10 @@ static int load(const char *config_path, struct sg_ctx **ctx_r,
 		sg_config_free(&conf);
 		return -1;
 	}
+	/* once per (re)load of the file: a misspelt setting is ignored
+	   otherwise, silently (like postconf's "unused parameter") */
+	while (sg_config_next_unknown(conf, &iter, &err))
+		i_warning("smime: %s", err.msg);
 	ret = sg_ctx_new(conf, ctx_r, &err);
 	sg_config_free(&conf);
 	if (ret < 0)

@@ -67,6 +67,23 @@ void msg_fatal(const char *fmt, ...)
 	exit(1);
 }
 
+int dm_check_config(const char *name, const char *path)
+{
+	struct dm_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	dm_log_init(name, true);
+	if (sg_init() < 0) {
+		msg_warn("cannot initialise the crypto libraries");
+		return 1;
+	}
+	if (dm_config_load(path, &cfg) < 0)
+		return 1;
+	msg_info("configuration %s is valid", path);
+	dm_config_free(&cfg);
+	return 0;
+}
+
 void dm_config_free(struct dm_config *cfg)
 {
 	sg_policy_free(&cfg->pol);
@@ -79,14 +96,22 @@ int dm_config_load(const char *path, struct dm_config *cfg)
 {
 	struct dm_config n;
 	struct sg_error err;
+	size_t iter;
 
 	memset(&n, 0, sizeof(n));
 	if (sg_config_new(&n.conf) < 0) {
 		msg_warn("out of memory");
 		return -1;
 	}
-	if (sg_config_read(n.conf, path, &err) < 0 ||
-	    sg_config_check_modes(n.conf, path, &err) < 0 ||
+	if (sg_config_read(n.conf, path, &err) < 0) {
+		msg_warn("configuration %s: %s", path, err.msg);
+		dm_config_free(&n);
+		return -1;
+	}
+	/* before the checks: a misspelt name may be why one fails */
+	for (iter = 0; sg_config_next_unknown(n.conf, &iter, &err);)
+		msg_warn("%s", err.msg);
+	if (sg_config_check_modes(n.conf, path, &err) < 0 ||
 	    sg_ctx_new(n.conf, &n.ctx, &err) < 0 ||
 	    sg_policy_new(n.conf, &n.pol, &err) < 0 ||
 	    pd_check_config(n.conf, &err) < 0) {

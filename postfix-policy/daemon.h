@@ -34,6 +34,11 @@ struct dm_config {
 int dm_config_load(const char *path, struct dm_config *cfg);
 void dm_config_free(struct dm_config *cfg);
 
+/* dm_check_config - "-n": load path as the daemon would at start,
+   with messages (unknown settings too) on standard error; the exit
+   status: 0 valid, 1 not (like opendkim -n) */
+int dm_check_config(const char *name, const char *path);
+
 /* dm_config_reload_if_changed - at most every `interval` seconds, reload
    when smimeguard.conf or a file it names (trust anchors, CRLs, policy
    maps) changed on disk; a failed reload keeps the old configuration */

@@ -6,6 +6,10 @@
 /* SYNOPSIS
 /*	smime-milter [-c config] -l unix:/path[:mode[:group]] | -l inet:port@host
 /*		[-u user] [-e] [-v]
+/*
+/*	smime-milter [-c config] -n
+/*
+/*	smime-milter -h | -V
 /* DESCRIPTION
 /*	smime-milter checks outgoing mail at end of data.  For every
 /*	external recipient whose rule in smimeguard.conf requires
@@ -54,9 +58,10 @@
 /*	CRL or policy map file it names, changes on disk (checked at most
 /*	every 5 seconds).
 /*
-/*	Postfix settings (main.cf):
-/*	    smtpd_milters = unix:/run/smimeguard/milter.sock
-/*	    non_smtpd_milters = unix:/run/smimeguard/milter.sock
+/*	Postfix settings (main.cf, or -o in master.cf for submission;
+/*	the Debian package's socket, reachable from a chrooted smtpd):
+/*	    smtpd_milters = unix:smimeguard/milter.sock
+/*	    non_smtpd_milters = unix:smimeguard/milter.sock
 /*	    milter_default_action = tempfail
 /*	tempfail keeps mail queued while the milter is down; accept lets it
 /*	pass unchecked, which defeats the policy.
@@ -71,19 +76,33 @@
 /*	-u user		drop privileges to user after opening the socket
 /*	-e		log to standard error instead of syslog
 /*	-v		verbose logging
+/*	-n		check the configuration and the files it names,
+/*			report problems and unknown settings on standard
+/*			error, and exit: 0 valid, 1 not (run it after each
+/*			change, before the daemon re-reads the file)
+/*	-h, --help	show a summary of the options
+/*	-V, --version	show the version
+/* FILES
+/*	/etc/smimeguard/smimeguard.conf	the configuration
+/*	/var/spool/postfix/smimeguard/milter.sock	the socket of the
+/*			packaged systemd unit smime-milter.service
 /* SECURITY
 /*	Reply texts quote recipient addresses made printable; the daemon
 /*	needs no privileges beyond reading its configuration.  It refuses
 /*	to start (and a reload keeps the old configuration) when
 /*	smimeguard.conf or a file it names is writable by group or others.
 /* SEE ALSO
-/*	smime-policyd(8), smimectl(1)
+/*	smime-policyd(8), smimectl(1), smimeguard.conf(5),
+/*	smimeguard-dovecot(7), postconf(5) (smtpd_milters,
+/*	milter_default_action), the administrator's guide
+/*	(/usr/share/doc/smimeguard/ADMIN-GUIDE.md)
 /*--*/
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -108,7 +127,7 @@
 #include "policy-decide.h"
 #include "daemon.h"
 
-#define DEF_CONFIG "/etc/smimeguard/smimeguard.conf"
+#define DEF_CONFIG SG_CONFIG_FILE	/* configure: $sysconfdir/smimeguard */
 #define MEM_LIMIT (1024 * 1024)	/* spool bigger messages to a file */
 #define MAX_RCPTS 1000
 #define RELOAD_CHECK_SECS 5
@@ -635,11 +654,29 @@ static sfsistat cb_close(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
-static void usage(void)
+static void usage(FILE *fp, int status)
 {
-	fprintf(stderr, "usage: smime-milter [-c config] -l unix:/path|inet:port@host "
-		"[-u user] [-e] [-v]\n");
-	exit(2);
+	fprintf(fp, "usage: smime-milter [-c config] -l unix:/path[:mode[:group]]|inet:port@host "
+		"[-u user] [-e] [-v]\n"
+		"       smime-milter [-c config] -n\n");
+	if (fp == stdout)
+		fprintf(fp, "\n"
+"Postfix milter: at end of data, refuses mail to external recipients whose\n"
+"rule (encryption_policy_maps) requires encryption unless it is encrypted\n"
+"to a usable certificate of each of them.\n"
+"\n"
+"  -c config   smimeguard.conf (default " DEF_CONFIG ")\n"
+"  -l socket   unix:/path[:mode[:group]] (mode default 0660) or inet:port@host\n"
+"  -u user     drop privileges to user after opening the socket\n"
+"  -e          log to standard error instead of syslog (facility mail)\n"
+"  -v          verbose logging\n"
+"  -n          check the configuration (and the files it names), print\n"
+"              warnings such as unknown settings, and exit: 0 valid, 1 not\n"
+"  -V          print the version and exit\n"
+"  -h, --help  show this help\n"
+"\n"
+"See smime-milter(8) and smimeguard.conf(5).\n");
+	exit(status);
 }
 
 int main(int argc, char **argv)
@@ -662,11 +699,26 @@ int main(int argc, char **argv)
 	const char *conn = NULL, *user = NULL;
 	char milter_conn[300];
 	struct dm_unix_sock us;
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	bool check_only = false;
 	int c;
 
 	g.config_path = DEF_CONFIG;
-	while ((c = getopt(argc, argv, "c:l:u:ev")) != -1) {
+	while ((c = getopt_long(argc, argv, "c:l:u:evnhV", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h':
+			usage(stdout, 0);
+			break;
+		case 'V':
+			printf("smime-milter (smimeguard) %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'n':
+			check_only = true;
+			break;
 		case 'c':
 			g.config_path = optarg;
 			break;
@@ -683,11 +735,13 @@ int main(int argc, char **argv)
 			g.verbose = true;
 			break;
 		default:
-			usage();
+			usage(stderr, 2);
 		}
 	}
+	if (check_only && optind == argc)
+		return dm_check_config("smime-milter", g.config_path);
 	if (conn == NULL || optind != argc)
-		usage();
+		usage(stderr, 2);
 	dm_log_init("smime-milter", g.use_stderr);
 	if (sg_init() < 0)
 		msg_fatal("cannot initialise the crypto libraries");

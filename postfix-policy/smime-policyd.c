@@ -7,6 +7,10 @@
 /*	smime-policyd [-c config] -l unix:/path[:mode] | -l inet:host:port
 /*		[-u user] [-e] [-v]
 /*	smime-policyd [-c config] -s [-e] [-v]
+/*
+/*	smime-policyd [-c config] -n
+/*
+/*	smime-policyd -h | -V
 /* DESCRIPTION
 /*	smime-policyd answers Postfix SMTPD access policy delegation
 /*	requests (SMTPD_POLICY_README).  At RCPT time it classifies the
@@ -45,6 +49,24 @@
 /*	-u user		drop privileges to user after opening the socket
 /*	-e		log to standard error instead of syslog (mail facility)
 /*	-v		verbose logging
+/*	-n		check the configuration and the files it names,
+/*			report problems and unknown settings on standard
+/*			error, and exit: 0 valid, 1 not (run it after each
+/*			change, before the daemon re-reads the file)
+/*	-h, --help	show a summary of the options
+/*	-V, --version	show the version
+/*
+/*	Postfix settings (main.cf, or -o in master.cf for submission;
+/*	the Debian package's socket, reachable from a chrooted smtpd):
+/*	    smtpd_recipient_restrictions =
+/*	        check_policy_service unix:smimeguard/policyd.sock
+/*	    smtpd_policy_service_default_action = 451 4.3.5 Try again later
+/*	Put it after the relay control (smtpd_relay_restrictions) and never
+/*	end a list that also applies to inbound mail with "reject".
+/* FILES
+/*	/etc/smimeguard/smimeguard.conf	the configuration
+/*	/var/spool/postfix/smimeguard/policyd.sock	the socket of the
+/*			packaged systemd unit smime-policyd.service
 /* SIGNALS
 /*	SIGHUP reloads the configuration (a failed reload keeps the old
 /*	one); so does a change on disk of smimeguard.conf, the trust
@@ -71,12 +93,16 @@
 /*	Problems and decisions are logged to syslog (facility mail) or,
 /*	with -e, to standard error, in Postfix's style.
 /* SEE ALSO
-/*	smime-milter(8), smimectl(1), conf.d/postfix-main.cf.example
+/*	smime-milter(8), smimectl(1), smimeguard.conf(5),
+/*	smimeguard-dovecot(7), postconf(5) (check_policy_service),
+/*	the administrator's guide (/usr/share/doc/smimeguard/ADMIN-GUIDE.md),
+/*	the examples in /usr/share/doc/smimeguard/examples
 /*--*/
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <netdb.h>
 #include <pwd.h>
@@ -101,7 +127,7 @@
 #include "policy-decide.h"
 #include "daemon.h"
 
-#define DEF_CONFIG "/etc/smimeguard/smimeguard.conf"
+#define DEF_CONFIG SG_CONFIG_FILE	/* configure: $sysconfdir/smimeguard */
 #define MAX_CONNECTIONS 2048
 #define IDLE_TIMEOUT 600	/* > Postfix's smtpd_policy_service_max_idle */
 #define IN_SIZE (PP_MAX_REQUEST + 1024)
@@ -561,24 +587,57 @@ static int serve(const char *listen_spec, const char *user)
 	}
 }
 
-static void usage(void)
+static void usage(FILE *fp, int status)
 {
-	fprintf(stderr,
-		"usage: smime-policyd [-c config] -l unix:/path[:mode]|inet:host:port "
+	fprintf(fp,
+		"usage: smime-policyd [-c config] -l unix:/path[:mode[:group]]|inet:host:port "
 		"[-u user] [-e] [-v]\n"
-		"       smime-policyd [-c config] -s [-e] [-v]\n");
-	exit(2);
+		"       smime-policyd [-c config] -s [-e] [-v]\n"
+		"       smime-policyd [-c config] -n\n");
+	if (fp == stdout)
+		fprintf(fp, "\n"
+"Postfix SMTPD policy service: at RCPT, refuses external recipients whose\n"
+"rule (encryption_policy_maps) requires encryption when no usable\n"
+"certificate is known for them.\n"
+"\n"
+"  -c config   smimeguard.conf (default " DEF_CONFIG ")\n"
+"  -l listen   unix:/path[:mode[:group]] (mode default 0660) or inet:host:port\n"
+"  -s          serve one client on standard input/output (Postfix spawn(8))\n"
+"  -u user     drop privileges to user after opening the socket\n"
+"  -e          log to standard error instead of syslog (facility mail)\n"
+"  -v          verbose logging\n"
+"  -n          check the configuration (and the files it names), print\n"
+"              warnings such as unknown settings, and exit: 0 valid, 1 not\n"
+"  -V          print the version and exit\n"
+"  -h, --help  show this help\n"
+"\n"
+"See smime-policyd(8) and smimeguard.conf(5).\n");
+	exit(status);
 }
 
 int main(int argc, char **argv)
 {
 	const char *listen_spec = NULL, *user = NULL;
-	bool stdio_mode = false;
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	bool stdio_mode = false, check_only = false;
 	int c;
 
 	state.config_path = DEF_CONFIG;
-	while ((c = getopt(argc, argv, "c:l:su:ev")) != -1) {
+	while ((c = getopt_long(argc, argv, "c:l:su:evnhV", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h':
+			usage(stdout, 0);
+			break;
+		case 'V':
+			printf("smime-policyd (smimeguard) %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'n':
+			check_only = true;
+			break;
 		case 'c':
 			state.config_path = optarg;
 			break;
@@ -598,11 +657,13 @@ int main(int argc, char **argv)
 			state.verbose = true;
 			break;
 		default:
-			usage();
+			usage(stderr, 2);
 		}
 	}
+	if (check_only && optind == argc)
+		return dm_check_config("smime-policyd", state.config_path);
 	if (optind != argc || stdio_mode == (listen_spec != NULL))
-		usage();
+		usage(stderr, 2);
 	dm_log_init("smime-policyd", state.use_stderr);
 	signal(SIGPIPE, SIG_IGN);
 	if (sg_init() < 0)

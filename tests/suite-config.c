@@ -324,6 +324,107 @@ static void misuse_null_conf(void)
 		return;
 }
 
+/* the unknown-setting warnings of a file, one per line of out */
+static void unknown_of(const char *text, char *out, size_t size)
+{
+	struct sg_config *conf;
+	struct sg_error err, warn;
+	char *path = write_tmp(text);
+	size_t iter = 0, used = 0;
+
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	ck_assert_msg(sg_config_read(conf, path, &err) == 0, "%s", err.msg);
+	out[0] = '\0';
+	while (sg_config_next_unknown(conf, &iter, &warn)) {
+		/* without the temporary file's name */
+		const char *m = strncmp(warn.msg, path, strlen(path)) == 0 ?
+			warn.msg + strlen(path) : warn.msg;
+		used += (size_t)snprintf(out + used, size - used, "%s\n", m);
+		ck_assert(used < size);
+	}
+	ck_assert(!sg_config_next_unknown(conf, &iter, &warn));	/* stays at the end */
+	sg_config_free(&conf);
+	unlink(path);
+	free(path);
+}
+
+START_TEST(test_unknown_settings)
+{
+	char out[2048];
+
+	/* misspellings: a transposition, a missing letter, case, a typo */
+	unknown_of("trsut_anchors = /a\n"
+		   "crl_dir = /b\n"
+		   "Revocation_Check = hard\n"
+		   "certifcate_maps = dir:/c\n"
+		   "policy_acton = monitor\n", out, sizeof(out));
+	ck_assert_str_eq(out,
+		", line 1: unknown setting trsut_anchors (did you mean trust_anchors?)\n"
+		", line 2: unknown setting crl_dir (did you mean crl_dirs?)\n"
+		", line 3: unknown setting Revocation_Check (did you mean revocation_check?)\n"
+		", line 4: unknown setting certifcate_maps (did you mean certificate_maps?)\n"
+		", line 5: unknown setting policy_acton (did you mean policy_action?)\n");
+	/* nothing close: reported without a suggestion; a prefix of a
+	   setting is close */
+	unknown_of("# comment\n\ncompletely_unrelated = 1\n"
+		   "crl_fetch = x\n", out, sizeof(out));
+	ck_assert_str_eq(out,
+		", line 3: unknown setting completely_unrelated (ignored)\n"
+		", line 4: unknown setting crl_fetch (did you mean crl_fetch_urls?)\n");
+	/* names other settings refer to are the file's own variables; a
+	   literal "$$name" refers to nothing, nor does a longer name */
+	unknown_of("config_dir = /etc/smimeguard\n"
+		   "base = /x\n"
+		   "pki = /y\n"
+		   "other = /z\n"
+		   "trust_anchors = $config_dir/trust ${base}/more $$pki\n"
+		   "crl_dirs = $other_dir\n", out, sizeof(out));
+	ck_assert_str_eq(out,
+		", line 3: unknown setting pki (ignored)\n"
+		", line 4: unknown setting other (ignored)\n");
+	/* every known setting, a continued line, a name set twice (reported
+	   once, at the line of its last setting) */
+	unknown_of("revocation_check = hard\nsender_binding = relaxed\n"
+		   "internal_domains = a.example,\n  b.example\n"
+		   "trust_anchor = /a\ntrust_anchor = /b\n", out, sizeof(out));
+	ck_assert_str_eq(out,
+		", line 6: unknown setting trust_anchor (did you mean trust_anchors?)\n");
+}
+END_TEST
+
+START_TEST(test_setting_table)
+{
+	struct sg_config_setting s;
+	struct sg_config *conf;
+	struct sg_error err;
+	const char *name, *value;
+	size_t i;
+
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	for (i = 0; sg_config_setting_at(i, &s); i++) {
+		ck_assert(s.name != NULL && s.name[0] != '\0');
+		ck_assert(s.default_value != NULL && s.syntax != NULL);
+		/* the table's default is what the code returns, and valid */
+		ck_assert_str_eq(sg_config_get(conf, s.name), s.default_value);
+		ck_assert_msg(sg_config_set(conf, s.name, s.default_value, &err) == 0,
+			      "%s: %s", s.name, err.msg);
+	}
+	ck_assert_uint_gt(i, 30);
+	ck_assert(!sg_config_setting_at(i, &s));
+	ck_assert(!sg_config_setting_at((size_t)-1, &s));
+	/* the entries: in the order first set, raw values */
+	ck_assert_int_eq(sg_config_set(conf, "zz_var", "$a", &err), 0);
+	ck_assert(sg_config_entry_at(conf, 0, &name, &value));
+	ck_assert(sg_config_setting_at(0, &s));
+	ck_assert_str_eq(name, s.name);
+	ck_assert(sg_config_entry_at(conf, i, &name, &value));
+	ck_assert_str_eq(name, "zz_var");
+	ck_assert_str_eq(value, "$a");
+	ck_assert(!sg_config_entry_at(conf, i + 1, &name, &value));
+	sg_config_free(&conf);
+}
+END_TEST
+
 START_TEST(test_misuse_aborts)
 {
 	misuse_null_conf();
@@ -345,6 +446,8 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_fuzz_regressions);
 	tcase_add_test(tc, test_fuzz_policy_regressions);
 	tcase_add_test(tc, test_stamp);
+	tcase_add_test(tc, test_unknown_settings);
+	tcase_add_test(tc, test_setting_table);
 	tcase_add_test_raise_signal(tc, test_misuse_aborts, SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;

@@ -45,7 +45,8 @@ void usage_doctor(FILE *fp)
 "    chain to a trust anchor (naming the missing CA);\n"
 "  - CRLs that expired or are not yet valid, CRLs of unknown CAs, and, with\n"
 "    revocation_check = hard, CAs without a CRL;\n"
-"  - certificate map files that cannot be read;\n"
+"  - certificate map files that cannot be read; settings no program knows\n"
+"    (a misspelling: \"trsut_anchors\", with \"did you mean\");\n"
 "  - the Postfix settings the outbound policy relies on (read with\n"
 "    postconf): routing tricks left on (allow_percent_hack, swap_bangpath,\n"
 "    resolve_dequoted_address), no milter for smtpd or for sendmail(1)\n"
@@ -59,7 +60,8 @@ void usage_doctor(FILE *fp)
 "Without ADDRESS nothing is contacted; with one, LDAP maps are queried.\n"
 "\n"
 "Options:\n"
-"  -c, --config FILE        read settings from FILE (smimeguard.conf)\n"
+"  -c, --config FILE        read settings from FILE (default " SG_CONFIG_FILE ",\n"
+"                           when it exists; /dev/null: none)\n"
 "      --map TYPE:NAME      certificate map (repeatable; replaces\n"
 "                           certificate_maps)\n"
 "      --trust PATH         trust anchors (repeatable; replaces trust_anchors)\n"
@@ -190,6 +192,23 @@ static void report(const struct sg_finding *f, void *context)
 	put(dr, &dr->out, &dr->used, &dr->size, "}", 1);
 }
 
+/* report_unknown - settings no program reads (misspellings) */
+static void report_unknown(struct sg_config *conf, struct doctor *dr)
+{
+	struct sg_finding f = {
+		.code = "unknown-setting", .address = "", .about = "",
+		.fix = "correct the name (\"smimectl config -d\" and "
+		       "smimeguard.conf(5) list every setting) or remove the line",
+	};
+	struct sg_error warn;
+	size_t iter = 0;
+
+	while (sg_config_next_unknown(conf, &iter, &warn)) {
+		f.text = warn.msg;
+		report(&f, dr);
+	}
+}
+
 /* error - an address (or the configuration) that could not be checked */
 static void error(struct doctor *dr, const char *address, const char *msg)
 {
@@ -266,10 +285,12 @@ int cmd_doctor(int argc, char **argv)
 	at = st.at;
 	if (dr.quiet)
 		dr.json = false;
+	st.quiet_unknown = true;
 	if (ctl_store_config(&st, &conf) < 0) {
 		ret = EXIT_USAGE;
 		goto out;
 	}
+	report_unknown(conf, &dr);
 	if (sg_config_check(conf, at, report, &dr, &err) < 0)
 		goto conf_error;
 	if (!no_postfix) {

@@ -29,7 +29,7 @@ void usage_policy(FILE *fp)
 "whether that message satisfies the rule (what smime-milter decides).\n"
 "\n"
 "Options:\n"
-"  -c, --config FILE      smimeguard.conf (default /etc/smimeguard/smimeguard.conf)\n"
+"  -c, --config FILE      smimeguard.conf (default " SG_CONFIG_FILE ")\n"
 "      --sender ADDR      envelope sender (\"\" for the null sender)\n"
 "      --recipient ADDR   envelope recipient (repeatable)\n"
 "      --message FILE     the message to check (\"-\": standard input)\n"
@@ -108,7 +108,7 @@ int cmd_policy(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *config = "/etc/smimeguard/smimeguard.conf", *sender = NULL;
+	const char *config = SG_CONFIG_FILE, *sender = NULL;
 	const char *message = NULL, **rcpts;
 	const char *transport = NULL, *client = NULL, *auto_submitted = NULL;
 	struct sg_policy_envelope env;
@@ -185,6 +185,8 @@ int cmd_policy(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
+	for (i = 0; sg_config_next_unknown(conf, &i, &err);)
+		fprintf(stderr, "%s: warning: %s\n", progname, err.msg);
 	if (message != NULL) {
 		size_t len;
 		unsigned char *data = read_all(message, &len);

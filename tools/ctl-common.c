@@ -5,9 +5,11 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "smimeguard.h"
 #include "smimectl.h"
@@ -73,13 +75,19 @@ int ctl_store_config(const struct ctl_store *st, struct sg_config **conf_r)
 {
 	struct sg_config *conf;
 	struct sg_error err;
+	const char *path = st->config;
+	struct stat sb;
+	size_t iter = 0;
 
 	*conf_r = NULL;
+	/* the daemons' default, when it is there ("-c /dev/null": none) */
+	if (path == NULL && (stat(SG_CONFIG_FILE, &sb) == 0 || errno != ENOENT))
+		path = SG_CONFIG_FILE;
 	if (sg_config_new(&conf) < 0) {
 		fprintf(stderr, "%s: out of memory\n", progname);
 		return -1;
 	}
-	if ((st->config != NULL && sg_config_read(conf, st->config, &err) < 0) ||
+	if ((path != NULL && sg_config_read(conf, path, &err) < 0) ||
 	    (st->maps != NULL &&
 	     sg_config_set(conf, "certificate_maps", st->maps, &err) < 0) ||
 	    (st->trust != NULL &&
@@ -90,9 +98,14 @@ int ctl_store_config(const struct ctl_store *st, struct sg_config **conf_r)
 	    (st->revocation != NULL &&
 	     sg_config_set(conf, "revocation_check", st->revocation, &err) < 0)) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
+		if (st->config == NULL && path != NULL)
+			fprintf(stderr, "%s: (the default configuration; "
+				"-c /dev/null reads none)\n", progname);
 		sg_config_free(&conf);
 		return -1;
 	}
+	while (!st->quiet_unknown && sg_config_next_unknown(conf, &iter, &err))
+		fprintf(stderr, "%s: warning: %s\n", progname, err.msg);
 	*conf_r = conf;
 	return 0;
 }

@@ -250,13 +250,13 @@ int pf_analyze(const char *main_text, const char *ptext,
 		FIND("postfix-no-milter", "smtpd_milters",
 		     "no smtpd(8) service runs a milter (smtpd_milters): the content "
 		     "of outgoing mail is not checked at all",
-		     "add -o smtpd_milters=unix:/run/smimeguard/milter.sock to the "
+		     "add -o smtpd_milters=unix:smimeguard/milter.sock to the "
 		     "submission service (conf.d/postfix-master.cf.example)");
 	if (blank(value(main_text, "non_smtpd_milters", v, sizeof(v))))
 		FIND("postfix-non-smtpd-milters", "non_smtpd_milters",
 		     "non_smtpd_milters is empty: mail from sendmail(1) (local programs, "
 		     "web applications, Sieve vacation replies) leaves unchecked",
-		     "postconf -e non_smtpd_milters=unix:/run/smimeguard/milter.sock "
+		     "postconf -e non_smtpd_milters=unix:smimeguard/milter.sock "
 		     "milter_default_action=tempfail; postfix reload");
 	if (strcmp(value(main_text, "milter_default_action", v, sizeof(v)), "accept") == 0)
 		FIND("postfix-milter-accept", "milter_default_action",

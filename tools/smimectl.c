@@ -17,6 +17,12 @@
 /*	smimectl crl fetch [options] [url ...]
 /*
 /*	smimectl report [options] [logfile ...]
+/*
+/*	smimectl config [options] [name ...]
+/*
+/*	smimectl help [command]
+/*
+/*	smimectl version
 /* DESCRIPTION
 /*	smimectl verify checks the S/MIME layer of each input the way the
 /*	smimeguard Dovecot plugin does on delivery: it finds the S/MIME
@@ -56,6 +62,19 @@
 /*	mail by verdict and reason, failing signers and CAs, outbound
 /*	decisions by rule, refusals by recipient domain, certificates that
 /*	expire soon; as text, --json, or an HTML page (cmd-report.c).
+/*
+/*	smimectl config prints the settings in effect, the defaults (-d)
+/*	or what the file changes (-n), like postconf(1).
+/*
+/*	verify, cert lookup, doctor, policy test, crl and config read
+/*	/etc/smimeguard/smimeguard.conf when no -c is given and the file
+/*	exists (-c /dev/null reads none).  Settings in it that no program
+/*	knows (a misspelling such as trsut_anchors) are reported with the
+/*	closest known name ("did you mean"); doctor reports them as
+/*	findings.
+/*
+/*	The options of each command are in COMMANDS below, as
+/*	"smimectl help COMMAND" prints them.
 /* EXIT STATUS
 /*	verify: 0 every input is signed/verified; 1 some input is not
 /*	verified; 2 usage, configuration or I/O error (message on stderr).
@@ -72,8 +91,16 @@
 /*
 /*	report: 0 report written; 2 usage error, an input that cannot be
 /*	read, or an output that cannot be written.
+/*
+/*	config: 0; 1 a name is not a known setting; 2 usage or
+/*	configuration error.
+/* FILES
+/*	/etc/smimeguard/smimeguard.conf	the configuration
 /* SEE ALSO
-/*	DESIGN.md sections 2-4 (status values, reason tokens, JSON fields).
+/*	smimeguard.conf(5), smime-policyd(8), smime-milter(8),
+/*	smimeguard-dovecot(7), the administrator's guide
+/*	(/usr/share/doc/smimeguard/ADMIN-GUIDE.md); DESIGN.md sections 2-4
+/*	(status values, reason tokens, JSON fields).
 /*--*/
 #include "config.h"
 
@@ -109,7 +136,9 @@ static void usage_main(FILE *fp)
 "  report     what the mail logs say: signed mail by verdict and reason,\n"
 "             failing signers, outbound decisions by rule, refusals by\n"
 "             domain, certificates expiring soon (text, --json, --html)\n"
-"  help       show this text, or 'smimectl help verify|cert|policy|doctor|crl|report'\n"
+"  config     the settings in effect, the defaults, or what the file\n"
+"             changes (like postconf); unknown settings are reported\n"
+"  help       show this text, or 'smimectl help verify|cert|policy|doctor|crl|report|config'\n"
 "  version    print the version\n");
 }
 
@@ -123,7 +152,8 @@ static void usage_verify(FILE *fp)
 "No FILE, or \"-\", reads standard input.\n"
 "\n"
 "Options:\n"
-"  -c, --config FILE        read settings from FILE (smimeguard.conf)\n"
+"  -c, --config FILE        read settings from FILE (default " SG_CONFIG_FILE ",\n"
+"                           when it exists; /dev/null: none)\n"
 "      --trust PATH         trust anchors: PEM/DER file or directory\n"
 "                           (repeatable; replaces trust_anchors)\n"
 "      --intermediates PATH untrusted intermediate CAs (repeatable)\n"
@@ -432,7 +462,8 @@ static void usage_cert(FILE *fp)
 "it comes (answers of ldap: maps are cached across them).\n"
 "\n"
 "Options:\n"
-"  -c, --config FILE        read settings from FILE (smimeguard.conf)\n"
+"  -c, --config FILE        read settings from FILE (default " SG_CONFIG_FILE ",\n"
+"                           when it exists; /dev/null: none)\n"
 "      --map TYPE:NAME      certificate map, e.g. dir:/etc/smimeguard/certs\n"
 "                           (repeatable; replaces certificate_maps)\n"
 "      --trust PATH         trust anchors: PEM/DER file or directory\n"
@@ -733,6 +764,8 @@ int main(int argc, char **argv)
 		return cmd_crl(argc - 1, argv + 1);
 	if (strcmp(argv[1], "report") == 0)
 		return cmd_report(argc - 1, argv + 1);
+	if (strcmp(argv[1], "config") == 0)
+		return cmd_config(argc - 1, argv + 1);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		if (argc > 2 && strcmp(argv[2], "verify") == 0)
@@ -747,6 +780,8 @@ int main(int argc, char **argv)
 			usage_crl(stdout);
 		else if (argc > 2 && strcmp(argv[2], "report") == 0)
 			usage_report(stdout);
+		else if (argc > 2 && strcmp(argv[2], "config") == 0)
+			usage_config(stdout);
 		else
 			usage_main(stdout);
 		return EXIT_SUCCESS;

@@ -2,6 +2,7 @@
 #define SMIMECTL_H
 
 /* smimectl.h - what the smimectl subcommand files share */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <time.h>
@@ -48,6 +49,10 @@ void usage_crl(FILE *fp);
 int cmd_report(int argc, char **argv);
 void usage_report(FILE *fp);
 
+/* cmd_config - smimectl config (cmd-config.c) */
+int cmd_config(int argc, char **argv);
+void usage_config(FILE *fp);
+
 /* ---- ctl-common.c ---- */
 /* the trust-store options several subcommands take; getopt values of the
    long-only ones (pick other values above 0x200 for the rest) */
@@ -65,12 +70,15 @@ enum {
 	{ "at", required_argument, NULL, CTL_O_AT }
 struct ctl_store {
 	const char *config, *revocation;
+	bool quiet_unknown;		/* doctor reports them as findings */
 	char *maps, *trust, *inter, *crl;	/* ", " joined repeats */
 	time_t at;				/* 0: now */
 };
 /* take option opt: 0 taken, 1 not one of these, -1 error (printed) */
 int ctl_store_option(struct ctl_store *st, int opt, const char *arg);
-/* the configuration file with the options over it; -1 error (printed) */
+/* the configuration file (-c, else SG_CONFIG_FILE when it exists) with
+   the options over it, unknown settings warned about on stderr; -1
+   error (printed) */
 int ctl_store_config(const struct ctl_store *st, struct sg_config **conf_r);
 void ctl_store_free(struct ctl_store *st);
 /* untrusted text on a terminal line: control characters as '?' */
