@@ -59,6 +59,11 @@ static const struct sg_conf_def {
 	{ "crl_fetch_timeout", "30", K_UINT, NULL },
 	{ "crl_fetch_redirects", "no", K_ENUM, "no|same-host" },
 	{ "crl_fetch_allow_local", "no", K_BOOL, NULL },
+	/* intermediate CAs learned from mail and fetched through AIA */
+	{ "intermediate_cache", "", K_ANY, NULL },
+	{ "intermediate_cache_max", "1000", K_UINT, NULL },
+	{ "aia_fetch", "no", K_ENUM, "no|cache-only|yes" },
+	{ "aia_fetch_timeout", "3", K_UINT, NULL },
 	/* certificate resolution (certmap.c) */
 	{ "certificate_maps", "", K_MAPS, NULL },
 	{ "harvest_map", "", K_MAPS, NULL },

@@ -325,8 +325,10 @@ static void remove_legacy_name(const char *dir, X509_CRL *crl, const char *name)
 	sg_openssl_errors(NULL, 0);
 }
 
-/* write_atomic - crl as PEM into dir/name via a temporary file */
-static int write_atomic(const char *dir, const char *name, X509_CRL *crl,
+/* sg_write_pem_atomic - an object as PEM (write_pem) into dir/name via
+   a hidden temporary file, synced, renamed, mode 0644 */
+int sg_write_pem_atomic(const char *dir, const char *name,
+			int (*write_pem)(BIO *, const void *), const void *obj,
 			char *path, size_t path_size, struct sg_error *err_r)
 {
 	char tmp[4096];
@@ -350,7 +352,7 @@ static int write_atomic(const char *dir, const char *name, X509_CRL *crl,
 		goto io;
 	fd = -1;
 	if ((bio = BIO_new_fp(fp, BIO_NOCLOSE)) == NULL ||
-	    PEM_write_bio_X509_CRL(bio, crl) != 1 || BIO_flush(bio) != 1)
+	    write_pem(bio, obj) != 1 || BIO_flush(bio) != 1)
 		goto io;
 	BIO_free(bio);
 	bio = NULL;
@@ -381,6 +383,11 @@ io:
 	sg_error_set(err_r, SG_ERR_IO, "cannot write %.200s: %s", path,
 		     strerror(saved));
 	return -1;
+}
+
+static int write_crl_pem(BIO *bio, const void *crl)
+{
+	return PEM_write_bio_X509_CRL(bio, (X509_CRL *)crl);
 }
 
 /* ---- installing ---- */
@@ -465,7 +472,7 @@ static int install_one(struct sg_ctx *ctx, const char *dir, X509_CRL *crl,
 	file_name(crl, name, sizeof(name));
 	if (flags & SG_CRL_DRY_RUN) {
 		snprintf(r->path, sizeof(r->path), "%s/%s", dir, name);
-	} else if (write_atomic(dir, name, crl, r->path, sizeof(r->path),
+	} else if (sg_write_pem_atomic(dir, name, write_crl_pem, crl, r->path, sizeof(r->path),
 				err_r) < 0) {
 		reject(r, "%s", err_r->msg);
 		return -1;
@@ -799,8 +806,8 @@ int sg_crl_download(const char *url, const char *proxy, unsigned int flags,
 			BIO_free_all(bio);
 			sg_buf_free(&buf);
 			sg_error_set(err_r, SG_ERR_IO,
-				     "the answer is larger than %zu bytes "
-				     "(max_crl_size)", max_size);
+				     "the answer is larger than %zu bytes",
+				     max_size);
 			return -1;
 		}
 		if (sg_buf_append(&buf, chunk, (size_t)n) < 0) {

@@ -274,6 +274,8 @@ int sg_ctx_new(struct sg_config *conf, struct sg_ctx **ctx_r,
 		goto fail;
 	if (sg_cmap_new(conf, &ctx->certmaps, err_r) < 0)
 		goto fail;
+	if (sg_icache_open(ctx, conf, err_r) < 0)
+		goto fail;
 	for (i = 0; i < sk_X509_num(anchors); i++) {
 		if (X509_STORE_add_cert(ctx->store, sk_X509_value(anchors, i)) != 1) {
 			/* a duplicate anchor is harmless */
@@ -316,6 +318,7 @@ void sg_ctx_free(struct sg_ctx **ctxp)
 	sk_X509_CRL_pop_free(ctx->crls, X509_CRL_free);
 	sk_ASN1_OBJECT_pop_free(ctx->policies, ASN1_OBJECT_free);
 	sg_cmap_free(&ctx->certmaps);
+	sg_icache_free(ctx);
 	sg_trust_caches_free(ctx);
 	free(ctx);
 	*ctxp = NULL;

@@ -248,7 +248,26 @@ struct sg_ctx {
 	unsigned char (*pinned)[32];		/* pinned_certificates: sorted
 						   SHA-256 of their DER */
 	size_t n_pinned;
+	struct sg_icache *icache;		/* intermediate_cache or NULL */
 };
+/* crl.c: write_pem(bio, obj) into dir/name atomically (hidden temporary
+   file, fsync, rename; mode 0644); the path written in path */
+int sg_write_pem_atomic(const char *dir, const char *name,
+			int (*write_pem)(BIO *, const void *), const void *obj,
+			char *path, size_t path_size, struct sg_error *err_r);
+
+/* icache.c: intermediate_cache and aia_fetch.  open reads the
+   settings and the cache directory (certificates go to
+   ctx->intermediates); learn caches the CAs of a verified path (chain:
+   leaf first, anchor last); complete finds, queues or fetches the issuer
+   of a certificate whose issuer is missing, and returns true when one
+   was added to ctx->intermediates (then the path is worth rebuilding) */
+int sg_icache_open(struct sg_ctx *ctx, struct sg_config *conf,
+		   struct sg_error *err_r);
+void sg_icache_free(struct sg_ctx *ctx);
+void sg_icache_learn(struct sg_ctx *ctx, STACK_OF(X509) *chain);
+bool sg_icache_complete(struct sg_ctx *ctx, X509 *orphan);
+
 /* trust.c: certificates or CRLs of every file of a list setting */
 int sg_trust_load_list(const char *list, bool want_crl, STACK_OF(X509) *certs,
 		       STACK_OF(X509_CRL) *crls, struct sg_error *err_r);

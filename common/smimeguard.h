@@ -1016,6 +1016,74 @@ SG_API int sg_crl_download(const char *url, const char *proxy,
 			   size_t max_size, unsigned char **data_r,
 			   size_t *len_r, struct sg_error *err_r) SG_WUR;
 
+/* ------------------------------------------------------------------ */
+/* Intermediate CAs: the cache and AIA fetching (icache.c)             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * With intermediate_cache set, intermediates carried by mail whose chain
+ * verified to a configured trust anchor, and issuers fetched from a
+ * certificate's Authority Information Access caIssuers URL, are kept in
+ * that directory and used for path building: never as trust anchors,
+ * so they add paths, not trust.  aia_fetch = yes fetches while
+ * verifying (aia_fetch_timeout), cache-only queues the certificate whose
+ * issuer is missing for sg_ca_fetch_pending (smimectl ca fetch).
+ */
+enum sg_aia_outcome {
+	SG_AIA_STORED = 0,	/* the issuer was fetched and cached */
+	SG_AIA_PRESENT,		/* the chain already reaches the trust store */
+	SG_AIA_NO_URL,		/* the issuer is missing; no http caIssuers */
+	SG_AIA_FAILED,		/* the download failed (why) */
+	SG_AIA_REJECTED,	/* the answer held no CA that issued it (why) */
+	SG_AIA_CAPPED,		/* intermediate_cache_max reached */
+	SG_AIA_QUEUED		/* queued for smimectl ca fetch */
+};
+
+/* what became of one certificate whose issuer was missing */
+struct sg_aia_report {
+	enum sg_aia_outcome outcome;
+	char subject[512];	/* the certificate whose issuer was missing */
+	char issuer[512];	/* the issuer it names */
+	char url[SG_CRL_URL_MAX];	/* the caIssuers URL used, or "" */
+	char fetched[512];	/* SG_AIA_STORED: the cached CA's subject */
+	char path[1024];	/* SG_AIA_STORED: the file written */
+	char why[512];		/* a sentence for the administrator */
+};
+typedef void sg_aia_report_func(void *context, const struct sg_aia_report *r);
+
+SG_API const char *sg_aia_outcome_name(enum sg_aia_outcome outcome);
+
+/*
+ * sg_ca_fetch - complete the chain of a certificate (DER) through AIA:
+ * while the issuer of the chain's top is neither a trust anchor nor a
+ * known intermediate, fetch its caIssuers URL(s) (the crl_fetch_proxy,
+ * crl_fetch_redirects and crl_fetch_allow_local rules of
+ * sg_crl_download, timeout_secs each, 0: crl_fetch_timeout), keep a
+ * certificate of the answer (DER, PEM or PKCS#7) that is a CA and
+ * whose key verifies the certificate's signature, and cache it; at most
+ * four levels.  cb is called for each step.  Returns the number of
+ * certificates stored (>= 0), or -1 with err_r when intermediate_cache
+ * is not set or the certificate cannot be decoded.
+ */
+SG_API int sg_ca_fetch(struct sg_ctx *ctx, const unsigned char *der,
+		       size_t len, unsigned int timeout_secs,
+		       sg_aia_report_func *cb, void *context,
+		       struct sg_error *err_r) SG_WUR;
+
+/*
+ * sg_ca_fetch_pending - sg_ca_fetch for every certificate queued by
+ * aia_fetch = cache-only; a queued certificate is removed once handled
+ * (stored, present, no URL, rejected), kept when the download failed.
+ * Also removes expired certificates from the cache.  Returns the
+ * number stored, or -1 with err_r.
+ */
+SG_API int sg_ca_fetch_pending(struct sg_ctx *ctx, unsigned int timeout_secs,
+			       sg_aia_report_func *cb, void *context,
+			       struct sg_error *err_r) SG_WUR;
+
+/* the number of cached intermediates the context loaded or stored */
+SG_API size_t sg_ctx_cached_intermediates(const struct sg_ctx *ctx);
+
 #ifdef __cplusplus
 }
 #endif

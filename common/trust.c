@@ -263,6 +263,7 @@ struct chain_state {
 	enum sg_revocation revocation;
 	enum sg_chain_purpose purpose;
 	struct sg_chain_verdict *v;
+	X509 *orphan;		/* a certificate whose issuer is missing */
 };
 
 static bool is_crl_error(int err)
@@ -321,6 +322,10 @@ static int verify_cb(int ok, X509_STORE_CTX *xctx)
 
 	if (ok || cs == NULL)
 		return ok;
+	if ((err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+	     err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) && cs->orphan == NULL &&
+	    (cs->orphan = X509_STORE_CTX_get_current_cert(xctx)) != NULL)
+		X509_up_ref(cs->orphan);
 	/* encryption: the leaf's key usage is checked by cert-select.c
 	   (OpenSSL's smime_encrypt purpose knows no keyAgreement) */
 	if (cs->purpose == SG_CHAIN_ENCRYPT && err == X509_V_ERR_INVALID_PURPOSE &&
@@ -391,8 +396,6 @@ void sg_trust_verify_chain(struct sg_ctx *ctx, X509 *signer,
 				  SG_CHAIN_SIGN, v);
 }
 
-/* sg_trust_verify_chain_for - path validation for a purpose; the window
-   in which a clean result holds is returned in v->valid_from/until */
 /* sig_strength - the digest of a certificate's or CRL's signature:
    MD2/4/5 always fail, SHA-1 fails unless allow_sha1_signatures (then
    it is weak); 0 fine, 1 weak, -1 fail */
@@ -495,13 +498,15 @@ static void path_strength(const struct sg_ctx *ctx, STACK_OF(X509) *chain,
 	}
 }
 
-void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
-			       STACK_OF(X509) *msg_certs,
-			       STACK_OF(X509_CRL) *msg_crls, time_t at,
-			       enum sg_chain_purpose purpose,
-			       struct sg_chain_verdict *v)
+/* verify_once - one path validation; *orphan_r (a reference) is set
+   when the path failed only because an issuer was missing */
+static void verify_once(struct sg_ctx *ctx, X509 *signer,
+			STACK_OF(X509) *msg_certs,
+			STACK_OF(X509_CRL) *msg_crls, time_t at,
+			enum sg_chain_purpose purpose,
+			struct sg_chain_verdict *v, X509 **orphan_r)
 {
-	struct chain_state cs = { ctx->revocation, purpose, v };
+	struct chain_state cs = { ctx->revocation, purpose, v, NULL };
 	unsigned char key[HASH_LEN];
 	struct chain_slot *slot = NULL;
 	X509_STORE_CTX *xctx = NULL;
@@ -610,6 +615,8 @@ void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 		}
 		v->valid_from = nb;
 		v->valid_until = na;
+		/* intermediate_cache: what the path used, for later mail */
+		sg_icache_learn(ctx, chain);
 		if (slot != NULL) {
 			memcpy(slot->key, key, HASH_LEN);
 			slot->used = true;
@@ -619,6 +626,12 @@ void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 			memcpy(slot->detail, v->detail, sizeof(slot->detail));
 		}
 	}
+	if (v->reasons == SG_REASON_BIT(SG_REASON_UNTRUSTED) &&
+	    cs.orphan != NULL && orphan_r != NULL) {
+		*orphan_r = cs.orphan;
+		cs.orphan = NULL;
+	}
+	X509_free(cs.orphan);
 	sg_openssl_errors(NULL, 0);
 	X509_STORE_CTX_free(xctx);
 	sk_X509_CRL_free(crls);
@@ -626,6 +639,7 @@ void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
 	sk_ASN1_OBJECT_free(any_policy);
 	return;
 internal:
+	X509_free(cs.orphan);
 	sg_openssl_errors(NULL, 0);
 	X509_STORE_CTX_free(xctx);
 	sk_X509_CRL_free(crls);
@@ -633,4 +647,31 @@ internal:
 	sk_ASN1_OBJECT_free(any_policy);
 	v->reasons |= SG_REASON_BIT(SG_REASON_INTERNAL_ERROR);
 	snprintf(v->detail, sizeof(v->detail), "cannot set up path validation");
+}
+
+/* sg_trust_verify_chain_for - path validation for a purpose; the window
+   in which a clean result holds is returned in v->valid_from/until.
+   When only an issuer is missing, intermediate_cache / aia_fetch may
+   find it (icache.c): then the path is built again */
+void sg_trust_verify_chain_for(struct sg_ctx *ctx, X509 *signer,
+			       STACK_OF(X509) *msg_certs,
+			       STACK_OF(X509_CRL) *msg_crls, time_t at,
+			       enum sg_chain_purpose purpose,
+			       struct sg_chain_verdict *v)
+{
+	int round;
+
+	for (round = 0; ; round++) {
+		X509 *orphan = NULL;
+		bool again;
+
+		verify_once(ctx, signer, msg_certs, msg_crls, at, purpose, v,
+			    &orphan);
+		if (orphan == NULL)
+			return;
+		again = round < 4 && sg_icache_complete(ctx, orphan);
+		X509_free(orphan);
+		if (!again)
+			return;
+	}
 }

@@ -16,6 +16,8 @@
 /*
 /*	smimectl crl fetch [options] [url ...]
 /*
+/*	smimectl ca fetch [options] [--for message|address]
+/*
 /*	smimectl report [options] [logfile ...]
 /*
 /*	smimectl config [options] [name ...]
@@ -57,6 +59,15 @@
 /*	points the trust store names (cmd-crl.c); both check every CRL
 /*	against the trust store and never install an older one.
 /*
+/*	smimectl ca fetch completes chains whose intermediate CA is
+/*	missing: it fetches the issuer from the certificate's Authority
+/*	Information Access caIssuers URL, checks that it is a CA whose key
+/*	signed the certificate, and keeps it in intermediate_cache, where
+/*	path building uses it (never as a trust anchor).  Without --for it
+/*	handles the certificates queued while mail was verified
+/*	(aia_fetch = cache-only) and removes expired CAs from the cache
+/*	(cmd-ca.c).
+/*
 /*	smimectl report reads mail logs (plain or .gz) and the output of
 /*	doveadm smime status and answers the compliance questions: signed
 /*	mail by verdict and reason, failing signers and CAs, outbound
@@ -91,6 +102,10 @@
 /*
 /*	report: 0 report written; 2 usage error, an input that cannot be
 /*	read, or an output that cannot be written.
+/*
+/*	ca fetch: 0 every chain reaches the trust store; 1 some chain is
+/*	still incomplete (no URL, download failed, answer rejected); 2
+/*	usage or configuration error.
 /*
 /*	config: 0; 1 a name is not a known setting; 2 usage or
 /*	configuration error.
@@ -133,12 +148,14 @@ static void usage_main(FILE *fp)
 "             certificates of addresses, and how to fix it\n"
 "  crl import | crl fetch  install CRLs copied by hand, or download them\n"
 "             from the CAs' distribution points\n"
+"  ca fetch   fetch missing intermediate CAs from their AIA URLs into\n"
+"             intermediate_cache\n"
 "  report     what the mail logs say: signed mail by verdict and reason,\n"
 "             failing signers, outbound decisions by rule, refusals by\n"
 "             domain, certificates expiring soon (text, --json, --html)\n"
 "  config     the settings in effect, the defaults, or what the file\n"
 "             changes (like postconf); unknown settings are reported\n"
-"  help       show this text, or 'smimectl help verify|cert|policy|doctor|crl|report|config'\n"
+"  help       show this text, or 'smimectl help verify|cert|policy|doctor|crl|ca|report|config'\n"
 "  version    print the version\n");
 }
 
@@ -762,6 +779,8 @@ int main(int argc, char **argv)
 		return cmd_cert(argc - 1, argv + 1);
 	if (strcmp(argv[1], "crl") == 0)
 		return cmd_crl(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ca") == 0)
+		return cmd_ca(argc - 1, argv + 1);
 	if (strcmp(argv[1], "report") == 0)
 		return cmd_report(argc - 1, argv + 1);
 	if (strcmp(argv[1], "config") == 0)
@@ -778,6 +797,8 @@ int main(int argc, char **argv)
 			usage_doctor(stdout);
 		else if (argc > 2 && strcmp(argv[2], "crl") == 0)
 			usage_crl(stdout);
+		else if (argc > 2 && strcmp(argv[2], "ca") == 0)
+			usage_ca(stdout);
 		else if (argc > 2 && strcmp(argv[2], "report") == 0)
 			usage_report(stdout);
 		else if (argc > 2 && strcmp(argv[2], "config") == 0)

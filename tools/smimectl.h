@@ -45,6 +45,10 @@ int ctl_postfix_check(const char *config_dir,
 int cmd_crl(int argc, char **argv);
 void usage_crl(FILE *fp);
 
+/* cmd_ca - smimectl ca fetch (cmd-ca.c) */
+int cmd_ca(int argc, char **argv);
+void usage_ca(FILE *fp);
+
 /* cmd_report - smimectl report (cmd-report.c) */
 int cmd_report(int argc, char **argv);
 void usage_report(FILE *fp);
