@@ -780,6 +780,10 @@ int sg_crl_download(const char *url, const char *proxy, unsigned int flags,
 			    max_size, (int)timeout_secs);
 	if (bio == NULL) {
 		sg_openssl_errors(ebuf, sizeof(ebuf));
+		if (guard.why[0] == '\0' &&
+		    strstr(ebuf, "max resp len exceeded") != NULL)
+			snprintf(guard.why, sizeof(guard.why), "the answer is "
+				 "larger than %zu bytes", max_size);
 		sg_error_set(err_r, SG_ERR_IO, "%s", guard.why[0] != '\0' ?
 			     guard.why : ebuf[0] != '\0' ? ebuf : "no answer");
 		return -1;
