@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include <openssl/bn.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #define DN_SIZE 512
@@ -69,6 +70,8 @@ struct diag {
 	char crl_ca[DN_SIZE];		/* a CA of the chain without a
 					   current CRL, or "" */
 	int crl_error;			/* why: an X509_V_ERR_ code */
+	char url[SG_CRL_URL_MAX];	/* where missing is published (AIA
+					   caIssuers), or "" */
 };
 
 /* diag_cb - note what is missing instead of stopping */
@@ -83,9 +86,11 @@ static int diag_cb(int ok, X509_STORE_CTX *xctx)
 	switch (X509_STORE_CTX_get_error(xctx)) {
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-		if (d->missing[0] == '\0' && cur != NULL)
+		if (d->missing[0] == '\0' && cur != NULL) {
 			sg_name_oneline(X509_get_issuer_name(cur), d->missing,
 					sizeof(d->missing));
+			(void)sg_icache_url(cur, d->url, sizeof(d->url));
+		}
 		break;
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
@@ -149,10 +154,20 @@ static void diagnose(X509_STORE *store, STACK_OF(X509) *untrusted,
 	sg_openssl_errors(NULL, 0);
 }
 
-/* missing_text - the sentence and fix for a chain that lacks a CA */
-static void missing_text(const struct diag *d, char *text, size_t tsize,
-			 char *fix, size_t fsize)
+/* missing_text - the sentence and fix for a chain that lacks a CA;
+   for_arg: what "smimectl ca fetch --for" takes, or NULL */
+static void missing_text(const struct diag *d, const char *for_arg,
+			 char *text, size_t tsize, char *fix, size_t fsize)
 {
+	if (!d->self_signed && d->url[0] != '\0') {
+		line(text, tsize, "its chain is missing the CA %s", d->missing);
+		line(fix, fsize, "'smimectl ca fetch%s%s' can get it from %s "
+			 "(with intermediate_cache set), or import the CA "
+			 "certificate of %s into intermediates",
+			 for_arg != NULL ? " --for " : "",
+			 for_arg != NULL ? for_arg : "", d->url, d->missing);
+		return;
+	}
 	if (d->self_signed) {
 		line(text, tsize, "its chain ends in the self-signed "
 			 "certificate %s, which is not a trust anchor", d->missing);
@@ -434,7 +449,8 @@ static int check_cas(struct sink *sk, const struct items *cas,
 
 			diagnose(store, inter, NULL, x, at, &d);
 			if (d.missing[0] != '\0') {
-				missing_text(&d, why, sizeof(why), fix, sizeof(fix));
+				missing_text(&d, NULL, why, sizeof(why), fix,
+					     sizeof(fix));
 				line(text, sizeof(text), "intermediates: %s "
 					 "(%s) does not chain to a trust anchor: %s",
 					 dn, it->path, why);
@@ -591,6 +607,66 @@ static int check_maps(struct sink *sk, struct sg_config *conf,
 }
 
 /* sg_config_check - the trust store, CRLs and maps of a configuration */
+/* check_icache - intermediate_cache: the directory, and certificates
+   queued by aia_fetch = cache-only that smimectl ca fetch has not
+   handled yet (at most 10 findings) */
+static void check_icache(struct sink *sk, struct sg_config *conf)
+{
+	const char *dir = sg_config_get(conf, "intermediate_cache");
+	char pending[4096], path[4400], text[2048], fix[1600];
+	char subject[DN_SIZE], issuer[DN_SIZE], url[SG_CRL_URL_MAX];
+	struct dirent *de;
+	struct stat st;
+	int shown = 0;
+	DIR *d;
+
+	if (dir == NULL || dir[0] == '\0')
+		return;
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		line(text, sizeof(text), "intermediate_cache %s is not a "
+			 "directory: no intermediate is learned or fetched", dir);
+		line(fix, sizeof(fix), "create it, writable by the mail "
+			 "processes (the Dovecot plugin's user) and smimectl: "
+			 "install -d -o vmail -m 0755 %s", dir);
+		emit(sk, "intermediate-cache-missing", NULL, dir, text, fix);
+		return;
+	}
+	snprintf(pending, sizeof(pending), "%s/pending", dir);
+	if ((d = opendir(pending)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL && shown < 10) {
+		size_t len = strlen(de->d_name);
+		BIO *bio;
+		X509 *x = NULL;
+
+		if (de->d_name[0] == '.' || len < 5 ||
+		    strcmp(de->d_name + len - 4, ".pem") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pending, de->d_name);
+		if ((bio = BIO_new_file(path, "r")) != NULL) {
+			x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+			BIO_free(bio);
+		}
+		if (x == NULL) {
+			sg_openssl_errors(NULL, 0);
+			continue;
+		}
+		sg_name_oneline(X509_get_subject_name(x), subject, sizeof(subject));
+		sg_name_oneline(X509_get_issuer_name(x), issuer, sizeof(issuer));
+		if (!sg_icache_url(x, url, sizeof(url)))
+			url[0] = '\0';
+		X509_free(x);
+		line(text, sizeof(text), "the chain of %s is missing %s "
+			 "(queued while mail was verified)", subject, issuer);
+		line(fix, sizeof(fix), "'smimectl ca fetch' can get it from %s; "
+			 "run it from cron like 'smimectl crl fetch', then "
+			 "'doveadm smime reverify' for the mail that arrived", url);
+		emit(sk, "aia-pending", NULL, issuer, text, fix);
+		shown++;
+	}
+	closedir(d);
+}
+
 int sg_config_check(struct sg_config *conf, time_t at,
 		    void (*report)(const struct sg_finding *f, void *context),
 		    void *context, struct sg_error *err_r)
@@ -623,6 +699,7 @@ int sg_config_check(struct sg_config *conf, time_t at,
 	check_crls(&sk, &crls, &cas, strcmp(rev, "hard") == 0, at);
 	if (check_maps(&sk, conf, err_r) < 0)
 		goto out;
+	check_icache(&sk, conf);
 	{
 		/* what the daemons would refuse to start with */
 		struct sg_error merr;
@@ -678,7 +755,8 @@ static void check_candidates(struct sink *sk, struct sg_ctx *ctx,
 		cand_name(c, name, sizeof(name));
 		if ((c->reasons & SG_REASON_BIT(SG_REASON_UNTRUSTED)) &&
 		    d.missing[0] != '\0') {
-			missing_text(&d, why, sizeof(why), fix, sizeof(fix));
+			missing_text(&d, addr, why, sizeof(why), fix,
+				     sizeof(fix));
 			line(text, sizeof(text), "%s: the certificate %s is "
 				 "not trusted: %s", addr, name, why);
 			emit(sk, "missing-issuer", addr, d.missing, text, fix);

@@ -425,6 +425,16 @@ static size_t ca_issuers(X509 *x, char urls[][SG_CRL_URL_MAX])
 	return n;
 }
 
+bool sg_icache_url(X509 *x, char *url, size_t size)
+{
+	char urls[AIA_MAX_URLS][SG_CRL_URL_MAX];
+
+	if (ca_issuers(x, urls) == 0)
+		return false;
+	snprintf(url, size, "%s", urls[0]);
+	return true;
+}
+
 /* parse_answer - the certificates of an answer: DER, PEM (several), or
    a PKCS#7 certs-only bundle (DER or PEM) */
 static STACK_OF(X509) *parse_answer(const unsigned char *data, size_t len)

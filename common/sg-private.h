@@ -267,6 +267,8 @@ int sg_icache_open(struct sg_ctx *ctx, struct sg_config *conf,
 void sg_icache_free(struct sg_ctx *ctx);
 void sg_icache_learn(struct sg_ctx *ctx, STACK_OF(X509) *chain);
 bool sg_icache_complete(struct sg_ctx *ctx, X509 *orphan);
+/* the first http:// caIssuers URL of x; false when it names none */
+bool sg_icache_url(X509 *x, char *url, size_t size);
 
 /* trust.c: certificates or CRLs of every file of a list setting */
 int sg_trust_load_list(const char *list, bool want_crl, STACK_OF(X509) *certs,

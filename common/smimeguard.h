@@ -829,6 +829,10 @@ SG_API const char *sg_harvest_outcome_name(enum sg_harvest_outcome outcome);
  *   revocation-unknown  a candidate's CA has no current CRL (hard mode)
  *   attribute-mismatch  an LDAP entry's userSMIMECertificate and
  *                       userCertificate hold different certificates
+ *   intermediate-cache-missing  intermediate_cache is not a directory
+ *   aia-pending         a certificate whose issuer is missing waits in
+ *                       intermediate_cache/pending for smimectl ca
+ *                       fetch; about: the missing issuer's DN
  * The strings are borrowed, valid during the report call only.
  */
 struct sg_finding {

@@ -301,6 +301,21 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
+# ---- smimectl doctor says where a missing issuer can be fetched ----
+check "doctor: a queued certificate" 1 "$SMIMECTL" doctor -c q2.conf
+expect "... aia-pending with the command and the URL" \
+	'grep -q "^\[aia-pending\] the chain of CN *= *Alice is missing CN *= *AIA Test Intermediate" "$tmp/out" &&
+	 grep -q "smimectl ca fetch.* can get it from $URL/ca" "$tmp/out"'
+mkdir -p cache-d
+conf d "$tmp/cache-d" "certificate_maps = dir:$tmp/map"
+check "doctor ADDRESS: a certificate whose issuer is missing" 1 "$SMIMECTL" doctor -c d.conf alice@aia.test
+expect "... missing-issuer: ca fetch --for the address, and the URL" \
+	'grep -q "^\[missing-issuer\]" "$tmp/out" &&
+	 grep -q "smimectl ca fetch --for alice@aia.test. can get it from $URL/ca" "$tmp/out"'
+conf dmissing "$tmp/no-such-dir"
+check "doctor: intermediate_cache that is not a directory" 1 "$SMIMECTL" doctor -c dmissing.conf
+expect "... intermediate-cache-missing" 'grep -q "^\[intermediate-cache-missing\]" "$tmp/out"'
+
 # ---- nothing fetched widens trust ----
 mkdir -p cache-m
 conf m "$tmp/cache-m"
