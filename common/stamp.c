@@ -4,8 +4,8 @@
  * sg_config_stamp: a digest over the mtime, size and inode of
  * smimeguard.conf and of every file and directory (with its entries)
  * named by trust_anchors, intermediates, crl_dirs, pinned_certificates
- * and encryption_policy_maps, and of the ldap: map files of
- * certificate_maps.  Daemons and the Dovecot plugin compare it now and
+ * and encryption_policy_maps, of the intermediate_cache directory, and
+ * of the ldap: map files of certificate_maps.  Daemons and the Dovecot plugin compare it now and
  * then and rebuild their context when it differs.  (dir: certificate
  * maps reload themselves.)
  *
@@ -235,12 +235,18 @@ void sg_config_stamp(struct sg_config *conf, const char *config_path,
 		"encryption_policy_maps",
 	};
 	crypto_generichash_state st;
+	const char *cache;
 
 	sg_assert(conf != NULL && stamp != NULL);
 	crypto_generichash_init(&st, NULL, 0, SG_STAMP_SIZE);
 	if (config_path != NULL)
 		stamp_path(&st, config_path, 1);
 	(void)each_path(conf, lists, SG_ARRAY_SIZE(lists), stamp_one, &st);
+	/* intermediate_cache: the directory alone, whose mtime moves when a
+	   certificate is renamed into it or removed (not pending/) */
+	cache = sg_config_get(conf, "intermediate_cache");
+	if (cache != NULL && cache[0] != '\0')
+		stamp_path(&st, cache, 1);
 	stamp_map_files(conf, &st);
 	crypto_generichash_final(&st, stamp, SG_STAMP_SIZE);
 }

@@ -1346,6 +1346,44 @@ class ServerTest(unittest.TestCase):
         for u, w in zip(sorted(got), want):
             self.assert_kw(got[u]["FLAGS"], w, "uid %d after the second backup" % u)
 
+    def test_8l_intermediate_cache(self):
+        """intermediate_cache: alice-no-intermediate.eml is untrusted until
+        a message that carries the intermediate (alice-detached.eml) has
+        verified; its intermediate is cached (one file, in the directory
+        the mail user writes), doveadm smime reverify then turns the
+        first message verified, and a new delivery verifies at once.  A
+        chain to an unconfigured root learns nothing."""
+        import pwd
+        vm = pwd.getpwnam("smimeguard-vmail")
+        cache = os.path.join(self.tmp, "icache")
+        os.makedirs(cache, exist_ok=True)
+        os.chmod(cache, 0o755)
+        os.chown(cache, vm.pw_uid, vm.pw_gid)
+        user = self.addr("bob")
+        orig = self._edit_conf("intermediate_cache = %s\n" % cache)
+        try:
+            got = self.deliver_and_fetch("bob", "icache1", ["alice-no-intermediate.eml"])
+            self.assert_kw(got["alice-no-intermediate.eml"]["FLAGS"], {S, F},
+                           "before anything was learned")
+            self.assertEqual([f for f in os.listdir(cache) if f.endswith(".pem")], [])
+            got = self.deliver_and_fetch("bob", "icache2", ["alice-detached.eml"])
+            self.assert_kw(got["alice-detached.eml"]["FLAGS"], {S, V}, "carrying the intermediate")
+            files = [f for f in os.listdir(cache) if f.endswith(".pem")]
+            self.assertEqual(len(files), 1, files)
+            self.assertRegex(files[0], r"^[0-9a-f]{64}\.pem$")
+            self.doveadm("smime", "reverify", "-u", user, "mailbox", "icache1", "all")
+            m = self.imap()
+            d = list(self.fetch_all(m, "icache1", "(UID FLAGS X-SMIME)").values())[0]
+            self.assert_kw(d["FLAGS"], {S, V}, "after reverify")
+            x = xsmime_dict(d["X-SMIME"])
+            self.assertEqual(x["STATUS-AT-DELIVERY"], "signed/failed")
+            got = self.deliver_and_fetch("bob", "icache3", ["alice-no-intermediate.eml"])
+            self.assert_kw(got["alice-no-intermediate.eml"]["FLAGS"], {S, V},
+                           "a later message without the intermediate")
+        finally:
+            self._restore_conf(orig)
+            shutil.rmtree(cache, ignore_errors=True)
+
     def test_8k_none_recorded(self):
         """Mail judged "none" keeps that verdict: FETCH X-SMIME does not
         verify it again (the verified-at of doveadm smime status stays
