@@ -52,6 +52,13 @@
 /*	aliases(5), .forward) is checked again when it leaves: see the
 /*	after-queue check in conf.d/postfix-master.cf.example.
 /*
+/*	What a message must satisfy is decided from the envelope first:
+/*	when no recipient needs a check (internal, exempt, or no rule),
+/*	the milter accepts at DATA (or at the first header, where Postfix
+/*	sends no DATA event) and never reads the message.  An
+/*	Auto-Submitted field can only exempt, so this never lets through
+/*	what the end-of-data check would refuse.
+/*
 /*	The milter never modifies a message.  Messages larger than 1 MB are
 /*	spooled to an unlinked temporary file, not held in memory.  The
 /*	configuration is re-read when smimeguard.conf, or a trust anchor,
@@ -155,6 +162,7 @@ struct msg {
 	int spool_fd;		/* -1 while in memory */
 	size_t total;
 	bool in_body;
+	bool decided;		/* the envelope was judged (need_check) */
 };
 
 static struct {
@@ -314,7 +322,7 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			    (char *)"{rcpt_addr} {rcpt_host} {rcpt_mailer}") == MI_SUCCESS)
 		*pf0 |= SMFIF_SETSYMLIST;
 	/* every event we have a callback for; nothing else changed */
-	*pf1 = f1 & (SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA);
+	*pf1 = f1 & (SMFIP_NOHELO | SMFIP_NOUNKNOWN);
 	*pf2 = 0;
 	*pf3 = 0;
 	return SMFIS_CONTINUE;
@@ -434,12 +442,82 @@ nomem:
 	return SMFIS_TEMPFAIL;
 }
 
-static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+/* need_check - does any recipient's rule ask anything of the message?
+   Judged as at end of data but without an Auto-Submitted field, which
+   can only exempt: when nothing is required here, nothing is there.
+   An address the policy refuses, or too many recipients, needs the
+   end-of-data check (it refuses the message).  why: the first
+   recipient's rule, for the log */
+static bool need_check(const struct msg *m, char *why, size_t why_size)
+{
+	struct sg_policy_envelope env;
+	struct sg_policy_decision d;
+	const char *code, *enhanced;
+	bool need = m->too_many || m->n_rcpts == 0;
+	size_t i;
+
+	why[0] = '\0';
+	pthread_mutex_lock(&g.lock);
+	dm_config_reload_if_changed(g.config_path, &g.cfg, RELOAD_CHECK_SECS);
+	for (i = 0; i < m->n_rcpts && !need; i++) {
+		const struct rcpt *r = &m->rcpts[i];
+
+		memset(&env, 0, sizeof(env));
+		env.sender = m->sender != NULL ? m->sender : "";
+		env.recipient = r->addr != NULL ? r->addr : r->raw;
+		env.transport = r->mailer;
+		env.client_address = m->client[0] != '\0' ? m->client : NULL;
+		sg_policy_decide_envelope(g.cfg.pol, &env, &d);
+		if (sg_policy_refusal(&d, &code, &enhanced) || d.requirements != 0)
+			need = true;
+		else if (i == 0)
+			pp_printable(why, why_size, d.why);
+	}
+	pthread_mutex_unlock(&g.lock);
+	return need;
+}
+
+/* decide_early - accept now, unread, a message no rule asks anything of
+   (logged: one line per decision, accepted or refused) */
+static sfsistat decide_early(SMFICTX *ctx, struct msg *m)
+{
+	char sender[300], rcpt[300], why[256];
+
+	if (m->decided)
+		return SMFIS_CONTINUE;
+	m->decided = true;
+	if (need_check(m, why, sizeof(why)))
+		return SMFIS_CONTINUE;
+	printable_addr(sender, sizeof(sender), m->sender != NULL ? m->sender : "");
+	printable_addr(rcpt, sizeof(rcpt), m->rcpts[0].raw);
+	if (m->n_rcpts > 1)
+		msg_info("%s: from=<%s> to=<%s> (and %zu more): accepted unread: "
+			 "no recipient needs a check (%s)", queue_id(ctx), sender,
+			 rcpt, m->n_rcpts - 1, why);
+	else
+		msg_info("%s: from=<%s> to=<%s>: accepted unread: no recipient "
+			 "needs a check (%s)", queue_id(ctx), sender, rcpt, why);
+	return SMFIS_ACCEPT;
+}
+
+static sfsistat cb_data(SMFICTX *ctx)
 {
 	struct msg *m = priv(ctx);
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
+	return decide_early(ctx, m);
+}
+
+static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct msg *m = priv(ctx);
+	sfsistat r;
+
+	if (m == NULL)
+		return SMFIS_TEMPFAIL;
+	if (!m->decided && (r = decide_early(ctx, m)) != SMFIS_CONTINUE)
+		return r;
 	if (strcasecmp(name, "Auto-Submitted") == 0 &&
 	    m->n_auto_submitted++ == 0 &&
 	    (m->auto_submitted = strdup(value)) == NULL)
@@ -688,6 +766,7 @@ int main(int argc, char **argv)
 		.xxfi_connect = cb_connect,
 		.xxfi_envfrom = cb_envfrom,
 		.xxfi_envrcpt = cb_envrcpt,
+		.xxfi_data = cb_data,
 		.xxfi_header = cb_header,
 		.xxfi_eoh = cb_eoh,
 		.xxfi_body = cb_body,
