@@ -8,7 +8,9 @@
 
 #include <ctype.h>
 #include <stdint.h>
-#ifdef __SSE2__
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 #include <stdlib.h>
@@ -143,60 +145,121 @@ const char *sg_mime_headers_ambiguity(const struct sg_headers *h)
 }
 
 /*
+ * Line-ending flags, many bytes at a time.  Bit k of a mask is byte k of
+ * the block: an LF at k needs a CR at k-1, a CR at k needs an LF at k+1
+ * (for the last byte of a block, the next block's first says).  The
+ * vector loops stop before the last partial block; the byte loop in
+ * sg_mime_line_flags() finishes with the same rules.
+ */
+struct lf_scan {
+	size_t i;		/* bytes done */
+	bool prev_cr;		/* the byte before p[i] is a CR */
+	bool bare_lf, bare_cr, nul;
+};
+
+#if defined(__SSE2__)
+static void lf_scan_sse2(const unsigned char *p, size_t len, struct lf_scan *s)
+{
+	const __m128i vcr = _mm_set1_epi8('\r'), vlf = _mm_set1_epi8('\n');
+	const __m128i vzero = _mm_setzero_si128();
+	unsigned int any_nul = 0, bad_lf = 0, bad_cr = 0;
+	bool prev_cr = s->prev_cr;
+	size_t i = s->i;
+
+	for (; i + 16 <= len; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		unsigned int cr = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vcr));
+		unsigned int lf = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vlf));
+
+		any_nul |= (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vzero));
+		if ((cr | lf) == 0) {
+			bad_cr |= prev_cr;	/* CR ended the last block */
+			prev_cr = false;
+			continue;
+		}
+		bad_lf |= lf & ~((cr << 1) | (prev_cr ? 1u : 0u));
+		bad_cr |= cr & ~(lf >> 1) & 0x7fffu;
+		bad_cr |= prev_cr && !(lf & 1u);
+		prev_cr = (cr & 0x8000u) != 0;
+	}
+	s->i = i;
+	s->prev_cr = prev_cr;
+	s->nul |= any_nul != 0;
+	s->bare_lf |= bad_lf != 0;
+	s->bare_cr |= bad_cr != 0;
+}
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_LF_SCAN_AVX2 1
+/* the same rules, thirty-two bytes at a time, where the CPU has AVX2
+   (chosen at run time: the library is built for the baseline x86-64) */
+__attribute__((target("avx2")))
+static void lf_scan_avx2(const unsigned char *p, size_t len, struct lf_scan *s)
+{
+	const __m256i vcr = _mm256_set1_epi8('\r'), vlf = _mm256_set1_epi8('\n');
+	const __m256i vzero = _mm256_setzero_si256();
+	uint32_t any_nul = 0, bad_lf = 0, bad_cr = 0;
+	bool prev_cr = s->prev_cr;
+	size_t i = s->i;
+
+	for (; i + 32 <= len; i += 32) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + i));
+		uint32_t cr = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vcr));
+		uint32_t lf = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vlf));
+
+		any_nul |= (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vzero));
+		if ((cr | lf) == 0) {
+			bad_cr |= prev_cr;
+			prev_cr = false;
+			continue;
+		}
+		bad_lf |= lf & ~((cr << 1) | (prev_cr ? 1u : 0u));
+		bad_cr |= cr & ~(lf >> 1) & 0x7fffffffu;
+		bad_cr |= prev_cr && !(lf & 1u);
+		prev_cr = (cr & 0x80000000u) != 0;
+	}
+	s->i = i;
+	s->prev_cr = prev_cr;
+	s->nul |= any_nul != 0;
+	s->bare_lf |= bad_lf != 0;
+	s->bare_cr |= bad_cr != 0;
+}
+#endif
+
+/*
  * sg_mime_line_flags - is there an LF without CR before it, a CR without LF
- * after it, a NUL?  One pass, sixteen bytes at a time with SSE2 where
- * the machine has it (a memchr per line cost more than hashing the line
- * on 1 MB mail).
+ * after it, a NUL?  One pass, with AVX2 or SSE2 where the machine has them
+ * (a memchr per line cost more than hashing the line on 1 MB mail).
  */
 void sg_mime_line_flags(const unsigned char *p, size_t len,
 			struct sg_line_flags *lf_r)
 {
-	size_t i = 0;
-	bool prev_cr = false;
+	struct lf_scan s;
+	size_t i;
 
-	memset(lf_r, 0, sizeof(*lf_r));
-#ifdef __SSE2__
-	{
-		const __m128i vcr = _mm_set1_epi8('\r'), vlf = _mm_set1_epi8('\n');
-		const __m128i vzero = _mm_setzero_si128();
-		unsigned int any_nul = 0, bad_lf = 0, bad_cr = 0;
-
-		for (; i + 16 <= len; i += 16) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-			unsigned int cr = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vcr));
-			unsigned int lf = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vlf));
-
-			any_nul |= (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vzero));
-			if ((cr | lf) == 0) {
-				bad_cr |= prev_cr;	/* CR ended the last block */
-				prev_cr = false;
-				continue;
-			}
-			/* bit k is byte k: LF at k needs CR at k-1, CR at k
-			   needs LF at k+1 (the last one: see the next block) */
-			bad_lf |= lf & ~((cr << 1) | (prev_cr ? 1u : 0u));
-			bad_cr |= cr & ~(lf >> 1) & 0x7fffu;
-			bad_cr |= prev_cr && !(lf & 1u);
-			prev_cr = (cr & 0x8000u) != 0;
-		}
-		lf_r->nul = any_nul != 0;
-		lf_r->bare_lf = bad_lf != 0;
-		lf_r->bare_cr = bad_cr != 0;
-	}
+	memset(&s, 0, sizeof(s));
+#ifdef HAVE_LF_SCAN_AVX2
+	if (len >= 64 && __builtin_cpu_supports("avx2"))
+		lf_scan_avx2(p, len, &s);
 #endif
-	for (; i < len; i++) {
-		if (p[i] == '\n' && !prev_cr)
-			lf_r->bare_lf = true;
-		else if (prev_cr && p[i] != '\n')
-			lf_r->bare_cr = true;
-		else if (p[i] == 0)
-			lf_r->nul = true;
-		prev_cr = p[i] == '\r';
+#if defined(__SSE2__)
+	lf_scan_sse2(p, len, &s);
+#endif
+	for (i = s.i; i < len; i++) {
+		if (p[i] == '\n' && !s.prev_cr)
+			s.bare_lf = true;
+		else if (s.prev_cr && p[i] != '\n')
+			s.bare_cr = true;
 		if (p[i] == 0)
-			lf_r->nul = true;
+			s.nul = true;
+		s.prev_cr = p[i] == '\r';
 	}
-	if (prev_cr)
-		lf_r->bare_cr = true;	/* a CR at the very end */
+	if (s.prev_cr)
+		s.bare_cr = true;	/* a CR at the very end */
+	lf_r->bare_lf = s.bare_lf;
+	lf_r->bare_cr = s.bare_cr;
+	lf_r->nul = s.nul;
 }
 
 bool sg_mime_has_bare_cr(const unsigned char *p, size_t len)
@@ -536,6 +599,54 @@ static int delimiter_at(const unsigned char *p, size_t len, size_t pos,
 	return 0;
 }
 
+#ifdef HAVE_LF_SCAN_AVX2
+/* find_delim_avx2 - memmem() for a delimiter, thirty-two positions at a
+   time: a position is a candidate when its byte is the delimiter's first
+   and the byte dlen - 1 further on its last; candidates are compared in
+   order, so the first match is the leftmost.  Input made of near misses
+   (every position a candidate that fails late) hands over to memmem(),
+   which stays linear: at most 64 + 1/128 of the bytes read may fail. */
+__attribute__((target("avx2")))
+static const unsigned char *find_delim_avx2(const unsigned char *hay, size_t n,
+					    const unsigned char *d, size_t dlen)
+{
+	const __m256i first = _mm256_set1_epi8((char)d[0]);
+	const __m256i last = _mm256_set1_epi8((char)d[dlen - 1]);
+	size_t i, misses = 0;
+
+	for (i = 0; i + dlen - 1 + 32 <= n; i += 32) {
+		__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(hay + i));
+		__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(hay + i + dlen - 1));
+		uint32_t m = (uint32_t)_mm256_movemask_epi8(
+			_mm256_and_si256(_mm256_cmpeq_epi8(a, first),
+					 _mm256_cmpeq_epi8(b, last)));
+
+		while (m != 0) {
+			size_t at = i + (size_t)__builtin_ctz(m);
+
+			if (memcmp(hay + at + 1, d + 1, dlen - 2) == 0)
+				return hay + at;
+			if (++misses > 64 + i / 128)
+				return memmem(hay + at + 1, n - at - 1, d, dlen);
+			m &= m - 1;
+		}
+	}
+	return memmem(hay + i, n - i, d, dlen);
+}
+#endif
+
+/* sg_mime_find_delim - the first occurrence of d (dlen bytes) in hay,
+   as memmem() finds it; NULL if none */
+const unsigned char *sg_mime_find_delim(const unsigned char *hay, size_t n,
+					const char *d, size_t dlen)
+{
+#ifdef HAVE_LF_SCAN_AVX2
+	if (dlen >= 3 && n >= dlen - 1 + 32 && __builtin_cpu_supports("avx2"))
+		return find_delim_avx2(hay, n, (const unsigned char *)d, dlen);
+#endif
+	return memmem(hay, n, d, dlen);
+}
+
 void sg_mime_split(const unsigned char *body, size_t len, const char *boundary,
 		   struct sg_slice *parts, size_t max_parts, struct sg_split *sp)
 {
@@ -554,7 +665,8 @@ void sg_mime_split(const unsigned char *body, size_t len, const char *boundary,
 	memcpy(delim + 2, boundary, blen);
 	dlen = blen + 2;
 	while (pos < len) {
-		const unsigned char *hit = memmem(body + pos, len - pos, delim, dlen);
+		const unsigned char *hit = sg_mime_find_delim(body + pos, len - pos,
+							      delim, dlen);
 		size_t at, next, end;
 		int kind;
 

@@ -164,6 +164,10 @@ void sg_mime_line_flags(const unsigned char *p, size_t len,
 /* a CR that is not followed by LF (Python's email breaks lines there),
    or a NUL byte (C-string readers stop there) */
 bool sg_mime_has_bare_cr(const unsigned char *p, size_t len);
+/* memmem(hay, n, d, dlen), faster for MIME delimiters where the CPU
+   has AVX2 (linear on any input) */
+const unsigned char *sg_mime_find_delim(const unsigned char *hay, size_t n,
+					const char *d, size_t dlen);
 /* parse a Content-Type value; an absent header means text/plain.
    The first occurrence of a parameter counts; see ct_r->ambiguity. */
 void sg_mime_parse_ctype(const struct sg_slice *value, struct sg_ctype *ct_r);

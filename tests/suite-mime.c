@@ -269,6 +269,109 @@ START_TEST(test_line_scan_random)
 }
 END_TEST
 
+/* the same, with few special bytes in long lines, so that each flag is
+   alone in a block at every position: the 16- and 32-byte loops, their
+   block edges (a CRLF split across two blocks) and the byte loop after
+   them must agree with the obvious loop */
+START_TEST(test_line_flags_sparse)
+{
+	static const unsigned char special[] = { '\r', '\n', 0 };
+	unsigned char buf[200];
+	unsigned int seed = 777;
+	int round;
+
+	for (round = 0; round < 40000; round++) {
+		size_t len = 1 + (size_t)(round % 199), i, n_special;
+		struct sg_line_flags lf;
+		bool nul = false, cr = false, blf = false;
+
+		memset(buf, 'a', len);
+		seed = seed * 1103515245u + 12345u;
+		n_special = (seed >> 16) % 4;
+		for (i = 0; i < n_special; i++) {
+			size_t at;
+
+			seed = seed * 1103515245u + 12345u;
+			at = (seed >> 8) % len;
+			seed = seed * 1103515245u + 12345u;
+			if ((seed >> 16) % 2 == 0 && at + 1 < len) {
+				buf[at] = '\r';	/* a CRLF, often across an edge */
+				buf[at + 1] = '\n';
+			} else {
+				buf[at] = special[(seed >> 20) % 3];
+			}
+		}
+		for (i = 0; i < len; i++) {
+			if (buf[i] == 0)
+				nul = true;
+			if (buf[i] == '\r' && (i + 1 >= len || buf[i + 1] != '\n'))
+				cr = true;
+			if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
+				blf = true;
+		}
+		sg_mime_line_flags(buf, len, &lf);
+		ck_assert_msg(lf.nul == nul && lf.bare_cr == cr && lf.bare_lf == blf,
+			      "round %d (len %zu): nul %d/%d bare CR %d/%d bare LF %d/%d",
+			      round, len, lf.nul, nul, lf.bare_cr, cr, lf.bare_lf, blf);
+	}
+}
+END_TEST
+
+/* the delimiter search against memmem(): random text made of the
+   delimiter's own bytes (many candidates, near misses at every length),
+   at every alignment; and input of nothing but near misses, which hands
+   over to memmem() part-way */
+START_TEST(test_find_delim)
+{
+	static const char *const delims[] = {
+		"--b", "--=_Part_1", "------CA7F48509555FD50240EE9D23797B46A",
+		"----------------------------------------------------------------X-",
+	};
+	static unsigned char buf[4096];
+	unsigned int seed = 4242;
+	size_t d;
+	int round;
+
+	for (d = 0; d < SG_ARRAY_SIZE(delims); d++) {
+		const char *delim = delims[d];
+		size_t dlen = strlen(delim);
+
+		for (round = 0; round < 3000; round++) {
+			size_t len = (size_t)(round * 7 % 700), i;
+			const unsigned char *want, *got;
+
+			for (i = 0; i < len; i++) {
+				seed = seed * 1103515245u + 12345u;
+				buf[i] = (seed >> 16) % 8 == 0 ? '\n' :
+					 (unsigned char)delim[(seed >> 8) % dlen];
+			}
+			if (round % 3 == 0 && len > dlen) {
+				seed = seed * 1103515245u + 12345u;
+				memcpy(buf + (seed >> 8) % (len - dlen), delim, dlen);
+			}
+			want = memmem(buf, len, delim, dlen);
+			got = sg_mime_find_delim(buf, len, delim, dlen);
+			ck_assert_msg(got == want, "%s round %d: %td, memmem %td",
+				      delim, round, got ? got - buf : -1,
+				      want ? want - buf : -1);
+		}
+	}
+	/* near misses only, then the delimiter at the very end */
+	{
+		const char *delim = delims[3];
+		size_t dlen = strlen(delim);
+
+		memset(buf, '-', sizeof(buf));
+		ck_assert_ptr_null(sg_mime_find_delim(buf, sizeof(buf), delim, dlen));
+		memcpy(buf + sizeof(buf) - dlen, delim, dlen);
+		ck_assert_ptr_eq(sg_mime_find_delim(buf, sizeof(buf), delim, dlen),
+				 buf + sizeof(buf) - dlen);
+		ck_assert_ptr_eq(sg_mime_find_delim(buf, sizeof(buf), delim, dlen),
+				 memmem(buf, sizeof(buf), delim, dlen));
+	}
+}
+END_TEST
+
 START_TEST(test_canon_crlf)
 {
 	unsigned char *out;
@@ -402,6 +505,8 @@ Suite *make_mime_suite(void)
 	tcase_add_test(tc, test_split);
 	tcase_add_test(tc, test_canon_crlf);
 	tcase_add_test(tc, test_line_scan_random);
+	tcase_add_test(tc, test_line_flags_sparse);
+	tcase_add_test(tc, test_find_delim);
 	tcase_add_loop_test(tc, test_from_strict, 0, (int)SG_ARRAY_SIZE(from_cases));
 	tcase_add_test(tc, test_base64);
 	suite_add_tcase(s, tc);
