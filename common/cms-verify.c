@@ -237,15 +237,27 @@ static const char *digest_check(struct sg_verify_state *st, X509_ALGOR *dig,
 	return nid == NID_undef ? "unknown" : OBJ_nid2ln(nid);
 }
 
-/* drain - read the content through the digest BIOs */
-static bool drain(BIO *bio)
+/* digest_content - feed the content to every digest BIO of the chain
+   that CMS_dataInit() made, straight from the caller's buffer (reading
+   through the chain would copy every byte once more); the chain stays
+   what CMS_SignerInfo_verify_content() expects */
+static bool digest_content(BIO *chain, const BIO *end,
+			   const unsigned char *content, size_t len)
 {
-	char buf[16384];
-	int n;
+	bool any = false;
+	BIO *b;
 
-	while ((n = BIO_read(bio, buf, sizeof(buf))) > 0)
-		;
-	return n == 0 || BIO_eof(bio);
+	for (b = chain; b != NULL && b != end; b = BIO_next(b)) {
+		EVP_MD_CTX *mctx = NULL;
+
+		if (BIO_method_type(b) != BIO_TYPE_MD)
+			continue;
+		if (BIO_get_md_ctx(b, &mctx) <= 0 || mctx == NULL ||
+		    EVP_DigestUpdate(mctx, content, len) <= 0)
+			return false;
+		any = true;
+	}
+	return any;
 }
 
 /* canon_equal - whether e, each bare LF read as CRLF (the canonical form
@@ -344,8 +356,15 @@ void sg_cms_verify_signed(struct sg_verify_state *st, CMS_ContentInfo *cms,
 	if (cmsbio == NULL) {
 		/* e.g. an unknown digest algorithm in digestAlgorithms */
 		sg_openssl_errors(NULL, 0);
+	} else if (content != NULL) {
+		content_ok = digest_content(cmsbio, dcont, content, content_len);
 	} else {
-		content_ok = drain(cmsbio);
+		/* encapsulated: the eContent bytes CMS_dataInit() reads */
+		const unsigned char *e = ASN1_STRING_get0_data(*pos);
+		int elen = ASN1_STRING_length(*pos);
+
+		content_ok = e != NULL && elen >= 0 &&
+			     digest_content(cmsbio, NULL, e, (size_t)elen);
 	}
 	for (i = 0; i < n; i++) {
 		CMS_SignerInfo *si = sk_CMS_SignerInfo_value(sis, i);
