@@ -59,6 +59,12 @@
 /*	Auto-Submitted field can only exempt, so this never lets through
 /*	what the end-of-data check would refuse.
 /*
+/*	Every decision is logged, one line per message with the queue
+/*	id, the sender and the recipients: "accepted unread: no recipient
+/*	needs a check (RULE)", "accepted: policy satisfied (RULE)", or the
+/*	status, reasons and action of a refusal (smimectl report counts
+/*	them).
+/*
 /*	The milter never modifies a message.  Messages larger than 1 MB are
 /*	spooled to an unlinked temporary file, not held in memory.  The
 /*	configuration is re-read when smimeguard.conf, or a trust anchor,
@@ -555,6 +561,7 @@ struct verdict {
 					   whatever the policy action */
 	char failed[700];	/* "<a@x>: reason; <b@y>: reason" */
 	char reasons[200];	/* the policy reason tokens, for the log */
+	char why[256];		/* the first satisfied recipient's rule */
 };
 
 static void add_failure(struct verdict *v, enum sg_action action,
@@ -596,6 +603,8 @@ static void check_recipient(struct msg *m, const struct rcpt *r,
 	switch (sg_policy_check_message(g.cfg.pol, g.cfg.ctx, &env, res, 0, &d,
 					why, sizeof(why))) {
 	case 1:
+		if (v->why[0] == '\0')
+			pp_printable(v->why, sizeof(v->why), d.why);
 		break;
 	case 0:
 		if (sg_policy_refusal(&d, &code, &enhanced)) {
@@ -703,9 +712,18 @@ static sfsistat cb_eom(SMFICTX *ctx)
 			 "monitor only, would " : "",
 			 v.action == SG_ACTION_MONITOR ? "reject" :
 			 sg_action_name(v.action));
-	} else if (g.verbose) {
-		msg_info("%s: from=<%s> status=%s: policy satisfied", qid, sender,
-			 res != NULL ? sg_status_name(sg_result_status(res)) : "?");
+	} else {
+		/* one line per decision, accepted too (a log shipper or
+		   smimectl report counts them) */
+		char rcpt[300], more[48] = "";
+
+		printable_addr(rcpt, sizeof(rcpt), m->n_rcpts > 0 ? m->rcpts[0].raw : "");
+		if (m->n_rcpts > 1)
+			snprintf(more, sizeof(more), " (and %zu more)", m->n_rcpts - 1);
+		msg_info("%s: from=<%s> to=<%s>%s status=%s: accepted: policy "
+			 "satisfied (%s)", qid, sender, rcpt, more,
+			 res != NULL ? sg_status_name(sg_result_status(res)) : "?",
+			 v.why[0] != '\0' ? v.why : "no recipient rule");
 	}
 	sg_result_free(&res);
 	return ret;

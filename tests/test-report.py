@@ -232,6 +232,33 @@ try:
             "lawfirm.example": {"rejected": 1, "monitored": 1}}, dom)
         check("variants: all understood", d["sources"][0]["unparsed"] == 0 and
               d["sources"][0]["undated"] == 0, d["sources"])
+    # the milter's lines for mail it accepts: unread (no rule asks
+    # anything) and after the check; counted as accepted, with their rule
+    acc = os.path.join(tmp, "milter-accepts.log")
+    with open(acc, "w") as f:
+        f.write("Nov 28 10:00:00 mx1 smime-milter[901]: 1A2B3C4D5E: from=<alice@example.org> "
+                "to=<bob@example.org>: accepted unread: no recipient needs a check "
+                "(internal recipient)\n"
+                "Nov 28 10:00:01 mx1 smime-milter[901]: 2A2B3C4D5E: from=<alice@example.org> "
+                "to=<olga@elsewhere.example> (and 1 more): accepted unread: no recipient "
+                "needs a check (no rule requires anything)\n"
+                "Nov 28 10:00:02 mx1 smime-milter[901]: 3A2B3C4D5E: from=<alice@example.org> "
+                "to=<paula@partner.example> status=encrypted: accepted: policy satisfied "
+                "(recipient rule partner.example)\n")
+    rc, d, err = report_json(acc)
+    if d:
+        o = d["outbound"]
+        check("milter accept lines: three accepted at end of data",
+              o["by_stage"]["end-of-data"]["accepted"] == 3 and
+              sum(o["by_stage"]["end-of-data"].values()) == 3, o["by_stage"])
+        rules = {x["rule"]: {k: v for k, v in x["counts"].items() if v}
+                 for x in o["by_rule"]}
+        check("milter accept lines: their rules", rules == {
+            "(internal recipient)": {"accepted": 1}, "(no rule)": {"accepted": 1},
+            "recipient rule partner.example": {"accepted": 1}}, rules)
+    else:
+        check("milter accept lines: report runs", False, err)
+
     rc, d, err = report_json("--since", "2026-11-29", "--until", "2026-11-30T08:00:01Z", var)
     check("variants: RFC 3339 with offset and Dovecot time stamps in a period",
           d and d["inbound"]["total"] == 2 and d["outbound"]["total"] == 0 and

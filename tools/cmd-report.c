@@ -775,6 +775,11 @@ static int outcome_of(const char *msg)
 
 	if (strstr(msg, "monitor only") != NULL || strstr(msg, "would reject") != NULL)
 		return OUT_MONITOR;
+	/* smime-milter: "accepted unread: no recipient needs a check (...)",
+	   "accepted: policy satisfied (...)" */
+	if (strstr(msg, ": accepted unread: ") != NULL ||
+	    strstr(msg, ": accepted: ") != NULL)
+		return OUT_ACCEPT;
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (kv_find(msg, keys[i], v, sizeof(v)) &&
 		    (o = outcome_word(v)) >= 0)
@@ -850,7 +855,8 @@ static void rule_of(const char *msg, char *out, size_t size)
 		snprintf(out, size, "(null sender)");
 	else if (strstr(msg, "Auto-Submitted") != NULL)
 		snprintf(out, size, "(Auto-Submitted)");
-	else if (strstr(msg, "no rule matches") != NULL)
+	else if (strstr(msg, "no rule matches") != NULL ||
+		 strstr(msg, "no rule requires anything") != NULL)
 		snprintf(out, size, "(no rule)");
 }
 

@@ -508,9 +508,15 @@ class PostfixTest(unittest.TestCase):
         ]
         for tid, certs, cipher in cases:
             with self.subTest(case=tid):
+                mlog = len(self.log("smime-milter.log"))
                 msg = self.message(tid, [self.enc], self.encrypt(certs, cipher))
                 o = self.smtp([self.enc], msg, tid=tid)
                 self.assert_accepted(o, [self.enc])
+                # every decision is logged, an acceptance too, with its rule
+                self.assertIsNotNone(self.wait_log(
+                    "smime-milter.log", r"\w+: from=<%s> to=<%s> status=encrypted: "
+                    r"accepted: policy satisfied \(recipient rule partner\.example\)"
+                    % (re.escape(self.sender), re.escape(self.enc)), mlog, 10))
                 got = self.wait_outbound(tid, 1)
                 stored = list(got.values())[0]
                 self.assert_byte_identical(stored, msg)
