@@ -396,6 +396,15 @@ class ServerTest(unittest.TestCase):
                 self.assertTrue(set(prefix) <= {b"return-path", b"delivered-to",
                                                 b"received"}, prefix)
                 self.assert_kw(got[hits[0]]["FLAGS"], self.expected(n), n)
+        # the shipped metric example (the sandbox uses it) counts the
+        # verdicts by status and reasons
+        dump = subprocess.run(self.env["DOVEADM"].split() + ["stats", "dump"],
+                              capture_output=True, text=True).stdout
+        counts = {f[0]: int(f[2]) for f in (l.split("\t") for l in dump.splitlines())
+                  if len(f) > 2 and f[0].startswith("smime_verify") and f[2].isdigit()}
+        self.assertGreaterEqual(counts.get("smime_verify_signed/verified_-", 0), 1, dump)
+        self.assertGreaterEqual(counts.get("smime_verify_signed/failed_bad-signature", 0),
+                                1, dump)
 
     def test_2_lmtp_byte_identity(self):
         """LMTP: every generated message is stored byte for byte (modulo
