@@ -552,6 +552,9 @@ int sg_der_scan_cert(const unsigned char *der, size_t len, size_t *cert_len_r,
 size_t sg_dirmap_cert_addrs(const unsigned char *der, size_t len,
 			    char addrs[][320], size_t max);
 size_t sg_dirmap_count(const struct sg_dirmap *dm);
+/* files the last rescan read from disk; *from_index_r: the records the
+   first load took from DIR/.sg-index */
+size_t sg_dirmap_files_read(const struct sg_dirmap *dm, size_t *from_index_r);
 /* every certificate of the map as last read (refresh first), in file
    name order */
 void sg_dirmap_each(const struct sg_dirmap *dm,

@@ -16,6 +16,7 @@ Suite *make_policy_suite(void);
 Suite *make_policy_proto_suite(void);
 Suite *make_certmap_suite(void);
 Suite *make_icache_suite(void);
+Suite *make_dirindex_suite(void);
 Suite *make_limits_suite(void);
 
 #endif

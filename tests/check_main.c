@@ -20,6 +20,7 @@ int main(void)
 	srunner_add_suite(sr, make_policy_proto_suite());
 	srunner_add_suite(sr, make_certmap_suite());
 	srunner_add_suite(sr, make_icache_suite());
+	srunner_add_suite(sr, make_dirindex_suite());
 	srunner_add_suite(sr, make_cases_suite());
 	srunner_add_suite(sr, make_corpora_suite());
 	srunner_add_suite(sr, make_hostile_suite());
