@@ -94,25 +94,6 @@ static size_t count_files(const char *dir)
 	return n;
 }
 
-/* rm_dir - remove a flat temporary directory */
-static void rm_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[4096];
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 START_TEST(test_lookup_hit)
 {
 	struct sg_ctx *ctx = map_ctx(NULL);
@@ -380,7 +361,7 @@ START_TEST(test_reload)
 	ck_assert_uint_eq(sg_cert_set_count(set), 0);
 	sg_cert_set_free(&set);
 	/* the directory vanishes: a temporary error, not "no certificate" */
-	rm_dir(dir);
+	tu_rm_dir(dir);
 	usleep(1100 * 1000);
 	{
 		struct sg_error err;
@@ -432,7 +413,7 @@ START_TEST(test_ber_bundle)
 	ck_assert_str_eq(sg_cert_set_get(set, 0)->source, "frank-ber.p7b");
 	sg_cert_set_free(&set);
 	sg_ctx_free(&ctx);
-	rm_dir(dir);
+	tu_rm_dir(dir);
 }
 END_TEST
 
@@ -742,7 +723,7 @@ START_TEST(test_harvest)
 	harvest_one(ctx, "msg/alice-detached.eml", SG_HARVEST_DISABLED, &info);
 	sg_ctx_free(&ctx);
 	ck_assert_uint_eq(count_files(dir), 2);
-	rm_dir(dir);
+	tu_rm_dir(dir);
 	/* caps (issue 18): per address, then in all */
 	ck_assert_ptr_nonnull(mkdtemp(strcpy(dir, "/tmp/sg-harvest-XXXXXX")));
 	snprintf(settings, sizeof(settings), PKI " harvest_map=dir:%s "
@@ -779,7 +760,7 @@ START_TEST(test_harvest)
 		ck_assert_uint_eq(fwrite(pem, 1, plen, fp), plen);
 		fclose(fp);
 		free(pem);
-		rm_dir(dir);
+		tu_rm_dir(dir);
 		ck_assert_ptr_nonnull(mkdtemp(strcpy(dir, "/tmp/sg-harvest-XXXXXX")));
 		snprintf(settings, sizeof(settings), PKI " certificate_maps=dir:%s,dir:%s "
 			 "harvest_map=dir:%s", dir, dir2, dir);
@@ -790,9 +771,9 @@ START_TEST(test_harvest)
 			      "the harvested certificate displaced the directory's");
 		sg_cert_set_free(&set2);
 		sg_ctx_free(&ctx);
-		rm_dir(dir2);
+		tu_rm_dir(dir2);
 	}
-	rm_dir(dir);
+	tu_rm_dir(dir);
 	ck_assert_ptr_nonnull(mkdtemp(strcpy(dir, "/tmp/sg-harvest-XXXXXX")));
 	/* a harvest map that cannot be written: an error naming it */
 	snprintf(settings, sizeof(settings),
@@ -951,7 +932,7 @@ START_TEST(test_ldap_map_file)
 		}
 		sg_ctx_free(&ctx);
 	}
-	rm_dir(dir);
+	tu_rm_dir(dir);
 }
 END_TEST
 
@@ -986,7 +967,7 @@ START_TEST(test_ldap_down)
 	set = lookup(ctx, "bob@example.org", 0, 1);
 	sg_cert_set_free(&set);
 	sg_ctx_free(&ctx);
-	rm_dir(dir);
+	tu_rm_dir(dir);
 }
 END_TEST
 #endif
@@ -1107,7 +1088,7 @@ START_TEST(test_config_check)
 	check_conf(fd, 0, "trust_anchors=%s/trust,%s crl_dirs=%s/crl", d, dir, d);
 	ck_assert(has(fd, "path-empty", "readme.txt"));
 	ck_assert(has(fd, "path-empty", dir));
-	rm_dir(dir);
+	tu_rm_dir(dir);
 	free(fd);
 }
 END_TEST

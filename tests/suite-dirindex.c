@@ -40,22 +40,17 @@ static void put_file(const char *dir, const char *name, const char *rel)
 	free(data);
 }
 
-static void rm_dir(const char *dir)
+/* make_map - a temporary directory of N_BOB copies of bob's certificate */
+static void make_map(char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[4096];
+	char name[64];
+	size_t i;
 
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	for (i = 0; i < N_BOB; i++) {
+		snprintf(name, sizeof(name), "bob-%03zu.pem", i);
+		put_file(dir, name, "certmap/bob-2026.pem");
 	}
-	closedir(d);
-	rmdir(dir);
 }
 
 /* load - a new map of dir, refreshed: what a new process sees; *read_r
@@ -91,13 +86,9 @@ START_TEST(test_index_written_and_used)
 	char dir[] = "/tmp/sg-dirindex-XXXXXX", name[64], ix[4200];
 	struct sg_dirmap *dm;
 	struct stat st;
-	size_t rd, fi, i;
+	size_t rd, fi;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	for (i = 0; i < N_BOB; i++) {
-		snprintf(name, sizeof(name), "bob-%03zu.pem", i);
-		put_file(dir, name, "certmap/bob-2026.pem");
-	}
+	make_map(dir);
 	put_file(dir, "carol.pem", "certmap/carol.pem");
 
 	/* the first process reads every file and writes the index */
@@ -137,7 +128,7 @@ START_TEST(test_index_written_and_used)
 	ck_assert_uint_eq(rd, 1);	/* carol.pem, still newer than the index */
 	ck_assert_uint_eq(count(dm, "bob@example.org"), N_BOB);
 	sg_dirmap_free(&dm);
-	rm_dir(dir);
+	tu_rm_dir(dir);
 }
 END_TEST
 
@@ -156,16 +147,12 @@ static void corrupt(const char *ix, off_t off)
 
 START_TEST(test_index_not_trusted)
 {
-	char dir[] = "/tmp/sg-dirindex-XXXXXX", name[64], ix[4200];
+	char dir[] = "/tmp/sg-dirindex-XXXXXX", ix[4200];
 	struct sg_dirmap *dm;
 	struct stat st;
-	size_t rd, fi, i;
+	size_t rd, fi;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	for (i = 0; i < N_BOB; i++) {
-		snprintf(name, sizeof(name), "bob-%03zu.pem", i);
-		put_file(dir, name, "certmap/bob-2026.pem");
-	}
+	make_map(dir);
 	index_path(ix, sizeof(ix), dir);
 	dm = load(dir, &rd, &fi);
 	sg_dirmap_free(&dm);
@@ -226,7 +213,7 @@ START_TEST(test_index_not_trusted)
 		sg_dirmap_free(&dm);
 		unlink(real);
 	}
-	rm_dir(dir);
+	tu_rm_dir(dir);
 }
 END_TEST
 
@@ -244,7 +231,7 @@ START_TEST(test_index_small_map)
 	sg_dirmap_free(&dm);
 	index_path(ix, sizeof(ix), dir);
 	ck_assert_int_eq(stat(ix, &st), -1);	/* not worth one */
-	rm_dir(dir);
+	tu_rm_dir(dir);
 }
 END_TEST
 

@@ -1,8 +1,10 @@
 /* test-util.c - helpers shared by the suites */
 #include <check.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test-util.h"
 
@@ -137,4 +139,23 @@ int tu_parse_reasons(const char *list, uint32_t *mask_r)
 	}
 	free(copy);
 	return ret;
+}
+
+/* tu_rm_dir - remove a flat temporary directory */
+void tu_rm_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[4096];
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
 }

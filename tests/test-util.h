@@ -12,6 +12,8 @@ const char *tu_testdata(void);
 /* directory of the third-party corpora: tests/data/corpora of the source
  * tree, or $SG_CORPORA */
 const char *tu_corpora(void);
+/* remove a flat temporary directory and the files in it */
+void tu_rm_dir(const char *dir);
 /* whole file, malloc'd (aborts the test on error) */
 unsigned char *tu_read(const char *path, size_t *len_r);
 /* a context from "name=value name=value" (paths relative to base, when
