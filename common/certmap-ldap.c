@@ -90,6 +90,12 @@
 #define LM_CACHE_BUCKETS 1024
 #define LM_CACHE_MAX 10000
 #define LM_HOLDOFF_NS (30 * 1000000000LL)
+/* after every server failed slowly (timeouts: a hanging directory), the
+   next lookups fail at once for this long (or timeout, if longer), so a
+   dead directory costs one lookup's wait, not every lookup's; servers
+   that refuse at once are asked again at once */
+#define LM_FAILFAST_NS (10 * 1000000000LL)
+#define LM_SLOW_FAIL_NS (1000000000LL)
 
 #define LM_DEFAULT_FILTER "(|(mail=%s)(proxyAddresses=smtp:%s))"
 #define LM_DEFAULT_ATTRS "userSMIMECertificate;binary userSMIMECertificate " \
@@ -136,6 +142,9 @@ struct sg_ldapmap {
 	bool old_tls;			/* libldap < 2.6.9: see tls_async() */
 	LDAP *ld;
 	size_t cur;			/* servers[] index of ld */
+	long long all_failed_at;	/* monotonic ns: every server failed
+					   slowly; 0 when one answered since */
+	char all_failed[400];		/* what they said */
 	/* the cache */
 	unsigned char key[crypto_shorthash_KEYBYTES];
 	struct lm_answer *buckets[LM_CACHE_BUCKETS];
@@ -1140,9 +1149,20 @@ static int search(struct sg_ldapmap *lm, const char *filter,
 	size_t order[LM_MAX_SERVERS], n = 0, i, skip = SIZE_MAX;
 	long long now = sg_monotonic_ns();
 	char sum[400] = "", why[200];
+	long long window = (long long)lm->timeout * 1000000000LL;
 	int rc;
 
 	*res_r = NULL;
+	if (window < LM_FAILFAST_NS)
+		window = LM_FAILFAST_NS;
+	if (lm->all_failed_at != 0 && now - lm->all_failed_at < window) {
+		sg_error_set(err_r, SG_ERR_IO, "ldap:%.100s: no LDAP server answered "
+			     "(%lld s ago, asked again in %lld s): %.200s", lm->path,
+			     (now - lm->all_failed_at) / 1000000000LL,
+			     (window - (now - lm->all_failed_at)) / 1000000000LL + 1,
+			     lm->all_failed);
+		return -1;
+	}
 	if (lm->ld != NULL) {
 		rc = search_on(lm, filter, res_r);
 		if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED ||
@@ -1191,8 +1211,13 @@ static int search(struct sg_ldapmap *lm, const char *filter,
 	}
 	sg_error_set(err_r, SG_ERR_IO, "ldap:%.100s: no LDAP server answered: %s",
 		     lm->path, sum);
+	if (sg_monotonic_ns() - now >= LM_SLOW_FAIL_NS) {
+		lm->all_failed_at = sg_monotonic_ns();
+		sg_strlcpy(lm->all_failed, sum, sizeof(lm->all_failed));
+	}
 	return -1;
 answered:
+	lm->all_failed_at = 0;
 	lm->servers[lm->cur].failed_at = 0;
 	if (rc == LDAP_SUCCESS)
 		return 0;

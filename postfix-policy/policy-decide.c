@@ -22,17 +22,15 @@ static void log_addr(char *dst, size_t size, const char *src)
 		strcpy(dst + size - 4, "...");
 }
 
-void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
-	       pd_lookup_func *lookup, void *context, struct pd_reply *r)
+int pd_decide_start(const struct sg_policy *pol, const struct pp_request *req,
+		    struct pd_reply *r, struct pd_pending *p)
 {
 	const char *state = pp_get(req, "protocol_state");
 	const char *rcpt_raw = pp_get(req, "recipient");
 	const char *sender_raw = pp_get(req, "sender");
 	struct sg_policy_envelope env;
-	char rcpt[300], sender[300], raw_why[256] = "", why[256], dwhy[256];
 	const char *code, *enhanced;
 	struct sg_policy_decision d;
-	int found;
 
 	snprintf(r->action, sizeof(r->action), "DUNNO");
 	r->log[0] = '\0';
@@ -40,42 +38,53 @@ void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 	r->notable = false;
 	if (state == NULL || strcmp(state, "RCPT") != 0 || rcpt_raw == NULL ||
 	    rcpt_raw[0] == '\0')
-		return;
-	log_addr(rcpt, sizeof(rcpt), rcpt_raw);
-	log_addr(sender, sizeof(sender), sender_raw == NULL ? "" : sender_raw);
+		return 0;
+	log_addr(p->rcpt, sizeof(p->rcpt), rcpt_raw);
+	log_addr(p->sender, sizeof(p->sender), sender_raw == NULL ? "" : sender_raw);
 	memset(&env, 0, sizeof(env));
 	env.sender = sender_raw == NULL ? "" : sender_raw;
 	env.recipient = rcpt_raw;
 	env.client_address = pp_get(req, "client_address");
 	sg_policy_decide_envelope(pol, &env, &d);
-	pp_printable(dwhy, sizeof(dwhy), d.why);
+	pp_printable(p->dwhy, sizeof(p->dwhy), d.why);
 	if (sg_policy_refusal(&d, &code, &enhanced)) {
 		/* refused whatever the rules say: Postfix might deliver such an
 		   address somewhere this service cannot see */
 		r->enforced = true;
 		r->notable = true;
 		snprintf(r->action, sizeof(r->action), "%s %s %s", code, enhanced,
-			 dwhy);
+			 p->dwhy);
 		snprintf(r->log, sizeof(r->log), "from=<%s> to=<%s>: %s: refused",
-			 sender, rcpt, dwhy);
-		return;
+			 p->sender, p->rcpt, p->dwhy);
+		return 0;
 	}
 	if (d.internal || d.exempt || (d.requirements & SG_REQ_ENCRYPT) == 0) {
-		snprintf(r->log, sizeof(r->log), "from=<%s> to=<%s>: %s", sender,
-			 rcpt, dwhy);
-		return;
+		snprintf(r->log, sizeof(r->log), "from=<%s> to=<%s>: %s", p->sender,
+			 p->rcpt, p->dwhy);
+		return 0;
 	}
 	r->enforced = true;
 	/* the certificate of the address Postfix delivers to */
-	found = lookup(context, d.recipient, raw_why, sizeof(raw_why));
+	snprintf(p->address, sizeof(p->address), "%s", d.recipient);
+	p->requirements = d.requirements;
+	p->action = d.action;
+	return 1;
+}
+
+void pd_decide_finish(const struct pd_pending *p, int found,
+		      const char *raw_why, struct pd_reply *r)
+{
+	char why[256];
+
+	r->enforced = true;
 	/* the reason can quote a certificate or a directory's error text:
 	   one printable line, or a sender could split the reply */
-	raw_why[sizeof(raw_why) - 1] = '\0';
 	pp_printable(why, sizeof(why), raw_why);
 	if (found > 0) {
 		snprintf(r->log, sizeof(r->log),
 			 "from=<%s> to=<%s>: %s required (%s), certificate known",
-			 sender, rcpt, sg_policy_requirement_name(d.requirements), dwhy);
+			 p->sender, p->rcpt, sg_policy_requirement_name(p->requirements),
+			 p->dwhy);
 		return;
 	}
 	r->notable = true;	/* from here on: no usable certificate */
@@ -85,10 +94,10 @@ void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 			 "failed temporarily; try again later");
 		snprintf(r->log, sizeof(r->log),
 			 "from=<%s> to=<%s>: certificate lookup failed: %s: deferred",
-			 sender, rcpt, why);
+			 p->sender, p->rcpt, why);
 		return;
 	}
-	switch (d.action) {
+	switch (p->action) {
 	case SG_ACTION_REJECT:
 		snprintf(r->action, sizeof(r->action),
 			 "550 5.7.1 mail to this recipient must be S/MIME "
@@ -104,18 +113,32 @@ void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 	case SG_ACTION_HOLD:
 		snprintf(r->action, sizeof(r->action),
 			 "HOLD encryption required, no S/MIME certificate known for <%s>",
-			 rcpt);
+			 p->rcpt);
 		break;
 	case SG_ACTION_MONITOR:
 		break;	/* DUNNO; the log says what would have happened */
 	}
 	snprintf(r->log, sizeof(r->log),
 		 "from=<%s> to=<%s>: %s required (%s) but no usable certificate "
-		 "(%s): %s%s", sender, rcpt,
-		 sg_policy_requirement_name(d.requirements), dwhy,
+		 "(%s): %s%s", p->sender, p->rcpt,
+		 sg_policy_requirement_name(p->requirements), p->dwhy,
 		 why[0] != '\0' ? why : "none found",
-		 d.action == SG_ACTION_MONITOR ? "monitor only, would " : "",
-		 d.action == SG_ACTION_MONITOR ? "reject" : sg_action_name(d.action));
+		 p->action == SG_ACTION_MONITOR ? "monitor only, would " : "",
+		 p->action == SG_ACTION_MONITOR ? "reject" : sg_action_name(p->action));
+}
+
+void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
+	       pd_lookup_func *lookup, void *context, struct pd_reply *r)
+{
+	struct pd_pending p;
+	char raw_why[256] = "";
+	int found;
+
+	if (pd_decide_start(pol, req, r, &p) == 0)
+		return;
+	found = lookup(context, p.address, raw_why, sizeof(raw_why));
+	raw_why[sizeof(raw_why) - 1] = '\0';
+	pd_decide_finish(&p, found, raw_why, r);
 }
 
 int pd_check_config(struct sg_config *conf, struct sg_error *err_r)

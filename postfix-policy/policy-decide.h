@@ -25,6 +25,24 @@ struct pd_reply {
 void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 	       pd_lookup_func *lookup, void *context, struct pd_reply *r);
 
+/* The same in two steps, for a caller that looks certificates up
+   elsewhere (smime-policyd's lookup thread): pd_decide_start() decides
+   what the envelope alone decides; it returns 0 with *r the reply, or 1
+   when the certificate of p->address must be looked up first, and then
+   pd_decide_finish() makes the reply from the lookup's answer. */
+struct pd_pending {
+	char address[SG_ADDRESS_MAX + 1];	/* to look up */
+	char rcpt[300], sender[300];		/* for the log */
+	char dwhy[256];				/* the rule that decided */
+	unsigned int requirements;
+	enum sg_action action;
+};
+
+int pd_decide_start(const struct sg_policy *pol, const struct pp_request *req,
+		    struct pd_reply *r, struct pd_pending *p);
+void pd_decide_finish(const struct pd_pending *p, int found,
+		      const char *raw_why, struct pd_reply *r);
+
 /* pd_check_config - what both daemons need in smimeguard.conf (a
    certificate map); 0 ok, -1 with err_r */
 int pd_check_config(struct sg_config *conf, struct sg_error *err_r);

@@ -81,7 +81,11 @@
 /*	seconds.  At 2048 connections (or when the process runs out of file
 /*	descriptors) the connection idle the longest is closed to make room
 /*	for the new one, so a flood of idle connections cannot lock Postfix
-/*	out.  Peer-supplied
+/*	out.  Lookups in ldap: maps run in a thread of their own: while
+/*	one waits for a slow or hanging directory, requests that need no
+/*	lookup are answered at once, and after every server failed slowly
+/*	the next lookups fail at once (DEFER_IF_PERMIT) for 10 seconds.
+/*	Peer-supplied
 /*	text is made printable before it is logged.  The daemon needs no
 /*	privileges beyond reading its configuration and certificates; run it
 /*	with -u or from a service manager as an unprivileged user.  It
@@ -112,7 +116,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -143,8 +149,44 @@ struct conn {
 	time_t last_active;
 	time_t request_started;	/* first byte of an incomplete request, or 0 */
 	bool closing;		/* close once out is flushed */
-	bool want_out;		/* EPOLLOUT is registered */
+	uint32_t events;	/* what epoll watches for it */
+	bool waiting;		/* its request waits for the lookup thread */
+	unsigned long gen;	/* tells a reused descriptor from this one */
 };
+
+/*
+ * Certificate lookups in an ldap: map can take up to timeout x servers
+ * when a directory hangs; they run in one lookup thread, so that RCPTs
+ * that need no lookup (and lookups in dir: maps, answered from memory)
+ * are not held up behind them.  The thread only calls the context
+ * (sg_policy_recipient_usable); the event loop only reads the policy
+ * and the configuration.  The configuration is replaced (reload) only
+ * while no lookup is outstanding.  A connection whose request waits is
+ * not read from until its answer is written.
+ */
+struct job {
+	struct job *next;
+	int fd;
+	unsigned long gen;
+	struct sg_ctx *ctx;
+	struct pd_pending p;
+	struct pd_reply r;
+	long consumed;		/* the request's bytes in the input buffer */
+	char qid[64];
+	int found;
+	char why[256];
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct job *todo, **todo_tail, *done;
+	int efd;		/* eventfd: done jobs */
+	unsigned int outstanding;	/* event loop: sent, not collected */
+	bool reload_pending;	/* SIGHUP while lookups were outstanding */
+	bool running;
+} lk = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
+	 NULL, -1, 0, false, false };
 
 struct daemon_state {
 	const char *config_path;
@@ -167,14 +209,35 @@ static int lookup_cb(void *context, const char *address, char *why,
 
 /* ---- one request ---- */
 
+/* log_reply - the decision's line, when it is worth one */
+static void log_reply(const struct pd_reply *reply, const char *qid)
+{
+	if (reply->log[0] != '\0' && (reply->notable || state.verbose))
+		msg_info("%s: %s: action=%s", qid, reply->log, reply->action);
+}
+
+/* needs_thread - are lookups of this configuration worth the lookup
+   thread (a directory that can hang)? */
+static bool needs_thread(void)
+{
+	const char *maps = state.cfg.conf != NULL ?
+		sg_config_get(state.cfg.conf, "certificate_maps") : NULL;
+
+	return lk.running && maps != NULL && strstr(maps, "ldap:") != NULL;
+}
+
 /* handle_request - parse and answer what is in buf; returns bytes
-   consumed, 0 when more input is needed, -1 to disconnect */
+   consumed, 0 when more input is needed, -1 to disconnect.  With c (the
+   event loop), a request that needs a directory lookup goes to the
+   lookup thread: *out_len_r is 0 and c->waiting is set. */
 static long handle_request(const char *buf, size_t len, char *out,
-			   size_t out_size, size_t *out_len_r)
+			   size_t out_size, size_t *out_len_r, struct conn *c)
 {
 	static struct pp_request req;
 	struct pd_reply reply;
-	const char *error, *request;
+	struct pd_pending pending;
+	const char *error, *request, *id;
+	char qid[64];
 	size_t consumed;
 	int n;
 
@@ -199,15 +262,39 @@ static long handle_request(const char *buf, size_t len, char *out,
 		return -1;
 	}
 	state.n_requests++;
-	dm_config_reload_if_changed(state.config_path, &state.cfg, RELOAD_CHECK_SECS);
-	pd_decide(state.cfg.pol, &req, lookup_cb, state.cfg.ctx, &reply);
-	if (reply.log[0] != '\0' && (reply.notable || state.verbose)) {
-		const char *id = pp_get(&req, "queue_id");
-		char qid[64];
+	if (lk.outstanding == 0)	/* the thread may hold the context */
+		dm_config_reload_if_changed(state.config_path, &state.cfg,
+					    RELOAD_CHECK_SECS);
+	id = pp_get(&req, "queue_id");
+	pp_printable(qid, sizeof(qid), id == NULL || *id == '\0' ? "NOQUEUE" : id);
+	if (pd_decide_start(state.cfg.pol, &req, &reply, &pending) == 1) {
+		char why[256] = "";
+		struct job *j;
 
-		pp_printable(qid, sizeof(qid), id == NULL || *id == '\0' ? "NOQUEUE" : id);
-		msg_info("%s: %s: action=%s", qid, reply.log, reply.action);
+		if (c != NULL && needs_thread() &&
+		    (j = calloc(1, sizeof(*j))) != NULL) {
+			j->fd = c->fd;
+			j->gen = c->gen;
+			j->ctx = state.cfg.ctx;
+			j->p = pending;
+			j->r = reply;
+			j->consumed = (long)consumed;
+			snprintf(j->qid, sizeof(j->qid), "%s", qid);
+			pthread_mutex_lock(&lk.lock);
+			*lk.todo_tail = j;
+			lk.todo_tail = &j->next;
+			pthread_cond_signal(&lk.cond);
+			pthread_mutex_unlock(&lk.lock);
+			lk.outstanding++;
+			c->waiting = true;
+			*out_len_r = 0;
+			return (long)consumed;
+		}
+		n = lookup_cb(state.cfg.ctx, pending.address, why, sizeof(why));
+		why[sizeof(why) - 1] = '\0';
+		pd_decide_finish(&pending, n, why, &reply);
 	}
+	log_reply(&reply, qid);
 	n = snprintf(out, out_size, "action=%s\n\n", reply.action);
 	if (n < 0 || (size_t)n >= out_size)
 		return -1;
@@ -250,7 +337,7 @@ static int serve_stdio(void)
 			return n < 0 ? 1 : 0;
 		used += (size_t)n;
 		while ((consumed = handle_request(in, used, out, sizeof(out),
-						  &out_len)) > 0) {
+						  &out_len, NULL)) > 0) {
 			if (write_all(STDOUT_FILENO, out, out_len) < 0)
 				return 1;
 			memmove(in, in + consumed, used - (size_t)consumed);
@@ -259,6 +346,59 @@ static int serve_stdio(void)
 		if (consumed < 0)
 			return 1;
 	}
+}
+
+/* ---- the lookup thread ---- */
+
+static void *lookup_thread(void *arg)
+{
+	uint64_t one = 1;
+	struct job *j;
+
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&lk.lock);
+		while (lk.todo == NULL)
+			pthread_cond_wait(&lk.cond, &lk.lock);
+		j = lk.todo;
+		lk.todo = j->next;
+		if (lk.todo == NULL)
+			lk.todo_tail = &lk.todo;
+		pthread_mutex_unlock(&lk.lock);
+		j->found = sg_policy_recipient_usable(j->ctx, j->p.address, 0,
+						      j->why, sizeof(j->why));
+		j->why[sizeof(j->why) - 1] = '\0';
+		pthread_mutex_lock(&lk.lock);
+		j->next = lk.done;
+		lk.done = j;
+		pthread_mutex_unlock(&lk.lock);
+		while (write(lk.efd, &one, sizeof(one)) < 0 && errno == EINTR)
+			;
+	}
+	return NULL;
+}
+
+/* lookup_start - the thread and its eventfd; false: lookups stay inline */
+static bool lookup_start(void)
+{
+	sigset_t all, old;
+	int ret;
+
+	lk.todo_tail = &lk.todo;
+	if ((lk.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		return false;
+	/* signals stay with the event loop (signalfd) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = pthread_create(&(pthread_t){ 0 }, NULL, lookup_thread, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret != 0) {
+		close(lk.efd);
+		lk.efd = -1;
+		return false;
+	}
+	lk.running = true;
+	return true;
 }
 
 /* ---- the event loop ---- */
@@ -330,11 +470,26 @@ static void conn_close(int epfd, struct conn **conns, int fd)
 	conns[fd] = NULL;
 }
 
+/* conn_watch - input unless the request waits for a lookup, output
+   while some is pending; epoll_ctl only when that changes (one syscall
+   less per request) */
+static void conn_watch(int epfd, struct conn *c)
+{
+	struct epoll_event ev;
+	uint32_t want = (c->waiting ? 0 : EPOLLIN) |
+			(c->out_used > 0 ? EPOLLOUT : 0);
+
+	if (want == c->events)
+		return;
+	c->events = want;
+	ev.events = want;
+	ev.data.fd = c->fd;
+	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
 /* conn_flush - write pending output; -1 on error */
 static int conn_flush(int epfd, struct conn *c)
 {
-	struct epoll_event ev;
-
 	while (c->out_off < c->out_used) {
 		ssize_t n = write(c->fd, c->out + c->out_off, c->out_used - c->out_off);
 
@@ -349,23 +504,50 @@ static int conn_flush(int epfd, struct conn *c)
 	}
 	if (c->out_off == c->out_used)
 		c->out_off = c->out_used = 0;
-	if (c->want_out != (c->out_used > 0)) {
-		/* only when it changes: one syscall less per request */
-		c->want_out = c->out_used > 0;
-		ev.events = EPOLLIN | (c->want_out ? EPOLLOUT : 0);
-		ev.data.fd = c->fd;
-		epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	conn_watch(epfd, c);
+	return 0;
+}
+
+/* conn_answer - answer the complete requests in the input buffer, up to
+   one that waits for the lookup thread; -1 to close */
+static int conn_answer(int epfd, struct conn *c)
+{
+	long consumed = 0;
+	size_t out_len;
+
+	while (!c->waiting &&
+	       (consumed = handle_request(c->in, c->in_used, c->out + c->out_used,
+					  sizeof(c->out) - c->out_used, &out_len,
+					  c)) > 0) {
+		if (c->waiting)
+			break;	/* consumed when its answer comes */
+		c->out_used += out_len;
+		memmove(c->in, c->in + consumed, c->in_used - (size_t)consumed);
+		c->in_used -= (size_t)consumed;
+		/* what is left is the start of the next request */
+		c->request_started = c->in_used > 0 ? time(NULL) : 0;
+		if (sizeof(c->out) - c->out_used < 700 && conn_flush(epfd, c) < 0)
+			return -1;
 	}
+	if (!c->waiting && consumed < 0) {
+		/* still answer the requests that came before the bad one
+		   (best effort: the connection closes anyway) */
+		if (c->out_used > 0)
+			(void)conn_flush(epfd, c);
+		return -1;
+	}
+	if (conn_flush(epfd, c) < 0)
+		return -1;
 	return 0;
 }
 
 /* conn_input - read and answer; -1 to close */
 static int conn_input(int epfd, struct conn *c)
 {
+	if (c->waiting)
+		return 0;	/* not watched for input until its answer */
 	for (;;) {
 		ssize_t n = read(c->fd, c->in + c->in_used, sizeof(c->in) - c->in_used);
-		long consumed;
-		size_t out_len;
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -380,30 +562,59 @@ static int conn_input(int epfd, struct conn *c)
 			c->request_started = time(NULL);
 		c->in_used += (size_t)n;
 		c->last_active = time(NULL);
-		while ((consumed = handle_request(c->in, c->in_used,
-						  c->out + c->out_used,
-						  sizeof(c->out) - c->out_used,
-						  &out_len)) > 0) {
-			c->out_used += out_len;
-			memmove(c->in, c->in + consumed, c->in_used - (size_t)consumed);
-			c->in_used -= (size_t)consumed;
-			/* what is left is the start of the next request */
-			c->request_started = c->in_used > 0 ? time(NULL) : 0;
-			if (sizeof(c->out) - c->out_used < 700 &&
-			    conn_flush(epfd, c) < 0)
-				return -1;
-		}
-		if (consumed < 0) {
-			/* still answer the requests that came before the bad
-			   one (best effort: the connection closes anyway) */
-			if (c->out_used > 0)
-				(void)conn_flush(epfd, c);
+		if (conn_answer(epfd, c) < 0)
 			return -1;
-		}
-		if (c->out_used > 0 && conn_flush(epfd, c) < 0)
-			return -1;
+		if (c->waiting)
+			return 0;
 		if (c->in_used == sizeof(c->in))
 			return -1;	/* cannot happen: pp_parse bounds it */
+	}
+}
+
+/* lookups_done - write the answers the lookup thread found; a job whose
+   connection went away meanwhile is dropped */
+static void lookups_done(int epfd, struct conn **conns, int *n_conns)
+{
+	struct job *j, *next;
+	uint64_t count;
+
+	while (read(lk.efd, &count, sizeof(count)) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&lk.lock);
+	j = lk.done;
+	lk.done = NULL;
+	pthread_mutex_unlock(&lk.lock);
+	for (; j != NULL; j = next) {
+		struct conn *c = j->fd >= 0 && j->fd < MAX_CONNECTIONS + 64 ?
+				 conns[j->fd] : NULL;
+		int n;
+
+		next = j->next;
+		lk.outstanding--;
+		pd_decide_finish(&j->p, j->found, j->why, &j->r);
+		log_reply(&j->r, j->qid);
+		if (c != NULL && c->gen == j->gen && c->waiting) {
+			c->waiting = false;
+			n = snprintf(c->out + c->out_used,
+				     sizeof(c->out) - c->out_used,
+				     "action=%s\n\n", j->r.action);
+			if (n < 0 || (size_t)n >= sizeof(c->out) - c->out_used) {
+				conn_close(epfd, conns, j->fd);
+				(*n_conns)--;
+				free(j);
+				continue;
+			}
+			c->out_used += (size_t)n;
+			memmove(c->in, c->in + j->consumed, c->in_used - (size_t)j->consumed);
+			c->in_used -= (size_t)j->consumed;
+			c->request_started = c->in_used > 0 ? time(NULL) : 0;
+			c->last_active = time(NULL);
+			if (conn_answer(epfd, c) < 0) {
+				conn_close(epfd, conns, j->fd);
+				(*n_conns)--;
+			}
+		}
+		free(j);
 	}
 }
 
@@ -449,6 +660,16 @@ static void raise_fd_limit(void)
 	(void)setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* reload - SIGHUP: read the configuration again (never while the
+   lookup thread may use the context) */
+static void reload(void)
+{
+	if (dm_config_load(state.config_path, &state.cfg) == 0)
+		msg_info("reloaded %s", state.config_path);
+	else
+		msg_warn("reload failed; keeping the previous configuration");
+}
+
 static int serve(const char *listen_spec, const char *user)
 {
 	int lfd = listen_on(listen_spec), epfd, sfd;
@@ -456,6 +677,7 @@ static int serve(const char *listen_spec, const char *user)
 	struct epoll_event ev, events[64];
 	sigset_t mask;
 	time_t last_sweep = time(NULL), last_full_log = 0;
+	unsigned long gen = 0;
 	int n_conns = 0;
 
 	raise_fd_limit();
@@ -476,6 +698,14 @@ static int serve(const char *listen_spec, const char *user)
 	epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
 	ev.data.fd = sfd;
 	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
+	/* after the privileges are dropped: one user for every thread */
+	if (lookup_start()) {
+		ev.data.fd = lk.efd;
+		epoll_ctl(epfd, EPOLL_CTL_ADD, lk.efd, &ev);
+	} else {
+		msg_warn("cannot start the lookup thread (%s); directory "
+			 "lookups will hold up other requests", strerror(errno));
+	}
 	msg_info("ready on %s", listen_spec);
 	for (;;) {
 		int i, n = epoll_wait(epfd, events, 64, SWEEP_SECS * 1000);
@@ -491,10 +721,10 @@ static int serve(const char *listen_spec, const char *user)
 
 				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGHUP) {
-						if (dm_config_load(state.config_path, &state.cfg) == 0)
-							msg_info("reloaded %s", state.config_path);
+						if (lk.outstanding > 0)
+							lk.reload_pending = true;	/* when they are back */
 						else
-							msg_warn("reload failed; keeping the previous configuration");
+							reload();
 					} else {
 						msg_info("stopping (%lu requests served)",
 							 state.n_requests);
@@ -507,6 +737,12 @@ static int serve(const char *listen_spec, const char *user)
 						}
 						return 0;
 					}
+				}
+			} else if (lk.running && fd == lk.efd) {
+				lookups_done(epfd, conns, &n_conns);
+				if (lk.outstanding == 0 && lk.reload_pending) {
+					lk.reload_pending = false;
+					reload();
 				}
 			} else if (fd == lfd) {
 				int cfd;
@@ -543,7 +779,9 @@ static int serve(const char *listen_spec, const char *user)
 						continue;
 					}
 					conns[cfd]->fd = cfd;
+					conns[cfd]->gen = ++gen;
 					conns[cfd]->last_active = now;
+					conns[cfd]->events = EPOLLIN;
 					ev.events = EPOLLIN;
 					ev.data.fd = cfd;
 					epoll_ctl(epfd, EPOLL_CTL_ADD, cfd, &ev);
@@ -552,7 +790,10 @@ static int serve(const char *listen_spec, const char *user)
 			} else if (conns[fd] != NULL) {
 				int ret = 0;
 
-				if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				if (conns[fd]->waiting &&
+				    (events[i].events & (EPOLLHUP | EPOLLERR)))
+					ret = -1;	/* gone: its answer is dropped */
+				else if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 					ret = conn_input(epfd, conns[fd]);
 				if (ret == 0 && (events[i].events & EPOLLOUT))
 					ret = conn_flush(epfd, conns[fd]);
@@ -570,8 +811,8 @@ static int serve(const char *listen_spec, const char *user)
 			for (fd = 0; fd < MAX_CONNECTIONS + 64; fd++) {
 				struct conn *c = conns[fd];
 
-				if (c == NULL)
-					continue;
+				if (c == NULL || c->waiting)
+					continue;	/* a lookup's timeout bounds it */
 				if (c->in_used > 0 && c->request_started != 0 &&
 				    now - c->request_started > req_timeout) {
 					msg_warn("request not complete after %ld seconds "

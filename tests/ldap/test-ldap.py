@@ -467,6 +467,14 @@ userPassword: {pw}
           (rc, err))
     check("hanging server: answered within timeout + margin (%.1fs)" % secs,
           1.5 <= secs < 2 + 2.5)
+    # one process, three addresses: the first waits for the timeout, the
+    # next fail at once (fail-fast window), all temporary errors
+    rc, o, err, secs = lookup_json(chang, "bob@example.org", "alice@example.org",
+                                   "dave@example.org")
+    check("hanging server: one lookup waits, the next fail at once (%.1fs)" % secs,
+          rc == 2 and len(o) == 3 and all("no LDAP server answered" in x.get("error", "")
+                                          for x in o)
+          and "asked again in" in o[1]["error"] and secs < 2 + 2.5, (rc, o, err, secs))
     chang2 = conf("hang2", "server_host = ldap://127.0.0.1:%d %s\n"
                   "search_base = %s\ntimeout = 2\n" % (hang_port, srv.url, BASE))
     rc, o, err, secs = lookup_json(chang2, "alice@example.org")
@@ -483,6 +491,125 @@ userPassword: {pw}
     rc, o, err, secs = lookup_json(cht, "bob@example.org")
     check("hanging server during the TLS handshake: exit 2 within timeout + "
           "margin (%.1fs)" % secs, rc == 2 and secs < 2 + 2.5, (rc, err))
+
+    # ---- smime-policyd with a hanging directory ----
+    # a lookup waits in the lookup thread; a RCPT that needs none, on
+    # another connection, is answered at once meanwhile; the waiting one
+    # gets DEFER_IF_PERMIT within the timeout; the next lookup fails at
+    # once (fail-fast), and the connection goes on serving
+    policyd = os.path.join(os.path.dirname(os.path.dirname(SMIMECTL)),
+                           "postfix-policy", "smime-policyd")
+    pol = write(os.path.join(tmp, "hang-policy"), "partner.example encrypt\n* none\n")
+    pconf = conf("hangpolicyd", "server_host = ldap://127.0.0.1:%d\nsearch_base = %s\n"
+                 "timeout = 2\n" % (hang_port, BASE),
+                 "internal_domains = example.org\npolicy_action = reject\n"
+                 "encryption_policy_maps = texthash:%s\n" % pol)
+    sock = os.path.join(tmp, "policyd.sock")
+    plog = open(os.path.join(tmp, "policyd.log"), "w+")
+    pp = subprocess.Popen([policyd, "-c", pconf, "-l", "unix:" + sock, "-e"],
+                          stdout=plog, stderr=plog)
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        def ask_policy(conn, rcpt):
+            conn.sendall(("request=smtpd_access_policy\nprotocol_state=RCPT\n"
+                          "sender=alice@example.org\nrecipient=%s\n"
+                          "queue_id=4F1A2B3C4D\n\n" % rcpt).encode())
+
+        def answer(conn):
+            buf = b""
+            conn.settimeout(15)
+            while not buf.endswith(b"\n\n"):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+            return buf.decode(errors="replace")
+
+        def connect():
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conn.connect(sock)
+            return conn
+
+        a, b, c3 = connect(), connect(), connect()
+        t0 = time.monotonic()
+        ask_policy(a, "x@partner.example")
+        time.sleep(0.3)
+        t1 = time.monotonic()
+        ask_policy(b, "bob@example.org")
+        rb, tb = answer(b), time.monotonic() - t1
+        ra, ta = answer(a), time.monotonic() - t0
+        t2 = time.monotonic()
+        ask_policy(c3, "y@partner.example")
+        rc3, tc = answer(c3), time.monotonic() - t2
+        ask_policy(a, "bob@example.org")
+        ra2 = answer(a)
+        for conn in (a, b, c3):
+            conn.close()
+        check("policyd, hanging directory: a RCPT that needs no lookup is "
+              "answered while another waits (%.2fs)" % tb,
+              rb == "action=DUNNO\n\n" and tb < 1.0, (rb, tb))
+        check("policyd, hanging directory: the waiting one is deferred within "
+              "the timeout (%.1fs)" % ta,
+              ra.startswith("action=DEFER_IF_PERMIT 4.7.1") and 1.5 <= ta < 2 + 2.5,
+              (ra, ta))
+        check("policyd, hanging directory: the next lookup fails at once "
+              "(%.2fs)" % tc, rc3.startswith("action=DEFER_IF_PERMIT") and tc < 1.0,
+              (rc3, tc))
+        check("policyd: the connection that waited goes on serving",
+              ra2 == "action=DUNNO\n\n", ra2)
+    finally:
+        pp.terminate()
+        try:
+            pp.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pp.kill()
+            pp.wait()
+        plog.seek(0)
+        plogtext = plog.read()
+        plog.close()
+    check("policyd: stopped cleanly, the deferrals logged",
+          pp.returncode == 0 and plogtext.count(": certificate lookup failed: ") == 2,
+          (pp.returncode, plogtext[-1500:]))
+    # a client that hangs up while its lookup waits: no busy loop on the
+    # closed connection, and the others are served
+    os.unlink(sock) if os.path.exists(sock) else None
+    pp = subprocess.Popen([policyd, "-c", pconf, "-l", "unix:" + sock, "-e"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        d = connect()
+        ask_policy(d, "z@partner.example")
+        time.sleep(0.2)
+        d.close()
+
+        def cpu_ticks():
+            with open("/proc/%d/stat" % pp.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])
+        t_before = cpu_ticks()
+        time.sleep(1.0)
+        spent = cpu_ticks() - t_before
+        e = connect()
+        t3 = time.monotonic()
+        ask_policy(e, "bob@example.org")
+        re_, te = answer(e), time.monotonic() - t3
+        e.close()
+        check("policyd: a client gone while its lookup waits costs no CPU "
+              "(%d ticks in 1 s)" % spent, spent < 30, spent)
+        check("policyd: and the others are served (%.2fs)" % te,
+              re_ == "action=DUNNO\n\n" and te < 1.0, (re_, te))
+    finally:
+        pp.terminate()
+        try:
+            pp.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pp.kill()
+            pp.wait()
 
     # ---- binds ----
     rc, o, err, _ = lookup_json(c, "carol@example.org")
