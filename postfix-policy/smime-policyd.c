@@ -718,6 +718,7 @@ static int serve(const char *listen_spec, const char *user)
 
 			if (fd == sfd) {
 				struct signalfd_siginfo si;
+				int k;
 
 				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGHUP) {
@@ -735,6 +736,13 @@ static int serve(const char *listen_spec, const char *user)
 							dm_unix_parse(listen_spec + 5, &us);
 							(void)unlink(us.path);
 						}
+						/* the connections (a lookup still
+						   running ends with the process) */
+						for (k = 0; k < MAX_CONNECTIONS + 64; k++) {
+							if (conns[k] != NULL)
+								conn_close(epfd, conns, k);
+						}
+						free(conns);
 						return 0;
 					}
 				}
