@@ -66,6 +66,9 @@ struct sg_icache {
 	unsigned char (*known)[32];	/* SHA-256 of ctx->intermediates, sorted */
 	size_t n_known, size_known;
 	struct fail_slot fails[FAIL_SLOTS];
+	bool dir_seen;			/* dir_ino, dir_mtime are set */
+	ino_t dir_ino;			/* the directory as last read */
+	struct timespec dir_mtime;
 };
 
 static const char *const outcome_names[] = {
@@ -199,9 +202,16 @@ static int load_dir(struct sg_ctx *ctx, struct sg_error *err_r)
 	struct sg_icache *ic = ctx->icache;
 	time_t now = time(NULL);
 	struct dirent *de;
+	struct stat st;
 	char path[4096];
 	DIR *d;
 
+	/* the stamp first: a file added while reading is seen next time */
+	if (stat(ic->dir, &st) == 0) {
+		ic->dir_seen = true;
+		ic->dir_ino = st.st_ino;
+		ic->dir_mtime = st.st_mtim;
+	}
 	if ((d = opendir(ic->dir)) == NULL) {
 		if (errno == ENOENT)
 			return 0;	/* nothing learned yet */
@@ -710,6 +720,26 @@ static void queue(struct sg_ctx *ctx, X509 *x)
 				  sizeof(path), &err);
 }
 
+/* reload_if_changed - what other processes (another LMTP process, the
+   milter, smimectl ca fetch) stored since this context read the cache:
+   true when that added an intermediate (then the path is built again) */
+static bool reload_if_changed(struct sg_ctx *ctx)
+{
+	struct sg_icache *ic = ctx->icache;
+	size_t before = ic->count;
+	struct sg_error err;
+	struct stat st;
+
+	if (stat(ic->dir, &st) < 0 ||
+	    (ic->dir_seen && st.st_ino == ic->dir_ino &&
+	     st.st_mtim.tv_sec == ic->dir_mtime.tv_sec &&
+	     st.st_mtim.tv_nsec == ic->dir_mtime.tv_nsec))
+		return false;
+	if (load_dir(ctx, &err) < 0)
+		return false;
+	return ic->count > before;
+}
+
 /* sg_icache_complete - x's issuer is missing while verifying */
 bool sg_icache_complete(struct sg_ctx *ctx, X509 *x)
 {
@@ -718,7 +748,13 @@ bool sg_icache_complete(struct sg_ctx *ctx, X509 *x)
 	unsigned char key[32];
 	time_t now = time(NULL);
 
-	if (ic == NULL || ic->mode == AIA_NO || fail_key(x, key) == NULL ||
+	if (ic == NULL)
+		return false;
+	/* whatever the configuration stamp says (it is looked at now and
+	   then), a missing issuer may be in the cache already */
+	if (reload_if_changed(ctx))
+		return true;
+	if (ic->mode == AIA_NO || fail_key(x, key) == NULL ||
 	    recently_failed(ic, key, now))
 		return false;
 	if (ic->mode == AIA_CACHE_ONLY) {

@@ -146,6 +146,31 @@ START_TEST(test_learned_intermediate)
 }
 END_TEST
 
+/* what another process learned helps a context that was built before
+   (its configuration stamp is looked at only now and then): the cache
+   directory is read again when an issuer is missing */
+START_TEST(test_learned_by_another_process)
+{
+	struct sg_ctx *old, *other;
+
+	make_cache();
+	old = cache_ctx("trust", "");
+	other = cache_ctx("trust", "");
+	ck_assert_int_eq(verify_file(old, "msg/alice-no-intermediate.eml", NULL),
+			 SG_STATUS_SIGNED_FAILED);
+	ck_assert_int_eq(verify_file(other, "msg/alice-detached.eml", NULL),
+			 SG_STATUS_SIGNED_VERIFIED);
+	ck_assert_int_eq(count_pem(cache), 1);
+	ck_assert_uint_eq(sg_ctx_cached_intermediates(old), 0);
+	ck_assert_int_eq(verify_file(old, "msg/alice-no-intermediate.eml", NULL),
+			 SG_STATUS_SIGNED_VERIFIED);
+	ck_assert_uint_eq(sg_ctx_cached_intermediates(old), 1);
+	sg_ctx_free(&other);
+	sg_ctx_free(&old);
+	remove_cache();
+}
+END_TEST
+
 /* a chain that does not reach a configured anchor teaches nothing */
 START_TEST(test_untrusted_chain_teaches_nothing)
 {
@@ -289,6 +314,7 @@ Suite *make_icache_suite(void)
 	TCase *tc = tcase_create("icache");
 
 	tcase_add_test(tc, test_learned_intermediate);
+	tcase_add_test(tc, test_learned_by_another_process);
 	tcase_add_test(tc, test_untrusted_chain_teaches_nothing);
 	tcase_add_test(tc, test_cache_is_not_an_anchor);
 	tcase_add_test(tc, test_cache_cap);
