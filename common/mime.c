@@ -157,30 +157,38 @@ struct lf_scan {
 	bool bare_lf, bare_cr, nul;
 };
 
+/* lf_block - the rules on one block's CR and LF masks; last is the
+   block's top bit (0x8000 for 16 bytes, 0x80000000 for 32) */
+static inline void lf_block(uint32_t cr, uint32_t lf, uint32_t last,
+			    bool *prev_cr, uint32_t *bad_lf, uint32_t *bad_cr)
+{
+	if ((cr | lf) == 0) {
+		*bad_cr |= *prev_cr;	/* CR ended the last block */
+		*prev_cr = false;
+		return;
+	}
+	*bad_lf |= lf & ~((cr << 1) | (*prev_cr ? 1u : 0u));
+	*bad_cr |= cr & ~(lf >> 1) & (last - 1);
+	*bad_cr |= *prev_cr && !(lf & 1u);
+	*prev_cr = (cr & last) != 0;
+}
+
 #if defined(__SSE2__)
 static void lf_scan_sse2(const unsigned char *p, size_t len, struct lf_scan *s)
 {
 	const __m128i vcr = _mm_set1_epi8('\r'), vlf = _mm_set1_epi8('\n');
 	const __m128i vzero = _mm_setzero_si128();
-	unsigned int any_nul = 0, bad_lf = 0, bad_cr = 0;
+	uint32_t any_nul = 0, bad_lf = 0, bad_cr = 0;
 	bool prev_cr = s->prev_cr;
 	size_t i = s->i;
 
 	for (; i + 16 <= len; i += 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-		unsigned int cr = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vcr));
-		unsigned int lf = (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vlf));
 
-		any_nul |= (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vzero));
-		if ((cr | lf) == 0) {
-			bad_cr |= prev_cr;	/* CR ended the last block */
-			prev_cr = false;
-			continue;
-		}
-		bad_lf |= lf & ~((cr << 1) | (prev_cr ? 1u : 0u));
-		bad_cr |= cr & ~(lf >> 1) & 0x7fffu;
-		bad_cr |= prev_cr && !(lf & 1u);
-		prev_cr = (cr & 0x8000u) != 0;
+		any_nul |= (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vzero));
+		lf_block((uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vcr)),
+			 (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vlf)),
+			 0x8000u, &prev_cr, &bad_lf, &bad_cr);
 	}
 	s->i = i;
 	s->prev_cr = prev_cr;
@@ -205,19 +213,11 @@ static void lf_scan_avx2(const unsigned char *p, size_t len, struct lf_scan *s)
 
 	for (; i + 32 <= len; i += 32) {
 		__m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + i));
-		uint32_t cr = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vcr));
-		uint32_t lf = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vlf));
 
 		any_nul |= (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vzero));
-		if ((cr | lf) == 0) {
-			bad_cr |= prev_cr;
-			prev_cr = false;
-			continue;
-		}
-		bad_lf |= lf & ~((cr << 1) | (prev_cr ? 1u : 0u));
-		bad_cr |= cr & ~(lf >> 1) & 0x7fffffffu;
-		bad_cr |= prev_cr && !(lf & 1u);
-		prev_cr = (cr & 0x80000000u) != 0;
+		lf_block((uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vcr)),
+			 (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vlf)),
+			 0x80000000u, &prev_cr, &bad_lf, &bad_cr);
 	}
 	s->i = i;
 	s->prev_cr = prev_cr;
