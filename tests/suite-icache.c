@@ -49,20 +49,7 @@ static int count_pem(const char *dir)
 
 static void remove_cache(void)
 {
-	DIR *d = opendir(cache);
-	struct dirent *de;
-	char path[8192];
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", cache, de->d_name);
-		(void)unlink(path);
-	}
-	closedir(d);
-	(void)rmdir(cache);
+	tu_rm_dir(cache);
 }
 
 static void copy_into_cache(const char *rel, const char *name)
