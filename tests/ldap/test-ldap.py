@@ -505,14 +505,28 @@ userPassword: {pw}
                  "internal_domains = example.org\npolicy_action = reject\n"
                  "encryption_policy_maps = texthash:%s\n" % pol)
     sock = os.path.join(tmp, "policyd.sock")
-    plog = open(os.path.join(tmp, "policyd.log"), "w+")
-    pp = subprocess.Popen([policyd, "-c", pconf, "-l", "unix:" + sock, "-e"],
-                          stdout=plog, stderr=plog)
-    try:
+
+    def start_policyd(out):
+        if os.path.exists(sock):
+            os.unlink(sock)
+        p = subprocess.Popen([policyd, "-c", pconf, "-l", "unix:" + sock, "-e"],
+                             stdout=out, stderr=out)
         deadline = time.monotonic() + 10
         while not os.path.exists(sock) and time.monotonic() < deadline:
             time.sleep(0.05)
+        return p
 
+    def stop_policyd(p):
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+    plog = open(os.path.join(tmp, "policyd.log"), "w+")
+    pp = start_policyd(plog)
+    try:
         def ask_policy(conn, rcpt):
             conn.sendall(("request=smtpd_access_policy\nprotocol_state=RCPT\n"
                           "sender=alice@example.org\nrecipient=%s\n"
@@ -561,12 +575,7 @@ userPassword: {pw}
         check("policyd: the connection that waited goes on serving",
               ra2 == "action=DUNNO\n\n", ra2)
     finally:
-        pp.terminate()
-        try:
-            pp.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pp.kill()
-            pp.wait()
+        stop_policyd(pp)
         plog.seek(0)
         plogtext = plog.read()
         plog.close()
@@ -575,13 +584,8 @@ userPassword: {pw}
           (pp.returncode, plogtext[-1500:]))
     # a client that hangs up while its lookup waits: no busy loop on the
     # closed connection, and the others are served
-    os.unlink(sock) if os.path.exists(sock) else None
-    pp = subprocess.Popen([policyd, "-c", pconf, "-l", "unix:" + sock, "-e"],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pp = start_policyd(subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while not os.path.exists(sock) and time.monotonic() < deadline:
-            time.sleep(0.05)
         d = connect()
         ask_policy(d, "z@partner.example")
         time.sleep(0.2)
@@ -604,12 +608,7 @@ userPassword: {pw}
         check("policyd: and the others are served (%.2fs)" % te,
               re_ == "action=DUNNO\n\n" and te < 1.0, (re_, te))
     finally:
-        pp.terminate()
-        try:
-            pp.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pp.kill()
-            pp.wait()
+        stop_policyd(pp)
 
     # ---- binds ----
     rc, o, err, _ = lookup_json(c, "carol@example.org")
