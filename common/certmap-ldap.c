@@ -1149,7 +1149,7 @@ static int search(struct sg_ldapmap *lm, const char *filter,
 	size_t order[LM_MAX_SERVERS], n = 0, i, skip = SIZE_MAX;
 	long long now = sg_monotonic_ns();
 	char sum[400] = "", why[200];
-	long long window = (long long)lm->timeout * 1000000000LL;
+	long long window = (long long)lm->timeout * 1000000000LL, end;
 	int rc;
 
 	*res_r = NULL;
@@ -1211,8 +1211,9 @@ static int search(struct sg_ldapmap *lm, const char *filter,
 	}
 	sg_error_set(err_r, SG_ERR_IO, "ldap:%.100s: no LDAP server answered: %s",
 		     lm->path, sum);
-	if (sg_monotonic_ns() - now >= LM_SLOW_FAIL_NS) {
-		lm->all_failed_at = sg_monotonic_ns();
+	end = sg_monotonic_ns();
+	if (end - now >= LM_SLOW_FAIL_NS) {
+		lm->all_failed_at = end;
 		sg_strlcpy(lm->all_failed, sum, sizeof(lm->all_failed));
 	}
 	return -1;
