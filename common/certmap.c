@@ -27,11 +27,18 @@ enum cmap_type {
 	CMAP_LDAP
 };
 
+/* Threads: a map's state (a dir: map's table and reloads, an ldap:
+   map's connections and cache) is used under the map's own lock, held
+   from refresh to the copy of what it found; maps do not wait for each
+   other.  The context's lock may be taken inside a map's, never the
+   other way round. */
 struct cmap {
 	char *spec;			/* "dir:/path" as configured */
 	enum cmap_type type;
 	struct sg_dirmap *dir;		/* CMAP_DIR */
 	struct sg_ldapmap *ldap;	/* CMAP_LDAP */
+	pthread_mutex_t lock;
+	bool lock_ready;
 };
 
 struct sg_certmaps {
@@ -39,7 +46,24 @@ struct sg_certmaps {
 	size_t n;
 	struct sg_dirmap *harvest;	/* one of maps[].dir, or own_harvest */
 	struct sg_dirmap *own_harvest;
+	pthread_mutex_t *harvest_lock;	/* that map's lock, or own_lock */
+	pthread_mutex_t own_lock;
+	bool own_lock_ready;
 };
+
+static void map_lock(pthread_mutex_t *m)
+{
+	int r = pthread_mutex_lock(m);
+
+	sg_assert(r == 0);
+}
+
+static void map_unlock(pthread_mutex_t *m)
+{
+	int r = pthread_mutex_unlock(m);
+
+	sg_assert(r == 0);
+}
 
 /* one candidate: the public part and one block holding its strings */
 struct cand {
@@ -218,9 +242,12 @@ int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
 
 		(void)check_spec("certificate_maps", item, &type, NULL);
 		m->type = type;
+		if (sg_mutex_init_recursive(&m->lock) < 0)
+			goto nomem;
+		m->lock_ready = true;
+		maps->n++;
 		if ((m->spec = strdup(item)) == NULL)
 			goto nomem;
-		maps->n++;
 		if (type == CMAP_DIR) {
 			if ((m->dir = sg_dirmap_new(item + 4)) == NULL)
 				goto nomem;
@@ -246,13 +273,18 @@ int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
 			    dir_path_equal(sg_dirmap_path(maps->maps[i].dir),
 					   item + 4)) {
 				maps->harvest = maps->maps[i].dir;
+				maps->harvest_lock = &maps->maps[i].lock;
 				break;
 			}
 		}
 		if (maps->harvest == NULL) {
+			if (sg_mutex_init_recursive(&maps->own_lock) < 0)
+				goto nomem;
+			maps->own_lock_ready = true;
 			if ((maps->own_harvest = sg_dirmap_new(item + 4)) == NULL)
 				goto nomem;
 			maps->harvest = maps->own_harvest;
+			maps->harvest_lock = &maps->own_lock;
 		}
 	}
 	*maps_r = maps;
@@ -278,9 +310,13 @@ void sg_cmap_free(struct sg_certmaps **mapsp)
 #ifdef HAVE_LDAP
 		sg_ldapmap_free(&maps->maps[i].ldap);
 #endif
+		if (maps->maps[i].lock_ready)
+			pthread_mutex_destroy(&maps->maps[i].lock);
 	}
 	free(maps->maps);
 	sg_dirmap_free(&maps->own_harvest);
+	if (maps->own_lock_ready)
+		pthread_mutex_destroy(&maps->own_lock);
 	free(maps);
 	*mapsp = NULL;
 }
@@ -289,6 +325,18 @@ void sg_cmap_free(struct sg_certmaps **mapsp)
 struct sg_dirmap *sg_cmap_harvest_map(struct sg_certmaps *maps)
 {
 	return maps == NULL ? NULL : maps->harvest;
+}
+
+void sg_cmap_harvest_lock(struct sg_certmaps *maps)
+{
+	sg_assert(maps != NULL && maps->harvest_lock != NULL);
+	map_lock(maps->harvest_lock);
+}
+
+void sg_cmap_harvest_unlock(struct sg_certmaps *maps)
+{
+	sg_assert(maps != NULL && maps->harvest_lock != NULL);
+	map_unlock(maps->harvest_lock);
 }
 
 /* sg_cmap_count - number of maps in certificate_maps */
@@ -513,6 +561,30 @@ static bool binds_address(struct sg_ctx *ctx, const struct sg_dirmap_cert *mc,
 	return found;
 }
 
+/* find_in_map - refresh m and find address in it (with m's lock held):
+   1 looked up (certs, n set), 0 the map type is not built in, -1 err */
+static int find_in_map(struct cmap *m, const char *address,
+		       struct sg_dirmap_cert *const **certs_r, size_t *n_r,
+		       struct sg_error *err_r)
+{
+	if (m->type == CMAP_DIR) {
+		if (sg_dirmap_refresh(m->dir, false, err_r) < 0)
+			return -1;
+		if (sg_dirmap_find(m->dir, address, certs_r, n_r) < 0) {
+			sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+			return -1;
+		}
+		return 1;
+	}
+#ifdef HAVE_LDAP
+	if (sg_ldapmap_find(m->ldap, address, certs_r, n_r, err_r) < 0)
+		return -1;
+	return 1;
+#else
+	return 0;
+#endif
+}
+
 /* sg_cert_lookup - the candidates of an address, map by map */
 int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 		   struct sg_cert_set **set_r, struct sg_error *err_r)
@@ -553,38 +625,32 @@ int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 		i = harvest_last(maps, k);
 		m = &maps->maps[i];
 
-		if (m->type == CMAP_DIR) {
-			if (sg_dirmap_refresh(m->dir, false, &e) < 0) {
-				if (!temp)
-					map_err = e;
-				temp = true;
-				continue;
-			}
-			if (sg_dirmap_find(m->dir, set->address, &certs, &n) < 0)
+		map_lock(&m->lock);
+		switch (find_in_map(m, set->address, &certs, &n, &e)) {
+		case -1:
+			map_unlock(&m->lock);
+			if (e.code == SG_ERR_NOMEM)
 				goto nomem;
-		} else {
-#ifdef HAVE_LDAP
-			if (sg_ldapmap_find(m->ldap, set->address, &certs, &n,
-					    &e) < 0) {
-				if (e.code == SG_ERR_NOMEM)
-					goto nomem;
-				if (!temp)
-					map_err = e;
-				temp = true;
-				continue;
-			}
-#else
+			if (!temp)
+				map_err = e;
+			temp = true;
 			continue;
-#endif
+		case 0:
+			map_unlock(&m->lock);
+			continue;
 		}
+		/* certs belong to the map: copied before its lock goes */
 		for (j = 0; j < n; j++) {
 			if (in_set(set, certs[j]->fpr))
 				continue;
 			sg_csel_eval_entry(ctx, certs[j], at, info);
 			(void)binds_address(ctx, certs[j], set->address, info);
-			if (add_candidate(set, i, m->spec, certs[j], info) < 0)
+			if (add_candidate(set, i, m->spec, certs[j], info) < 0) {
+				map_unlock(&m->lock);
 				goto nomem;
+			}
 		}
+		map_unlock(&m->lock);
 		if (n > 0 && first_seen == SIZE_MAX)
 			first_seen = i;
 		if (set->n_usable > usable_before) {

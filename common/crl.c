@@ -525,6 +525,7 @@ int sg_crl_install(struct sg_ctx *ctx, const char *dir,
 			     "no CRL in it (neither PEM \"X509 CRL\" nor DER)");
 		return -1;
 	}
+	sg_ctx_lock(ctx);	/* ctx->crls is shared with verifying threads */
 	for (i = 0; i < sk_X509_CRL_num(crls) && n < max_reports; i++) {
 		X509_CRL *crl = sk_X509_CRL_value(crls, i);
 
@@ -537,6 +538,7 @@ int sg_crl_install(struct sg_ctx *ctx, const char *dir,
 			X509_CRL_free(crl);
 		n++;
 	}
+	sg_ctx_unlock(ctx);
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	*n_r = n;
 	return ret;

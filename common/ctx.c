@@ -4,6 +4,12 @@
  * sg_ctx_new() reads what smimeguard.conf names (through trust.c for
  * certificate and CRL files, certmap.c for certificate_maps) and keeps
  * it for the life of the context; a reload is a new context.
+ *
+ * Threads: a context is shared by every thread of a process.  What
+ * changes after sg_ctx_new() (caches, learned intermediates, the maps'
+ * own state) is changed under a lock: ctx->lock here, one per map in
+ * certmap.c.  Nothing slow runs under ctx->lock except writing one
+ * learned certificate to the intermediate cache.
  */
 #include "sg-private.h"
 
@@ -235,6 +241,33 @@ bool sg_trust_is_pinned(const struct sg_ctx *ctx, const unsigned char *der,
 	return bsearch(fpr, ctx->pinned, ctx->n_pinned, 32, cmp_pin) != NULL;
 }
 
+int sg_mutex_init_recursive(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t attr;
+	int ok;
+
+	if (pthread_mutexattr_init(&attr) != 0)
+		return -1;
+	ok = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE) == 0 &&
+	     pthread_mutex_init(m, &attr) == 0;
+	pthread_mutexattr_destroy(&attr);
+	return ok ? 0 : -1;
+}
+
+void sg_ctx_lock(struct sg_ctx *ctx)
+{
+	int r = pthread_mutex_lock(&ctx->lock);
+
+	sg_assert(r == 0);
+}
+
+void sg_ctx_unlock(struct sg_ctx *ctx)
+{
+	int r = pthread_mutex_unlock(&ctx->lock);
+
+	sg_assert(r == 0);
+}
+
 int sg_ctx_new(struct sg_config *conf, struct sg_ctx **ctx_r,
 	       struct sg_error *err_r)
 {
@@ -246,7 +279,10 @@ int sg_ctx_new(struct sg_config *conf, struct sg_ctx **ctx_r,
 	sg_assert(conf != NULL && ctx_r != NULL);
 	*ctx_r = NULL;
 	sg_error_clear(err_r);
-	if ((ctx = calloc(1, sizeof(*ctx))) == NULL ||
+	if ((ctx = calloc(1, sizeof(*ctx))) != NULL &&
+	    sg_mutex_init_recursive(&ctx->lock) == 0)
+		ctx->lock_ready = true;
+	if (ctx == NULL || !ctx->lock_ready ||
 	    (ctx->store = X509_STORE_new()) == NULL ||
 	    (ctx->intermediates = sk_X509_new_null()) == NULL ||
 	    (ctx->crls = sk_X509_CRL_new_null()) == NULL ||
@@ -320,6 +356,8 @@ void sg_ctx_free(struct sg_ctx **ctxp)
 	sg_cmap_free(&ctx->certmaps);
 	sg_icache_free(ctx);
 	sg_trust_caches_free(ctx);
+	if (ctx->lock_ready)
+		pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
 	*ctxp = NULL;
 }

@@ -200,6 +200,7 @@ int sg_harvest(struct sg_ctx *ctx, const struct sg_result *res, time_t at,
 	X509 *cert = NULL;
 	long i;
 	int fail, ret = -1;
+	bool locked = false;
 
 	sg_assert(ctx != NULL && res != NULL && info != NULL);
 	memset(info, 0, sizeof(*info));
@@ -256,6 +257,8 @@ int sg_harvest(struct sg_ctx *ctx, const struct sg_result *res, time_t at,
 	/* the usual refresh: a store of this process invalidates the map,
 	   one of another process is seen within a second (and a lost race
 	   only stores a certificate beside another, never replaces one) */
+	sg_cmap_harvest_lock(ctx->certmaps);
+	locked = true;
 	if (sg_dirmap_refresh(dm, false, err_r) < 0) {
 		char msg[sizeof(err_r->msg)];
 
@@ -321,6 +324,8 @@ int sg_harvest(struct sg_ctx *ctx, const struct sg_result *res, time_t at,
 		 "Harvested the certificate of %.200s.", info->address);
 	ret = 0;
 out:
+	if (locked)
+		sg_cmap_harvest_unlock(ctx->certmaps);
 	free(ci);
 	X509_free(cert);
 	return ret;

@@ -179,6 +179,8 @@ static X509 *read_cert_file(const char *path)
 		x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 		BIO_free(bio);
 	}
+	if (x != NULL)	/* cached now: shared certs stay read-only */
+		(void)X509_check_purpose(x, -1, 0);
 	sg_openssl_errors(NULL, 0);
 	return x;
 }
@@ -247,21 +249,15 @@ static int load_dir(struct sg_ctx *ctx, struct sg_error *err_r)
 	return 0;
 }
 
-/* store - x into the cache and ctx->intermediates; 1 stored, 0 known,
-   -1 with why (capped or not written) */
-static int store(struct sg_ctx *ctx, X509 *x, char *path, size_t path_size,
-		 char *why, size_t why_size, bool *capped_r)
+static int store_locked(struct sg_ctx *ctx, X509 *x,
+			const unsigned char fpr[32], char *path,
+			size_t path_size, char *why, size_t why_size,
+			bool *capped_r)
 {
 	struct sg_icache *ic = ctx->icache;
-	unsigned char fpr[32];
 	char name[70];
 	struct sg_error err;
 
-	*capped_r = false;
-	if (!fingerprint(x, fpr)) {
-		snprintf(why, why_size, "cannot encode the certificate");
-		return -1;
-	}
 	if (known_has(ic, fpr))
 		return 0;
 	if (ic->count >= ic->max) {
@@ -282,6 +278,26 @@ static int store(struct sg_ctx *ctx, X509 *x, char *path, size_t path_size,
 	}
 	ic->count++;
 	return 1;
+}
+
+/* store - x into the cache and ctx->intermediates; 1 stored, 0 known,
+   -1 with why (capped or not written) */
+static int store(struct sg_ctx *ctx, X509 *x, char *path, size_t path_size,
+		 char *why, size_t why_size, bool *capped_r)
+{
+	unsigned char fpr[32];
+	int ret;
+
+	*capped_r = false;
+	if (!fingerprint(x, fpr)) {
+		snprintf(why, why_size, "cannot encode the certificate");
+		return -1;
+	}
+	sg_ctx_lock(ctx);
+	ret = store_locked(ctx, x, fpr, path, path_size, why, why_size,
+			   capped_r);
+	sg_ctx_unlock(ctx);
+	return ret;
 }
 
 /* ---- the context ---- */
@@ -619,16 +635,20 @@ static bool issuer_in_store(struct sg_ctx *ctx, X509 *x)
 /* known_issuer - an intermediate that issued x, or NULL */
 static X509 *known_issuer(struct sg_ctx *ctx, X509 *x)
 {
+	X509 *found = NULL;
 	int i;
 
-	for (i = 0; i < sk_X509_num(ctx->intermediates); i++) {
+	/* borrowed: intermediates only grow while the context lives */
+	sg_ctx_lock(ctx);
+	for (i = 0; i < sk_X509_num(ctx->intermediates) && found == NULL; i++) {
 		X509 *c = sk_X509_value(ctx->intermediates, i);
 
 		if (c != x && X509_check_issued(c, x) == X509_V_OK)
-			return c;
+			found = c;
 	}
+	sg_ctx_unlock(ctx);
 	sg_openssl_errors(NULL, 0);
-	return NULL;
+	return found;
 }
 
 /* find_orphan - walk x's chain up through anchors and intermediates:
@@ -685,6 +705,16 @@ static void remember_failure(struct sg_icache *ic, const unsigned char key[32],
 	}
 	memcpy(ic->fails[oldest].key, key, 32);
 	ic->fails[oldest].until = now + AIA_RETRY_SECS;
+}
+
+static void forget_failure(struct sg_icache *ic, const unsigned char key[32])
+{
+	size_t i;
+
+	for (i = 0; i < FAIL_SLOTS; i++) {
+		if (memcmp(ic->fails[i].key, key, 32) == 0)
+			ic->fails[i].until = 0;
+	}
 }
 
 /* queue - x into pending/ for smimectl ca fetch (best effort) */
@@ -747,27 +777,38 @@ bool sg_icache_complete(struct sg_ctx *ctx, X509 *x)
 	struct sg_aia_report r;
 	unsigned char key[32];
 	time_t now = time(NULL);
+	bool skip;
 
 	if (ic == NULL)
 		return false;
 	/* whatever the configuration stamp says (it is looked at now and
 	   then), a missing issuer may be in the cache already */
-	if (reload_if_changed(ctx))
+	sg_ctx_lock(ctx);
+	if (reload_if_changed(ctx)) {
+		sg_ctx_unlock(ctx);
 		return true;
-	if (ic->mode == AIA_NO || fail_key(x, key) == NULL ||
-	    recently_failed(ic, key, now))
+	}
+	/* noted as failed before the fetch, so that other threads with the
+	   same missing issuer do not all wait for it too */
+	skip = ic->mode == AIA_NO || fail_key(x, key) == NULL ||
+	       recently_failed(ic, key, now);
+	if (!skip)
+		remember_failure(ic, key, now);
+	sg_ctx_unlock(ctx);
+	if (skip)
 		return false;
 	if (ic->mode == AIA_CACHE_ONLY) {
-		queue(ctx, x);
-		remember_failure(ic, key, now);	/* queued once per process */
+		queue(ctx, x);		/* queued once an hour per process */
 		return false;
 	}
 	report_start(&r, x);
-	if (fetch_issuer(ctx, x, now + (time_t)(ic->timeout > 0 ? ic->timeout : 1),
-			 ic->timeout, &r))
-		return true;
-	remember_failure(ic, key, now);
-	return false;
+	if (!fetch_issuer(ctx, x, now + (time_t)(ic->timeout > 0 ? ic->timeout : 1),
+			  ic->timeout, &r))
+		return false;
+	sg_ctx_lock(ctx);
+	forget_failure(ic, key);
+	sg_ctx_unlock(ctx);
+	return true;
 }
 
 /* ---- smimectl ca fetch ---- */

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "smimeguard.h"
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include <stdarg.h>
@@ -253,7 +254,20 @@ struct sg_ctx {
 						   SHA-256 of their DER */
 	size_t n_pinned;
 	struct sg_icache *icache;		/* intermediate_cache or NULL */
+	/* Many threads may verify against one context at once.  Everything
+	   above is read-only after sg_ctx_new() but what lock guards: the
+	   certificate and chain caches, intermediates (which only grow: a
+	   pointer taken from it stays valid while the context lives), crls
+	   and icache.  Recursive.  The certificate maps have a lock per map
+	   (certmap.c), always taken before this one, never after. */
+	pthread_mutex_t lock;
+	bool lock_ready;
 };
+/* ctx.c: the context's lock (aborts if the mutex is broken) */
+void sg_ctx_lock(struct sg_ctx *ctx);
+void sg_ctx_unlock(struct sg_ctx *ctx);
+/* ctx.c: a recursive mutex; -1 when it cannot be made */
+int sg_mutex_init_recursive(pthread_mutex_t *m);
 /* crl.c: write_pem(bio, obj) into dir/name atomically (hidden temporary
    file, fsync, rename; mode 0644); the path written in path */
 int sg_write_pem_atomic(const char *dir, const char *name,
@@ -590,6 +604,9 @@ enum sg_reason sg_csel_main_reason(uint32_t reasons);
 /* ---- certmap.c for harvest.c and doctor.c ---- */
 /* the dir: map of harvest_map, or NULL when harvesting is off */
 struct sg_dirmap *sg_cmap_harvest_map(struct sg_certmaps *maps);
+/* the harvest map's lock: held while its state or what it found is used */
+void sg_cmap_harvest_lock(struct sg_certmaps *maps);
+void sg_cmap_harvest_unlock(struct sg_certmaps *maps);
 struct sg_ldapmap;
 /* the maps of certificate_maps, in order: count, "TYPE:NAME", and the
    ldap: map of entry i (NULL for other types) */

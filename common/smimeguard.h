@@ -260,6 +260,14 @@ SG_API int sg_config_check_modes(struct sg_config *conf,
  * caches of what repeats across messages (decoded certificates, chain
  * results).  Build it once, verify many messages with it; to reload, build
  * a new one and swap.
+ *
+ * Threads: any number of threads may call sg_verify_message(),
+ * sg_verify_cms(), sg_cert_lookup(), sg_policy_check_message(),
+ * sg_harvest() and sg_crl_install() on one context at the same time;
+ * what these change inside it (caches, learned intermediates, the
+ * certificate maps' state) is guarded by the context's own locks.  Every
+ * result they return belongs to the caller.  sg_ctx_free() must wait
+ * until no thread uses the context (smime-milter counts its users).
  */
 struct sg_ctx;
 

@@ -82,6 +82,8 @@ int sg_trust_load_file(const char *path, bool want_crl, STACK_OF(X509) *certs,
 			(void *)PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL);
 		if (obj == NULL)
 			break;
+		if (!want_crl)	/* cached now: shared certs stay read-only */
+			(void)X509_check_purpose(obj, -1, 0);
 		if (want_crl ? !sk_X509_CRL_push(crls, obj) :
 			       !sk_X509_push(certs, obj)) {
 			if (want_crl)
@@ -103,6 +105,8 @@ int sg_trust_load_file(const char *path, bool want_crl, STACK_OF(X509) *certs,
 		obj = want_crl ? (void *)d2i_X509_CRL_bio(bio, NULL) :
 				 (void *)d2i_X509_bio(bio, NULL);
 		sg_openssl_errors(NULL, 0);
+		if (obj != NULL && !want_crl)
+			(void)X509_check_purpose(obj, -1, 0);
 		if (obj != NULL) {
 			if (want_crl ? !sk_X509_CRL_push(crls, obj) :
 				       !sk_X509_push(certs, obj)) {
@@ -233,14 +237,19 @@ X509 *sg_trust_cert_from_der(struct sg_ctx *ctx, const unsigned char *der,
 	unsigned char key[HASH_LEN];
 	struct cert_slot *slot;
 	const unsigned char *p = der;
-	X509 *cert = NULL;
+	X509 *cert = NULL, *old;
 
 	crypto_generichash(key, sizeof(key), der, len, NULL, 0);
 	slot = &ctx->cert_cache->slots[slot_of(key, CERT_CACHE_SLOTS)];
+	sg_ctx_lock(ctx);
 	if (slot->cert != NULL && memcmp(slot->key, key, HASH_LEN) == 0) {
-		X509_up_ref(slot->cert);
-		return slot->cert;
+		cert = slot->cert;
+		X509_up_ref(cert);
+		sg_ctx_unlock(ctx);
+		return cert;
 	}
+	sg_ctx_unlock(ctx);
+	/* decoded without the lock: other threads go on meanwhile */
 	if (len > LONG_MAX || (cert = d2i_X509(NULL, &p, (long)len)) == NULL ||
 	    p != der + len) {
 		if (cert != NULL)
@@ -250,10 +259,13 @@ X509 *sg_trust_cert_from_der(struct sg_ctx *ctx, const unsigned char *der,
 	}
 	/* compute the extension cache now, so cached certs stay read-only */
 	(void)X509_check_purpose(cert, -1, 0);
-	X509_free(slot->cert);
+	X509_up_ref(cert);
+	sg_ctx_lock(ctx);
+	old = slot->cert;
 	memcpy(slot->key, key, HASH_LEN);
 	slot->cert = cert;
-	X509_up_ref(cert);
+	sg_ctx_unlock(ctx);
+	X509_free(old);		/* whoever still uses it holds a reference */
 	return cert;
 }
 
@@ -522,6 +534,7 @@ static void verify_once(struct sg_ctx *ctx, X509 *signer,
 	if (cacheable) {
 		chain_key(signer, msg_certs, purpose, key);
 		slot = &ctx->chain_cache->slots[slot_of(key, CHAIN_CACHE_SLOTS)];
+		sg_ctx_lock(ctx);
 		if (slot->used && memcmp(slot->key, key, HASH_LEN) == 0 &&
 		    at >= slot->not_before && at < slot->not_after) {
 			/* validated before, still inside its window */
@@ -529,10 +542,19 @@ static void verify_once(struct sg_ctx *ctx, X509 *signer,
 			v->valid_until = slot->not_after;
 			v->info = slot->info;
 			memcpy(v->detail, slot->detail, sizeof(v->detail));
+			sg_ctx_unlock(ctx);
 			return;
 		}
+		sg_ctx_unlock(ctx);
 	}
-	if ((untrusted = sk_X509_dup(ctx->intermediates)) == NULL)
+	/* this call's own copies of the shared lists (their members are
+	   never freed while the context lives) */
+	sg_ctx_lock(ctx);
+	untrusted = sk_X509_dup(ctx->intermediates);
+	if (untrusted != NULL && ctx->revocation != SG_REVOCATION_NONE)
+		crls = sk_X509_CRL_dup(ctx->crls);
+	sg_ctx_unlock(ctx);
+	if (untrusted == NULL)
 		goto internal;
 	for (i = 0; i < sk_X509_num(msg_certs); i++) {
 		if (!sk_X509_push(untrusted, sk_X509_value(msg_certs, i)))
@@ -551,7 +573,7 @@ static void verify_once(struct sg_ctx *ctx, X509 *signer,
 		flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
 			 X509_V_FLAG_EXTENDED_CRL_SUPPORT |
 			 X509_V_FLAG_USE_DELTAS;
-		if ((crls = sk_X509_CRL_dup(ctx->crls)) == NULL)
+		if (crls == NULL)
 			goto internal;
 		for (i = 0; i < sk_X509_CRL_num(msg_crls); i++) {
 			if (!sk_X509_CRL_push(crls, sk_X509_CRL_value(msg_crls, i)))
@@ -618,12 +640,14 @@ static void verify_once(struct sg_ctx *ctx, X509 *signer,
 		/* intermediate_cache: what the path used, for later mail */
 		sg_icache_learn(ctx, chain);
 		if (slot != NULL) {
+			sg_ctx_lock(ctx);
 			memcpy(slot->key, key, HASH_LEN);
 			slot->used = true;
 			slot->not_before = nb;
 			slot->not_after = na;
 			slot->info = v->info;
 			memcpy(slot->detail, v->detail, sizeof(slot->detail));
+			sg_ctx_unlock(ctx);
 		}
 	}
 	if (v->reasons == SG_REASON_BIT(SG_REASON_UNTRUSTED) &&

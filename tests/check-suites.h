@@ -18,5 +18,6 @@ Suite *make_certmap_suite(void);
 Suite *make_icache_suite(void);
 Suite *make_dirindex_suite(void);
 Suite *make_limits_suite(void);
+Suite *make_threads_suite(void);
 
 #endif
