@@ -126,25 +126,32 @@ int dm_config_load(const char *path, struct dm_config *cfg)
 	return 0;
 }
 
+int dm_config_stamp_now(const char *path, unsigned char stamp[SG_STAMP_SIZE])
+{
+	struct sg_config *conf;
+	struct sg_error err;
+
+	if (sg_config_new(&conf) < 0)
+		return -1;
+	if (sg_config_read(conf, path, &err) < 0)
+		memset(stamp, 0, SG_STAMP_SIZE);	/* a reload reports it */
+	else
+		sg_config_stamp(conf, path, stamp);
+	sg_config_free(&conf);
+	return 0;
+}
+
 void dm_config_reload_if_changed(const char *path, struct dm_config *cfg,
 				 time_t interval)
 {
 	unsigned char stamp[SG_STAMP_SIZE];
-	struct sg_config *conf;
-	struct sg_error err;
 	time_t now = time(NULL);
 
 	if (now - cfg->checked < interval)
 		return;
 	cfg->checked = now;
-	if (sg_config_new(&conf) < 0)
-		return;
-	if (sg_config_read(conf, path, &err) < 0)
-		memset(stamp, 0, sizeof(stamp));	/* reload reports it */
-	else
-		sg_config_stamp(conf, path, stamp);
-	sg_config_free(&conf);
-	if (memcmp(stamp, cfg->stamp, sizeof(stamp)) == 0)
+	if (dm_config_stamp_now(path, stamp) < 0 ||
+	    memcmp(stamp, cfg->stamp, sizeof(stamp)) == 0)
 		return;
 	if (dm_config_load(path, cfg) == 0)
 		msg_info("reloaded %s (a file changed on disk)", path);

@@ -39,6 +39,10 @@ void dm_config_free(struct dm_config *cfg);
    status: 0 valid, 1 not (like opendkim -n) */
 int dm_check_config(const char *name, const char *path);
 
+/* dm_config_stamp_now - the stamp of path and the files it names as
+   they are now (zeros when path cannot be read); -1 out of memory */
+int dm_config_stamp_now(const char *path, unsigned char stamp[SG_STAMP_SIZE]);
+
 /* dm_config_reload_if_changed - at most every `interval` seconds, reload
    when smimeguard.conf or a file it names (trust anchors, CRLs, policy
    maps) changed on disk; a failed reload keeps the old configuration */

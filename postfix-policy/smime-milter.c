@@ -69,7 +69,10 @@
 /*	spooled to an unlinked temporary file, not held in memory.  The
 /*	configuration is re-read when smimeguard.conf, or a trust anchor,
 /*	CRL or policy map file it names, changes on disk (checked at most
-/*	every 5 seconds).
+/*	every 5 seconds).  SMTP sessions are checked in parallel, one
+/*	libmilter thread each, against one loaded configuration; a message
+/*	in progress during a reload finishes with the configuration it
+/*	started with.
 /*
 /*	Postfix settings (main.cf, or -o in master.cf for submission;
 /*	the Debian package's socket, reachable from a chrooted smtpd):
@@ -171,14 +174,97 @@ struct msg {
 	bool decided;		/* the envelope was judged (need_check) */
 };
 
+/* One loaded configuration.  Every callback takes the current one and
+   works on it without a lock (the core's context and policy may be used
+   by many threads at once); a reload makes a new one, and the old one is
+   freed when its last callback is done with it. */
+struct snap {
+	struct dm_config cfg;
+	unsigned int refs;	/* g.cur's and the callbacks' (g.lock) */
+};
+
 static struct {
 	const char *config_path;
 	bool use_stderr, verbose;
-	pthread_mutex_t lock;	/* the core objects are single-threaded */
-	struct dm_config cfg;
+	pthread_mutex_t lock;	/* g.cur, refs, checked, reloading */
+	struct snap *cur;
+	time_t checked;
+	bool reloading;		/* one thread checks the files at a time */
+	unsigned char seen[SG_STAMP_SIZE];	/* the reloading thread's */
 } g = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* ---- configuration (called with g.lock held, or before threads) ---- */
+/* ---- configuration ---- */
+
+static struct snap *snap_load(void)
+{
+	struct snap *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		msg_warn("out of memory");
+		return NULL;
+	}
+	if (dm_config_load(g.config_path, &s->cfg) < 0) {
+		free(s);
+		return NULL;
+	}
+	s->refs = 1;
+	return s;
+}
+
+/* snap_put - done with s */
+static void snap_put(struct snap *s)
+{
+	bool last;
+
+	pthread_mutex_lock(&g.lock);
+	last = --s->refs == 0;
+	pthread_mutex_unlock(&g.lock);
+	if (last) {
+		dm_config_free(&s->cfg);
+		free(s);
+	}
+}
+
+/* snap_get - the configuration for one callback (snap_put when done).
+   At most every RELOAD_CHECK_SECS one caller looks whether
+   smimeguard.conf or a file it names changed, and loads it again if so;
+   the others go on meanwhile.  A failed reload is logged once and keeps
+   the configuration in use. */
+static struct snap *snap_get(void)
+{
+	unsigned char stamp[SG_STAMP_SIZE];
+	struct snap *s, *fresh = NULL, *old = NULL;
+	time_t now = time(NULL);
+	bool check;
+
+	pthread_mutex_lock(&g.lock);
+	check = !g.reloading && now - g.checked >= RELOAD_CHECK_SECS;
+	if (check) {
+		g.reloading = true;
+		g.checked = now;
+	}
+	pthread_mutex_unlock(&g.lock);
+	if (check && dm_config_stamp_now(g.config_path, stamp) == 0 &&
+	    memcmp(stamp, g.seen, sizeof(stamp)) != 0) {
+		memcpy(g.seen, stamp, sizeof(stamp));	/* warn once */
+		if ((fresh = snap_load()) != NULL)
+			msg_info("reloaded %s (a file changed on disk)",
+				 g.config_path);
+	}
+	pthread_mutex_lock(&g.lock);
+	if (check)
+		g.reloading = false;
+	if (fresh != NULL) {
+		old = g.cur;		/* g.cur's reference moves over */
+		g.cur = fresh;
+	}
+	s = g.cur;
+	s->refs++;
+	pthread_mutex_unlock(&g.lock);
+	if (old != NULL)
+		snap_put(old);
+	return s;
+}
 
 /* ---- message buffering ---- */
 
@@ -383,6 +469,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 	struct rcpt r, *tmp;
 	struct sg_policy_envelope env;
 	struct sg_policy_decision d;
+	struct snap *snap;
 	const char *code, *enhanced;
 	char text[300], reply[600];
 
@@ -421,9 +508,9 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 		env.recipient = r.addr != NULL ? r.addr : r.raw;
 		env.transport = r.mailer;
 		env.client_address = m->client[0] != '\0' ? m->client : NULL;
-		pthread_mutex_lock(&g.lock);
-		sg_policy_decide_envelope(g.cfg.pol, &env, &d);
-		pthread_mutex_unlock(&g.lock);
+		snap = snap_get();
+		sg_policy_decide_envelope(snap->cfg.pol, &env, &d);
+		snap_put(snap);
 		if (sg_policy_refusal(&d, &code, &enhanced)) {
 			pp_printable(text, sizeof(text), d.why);
 			reply_escape(reply, sizeof(reply), text);
@@ -460,11 +547,11 @@ static bool need_check(const struct msg *m, char *why, size_t why_size)
 	struct sg_policy_decision d;
 	const char *code, *enhanced;
 	bool need = m->too_many || m->n_rcpts == 0;
+	struct snap *snap;
 	size_t i;
 
 	why[0] = '\0';
-	pthread_mutex_lock(&g.lock);
-	dm_config_reload_if_changed(g.config_path, &g.cfg, RELOAD_CHECK_SECS);
+	snap = snap_get();
 	for (i = 0; i < m->n_rcpts && !need; i++) {
 		const struct rcpt *r = &m->rcpts[i];
 
@@ -473,13 +560,13 @@ static bool need_check(const struct msg *m, char *why, size_t why_size)
 		env.recipient = r->addr != NULL ? r->addr : r->raw;
 		env.transport = r->mailer;
 		env.client_address = m->client[0] != '\0' ? m->client : NULL;
-		sg_policy_decide_envelope(g.cfg.pol, &env, &d);
+		sg_policy_decide_envelope(snap->cfg.pol, &env, &d);
 		if (sg_policy_refusal(&d, &code, &enhanced) || d.requirements != 0)
 			need = true;
 		else if (i == 0)
 			pp_printable(why, why_size, d.why);
 	}
-	pthread_mutex_unlock(&g.lock);
+	snap_put(snap);
 	return need;
 }
 
@@ -584,9 +671,9 @@ static void add_failure(struct verdict *v, enum sg_action action,
 }
 
 /* check_recipient - does the message satisfy r's rule? */
-static void check_recipient(struct msg *m, const struct rcpt *r,
-			    const struct sg_result *res, struct verdict *v,
-			    bool *tempfail)
+static void check_recipient(const struct snap *snap, struct msg *m,
+			    const struct rcpt *r, const struct sg_result *res,
+			    struct verdict *v, bool *tempfail)
 {
 	struct sg_policy_envelope env;
 	struct sg_policy_decision d;
@@ -600,7 +687,7 @@ static void check_recipient(struct msg *m, const struct rcpt *r,
 	env.transport = r->mailer;
 	env.client_address = m->client[0] != '\0' ? m->client : NULL;
 	env.auto_submitted = m->n_auto_submitted == 1 ? m->auto_submitted : NULL;
-	switch (sg_policy_check_message(g.cfg.pol, g.cfg.ctx, &env, res, 0, &d,
+	switch (sg_policy_check_message(snap->cfg.pol, snap->cfg.ctx, &env, res, 0, &d,
 					why, sizeof(why))) {
 	case 1:
 		if (v->why[0] == '\0')
@@ -631,6 +718,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	void *map = NULL;
 	const char *qid;
 	char sender[300];
+	struct snap *snap;
 	bool tempfail = false;
 	sfsistat ret = SMFIS_CONTINUE;
 	size_t i;
@@ -658,16 +746,16 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		data = m->mem;
 	}
 	memset(&v, 0, sizeof(v));
-	pthread_mutex_lock(&g.lock);
-	dm_config_reload_if_changed(g.config_path, &g.cfg, RELOAD_CHECK_SECS);
-	if (sg_verify_message(g.cfg.ctx, data, m->total, 0, &res, &err) < 0) {
+	snap = snap_get();
+	if (sg_verify_message(snap->cfg.ctx, data, m->total, 0, &res, &err) < 0) {
 		msg_warn("%s: cannot analyse the message: %s", qid, err.msg);
 		tempfail = true;
 	} else {
 		for (i = 0; i < m->n_rcpts; i++)
-			check_recipient(m, &m->rcpts[i], res, &v, &tempfail);
+			check_recipient(snap, m, &m->rcpts[i], res, &v,
+					&tempfail);
 	}
-	pthread_mutex_unlock(&g.lock);
+	snap_put(snap);
 	if (map != NULL)
 		munmap(map, m->total);
 	if (tempfail) {
@@ -842,8 +930,10 @@ int main(int argc, char **argv)
 	dm_log_init("smime-milter", g.use_stderr);
 	if (sg_init() < 0)
 		msg_fatal("cannot initialise the crypto libraries");
-	if (dm_config_load(g.config_path, &g.cfg) < 0)
+	if ((g.cur = snap_load()) == NULL)
 		msg_fatal("cannot start without a valid configuration");
+	memcpy(g.seen, g.cur->cfg.stamp, sizeof(g.seen));
+	g.checked = time(NULL);
 	if (strncmp(conn, "unix:", 5) == 0) {
 		/* libmilter gets "unix:/path"; mode and group are ours */
 		dm_unix_parse(conn + 5, &us);
@@ -862,6 +952,7 @@ int main(int argc, char **argv)
 		dm_drop_privileges(user);
 	msg_info("ready on %s", conn);
 	c = smfi_main();
+	snap_put(g.cur);
 	msg_info("stopped");
 	return c == MI_SUCCESS ? 0 : 1;
 }
