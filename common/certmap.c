@@ -22,11 +22,6 @@
 
 #include <sodium.h>
 
-enum cmap_type {
-	CMAP_DIR = 0,
-	CMAP_LDAP
-};
-
 /* Threads: a map's state (a dir: map's table and reloads, an ldap:
    map's connections and cache) is used under the map's own lock, held
    from refresh to the copy of what it found; maps do not wait for each
@@ -34,9 +29,9 @@ enum cmap_type {
    other way round. */
 struct cmap {
 	char *spec;			/* "dir:/path" as configured */
-	enum cmap_type type;
-	struct sg_dirmap *dir;		/* CMAP_DIR */
-	struct sg_ldapmap *ldap;	/* CMAP_LDAP */
+	enum sg_map_type type;
+	struct sg_dirmap *dir;		/* SG_MAP_DIR */
+	struct sg_ldapmap *ldap;	/* SG_MAP_LDAP */
 	pthread_mutex_t lock;
 	bool lock_ready;
 };
@@ -85,120 +80,6 @@ struct sg_cert_set {
 
 /* ---- settings ---- */
 
-/* next_item - the next item of a comma/space separated list */
-static bool next_item(const char **pp, char *item, size_t size, bool *long_r)
-{
-	const char *p = *pp;
-	size_t len;
-
-	*long_r = false;
-	p += strspn(p, ", \t\r\n");
-	len = strcspn(p, ", \t\r\n");
-	if (len == 0)
-		return false;
-	*pp = p + len;
-	if (len >= size) {
-		*long_r = true;
-		len = size - 1;
-	}
-	memcpy(item, p, len);
-	item[len] = '\0';
-	return true;
-}
-
-/* sg_cmap_next_item - the next item of a list (for doctor.c) */
-bool sg_cmap_next_item(const char **pp, char *item, size_t size, bool *long_r)
-{
-	return next_item(pp, item, size, long_r);
-}
-
-/* check_spec - one TYPE:NAME entry; 0 and *type_r, or -1 */
-static int check_spec(const char *setting, const char *spec,
-		      enum cmap_type *type_r, struct sg_error *err_r)
-{
-	const char *colon = strchr(spec, ':');
-	size_t tlen;
-
-	if (colon == NULL || colon == spec) {
-		sg_error_set(err_r, SG_ERR_INVALID,
-			     "%s: '%.80s' is not TYPE:NAME (e.g. dir:/etc/smimeguard/certs)",
-			     setting, spec);
-		return -1;
-	}
-	tlen = (size_t)(colon - spec);
-	if (tlen == 3 && strncasecmp(spec, "dir", 3) == 0) {
-		if (colon[1] == '\0') {
-			sg_error_set(err_r, SG_ERR_INVALID,
-				     "%s: '%.80s' names no directory", setting, spec);
-			return -1;
-		}
-		*type_r = CMAP_DIR;
-		return 0;
-	}
-	if (tlen == 4 && strncasecmp(spec, "ldap", 4) == 0) {
-#ifdef HAVE_LDAP
-		if (colon[1] == '\0') {
-			sg_error_set(err_r, SG_ERR_INVALID,
-				     "%s: '%.80s' names no map file (e.g. ldap:/etc/smimeguard/ldap.cf)",
-				     setting, spec);
-			return -1;
-		}
-		if (strcmp(setting, "harvest_map") == 0) {
-			sg_error_set(err_r, SG_ERR_INVALID,
-				     "%s: '%.80s': harvested certificates are written to a dir: map, not to LDAP",
-				     setting, spec);
-			return -1;
-		}
-		*type_r = CMAP_LDAP;
-		return 0;
-#else
-		sg_error_set(err_r, SG_ERR_CONFIG,
-			     "%s: '%.80s': this smimeguard was built without LDAP "
-			     "support (libldap-dev, configure --with-ldap)",
-			     setting, spec);
-		return -1;
-#endif
-	}
-	sg_error_set(err_r, SG_ERR_INVALID,
-		     "%s: '%.80s': unknown map type '%.*s' (supported: dir%s)",
-		     setting, spec, (int)(tlen > 20 ? 20 : tlen), spec,
-#ifdef HAVE_LDAP
-		     ", ldap"
-#else
-		     ""
-#endif
-		     );
-	return -1;
-}
-
-/* sg_cmap_check_setting - certificate_maps or harvest_map */
-int sg_cmap_check_setting(const char *name, const char *value,
-			  struct sg_error *err_r)
-{
-	const char *p = value;
-	enum cmap_type type;
-	char item[4096];
-	bool too_long;
-	size_t n = 0;
-
-	while (next_item(&p, item, sizeof(item), &too_long)) {
-		if (too_long) {
-			sg_error_set(err_r, SG_ERR_INVALID, "%s: entry too long",
-				     name);
-			return -1;
-		}
-		if (check_spec(name, item, &type, err_r) < 0)
-			return -1;
-		n++;
-	}
-	if (strcmp(name, "harvest_map") == 0 && n > 1) {
-		sg_error_set(err_r, SG_ERR_INVALID,
-			     "harvest_map: one writable dir: map, not a list");
-		return -1;
-	}
-	return 0;
-}
-
 /* dir_path_equal - the same directory, trailing slashes aside */
 static bool dir_path_equal(const char *a, const char *b)
 {
@@ -218,7 +99,7 @@ int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
 	struct sg_certmaps *maps;
 	const char *v, *p;
 	char item[4096];
-	enum cmap_type type;
+	enum sg_map_type type;
 	bool too_long;
 	size_t n = 0, i;
 
@@ -233,14 +114,14 @@ int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
 	}
 	if (sg_cmap_check_setting("certificate_maps", v, err_r) < 0)
 		goto fail;
-	for (p = v; next_item(&p, item, sizeof(item), &too_long); )
+	for (p = v; sg_cmap_next_item(&p, item, sizeof(item), &too_long); )
 		n++;
 	if (n > 0 && (maps->maps = calloc(n, sizeof(*maps->maps))) == NULL)
 		goto nomem;
-	for (p = v; next_item(&p, item, sizeof(item), &too_long); ) {
+	for (p = v; sg_cmap_next_item(&p, item, sizeof(item), &too_long); ) {
 		struct cmap *m = &maps->maps[maps->n];
 
-		(void)check_spec("certificate_maps", item, &type, NULL);
+		(void)sg_mapspec_parse("certificate_maps", item, &type, NULL);
 		m->type = type;
 		if (sg_mutex_init_recursive(&m->lock) < 0)
 			goto nomem;
@@ -248,7 +129,7 @@ int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
 		maps->n++;
 		if ((m->spec = strdup(item)) == NULL)
 			goto nomem;
-		if (type == CMAP_DIR) {
+		if (type == SG_MAP_DIR) {
 			if ((m->dir = sg_dirmap_new(item + 4)) == NULL)
 				goto nomem;
 			continue;
@@ -267,7 +148,7 @@ int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
 	if (sg_cmap_check_setting("harvest_map", v, err_r) < 0)
 		goto fail;
 	p = v;
-	if (next_item(&p, item, sizeof(item), &too_long)) {
+	if (sg_cmap_next_item(&p, item, sizeof(item), &too_long)) {
 		for (i = 0; i < maps->n; i++) {
 			if (maps->maps[i].dir != NULL &&
 			    dir_path_equal(sg_dirmap_path(maps->maps[i].dir),
@@ -491,7 +372,7 @@ static size_t harvest_last(const struct sg_certmaps *maps, size_t k)
 	size_t h = SIZE_MAX, i;
 
 	for (i = 0; i < maps->n; i++) {
-		if (maps->maps[i].type == CMAP_DIR &&
+		if (maps->maps[i].type == SG_MAP_DIR &&
 		    maps->maps[i].dir == maps->harvest) {
 			h = i;
 			break;
@@ -567,7 +448,7 @@ static int find_in_map(struct cmap *m, const char *address,
 		       struct sg_dirmap_cert *const **certs_r, size_t *n_r,
 		       struct sg_error *err_r)
 {
-	if (m->type == CMAP_DIR) {
+	if (m->type == SG_MAP_DIR) {
 		if (sg_dirmap_refresh(m->dir, false, err_r) < 0)
 			return -1;
 		if (sg_dirmap_find(m->dir, address, certs_r, n_r) < 0) {
@@ -791,7 +672,7 @@ static int json_list(struct sg_buf *out, const char *list)
 	int e = 0;
 
 	e |= sg_buf_append(out, "[", 1);
-	while (next_item(&p, item, sizeof(item), &too_long)) {
+	while (sg_cmap_next_item(&p, item, sizeof(item), &too_long)) {
 		if (!first)
 			e |= sg_buf_append(out, ",", 1);
 		e |= sg_json_str(out, item);

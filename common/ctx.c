@@ -230,44 +230,6 @@ static int load_pinned(struct sg_ctx *ctx, const char *list,
 	return 0;
 }
 
-bool sg_trust_is_pinned(const struct sg_ctx *ctx, const unsigned char *der,
-			size_t len)
-{
-	unsigned char fpr[32];
-
-	if (ctx->n_pinned == 0)
-		return false;
-	crypto_hash_sha256(fpr, der, len);
-	return bsearch(fpr, ctx->pinned, ctx->n_pinned, 32, cmp_pin) != NULL;
-}
-
-int sg_mutex_init_recursive(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t attr;
-	int ok;
-
-	if (pthread_mutexattr_init(&attr) != 0)
-		return -1;
-	ok = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE) == 0 &&
-	     pthread_mutex_init(m, &attr) == 0;
-	pthread_mutexattr_destroy(&attr);
-	return ok ? 0 : -1;
-}
-
-void sg_ctx_lock(struct sg_ctx *ctx)
-{
-	int r = pthread_mutex_lock(&ctx->lock);
-
-	sg_assert(r == 0);
-}
-
-void sg_ctx_unlock(struct sg_ctx *ctx)
-{
-	int r = pthread_mutex_unlock(&ctx->lock);
-
-	sg_assert(r == 0);
-}
-
 int sg_ctx_new(struct sg_config *conf, struct sg_ctx **ctx_r,
 	       struct sg_error *err_r)
 {

@@ -263,11 +263,37 @@ struct sg_ctx {
 	pthread_mutex_t lock;
 	bool lock_ready;
 };
-/* ctx.c: the context's lock (aborts if the mutex is broken) */
-void sg_ctx_lock(struct sg_ctx *ctx);
-void sg_ctx_unlock(struct sg_ctx *ctx);
-/* ctx.c: a recursive mutex; -1 when it cannot be made */
-int sg_mutex_init_recursive(pthread_mutex_t *m);
+/* the context's lock (aborts if the mutex is broken); inline, so that
+   the modules below ctx.c need nothing of it */
+static inline void sg_ctx_lock(struct sg_ctx *ctx)
+{
+	int r = pthread_mutex_lock(&ctx->lock);
+
+	sg_assert(r == 0);
+	(void)r;
+}
+
+static inline void sg_ctx_unlock(struct sg_ctx *ctx)
+{
+	int r = pthread_mutex_unlock(&ctx->lock);
+
+	sg_assert(r == 0);
+	(void)r;
+}
+
+/* a recursive mutex; -1 when it cannot be made */
+static inline int sg_mutex_init_recursive(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t attr;
+	int ok;
+
+	if (pthread_mutexattr_init(&attr) != 0)
+		return -1;
+	ok = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE) == 0 &&
+	     pthread_mutex_init(m, &attr) == 0;
+	pthread_mutexattr_destroy(&attr);
+	return ok ? 0 : -1;
+}
 /* crl.c: write_pem(bio, obj) into dir/name atomically (hidden temporary
    file, fsync, rename; mode 0644); the path written in path */
 int sg_write_pem_atomic(const char *dir, const char *name,
@@ -291,8 +317,6 @@ bool sg_icache_url(X509 *x, char *url, size_t size);
 /* trust.c: certificates or CRLs of every file of a list setting */
 int sg_trust_load_list(const char *list, bool want_crl, STACK_OF(X509) *certs,
 		       STACK_OF(X509_CRL) *crls, struct sg_error *err_r);
-/* sg_asn1_time(), with dflt for an absent time */
-time_t sg_trust_asn1_time(const ASN1_TIME *t, time_t dflt);
 /* the context's certificate and chain caches; -1 on ENOMEM */
 int sg_trust_caches_new(struct sg_ctx *ctx);
 void sg_trust_caches_free(struct sg_ctx *ctx);
@@ -494,18 +518,34 @@ void sg_time_iso(time_t t, char *buf, size_t size);
 /* time.c: an ASN1_TIME as time_t; 0 when absent or unreadable */
 time_t sg_asn1_time(const ASN1_TIME *t);
 
-/* X509 helpers (cms-verify.c) */
+/* ---- x509-util.c: what the core reads out of certificates ---- */
 /* e-mail addresses of a certificate: SAN rfc822Names, or the subject
    emailAddress when there are none.  Returns count (<= max). */
 size_t sg_cert_emails(X509 *cert, char addrs[][320], size_t max);
+/* a name as RFC 2253 text, cut to size */
 void sg_name_oneline(const X509_NAME *name, char *buf, size_t size);
+/* sg_asn1_time(), with dflt for an absent time */
+time_t sg_trust_asn1_time(const ASN1_TIME *t, time_t dflt);
 
 
-/* ---- certmap.c: certificate_maps and harvest_map of a context ---- */
+/* ---- mapspec.c: "TYPE:NAME" map entries ---- */
+enum sg_map_type {
+	SG_MAP_DIR = 0,
+	SG_MAP_LDAP
+};
 /* check a map list (certificate_maps) or one map (harvest_map): syntax
    TYPE:NAME and a supported type; 0 or -1 with err_r */
 int sg_cmap_check_setting(const char *name, const char *value,
 			  struct sg_error *err_r);
+/* one entry of setting: 0 and *type_r, or -1 with err_r */
+int sg_mapspec_parse(const char *setting, const char *spec,
+		     enum sg_map_type *type_r, struct sg_error *err_r);
+/* the next item of a comma/space separated list into item (size bytes);
+   false at the end; *long_r when it was cut */
+bool sg_cmap_next_item(const char **pp, char *item, size_t size,
+		       bool *long_r);
+
+/* ---- certmap.c: certificate_maps and harvest_map of a context ---- */
 int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
 		struct sg_error *err_r);
 void sg_cmap_free(struct sg_certmaps **maps);
@@ -613,11 +653,6 @@ struct sg_ldapmap;
 size_t sg_cmap_count(const struct sg_certmaps *maps);
 const char *sg_cmap_spec(const struct sg_certmaps *maps, size_t i);
 struct sg_ldapmap *sg_cmap_ldap(const struct sg_certmaps *maps, size_t i);
-/* the next item of a comma/space separated list into item (size bytes);
-   false at the end; *long_r when it was cut */
-bool sg_cmap_next_item(const char **pp, char *item, size_t size,
-		       bool *long_r);
-
 /* ---- certmap-ldap-decode.c: certificates from LDAP values ---- */
 /* which attribute a certificate came from (bits) */
 #define SG_LDAP_ATTR_SMIME 1u		/* userSMIMECertificate[;binary] */

@@ -198,11 +198,6 @@ int sg_trust_load_list(const char *list, bool want_crl, STACK_OF(X509) *certs,
 	return 0;
 }
 
-time_t sg_trust_asn1_time(const ASN1_TIME *t, time_t dflt)
-{
-	return t == NULL ? dflt : sg_asn1_time(t);
-}
-
 #define asn1_time_t sg_trust_asn1_time
 #define TIME_MAX_VAL ((time_t)INT64_MAX)
 #define TIME_MIN_VAL ((time_t)INT64_MIN)
@@ -227,6 +222,24 @@ void sg_trust_caches_free(struct sg_ctx *ctx)
 	free(ctx->chain_cache);
 	ctx->cert_cache = NULL;
 	ctx->chain_cache = NULL;
+}
+
+/* ---- pinned_certificates ---- */
+
+static int cmp_pin(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+bool sg_trust_is_pinned(const struct sg_ctx *ctx, const unsigned char *der,
+			size_t len)
+{
+	unsigned char fpr[32];
+
+	if (ctx->n_pinned == 0)
+		return false;
+	crypto_hash_sha256(fpr, der, len);
+	return bsearch(fpr, ctx->pinned, ctx->n_pinned, 32, cmp_pin) != NULL;
 }
 
 /* ---- certificate cache ---- */

@@ -1,0 +1,127 @@
+/* mapspec.c - the names of maps: "TYPE:NAME" entries of certificate_maps
+ * and harvest_map, which map types this build has, and the list syntax
+ *
+ * Used by config.c to check a value before anything is opened and by
+ * certmap.c to open what the value names; it depends on nothing else of
+ * the core, so neither of them depends on the other for it.
+ */
+#include "sg-private.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* next_item - the next item of a comma/space separated list */
+static bool next_item(const char **pp, char *item, size_t size, bool *long_r)
+{
+	const char *p = *pp;
+	size_t len;
+
+	*long_r = false;
+	p += strspn(p, ", \t\r\n");
+	len = strcspn(p, ", \t\r\n");
+	if (len == 0)
+		return false;
+	*pp = p + len;
+	if (len >= size) {
+		*long_r = true;
+		len = size - 1;
+	}
+	memcpy(item, p, len);
+	item[len] = '\0';
+	return true;
+}
+
+/* sg_cmap_next_item - the next item of a list (whole items: long_r
+   when one did not fit) */
+bool sg_cmap_next_item(const char **pp, char *item, size_t size, bool *long_r)
+{
+	return next_item(pp, item, size, long_r);
+}
+
+/* sg_mapspec_parse - one TYPE:NAME entry; 0 and *type_r, or -1 */
+int sg_mapspec_parse(const char *setting, const char *spec,
+		     enum sg_map_type *type_r, struct sg_error *err_r)
+{
+	const char *colon = strchr(spec, ':');
+	size_t tlen;
+
+	if (colon == NULL || colon == spec) {
+		sg_error_set(err_r, SG_ERR_INVALID,
+			     "%s: '%.80s' is not TYPE:NAME (e.g. dir:/etc/smimeguard/certs)",
+			     setting, spec);
+		return -1;
+	}
+	tlen = (size_t)(colon - spec);
+	if (tlen == 3 && strncasecmp(spec, "dir", 3) == 0) {
+		if (colon[1] == '\0') {
+			sg_error_set(err_r, SG_ERR_INVALID,
+				     "%s: '%.80s' names no directory", setting, spec);
+			return -1;
+		}
+		*type_r = SG_MAP_DIR;
+		return 0;
+	}
+	if (tlen == 4 && strncasecmp(spec, "ldap", 4) == 0) {
+#ifdef HAVE_LDAP
+		if (colon[1] == '\0') {
+			sg_error_set(err_r, SG_ERR_INVALID,
+				     "%s: '%.80s' names no map file (e.g. ldap:/etc/smimeguard/ldap.cf)",
+				     setting, spec);
+			return -1;
+		}
+		if (strcmp(setting, "harvest_map") == 0) {
+			sg_error_set(err_r, SG_ERR_INVALID,
+				     "%s: '%.80s': harvested certificates are written to a dir: map, not to LDAP",
+				     setting, spec);
+			return -1;
+		}
+		*type_r = SG_MAP_LDAP;
+		return 0;
+#else
+		sg_error_set(err_r, SG_ERR_CONFIG,
+			     "%s: '%.80s': this smimeguard was built without LDAP "
+			     "support (libldap-dev, configure --with-ldap)",
+			     setting, spec);
+		return -1;
+#endif
+	}
+	sg_error_set(err_r, SG_ERR_INVALID,
+		     "%s: '%.80s': unknown map type '%.*s' (supported: dir%s)",
+		     setting, spec, (int)(tlen > 20 ? 20 : tlen), spec,
+#ifdef HAVE_LDAP
+		     ", ldap"
+#else
+		     ""
+#endif
+		     );
+	return -1;
+}
+
+/* sg_cmap_check_setting - certificate_maps or harvest_map */
+int sg_cmap_check_setting(const char *name, const char *value,
+			  struct sg_error *err_r)
+{
+	const char *p = value;
+	enum sg_map_type type;
+	char item[4096];
+	bool too_long;
+	size_t n = 0;
+
+	while (next_item(&p, item, sizeof(item), &too_long)) {
+		if (too_long) {
+			sg_error_set(err_r, SG_ERR_INVALID, "%s: entry too long",
+				     name);
+			return -1;
+		}
+		if (sg_mapspec_parse(name, item, &type, err_r) < 0)
+			return -1;
+		n++;
+	}
+	if (strcmp(name, "harvest_map") == 0 && n > 1) {
+		sg_error_set(err_r, SG_ERR_INVALID,
+			     "harvest_map: one writable dir: map, not a list");
+		return -1;
+	}
+	return 0;
+}
