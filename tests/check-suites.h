@@ -15,6 +15,8 @@ Suite *make_json_suite(void);
 Suite *make_policy_suite(void);
 Suite *make_policy_proto_suite(void);
 Suite *make_certmap_suite(void);
+Suite *make_ldap_suite(void);
+Suite *make_doctor_suite(void);
 Suite *make_icache_suite(void);
 Suite *make_dirindex_suite(void);
 Suite *make_limits_suite(void);

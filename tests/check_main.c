@@ -19,6 +19,8 @@ int main(void)
 	srunner_add_suite(sr, make_policy_suite());
 	srunner_add_suite(sr, make_policy_proto_suite());
 	srunner_add_suite(sr, make_certmap_suite());
+	srunner_add_suite(sr, make_ldap_suite());
+	srunner_add_suite(sr, make_doctor_suite());
 	srunner_add_suite(sr, make_icache_suite());
 	srunner_add_suite(sr, make_dirindex_suite());
 	srunner_add_suite(sr, make_cases_suite());

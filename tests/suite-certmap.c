@@ -1,14 +1,14 @@
 /* suite-certmap.c - certificate resolution: dir: maps, selection,
  * matching RecipientInfos, harvesting
  *
- * Uses data-gen/certmap/ and data-gen/certmap-msg/ (gen-pki.sh).
+ * Uses data-gen/certmap/ and data-gen/certmap-msg/ (gen-pki.sh).  The
+ * ldap: maps are in suite-ldap.c, sg_config_check and sg_cert_check (what
+ * smimectl doctor reports) in suite-doctor.c.
  */
 #include "config.h"
 
 #include <check.h>
 #include <dirent.h>
-#include <errno.h>
-#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,41 +25,6 @@
 #include "test-util.h"
 
 #define DAY 86400
-#define PKI "trust_anchors=trust intermediates=intermediates crl_dirs=crl"
-
-/* map_ctx - a context over certmap/ plus extra settings */
-static struct sg_ctx *map_ctx(const char *extra)
-{
-	char settings[4096];
-
-	snprintf(settings, sizeof(settings),
-		 PKI " certificate_maps=dir:%s/certmap %s", tu_testdata(),
-		 extra != NULL ? extra : "");
-	return tu_ctx(settings, tu_testdata());
-}
-
-/* lookup - sg_cert_lookup that must not fail */
-static struct sg_cert_set *lookup(struct sg_ctx *ctx, const char *addr,
-				  time_t at, int want)
-{
-	struct sg_cert_set *set = NULL;
-	struct sg_error err;
-	int ret = sg_cert_lookup(ctx, addr, at, &set, &err);
-
-	ck_assert_msg(ret == want, "%s: lookup returned %d, want %d (%s)",
-		      addr, ret, want, ret < 0 ? err.msg : "");
-	ck_assert_ptr_nonnull(set);
-	return set;
-}
-
-/* load - a test data file (relative to data-gen) */
-static unsigned char *load(const char *rel, size_t *len)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", tu_testdata(), rel);
-	return tu_read(path, len);
-}
 
 /* copy_file - copy a test data file into dir under name */
 static void copy_file(const char *rel, const char *dir, const char *name)
@@ -69,7 +34,7 @@ static void copy_file(const char *rel, const char *dir, const char *name)
 	size_t len;
 	FILE *fp;
 
-	data = load(rel, &len);
+	data = tu_load(rel, &len);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fp = fopen(path, "wb");
 	ck_assert_msg(fp != NULL, "cannot create %s", path);
@@ -96,8 +61,8 @@ static size_t count_files(const char *dir)
 
 START_TEST(test_lookup_hit)
 {
-	struct sg_ctx *ctx = map_ctx(NULL);
-	struct sg_cert_set *set = lookup(ctx, "bob@example.org", 0, 1);
+	struct sg_ctx *ctx = tu_map_ctx(NULL);
+	struct sg_cert_set *set = tu_lookup(ctx, "bob@example.org", 0, 1);
 	const struct sg_cert_candidate *c0, *c1;
 	const unsigned char *der, *p;
 	unsigned char md[32];
@@ -150,7 +115,7 @@ END_TEST
 
 START_TEST(test_lookup_miss)
 {
-	struct sg_ctx *ctx = map_ctx(NULL);
+	struct sg_ctx *ctx = tu_map_ctx(NULL);
 	static const char *const misses[] = {
 		"nobody@example.org", "bob@example.com", "bob", "",
 		"bob@example.org ", "two words@example.org",
@@ -159,7 +124,7 @@ START_TEST(test_lookup_miss)
 	size_t i;
 
 	for (i = 0; i < sizeof(misses) / sizeof(misses[0]); i++) {
-		set = lookup(ctx, misses[i], 0, 0);
+		set = tu_lookup(ctx, misses[i], 0, 0);
 		ck_assert_msg(sg_cert_set_count(set) == 0, "[%zu] %s", i, misses[i]);
 		ck_assert_str_eq(sg_cert_set_map(set), "");
 		sg_cert_set_free(&set);
@@ -185,13 +150,13 @@ START_TEST(test_case_insensitive)
 		{ "frank@example.org", "bundle.p7b" },	/* PKCS#7, DER */
 		{ "ecdh@example.org", "ecdh.pem" },
 	};
-	struct sg_ctx *ctx = map_ctx(NULL);
+	struct sg_ctx *ctx = tu_map_ctx(NULL);
 	struct sg_cert_set *set;
 	char lower[320];
 	size_t i, j;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		set = lookup(ctx, cases[i].addr, 0, 1);
+		set = tu_lookup(ctx, cases[i].addr, 0, 1);
 		ck_assert_msg(strcmp(sg_cert_set_get(set, 0)->source,
 				     cases[i].source) == 0, "[%zu] %s: %s", i,
 			      cases[i].addr, sg_cert_set_get(set, 0)->source);
@@ -229,13 +194,13 @@ START_TEST(test_rejection_reasons)
 		{ "ecdh@example.org", 1, NULL, "Usable", "EC-prime256v1" },
 		{ "badku@example.org", 1, NULL, "Usable", "RSA-2048" },
 	};
-	struct sg_ctx *ctx = map_ctx(NULL);
+	struct sg_ctx *ctx = tu_map_ctx(NULL);
 	struct sg_cert_set *set;
 	const struct sg_cert_candidate *c;
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		set = lookup(ctx, cases[i].addr, 0, cases[i].found);
+		set = tu_lookup(ctx, cases[i].addr, 0, cases[i].found);
 		ck_assert_uint_eq(sg_cert_set_count(set), 1);
 		c = sg_cert_set_get(set, 0);
 		ck_assert_msg(c->usable == cases[i].found, "[%zu] %s", i,
@@ -262,12 +227,12 @@ END_TEST
 
 START_TEST(test_revocation_modes)
 {
-	struct sg_ctx *ctx = map_ctx("revocation_check=none");
+	struct sg_ctx *ctx = tu_map_ctx("revocation_check=none");
 	struct sg_cert_set *set;
 	char settings[4096];
 
 	/* without revocation checking the revoked certificate is usable */
-	set = lookup(ctx, "revoked@example.org", 0, 1);
+	set = tu_lookup(ctx, "revoked@example.org", 0, 1);
 	sg_cert_set_free(&set);
 	sg_ctx_free(&ctx);
 	/* hard mode without a CRL for the intermediate: unknown, not usable */
@@ -276,7 +241,7 @@ START_TEST(test_revocation_modes)
 		 "crl_dirs=crl-rootonly revocation_check=hard "
 		 "certificate_maps=dir:%s/certmap", tu_testdata());
 	ctx = tu_ctx(settings, tu_testdata());
-	set = lookup(ctx, "bob@example.org", 0, 0);
+	set = tu_lookup(ctx, "bob@example.org", 0, 0);
 	ck_assert_uint_eq(sg_cert_set_count(set), 2);
 	ck_assert_str_eq(sg_reason_name(sg_cert_set_get(set, 0)->reason),
 			 "revocation-unknown");
@@ -290,20 +255,20 @@ END_TEST
    the window in which it holds */
 START_TEST(test_selection_over_time)
 {
-	struct sg_ctx *ctx = map_ctx(NULL);
+	struct sg_ctx *ctx = tu_map_ctx(NULL);
 	struct sg_cert_set *set;
 	const struct sg_cert_candidate *c;
 	time_t now = time(NULL);
 
 	/* twice now: the second answer comes from the cached evaluation */
-	set = lookup(ctx, "bob@example.org", now, 1);
+	set = tu_lookup(ctx, "bob@example.org", now, 1);
 	sg_cert_set_free(&set);
-	set = lookup(ctx, "bob@example.org", now, 1);
+	set = tu_lookup(ctx, "bob@example.org", now, 1);
 	ck_assert_uint_eq(sg_cert_set_usable_count(set), 2);
 	sg_cert_set_free(&set);
 	/* 20 days ago bob-new (notBefore -10 days) was not yet valid: the
 	   older certificate is selected, the newer listed after it */
-	set = lookup(ctx, "bob@example.org", now - 20 * DAY, 1);
+	set = tu_lookup(ctx, "bob@example.org", now - 20 * DAY, 1);
 	ck_assert_uint_eq(sg_cert_set_count(set), 2);
 	ck_assert_uint_eq(sg_cert_set_usable_count(set), 1);
 	c = sg_cert_set_get(set, 0);
@@ -315,14 +280,14 @@ START_TEST(test_selection_over_time)
 	ck_assert_int_eq(c->reason, SG_REASON_NOT_YET_VALID);
 	sg_cert_set_free(&set);
 	/* in three years both have expired, cache or not */
-	set = lookup(ctx, "bob@example.org", now + 3 * 365 * DAY, 0);
+	set = tu_lookup(ctx, "bob@example.org", now + 3 * 365 * DAY, 0);
 	ck_assert_uint_eq(sg_cert_set_count(set), 2);
 	ck_assert_int_eq(sg_cert_set_get(set, 0)->reason, SG_REASON_EXPIRED);
 	ck_assert_int_eq(sg_cert_set_get(set, 1)->reason, SG_REASON_EXPIRED);
 	/* rejected ones also newest first */
 	ck_assert_str_eq(sg_cert_set_get(set, 0)->source, "bob-new.pem");
 	sg_cert_set_free(&set);
-	set = lookup(ctx, "bob@example.org", now, 1);
+	set = tu_lookup(ctx, "bob@example.org", now, 1);
 	sg_cert_set_free(&set);
 	sg_ctx_free(&ctx);
 }
@@ -336,20 +301,20 @@ START_TEST(test_reload)
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	copy_file("certmap/bob-2026.pem", dir, "bob.pem");
-	snprintf(settings, sizeof(settings), PKI " certificate_maps=dir:%s", dir);
+	snprintf(settings, sizeof(settings), TU_PKI " certificate_maps=dir:%s", dir);
 	ctx = tu_ctx(settings, tu_testdata());
-	set = lookup(ctx, "frank@example.org", 0, 0);
+	set = tu_lookup(ctx, "frank@example.org", 0, 0);
 	sg_cert_set_free(&set);
-	set = lookup(ctx, "bob@example.org", 0, 1);
+	set = tu_lookup(ctx, "bob@example.org", 0, 1);
 	ck_assert_uint_eq(sg_cert_set_count(set), 1);
 	sg_cert_set_free(&set);
 	/* a new file and a second certificate for bob */
 	copy_file("certmap/bundle.p7b", dir, "frank.p7b");
 	copy_file("certmap/bob-new.pem", dir, "bob-new.pem");
 	usleep(1100 * 1000);	/* the directory is checked once a second */
-	set = lookup(ctx, "frank@example.org", 0, 1);
+	set = tu_lookup(ctx, "frank@example.org", 0, 1);
 	sg_cert_set_free(&set);
-	set = lookup(ctx, "bob@example.org", 0, 1);
+	set = tu_lookup(ctx, "bob@example.org", 0, 1);
 	ck_assert_uint_eq(sg_cert_set_count(set), 2);
 	ck_assert_str_eq(sg_cert_set_get(set, 0)->source, "bob-new.pem");
 	sg_cert_set_free(&set);
@@ -357,7 +322,7 @@ START_TEST(test_reload)
 	snprintf(path, sizeof(path), "%s/frank.p7b", dir);
 	ck_assert_int_eq(unlink(path), 0);
 	usleep(1100 * 1000);
-	set = lookup(ctx, "frank@example.org", 0, 0);
+	set = tu_lookup(ctx, "frank@example.org", 0, 0);
 	ck_assert_uint_eq(sg_cert_set_count(set), 0);
 	sg_cert_set_free(&set);
 	/* the directory vanishes: a temporary error, not "no certificate" */
@@ -388,7 +353,7 @@ START_TEST(test_ber_bundle)
 	FILE *fp;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	der = load("certmap/bundle.p7b", &len);
+	der = tu_load("certmap/bundle.p7b", &len);
 	ck_assert(len > 4 && der[0] == 0x30 && (der[1] & 0x80));
 	hdr = 2 + (der[1] & 0x7f);
 	for (i = 2, clen = 0; i < hdr; i++)
@@ -407,9 +372,9 @@ START_TEST(test_ber_bundle)
 	ck_assert(fclose(fp) == 0);
 	free(ber);
 	free(der);
-	snprintf(settings, sizeof(settings), PKI " certificate_maps=dir:%s", dir);
+	snprintf(settings, sizeof(settings), TU_PKI " certificate_maps=dir:%s", dir);
 	ctx = tu_ctx(settings, tu_testdata());
-	set = lookup(ctx, "frank@example.org", 0, 1);
+	set = tu_lookup(ctx, "frank@example.org", 0, 1);
 	ck_assert_str_eq(sg_cert_set_get(set, 0)->source, "frank-ber.p7b");
 	sg_cert_set_free(&set);
 	sg_ctx_free(&ctx);
@@ -487,10 +452,10 @@ START_TEST(test_map_errors)
 	struct sg_error err;
 
 	snprintf(settings, sizeof(settings),
-		 PKI " certificate_maps=dir:/nonexistent/certs,dir:%s/certmap",
+		 TU_PKI " certificate_maps=dir:/nonexistent/certs,dir:%s/certmap",
 		 tu_testdata());
 	ctx = tu_ctx(settings, tu_testdata());
-	set = lookup(ctx, "bob@example.org", 0, 1);
+	set = tu_lookup(ctx, "bob@example.org", 0, 1);
 	sg_cert_set_free(&set);
 	ck_assert_int_eq(sg_cert_lookup(ctx, "nobody@example.org", 0, &set, &err), -1);
 	ck_assert_ptr_null(set);
@@ -499,8 +464,8 @@ START_TEST(test_map_errors)
 	ck_assert_int_eq(sg_cert_lookup(ctx, "expired@example.org", 0, &set, &err), -1);
 	sg_ctx_free(&ctx);
 	/* no maps at all: nothing found, no error */
-	ctx = tu_ctx(PKI, tu_testdata());
-	set = lookup(ctx, "bob@example.org", 0, 0);
+	ctx = tu_ctx(TU_PKI, tu_testdata());
+	set = tu_lookup(ctx, "bob@example.org", 0, 0);
 	ck_assert_uint_eq(sg_cert_set_count(set), 0);
 	sg_cert_set_free(&set);
 	sg_ctx_free(&ctx);
@@ -510,8 +475,8 @@ END_TEST
 /* the milter's question: does a RecipientInfo name a usable certificate */
 START_TEST(test_match_recipients)
 {
-	struct sg_ctx *ctx = map_ctx(NULL);
-	struct sg_cert_set *set = lookup(ctx, "bob@example.org", 0, 1);
+	struct sg_ctx *ctx = tu_map_ctx(NULL);
+	struct sg_cert_set *set = tu_lookup(ctx, "bob@example.org", 0, 1);
 	const struct sg_encryption *enc;
 	struct sg_recipient rid;
 	struct sg_result *res;
@@ -520,7 +485,7 @@ START_TEST(test_match_recipients)
 	size_t len, idx = 99, i;
 
 	/* issuer + serial: encrypted to the older bob certificate */
-	m = load("msg/encrypted-aes256gcm.eml", &len);
+	m = tu_load("msg/encrypted-aes256gcm.eml", &len);
 	res = tu_verify(ctx, m, len, 0);
 	enc = sg_result_encryption(res);
 	ck_assert_ptr_nonnull(enc);
@@ -531,7 +496,7 @@ START_TEST(test_match_recipients)
 	sg_result_free(&res);
 	free(m);
 	/* subject key identifier: encrypted to the newer one */
-	m = load("certmap-msg/bob-new-keyid.eml", &len);
+	m = tu_load("certmap-msg/bob-new-keyid.eml", &len);
 	res = tu_verify(ctx, m, len, 0);
 	enc = sg_result_encryption(res);
 	ck_assert_ptr_nonnull(enc);
@@ -568,7 +533,7 @@ START_TEST(test_match_recipients)
 	sg_cert_set_free(&set);
 	/* a rejected certificate never matches: encrypting to a revoked one
 	   does not count */
-	set = lookup(ctx, "revoked@example.org", 0, 0);
+	set = tu_lookup(ctx, "revoked@example.org", 0, 0);
 	rid.kind = SG_RECIPIENT_ISSUER_SERIAL;
 	rid.issuer = sg_cert_set_get(set, 0)->issuer;
 	rid.serial = sg_cert_set_get(set, 0)->serial;
@@ -583,8 +548,8 @@ END_TEST
 
 START_TEST(test_json)
 {
-	struct sg_ctx *ctx = map_ctx(NULL);
-	struct sg_cert_set *set = lookup(ctx, "Bob@Example.org", 0, 1);
+	struct sg_ctx *ctx = tu_map_ctx(NULL);
+	struct sg_cert_set *set = tu_lookup(ctx, "Bob@Example.org", 0, 1);
 	char *js = sg_cert_set_json(set);
 
 	ck_assert_ptr_nonnull(js);
@@ -595,7 +560,7 @@ START_TEST(test_json)
 	ck_assert(strchr(js, '\n') == NULL);
 	sg_free(js);
 	sg_cert_set_free(&set);
-	set = lookup(ctx, "expired@example.org", 0, 0);
+	set = tu_lookup(ctx, "expired@example.org", 0, 0);
 	js = sg_cert_set_json(set);
 	ck_assert(strstr(js, "\"found\":false") != NULL);
 	ck_assert(strstr(js, "\"reasons\":[\"expired\"]") != NULL);
@@ -607,7 +572,7 @@ END_TEST
 
 START_TEST(test_signer_der)
 {
-	struct sg_ctx *ctx = map_ctx(NULL);
+	struct sg_ctx *ctx = tu_map_ctx(NULL);
 	struct sg_result *res;
 	const unsigned char *der = NULL, *p;
 	unsigned char *m;
@@ -615,7 +580,7 @@ START_TEST(test_signer_der)
 	X509 *x;
 	char cn[128];
 
-	m = load("msg/alice-detached.eml", &len);
+	m = tu_load("msg/alice-detached.eml", &len);
 	res = tu_verify(ctx, m, len, 0);
 	ck_assert_int_eq(sg_result_signer_der(res, 0, &der, &dlen), 0);
 	p = der;
@@ -649,7 +614,7 @@ static void harvest_one(struct sg_ctx *ctx, const char *rel,
 	unsigned char *m;
 	size_t len;
 
-	m = load(rel, &len);
+	m = tu_load(rel, &len);
 	res = tu_verify(ctx, m, len, 0);
 	ck_assert_msg(sg_harvest(ctx, res, 0, info, &err) == 0, "%s: %s", rel,
 		      err.msg);
@@ -672,9 +637,9 @@ START_TEST(test_harvest)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	/* the harvest map is also searched */
 	snprintf(settings, sizeof(settings),
-		 PKI " certificate_maps=dir:%s harvest_map=dir:%s/", dir, dir);
+		 TU_PKI " certificate_maps=dir:%s harvest_map=dir:%s/", dir, dir);
 	ctx = tu_ctx(settings, tu_testdata());
-	set = lookup(ctx, "alice@example.org", 0, 0);
+	set = tu_lookup(ctx, "alice@example.org", 0, 0);
 	sg_cert_set_free(&set);
 	harvest_one(ctx, "msg/alice-detached.eml", SG_HARVEST_STORED, &first);
 	ck_assert_str_eq(first.address, "alice@example.org");
@@ -685,7 +650,7 @@ START_TEST(test_harvest)
 	ck_assert_uint_eq(st.st_mode & 07777, 0644);
 	ck_assert_uint_eq(count_files(dir), 1);
 	/* colleagues can encrypt to alice now, without waiting a second */
-	set = lookup(ctx, "alice@example.org", 0, 1);
+	set = tu_lookup(ctx, "alice@example.org", 0, 1);
 	ck_assert_str_eq(sg_cert_set_get(set, 0)->fingerprint, first.fingerprint);
 	sg_cert_set_free(&set);
 	/* the same certificate again */
@@ -713,20 +678,20 @@ START_TEST(test_harvest)
 	sg_ctx_free(&ctx);
 	/* verified without sender binding: the From check did not pass */
 	snprintf(settings, sizeof(settings),
-		 PKI " sender_binding=off harvest_map=dir:%s", dir);
+		 TU_PKI " sender_binding=off harvest_map=dir:%s", dir);
 	ctx = tu_ctx(settings, tu_testdata());
 	harvest_one(ctx, "msg/from-mallory.eml", SG_HARVEST_NOT_VERIFIED, &info);
 	ck_assert(strstr(info.detail, "From") != NULL);
 	sg_ctx_free(&ctx);
 	/* off by default */
-	ctx = tu_ctx(PKI, tu_testdata());
+	ctx = tu_ctx(TU_PKI, tu_testdata());
 	harvest_one(ctx, "msg/alice-detached.eml", SG_HARVEST_DISABLED, &info);
 	sg_ctx_free(&ctx);
 	ck_assert_uint_eq(count_files(dir), 2);
 	tu_rm_dir(dir);
 	/* caps (issue 18): per address, then in all */
 	ck_assert_ptr_nonnull(mkdtemp(strcpy(dir, "/tmp/sg-harvest-XXXXXX")));
-	snprintf(settings, sizeof(settings), PKI " harvest_map=dir:%s "
+	snprintf(settings, sizeof(settings), TU_PKI " harvest_map=dir:%s "
 		 "harvest_max_per_address=1 harvest_max_total=2", dir);
 	ctx = tu_ctx(settings, tu_testdata());
 	harvest_one(ctx, "certmap-msg/bob-signed.eml", SG_HARVEST_STORED, &info);
@@ -736,7 +701,7 @@ START_TEST(test_harvest)
 	harvest_one(ctx, "msg/alice-detached.eml", SG_HARVEST_STORED, &info);
 	ck_assert_uint_eq(count_files(dir), 2);
 	sg_ctx_free(&ctx);
-	snprintf(settings, sizeof(settings), PKI " harvest_map=dir:%s "
+	snprintf(settings, sizeof(settings), TU_PKI " harvest_map=dir:%s "
 		 "harvest_max_total=2", dir);
 	ctx = tu_ctx(settings, tu_testdata());
 	harvest_one(ctx, "certmap-msg/bob-new-signed.eml", SG_HARVEST_CAPPED, &info);
@@ -762,11 +727,11 @@ START_TEST(test_harvest)
 		free(pem);
 		tu_rm_dir(dir);
 		ck_assert_ptr_nonnull(mkdtemp(strcpy(dir, "/tmp/sg-harvest-XXXXXX")));
-		snprintf(settings, sizeof(settings), PKI " certificate_maps=dir:%s,dir:%s "
+		snprintf(settings, sizeof(settings), TU_PKI " certificate_maps=dir:%s,dir:%s "
 			 "harvest_map=dir:%s", dir, dir2, dir);
 		ctx = tu_ctx(settings, tu_testdata());
 		harvest_one(ctx, "certmap-msg/bob-new-signed.eml", SG_HARVEST_STORED, &info);
-		set2 = lookup(ctx, "bob@example.org", 0, 1);
+		set2 = tu_lookup(ctx, "bob@example.org", 0, 1);
 		ck_assert_msg(strstr(sg_cert_set_get(set2, 0)->map, dir2) != NULL,
 			      "the harvested certificate displaced the directory's");
 		sg_cert_set_free(&set2);
@@ -777,7 +742,7 @@ START_TEST(test_harvest)
 	ck_assert_ptr_nonnull(mkdtemp(strcpy(dir, "/tmp/sg-harvest-XXXXXX")));
 	/* a harvest map that cannot be written: an error naming it */
 	snprintf(settings, sizeof(settings),
-		 PKI " harvest_map=dir:%s/missing", dir);
+		 TU_PKI " harvest_map=dir:%s/missing", dir);
 	ctx = tu_ctx(settings, tu_testdata());
 	{
 		struct sg_result *res;
@@ -785,7 +750,7 @@ START_TEST(test_harvest)
 		unsigned char *m;
 		size_t len;
 
-		m = load("msg/alice-detached.eml", &len);
+		m = tu_load("msg/alice-detached.eml", &len);
 		res = tu_verify(ctx, m, len, 0);
 		ck_assert_int_eq(sg_harvest(ctx, res, 0, &info, &err), -1);
 		ck_assert_int_eq(err.code, SG_ERR_IO);
@@ -816,329 +781,6 @@ START_TEST(test_misuse_aborts)
 }
 END_TEST
 
-/* write_file - a file with the given text and mode */
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-	FILE *fp = fopen(path, "w");
-
-	ck_assert_msg(fp != NULL, "cannot create %s", path);
-	ck_assert(fputs(text, fp) >= 0);
-	ck_assert(fclose(fp) == 0);
-	ck_assert(chmod(path, mode) == 0);
-}
-
-#ifdef HAVE_LDAP
-/* the query_filter template: RFC 4515 escaping of every value */
-START_TEST(test_ldap_filter)
-{
-	static const struct {
-		const char *tmpl, *addr, *want;	/* want NULL: no query */
-	} cases[] = {
-		{ "(mail=%s)", "bob@example.org", "(mail=bob@example.org)" },
-		{ "(mail=%s)", "*", "(mail=\\2a)" },
-		{ "(mail=%s)", "*)(mail=*", "(mail=\\2a\\29\\28mail=\\2a)" },
-		{ "(mail=%s)", "a\\b(c)@x", "(mail=a\\5cb\\28c\\29@x)" },
-		{ "(|(mail=%s)(proxyAddresses=smtp:%s))", "b*b@x",
-		  "(|(mail=b\\2ab@x)(proxyAddresses=smtp:b\\2ab@x))" },
-		{ "(&(uid=%u)(dc=%d))", "bob@example.org",
-		  "(&(uid=bob)(dc=example.org))" },
-		{ "(&(uid=%u)(dc=%d))", "a@b@c*", "(&(uid=a@b)(dc=c\\2a))" },
-		{ "(uid=%u)", "bob", "(uid=bob)" },
-		{ "(dc=%d)", "bob", NULL },
-		{ "(dc=%d)", "bob@", NULL },
-		{ "(&(mail=%s)(x=100%%))", "j\xc3\xb6rg@x",
-		  "(&(mail=j\xc3\xb6rg@x)(x=100%))" },
-	};
-	struct sg_buf out = { 0 };
-	size_t i;
-
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = sg_ldapmap_filter(cases[i].tmpl, cases[i].addr, &out);
-
-		if (cases[i].want == NULL) {
-			ck_assert_msg(r == 1, "[%zu] %d", i, r);
-			continue;
-		}
-		ck_assert_msg(r == 0, "[%zu] %d", i, r);
-		ck_assert_msg(strcmp((const char *)out.data, cases[i].want) == 0,
-			      "[%zu] %s, want %s", i, (const char *)out.data,
-			      cases[i].want);
-	}
-	sg_buf_free(&out);
-}
-END_TEST
-
-/* map files: settings checked by sg_ctx_new, with file and line */
-START_TEST(test_ldap_map_file)
-{
-	static const struct {
-		const char *text;
-		mode_t mode;
-		const char *msg;		/* NULL: accepted */
-	} cases[] = {
-		{ "server_host = ldap://127.0.0.1:1\nsearch_base = dc=x\n", 0644, NULL },
-		{ "# comment\nserver_host = ldap://a:1,\n  ldaps://b, ldapi://%2Frun%2Fs\n"
-		  "search_base =\n dc=x\nscope = one\ncache_ttl = 0\n", 0644, NULL },
-		{ "server_host = ldap.example.org\n", 0644, NULL },
-		{ "bind_dn = cn=r\nbind_pw = s\n", 0600, NULL },
-		{ "bind_dn = cn=r\nbind_pw = s\n", 0644, "readable by everyone (mode 0644): chmod 600" },
-		{ "bind_dn = cn=r\nbind_pw = s\n", 0640, "readable by its group" },
-		{ "bind_pw = s\n", 0600, "bind_pw: set, but bind_dn is not" },
-		{ "search_base = x\nfoo = bar\n", 0644, "line 2: unknown setting 'foo'" },
-		{ "search_base\n", 0644, "line 1: not \"name = value\"" },
-		{ "  search_base = x\n", 0644, "line 1: a continuation line" },
-		{ "server_host = http://x\n", 0644, "only ldap://, ldaps:// and ldapi://" },
-		{ "server_host = ldap://x/dc=example\n", 0644, "give only scheme://host:port" },
-		{ "server_host = ldaps://x\nstart_tls = yes\n", 0644, "cannot be used with ldaps://" },
-		{ "scope = all\n", 0644, "scope: not sub, one or base" },
-		{ "query_filter = mail=%s\n", 0644, "starts with '('" },
-		{ "query_filter = (mail=%x)\n", 0644, "only %s, %u, %d and %%" },
-		{ "query_filter = (mail=x)\n", 0644, "uses none of %s, %u, %d" },
-		{ "query_filter = (&(mail=%s)\n", 0644, "unbalanced" },
-		{ "timeout = 0\n", 0644, "timeout: not a number from 1 to 600" },
-		{ "cache_ttl = -1\n", 0644, "cache_ttl: not a number" },
-		{ "version = 2\n", 0644, "version: not a number from 3 to 3" },
-		{ "sasl_mech = GSSAPI\n", 0644, "only EXTERNAL is supported" },
-		{ "bind = maybe\n", 0644, "bind: not yes, no or sasl" },
-		{ "bind = no\nbind_dn = cn=x\n", 0644, "bind: no, but bind_dn is set" },
-		{ "start_tls = perhaps\n", 0644, "start_tls: not yes or no" },
-		{ "tls_cert = /c.pem\n", 0644, "tls_cert and tls_key go together" },
-		{ "result_attribute = user(Certificate\n", 0644, "not an attribute description" },
-	};
-	char dir[] = "/tmp/sg-ldapmap.XXXXXX", path[4096], spec[4200];
-	struct sg_config *conf;
-	struct sg_ctx *ctx;
-	struct sg_error err;
-	size_t i;
-
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/map.cf", dir);
-	snprintf(spec, sizeof(spec), "ldap:%s", path);
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r;
-
-		write_file(path, cases[i].text, cases[i].mode);
-		ck_assert_int_eq(sg_config_new(&conf), 0);
-		ck_assert_int_eq(sg_config_set(conf, "certificate_maps", spec, &err), 0);
-		ctx = NULL;
-		r = sg_ctx_new(conf, &ctx, &err);
-		sg_config_free(&conf);
-		if (cases[i].msg == NULL) {
-			ck_assert_msg(r == 0, "[%zu] %s", i, err.msg);
-		} else {
-			ck_assert_msg(r == -1 && strstr(err.msg, cases[i].msg) != NULL &&
-				      strstr(err.msg, path) != NULL,
-				      "[%zu] %s", i, r == 0 ? "accepted" : err.msg);
-		}
-		sg_ctx_free(&ctx);
-	}
-	tu_rm_dir(dir);
-}
-END_TEST
-
-/* a server that cannot be reached is a temporary error, never "no
-   certificate"; addresses outside `domain` are not looked up */
-START_TEST(test_ldap_down)
-{
-	char dir[] = "/tmp/sg-ldapmap.XXXXXX", path[4096], settings[8192];
-	struct sg_cert_set *set = NULL;
-	struct sg_error err;
-	struct sg_ctx *ctx;
-
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/map.cf", dir);
-	write_file(path, "server_host = ldap://127.0.0.1:1 ldap://127.0.0.1:2\n"
-		   "search_base = dc=example,dc=org\ndomain = example.org\n", 0600);
-	snprintf(settings, sizeof(settings), PKI " certificate_maps=ldap:%s", path);
-	ctx = tu_ctx(settings, tu_testdata());
-	ck_assert_int_eq(sg_cert_lookup(ctx, "bob@example.org", 0, &set, &err), -1);
-	ck_assert_ptr_null(set);
-	ck_assert_msg(strstr(err.msg, "no LDAP server answered") != NULL &&
-		      strstr(err.msg, "ldap://127.0.0.1:1") != NULL &&
-		      strstr(err.msg, "ldap://127.0.0.1:2") != NULL, "%s", err.msg);
-	set = lookup(ctx, "bob@example.com", 0, 0);
-	ck_assert_uint_eq(sg_cert_set_count(set), 0);
-	sg_cert_set_free(&set);
-	sg_ctx_free(&ctx);
-	/* a later dir: map with a usable certificate still answers */
-	snprintf(settings, sizeof(settings),
-		 PKI " certificate_maps=ldap:%s,dir:%s/certmap", path, tu_testdata());
-	ctx = tu_ctx(settings, tu_testdata());
-	set = lookup(ctx, "bob@example.org", 0, 1);
-	sg_cert_set_free(&set);
-	sg_ctx_free(&ctx);
-	tu_rm_dir(dir);
-}
-END_TEST
-#endif
-
-/* what sg_config_check and sg_cert_check report */
-struct found {
-	char code[64][40];
-	char about[64][300];
-	char address[64][80];
-	size_t n;
-};
-
-static void collect(const struct sg_finding *f, void *context)
-{
-	struct found *fd = context;
-
-	ck_assert(f->code[0] != '\0' && f->text[0] != '\0' && f->fix[0] != '\0');
-	ck_assert(strchr(f->text, '\n') == NULL && strchr(f->fix, '\n') == NULL);
-	if (fd->n >= 64)
-		return;
-	snprintf(fd->code[fd->n], sizeof(fd->code[0]), "%s", f->code);
-	snprintf(fd->about[fd->n], sizeof(fd->about[0]), "%s", f->about);
-	snprintf(fd->address[fd->n], sizeof(fd->address[0]), "%s", f->address);
-	fd->n++;
-}
-
-/* has - is there a finding code whose about contains part */
-static bool has(const struct found *fd, const char *code, const char *part)
-{
-	size_t i;
-
-	for (i = 0; i < fd->n; i++) {
-		if (strcmp(fd->code[i], code) == 0 &&
-		    (part == NULL || strstr(fd->about[i], part) != NULL))
-			return true;
-	}
-	return false;
-}
-
-/* check_conf - sg_config_check over "name=value ..." (%1$s: testdata) */
-static void check_conf(struct found *fd, time_t at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void check_conf(struct found *fd, time_t at, const char *fmt, ...)
-{
-	char settings[8192], *tok, *save = NULL;
-	struct sg_config *conf;
-	struct sg_error err;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	vsnprintf(settings, sizeof(settings), fmt, ap);
-	va_end(ap);
-	ck_assert_int_eq(sg_config_new(&conf), 0);
-	for (tok = strtok_r(settings, " ", &save); tok != NULL;
-	     tok = strtok_r(NULL, " ", &save)) {
-		char *eq = strchr(tok, '=');
-
-		ck_assert(eq != NULL);
-		*eq = '\0';
-		ck_assert_msg(sg_config_set(conf, tok, eq + 1, &err) == 0, "%s", err.msg);
-	}
-	memset(fd, 0, sizeof(*fd));
-	n = sg_config_check(conf, at, collect, fd, &err);
-	ck_assert_msg(n >= 0, "%s", err.msg);
-	ck_assert_int_eq((size_t)n, fd->n);
-	sg_config_free(&conf);
-}
-
-START_TEST(test_config_check)
-{
-	const char *d = tu_testdata();
-	char dir[] = "/tmp/sg-doctor.XXXXXX", path[4096];
-	struct found *fd = malloc(sizeof(*fd));
-
-	ck_assert_ptr_nonnull(fd);
-	check_conf(fd, 0, "trust_anchors=%s/trust intermediates=%s/intermediates "
-		   "crl_dirs=%s/crl certificate_maps=dir:%s/certmap", d, d, d, d);
-	ck_assert_msg(fd->n == 0, "%s %s", fd->code[0], fd->about[0]);
-	/* an expired CRL, named by its file */
-	check_conf(fd, 0, "trust_anchors=%s/trust intermediates=%s/intermediates "
-		   "crl_dirs=%s/crl-stale", d, d, d);
-	ck_assert_msg(fd->n == 1 && has(fd, "crl-expired", "int-rsa-stale.crl.pem"),
-		      "%zu %s", fd->n, fd->code[0]);
-	/* CRLs not yet valid (checked before they were made) */
-	check_conf(fd, 1000000000, "trust_anchors=%s/trust crl_dirs=%s/crl", d, d);
-	ck_assert(has(fd, "crl-not-yet-valid", "root-rsa.crl.pem"));
-	/* far in the future: every CA certificate expired */
-	check_conf(fd, 4102444800, "trust_anchors=%s/trust intermediates=%s/intermediates",
-		   d, d);
-	ck_assert(has(fd, "ca-expired", "Root CA RSA") && has(fd, "ca-expired", "Mail CA ECC"));
-	/* unreadable paths, maps */
-	check_conf(fd, 0, "trust_anchors=/nonexistent/trust crl_dirs=%s/crl "
-		   "certificate_maps=dir:/nonexistent/certs", d);
-	ck_assert(has(fd, "path-unreadable", "/nonexistent/trust"));
-	ck_assert(has(fd, "map-unreadable", "dir:/nonexistent/certs"));
-	/* hard mode: the intermediates have no CRL */
-	check_conf(fd, 0, "trust_anchors=%s/trust intermediates=%s/intermediates "
-		   "crl_dirs=%s/crl-rootonly revocation_check=hard", d, d, d);
-	ck_assert_msg(fd->n == 2 && has(fd, "crl-missing", "Mail CA RSA") &&
-		      has(fd, "crl-missing", "Mail CA ECC"), "%zu", fd->n);
-	/* soft mode: no finding for that */
-	check_conf(fd, 0, "trust_anchors=%s/trust intermediates=%s/intermediates "
-		   "crl_dirs=%s/crl-rootonly", d, d, d);
-	ck_assert_uint_eq(fd->n, 0);
-	/* an intermediate whose root is not a trust anchor */
-	check_conf(fd, 0, "trust_anchors=%s/trust/root-ec.pem "
-		   "intermediates=%s/intermediates", d, d);
-	ck_assert(has(fd, "missing-issuer", "CN=Example Org Root CA RSA,O=Example Org,C=DE"));
-	/* a user certificate among the trust anchors */
-	check_conf(fd, 0, "trust_anchors=%s/pki/alice@example.org.pem", d);
-	ck_assert(has(fd, "not-a-ca", "Alice"));
-	/* a directory with a file that holds nothing, an empty directory */
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/readme.txt", dir);
-	write_file(path, "not a certificate\n", 0644);
-	check_conf(fd, 0, "trust_anchors=%s/trust,%s crl_dirs=%s/crl", d, dir, d);
-	ck_assert(has(fd, "path-empty", "readme.txt"));
-	ck_assert(has(fd, "path-empty", dir));
-	tu_rm_dir(dir);
-	free(fd);
-}
-END_TEST
-
-START_TEST(test_cert_check)
-{
-	char settings[4096];
-	struct found *fd = malloc(sizeof(*fd));
-	struct sg_error err;
-	struct sg_ctx *ctx;
-
-	ck_assert_ptr_nonnull(fd);
-	/* no intermediates configured: the chain lacks the mail CA */
-	snprintf(settings, sizeof(settings),
-		 "trust_anchors=trust crl_dirs=crl certificate_maps=dir:%s/certmap",
-		 tu_testdata());
-	ctx = tu_ctx(settings, tu_testdata());
-	memset(fd, 0, sizeof(*fd));
-	ck_assert_int_eq(sg_cert_check(ctx, "Bob@Example.ORG", 0, collect, fd, &err), 3);
-	ck_assert_str_eq(fd->code[0], "missing-issuer");
-	ck_assert_str_eq(fd->about[0], "CN=Example Org Mail CA RSA,O=Example Org,C=DE");
-	ck_assert_str_eq(fd->address[0], "bob@example.org");
-	ck_assert_str_eq(fd->code[2], "no-usable-certificate");
-	memset(fd, 0, sizeof(*fd));
-	ck_assert_int_eq(sg_cert_check(ctx, "nobody@example.org", 0, collect, fd, &err), 1);
-	ck_assert_str_eq(fd->code[0], "no-certificate");
-	memset(fd, 0, sizeof(*fd));
-	ck_assert_int_eq(sg_cert_check(ctx, "no body", 0, collect, fd, &err), 1);
-	ck_assert_str_eq(fd->code[0], "not-an-address");
-	sg_ctx_free(&ctx);
-	/* a complete trust store: clean, or the certificate's own fault */
-	ctx = map_ctx(NULL);
-	memset(fd, 0, sizeof(*fd));
-	ck_assert_int_eq(sg_cert_check(ctx, "bob@example.org", 0, collect, fd, &err), 0);
-	ck_assert_int_eq(sg_cert_check(ctx, "expired@example.org", 0, collect, fd, &err), 1);
-	ck_assert_str_eq(fd->code[0], "no-usable-certificate");
-	sg_ctx_free(&ctx);
-	/* hard mode without the intermediate's CRL */
-	snprintf(settings, sizeof(settings),
-		 "trust_anchors=trust intermediates=intermediates crl_dirs=crl-rootonly "
-		 "revocation_check=hard certificate_maps=dir:%s/certmap", tu_testdata());
-	ctx = tu_ctx(settings, tu_testdata());
-	memset(fd, 0, sizeof(*fd));
-	ck_assert_int_eq(sg_cert_check(ctx, "ecdh@example.org", 0, collect, fd, &err), 2);
-	ck_assert(has(fd, "revocation-unknown", "CN=Example Org Mail CA ECC"));
-	sg_ctx_free(&ctx);
-	free(fd);
-}
-END_TEST
-
 /* make_certmap_suite - the certmap Check suite */
 Suite *make_certmap_suite(void)
 {
@@ -1159,13 +801,6 @@ Suite *make_certmap_suite(void)
 	tcase_add_test(tc, test_match_recipients);
 	tcase_add_test(tc, test_json);
 	tcase_add_test(tc, test_signer_der);
-	tcase_add_test(tc, test_config_check);
-	tcase_add_test(tc, test_cert_check);
-#ifdef HAVE_LDAP
-	tcase_add_test(tc, test_ldap_filter);
-	tcase_add_test(tc, test_ldap_map_file);
-	tcase_add_test(tc, test_ldap_down);
-#endif
 	tcase_add_test_raise_signal(tc, test_misuse_aborts, SIGABRT);
 	tcase_set_timeout(tc, 20);
 	suite_add_tcase(s, tc);

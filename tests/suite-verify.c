@@ -13,19 +13,11 @@
 
 #define DEFAULTS "trust_anchors=trust crl_dirs=crl revocation_check=soft"
 
-static unsigned char *load(const char *rel, size_t *len)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", tu_testdata(), rel);
-	return tu_read(path, len);
-}
-
 START_TEST(test_result_accessors)
 {
 	struct sg_ctx *ctx = tu_ctx(DEFAULTS, tu_testdata());
 	size_t len;
-	unsigned char *m = load("msg/alice-detached.eml", &len);
+	unsigned char *m = tu_load("msg/alice-detached.eml", &len);
 	struct sg_result *res = tu_verify(ctx, m, len, 0);
 	const struct sg_signer *s;
 
@@ -56,7 +48,7 @@ START_TEST(test_chain_cache_respects_time)
 	struct sg_ctx *ctx = tu_ctx("trust_anchors=trust revocation_check=none",
 				    tu_testdata());
 	size_t len;
-	unsigned char *m = load("msg/alice-detached.eml", &len);
+	unsigned char *m = tu_load("msg/alice-detached.eml", &len);
 	struct sg_result *res;
 	time_t now = time(NULL);
 
@@ -85,7 +77,7 @@ START_TEST(test_contexts_are_independent)
 	struct sg_ctx *trusting = tu_ctx(DEFAULTS, tu_testdata());
 	struct sg_ctx *empty = tu_ctx("revocation_check=none", NULL);
 	size_t len;
-	unsigned char *m = load("msg/alice-opaque.eml", &len);
+	unsigned char *m = tu_load("msg/alice-opaque.eml", &len);
 	struct sg_result *res;
 
 	res = tu_verify(trusting, m, len, 0);
@@ -106,7 +98,7 @@ START_TEST(test_lf_storage)
 {
 	struct sg_ctx *ctx = tu_ctx(DEFAULTS, tu_testdata());
 	size_t len, i, o = 0;
-	unsigned char *m = load("msg/alice-detached.eml", &len);
+	unsigned char *m = tu_load("msg/alice-detached.eml", &len);
 	unsigned char *lf = malloc(len);
 	struct sg_result *res;
 
@@ -134,8 +126,8 @@ START_TEST(test_raw_cms_forms)
 	struct sg_error err;
 	char pem[16384];
 	size_t len, clen;
-	unsigned char *der = load("raw/gnutls-alice-detached.p7s", &len);
-	unsigned char *content = load("raw/content.txt", &clen);
+	unsigned char *der = tu_load("raw/gnutls-alice-detached.p7s", &len);
+	unsigned char *content = tu_load("raw/content.txt", &clen);
 	BIO *b64, *mem;
 	char *data;
 	long n;
@@ -174,7 +166,7 @@ START_TEST(test_encryption_detail)
 {
 	struct sg_ctx *ctx = tu_ctx(DEFAULTS, tu_testdata());
 	size_t len;
-	unsigned char *m = load("msg/encrypted-aes256gcm.eml", &len);
+	unsigned char *m = tu_load("msg/encrypted-aes256gcm.eml", &len);
 	struct sg_result *res = tu_verify(ctx, m, len, 0);
 	const struct sg_encryption *enc = sg_result_encryption(res);
 

@@ -8,18 +8,12 @@ set -u
 smimectl=$SG_BUILD/tools/smimectl
 policyd=$SG_BUILD/postfix-policy/smime-policyd
 milter=$SG_BUILD/postfix-policy/smime-milter
-pass=0
-fail=0
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname -- "$0")/lib.sh"
 umask 022
 
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-# expect NAME STATUS PATTERN COMMAND...: exit status and output (stdout
+# check_out NAME STATUS PATTERN COMMAND...: exit status and output (stdout
 # and stderr together) matching the extended regex PATTERN
-expect() {
+check_out() {
 	local name=$1 want=$2 pat=$3 got; shift 3
 	"$@" > "$tmp/out" 2>&1
 	got=$?
@@ -50,60 +44,59 @@ EOF2
 sed 's/^certificate_maps/certifcate_maps/' "$tmp/good.conf" > "$tmp/broken.conf"
 
 # ---- smimectl config -----------------------------------------------------------
-expect "config -d: every default" 0 '^revocation_check = soft$' "$smimectl" config -d
-expect "config -d: empty defaults" 0 '^trust_anchors =$' "$smimectl" config -d
-expect "config -d NAME" 0 '^max_mime_depth = 32$' "$smimectl" config -d max_mime_depth
-expect "config -n: only what the file sets" 0 '^internal_domains = example.org$' \
+check_out "config -d: every default" 0 '^revocation_check = soft$' "$smimectl" config -d
+check_out "config -d: empty defaults" 0 '^trust_anchors =$' "$smimectl" config -d
+check_out "config -d NAME" 0 '^max_mime_depth = 32$' "$smimectl" config -d max_mime_depth
+check_out "config -n: only what the file sets" 0 '^internal_domains = example.org$' \
 	"$smimectl" config -c "$tmp/good.conf" -n
 "$smimectl" config -c "$tmp/good.conf" -n > "$tmp/n" 2>&1
 if grep -q '^revocation_check' "$tmp/n"; then bad "config -n prints defaults"; else ok; fi
 if grep -q '^base = ' "$tmp/n"; then ok; else bad "config -n omits the file's own variable"; cat "$tmp/n"; fi
-expect "config NAME: in effect, raw" 0 '^trust_anchors = \$base/trust$' \
+check_out "config NAME: in effect, raw" 0 '^trust_anchors = \$base/trust$' \
 	"$smimectl" config -c "$tmp/good.conf" trust_anchors
-expect "config -x NAME: expanded" 0 "^trust_anchors = $tmp/trust\$" \
+check_out "config -x NAME: expanded" 0 "^trust_anchors = $tmp/trust\$" \
 	"$smimectl" config -c "$tmp/good.conf" -x trust_anchors
-expect "config: an unknown NAME" 1 'no_such_setting: unknown setting' \
+check_out "config: an unknown NAME" 1 'no_such_setting: unknown setting' \
 	"$smimectl" config -c "$tmp/good.conf" no_such_setting
-expect "config -d -n" 2 'exclude each other' "$smimectl" config -d -n
-expect "config --table" 0 "^policy_action	reject	reject\|defer\|hold\|monitor\$" "$smimectl" config --table
-expect "config: warns about unknown settings" 0 'warning: .*typo.conf, line 7: unknown setting crl_dir \(did you mean crl_dirs\?\)' \
+check_out "config -d -n" 2 'exclude each other' "$smimectl" config -d -n
+check_out "config --table" 0 "^policy_action	reject	reject\|defer\|hold\|monitor\$" "$smimectl" config --table
+check_out "config: warns about unknown settings" 0 'warning: .*typo.conf, line 7: unknown setting crl_dir \(did you mean crl_dirs\?\)' \
 	"$smimectl" config -c "$tmp/typo.conf" -n
-expect "help config" 0 'smimectl config' "$smimectl" help config
-expect "config -c /dev/null reads nothing" 0 '' "$smimectl" config -c /dev/null -n
+check_out "help config" 0 'smimectl config' "$smimectl" help config
+check_out "config -c /dev/null reads nothing" 0 '' "$smimectl" config -c /dev/null -n
 [ -s "$tmp/out" ] && bad "config -c /dev/null -n printed something" || ok
 
 # ---- smimectl doctor and the other commands ---------------------------------------
-expect "doctor: clean configuration" 0 'no problems found' "$smimectl" doctor -c "$tmp/good.conf"
-expect "doctor: unknown settings are findings" 1 '\[unknown-setting\] .*line 6: unknown setting trsut_anchors \(did you mean trust_anchors\?\)' \
+check_out "doctor: clean configuration" 0 'no problems found' "$smimectl" doctor -c "$tmp/good.conf"
+check_out "doctor: unknown settings are findings" 1 '\[unknown-setting\] .*line 6: unknown setting trsut_anchors \(did you mean trust_anchors\?\)' \
 	"$smimectl" doctor -c "$tmp/typo.conf"
-expect "doctor: each with its line" 1 'line 7: unknown setting crl_dir \(did you mean crl_dirs\?\)' \
+check_out "doctor: each with its line" 1 'line 7: unknown setting crl_dir \(did you mean crl_dirs\?\)' \
 	"$smimectl" doctor -c "$tmp/typo.conf"
 "$smimectl" doctor -c "$tmp/typo.conf" > "$tmp/d" 2>&1
 if grep -q '^smimectl: warning' "$tmp/d"; then bad "doctor reports them twice"; else ok; fi
-expect "doctor --json: the finding" 1 '"code":"unknown-setting"' "$smimectl" doctor --json -c "$tmp/typo.conf"
-expect "cert lookup warns too" 1 'smimectl: warning: .*unknown setting trsut_anchors' \
+check_out "doctor --json: the finding" 1 '"code":"unknown-setting"' "$smimectl" doctor --json -c "$tmp/typo.conf"
+check_out "cert lookup warns too" 1 'smimectl: warning: .*unknown setting trsut_anchors' \
 	"$smimectl" cert lookup -c "$tmp/typo.conf" nobody@ext.example
-expect "policy test warns too" 1 'smimectl: warning: .*unknown setting crl_dir' \
+check_out "policy test warns too" 1 'smimectl: warning: .*unknown setting crl_dir' \
 	"$smimectl" policy test -c "$tmp/typo.conf" --sender a@example.org --recipient b@ext.example
 
 # ---- the daemons --------------------------------------------------------------
 for d in "$policyd" "$milter"; do
 	[ -x "$d" ] || continue
 	n=$(basename "$d")
-	expect "$n -h" 0 "^usage: $n.*" "$d" -h
-	expect "$n --help names -n" 0 '^  -n  ' "$d" --help
-	expect "$n -V" 0 "^$n \(smimeguard\) [0-9]" "$d" -V
-	expect "$n -x: usage on stderr" 2 "^usage: $n" "$d" -x
-	expect "$n -n: valid" 0 "configuration $tmp/good.conf is valid" "$d" -n -c "$tmp/good.conf"
-	expect "$n -n: did you mean" 0 'warning: .*line 6: unknown setting trsut_anchors \(did you mean trust_anchors\?\)' \
+	check_out "$n -h" 0 "^usage: $n.*" "$d" -h
+	check_out "$n --help names -n" 0 '^  -n  ' "$d" --help
+	check_out "$n -V" 0 "^$n \(smimeguard\) [0-9]" "$d" -V
+	check_out "$n -x: usage on stderr" 2 "^usage: $n" "$d" -x
+	check_out "$n -n: valid" 0 "configuration $tmp/good.conf is valid" "$d" -n -c "$tmp/good.conf"
+	check_out "$n -n: did you mean" 0 'warning: .*line 6: unknown setting trsut_anchors \(did you mean trust_anchors\?\)' \
 		"$d" -n -c "$tmp/typo.conf"
-	expect "$n -n: the misspelling is named when it breaks the start" 1 \
+	check_out "$n -n: the misspelling is named when it breaks the start" 1 \
 		'unknown setting certifcate_maps \(did you mean certificate_maps\?\)' "$d" -n -c "$tmp/broken.conf"
-	expect "$n -n: missing file" 1 'cannot open' "$d" -n -c "$tmp/none.conf"
+	check_out "$n -n: missing file" 1 'cannot open' "$d" -n -c "$tmp/none.conf"
 	chmod g+w "$tmp/good.conf"
-	expect "$n -n: group-writable configuration refused" 1 'writable' "$d" -n -c "$tmp/good.conf"
+	check_out "$n -n: group-writable configuration refused" 1 'writable' "$d" -n -c "$tmp/good.conf"
 	chmod g-w "$tmp/good.conf"
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -16,39 +16,10 @@
 # Prints "N passed, N failed".
 set -u
 : "${SMIMECTL:?}"
-pass=0
-fail=0
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
+. "$(dirname -- "$0")/lib.sh"
 server_pid=""
-cleanup() {
+at_exit() {
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-check() {	# check NAME EXPECTED-EXIT COMMAND...
-	local name=$1 want=$2
-	shift 2
-	"$@" > "$tmp/out" 2> "$tmp/err"
-	got=$?
-	if [ "$got" -eq "$want" ]; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "FAIL: $name: exit $got, want $want"
-		sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20
-	fi
-}
-
-expect() {	# expect NAME SHELL-CONDITION
-	if eval "$2"; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "FAIL: $1"
-		sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20
-	fi
 }
 
 npem() {	# npem DIR: the number of cached certificates
@@ -332,5 +303,4 @@ check "... and the message stays untrusted" 1 "$SMIMECTL" verify -c m.conf eve.e
 cp root2.pem cache-m/
 check "a root in the cache by hand: still untrusted" 1 "$SMIMECTL" verify -c m.conf eve.eml
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

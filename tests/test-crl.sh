@@ -11,41 +11,12 @@
 # effect.  Prints "N passed, N failed".
 set -u
 : "${SMIMECTL:?}"
-pass=0
-fail=0
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
+. "$(dirname -- "$0")/lib.sh"
 server_pid=""
-cleanup() {
+at_exit() {
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
 	if mountpoint -q "$tmp/full" 2>/dev/null; then
 		umount "$tmp/full"
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-check() {	# check NAME EXPECTED-EXIT COMMAND...
-	local name=$1 want=$2
-	shift 2
-	"$@" > "$tmp/out" 2> "$tmp/err"
-	got=$?
-	if [ "$got" -eq "$want" ]; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "FAIL: $name: exit $got, want $want"
-		sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20
-	fi
-}
-
-expect() {	# expect NAME SHELL-CONDITION
-	if eval "$2"; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "FAIL: $1"
-		sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20
 	fi
 }
 
@@ -235,9 +206,9 @@ expect "import: one revoked entry reported" 'grep -q "1 revoked)" "$tmp/out"'
 check "doctor is clean with the imported CRLs" 0 "$SMIMECTL" doctor --no-postfix $S
 if openssl verify -crl_check -CAfile "$tmp/trust/root.pem" -CRLfile "$tmp"/crl/crl-*.pem \
 	"$tmp/leaf.pem" 2>&1 | grep -q "revoked"; then
-	pass=$((pass + 1))
+	ok
 else
-	fail=$((fail + 1)); echo "FAIL: openssl does not see the leaf revoked by the imported CRL"
+	bad "openssl does not see the leaf revoked by the imported CRL"
 fi
 
 # ---- fetch ----
@@ -311,5 +282,4 @@ check "crl: help" 0 "$SMIMECTL" help crl
 check "crl: no subcommand" 2 "$SMIMECTL" crl
 check "crl: --force with fetch" 2 "$SMIMECTL" crl fetch --force -c "$tmp/sg.conf"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -9,11 +9,7 @@ set -u
 : "${SG_BUILD:?}"
 policyd=$SG_BUILD/postfix-policy/smime-policyd
 milter=$SG_BUILD/postfix-policy/smime-milter
-pass=0
-fail=0
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname -- "$0")/lib.sh"
 umask 022
 
 mkdir -p "$tmp/trust" "$tmp/crl" "$tmp/certs"
@@ -34,14 +30,13 @@ start() {
 	"$1" -c "$tmp/sg.conf" -s -e </dev/null >"$tmp/out" 2>"$tmp/err"
 }
 
-ok() {	# ok NAME COMMAND... (success expected)
+succeeds() {	# succeeds NAME COMMAND...
 	local name=$1
 	shift
 	if "$@"; then
-		pass=$((pass + 1))
+		ok
 	else
-		fail=$((fail + 1))
-		echo "FAIL: $name"
+		bad "$name"
 		sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -10
 	fi
 }
@@ -49,15 +44,14 @@ ok() {	# ok NAME COMMAND... (success expected)
 refused() {	# refused NAME PATH-IN-MESSAGE
 	if ! start "$policyd" && grep -q "$2.* is writable by group or others" "$tmp/err" &&
 	   grep -q "chmod go-w" "$tmp/err"; then
-		pass=$((pass + 1))
+		ok
 	else
-		fail=$((fail + 1))
-		echo "FAIL: $1 (not refused, or no clear message)"
+		bad "$1 (not refused, or no clear message)"
 		sed 's/^/  | /' "$tmp/err" | head -10
 	fi
 }
 
-ok "sane modes: smime-policyd starts" start "$policyd"
+succeeds "sane modes: smime-policyd starts" start "$policyd"
 for f in "$tmp/sg.conf" "$tmp/trust/ca.pem" "$tmp/trust" "$tmp/policy" "$tmp/certs"; do
 	chmod g+w "$f"
 	refused "group-writable $f" "$f"
@@ -87,15 +81,14 @@ sed -i "s|$tmp/policy|$tmp/open/deeper/policy|" "$tmp/sg.conf"
 refused "a world-writable directory above a policy map" "$tmp/open"
 mv "$tmp/open/deeper/policy" "$tmp/policy"
 sed -i "s|$tmp/open/deeper/policy|$tmp/policy|" "$tmp/sg.conf"
-ok "sane again: starts" start "$policyd"
+succeeds "sane again: starts" start "$policyd"
 if [ -x "$milter" ]; then
 	chmod o+w "$tmp/trust/ca.pem"
 	if ! "$milter" -c "$tmp/sg.conf" -l "unix:$tmp/milter.sock" -e >"$tmp/out" 2>"$tmp/err" &&
 	   grep -q "is writable by group or others" "$tmp/err"; then
-		pass=$((pass + 1))
+		ok
 	else
-		fail=$((fail + 1))
-		echo "FAIL: smime-milter starts with a world-writable trust anchor"
+		bad "smime-milter starts with a world-writable trust anchor"
 		sed 's/^/  | /' "$tmp/err" | head -5
 	fi
 	chmod o-w "$tmp/trust/ca.pem"
@@ -119,10 +112,9 @@ chmod o-w "$tmp/sg.conf"
 if grep -q "reload failed; keeping the previous configuration" "$tmp/daemon.log" &&
    grep -q "writable by group or others" "$tmp/daemon.log" &&
    [[ $reply == "action=550 5.7.1"* ]]; then
-	pass=$((pass + 1))
+	ok
 else
-	fail=$((fail + 1))
-	echo "FAIL: reload onto an unsafe configuration (reply: $reply)"
+	bad "reload onto an unsafe configuration (reply: $reply)"
 	sed 's/^/  | /' "$tmp/daemon.log" | tail -5
 fi
 
@@ -133,13 +125,11 @@ if [ -n "${SMIMECTL:-}" ]; then
 	rc=$?
 	chmod o-w "$tmp/policy"
 	if [ "$rc" -eq 1 ] && grep -q "^\[unsafe-permissions\] $tmp/policy is writable" "$tmp/out"; then
-		pass=$((pass + 1))
+		ok
 	else
-		fail=$((fail + 1))
-		echo "FAIL: doctor does not report the world-writable policy map (exit $rc)"
+		bad "doctor does not report the world-writable policy map (exit $rc)"
 		sed 's/^/  | /' "$tmp/out" | head -5
 	fi
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

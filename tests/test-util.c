@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test-util.h"
@@ -39,6 +40,24 @@ unsigned char *tu_read(const char *path, size_t *len_r)
 	buf[n] = '\0';
 	*len_r = (size_t)n;
 	return buf;
+}
+
+unsigned char *tu_load(const char *rel, size_t *len_r)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", tu_testdata(), rel);
+	return tu_read(path, len_r);
+}
+
+void tu_write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *fp = fopen(path, "w");
+
+	ck_assert_msg(fp != NULL, "cannot create %s", path);
+	ck_assert(fputs(text, fp) >= 0);
+	ck_assert(fclose(fp) == 0);
+	ck_assert(chmod(path, mode) == 0);
 }
 
 static void set_paths(struct sg_config *conf, const char *name,
@@ -89,6 +108,29 @@ struct sg_ctx *tu_ctx(const char *settings, const char *base)
 	ck_assert_msg(sg_ctx_new(conf, &ctx, &err) == 0, "sg_ctx_new: %s", err.msg);
 	sg_config_free(&conf);
 	return ctx;
+}
+
+struct sg_ctx *tu_map_ctx(const char *extra)
+{
+	char settings[4096];
+
+	snprintf(settings, sizeof(settings),
+		 TU_PKI " certificate_maps=dir:%s/certmap %s", tu_testdata(),
+		 extra != NULL ? extra : "");
+	return tu_ctx(settings, tu_testdata());
+}
+
+struct sg_cert_set *tu_lookup(struct sg_ctx *ctx, const char *addr, time_t at,
+			      int want)
+{
+	struct sg_cert_set *set = NULL;
+	struct sg_error err;
+	int ret = sg_cert_lookup(ctx, addr, at, &set, &err);
+
+	ck_assert_msg(ret == want, "%s: lookup returned %d, want %d (%s)",
+		      addr, ret, want, ret < 0 ? err.msg : "");
+	ck_assert_ptr_nonnull(set);
+	return set;
 }
 
 struct sg_result *tu_verify(struct sg_ctx *ctx, const void *msg, size_t len,

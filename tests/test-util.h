@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "smimeguard.h"
 
@@ -16,9 +17,22 @@ const char *tu_corpora(void);
 void tu_rm_dir(const char *dir);
 /* whole file, malloc'd (aborts the test on error) */
 unsigned char *tu_read(const char *path, size_t *len_r);
+/* tu_read of a file of the generated test data (rel: relative to it) */
+unsigned char *tu_load(const char *rel, size_t *len_r);
+/* a file with the given text and mode (aborts the test on error) */
+void tu_write_file(const char *path, const char *text, mode_t mode);
 /* a context from "name=value name=value" (paths relative to base, when
    base is not NULL, for trust_anchors/intermediates/crl_dirs) */
 struct sg_ctx *tu_ctx(const char *settings, const char *base);
+/* the test PKI of data-gen, for tu_ctx(..., tu_testdata()) */
+#define TU_PKI "trust_anchors=trust intermediates=intermediates crl_dirs=crl"
+/* a context over TU_PKI and the dir: map data-gen/certmap, plus extra
+   settings ("name=value ...", or NULL) */
+struct sg_ctx *tu_map_ctx(const char *extra);
+/* sg_cert_lookup that must not fail: it returns want (1 a usable
+   certificate, 0 none) and a set */
+struct sg_cert_set *tu_lookup(struct sg_ctx *ctx, const char *addr, time_t at,
+			      int want);
 /* verify a message buffer; aborts the test on -1 */
 struct sg_result *tu_verify(struct sg_ctx *ctx, const void *msg, size_t len,
 			    time_t at);

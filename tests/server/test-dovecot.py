@@ -39,13 +39,12 @@ import shutil
 import smtplib
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import unittest
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SANDBOX = os.path.join(TOP, "scripts", "sandbox")
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+import sgserver                     # noqa: E402 (tests/server/sgserver.py)
+from sgserver import TOP, crlf, header_names    # noqa: E402
 
 S, V, F, E, W = ("$SMIMESigned", "$SMIMEVerified", "$SMIMEFailed",
                  "$SMIMEEncrypted", "$SMIMEWeak")
@@ -69,11 +68,6 @@ for _c in ("MOVE", "GETMETADATA", "SETMETADATA"):
 
 # ---------------------------------------------------------------------------
 # helpers
-
-def crlf(b):
-    """Normalise line endings to CRLF."""
-    return b.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
-
 
 def sha(b):
     return hashlib.sha256(b).hexdigest()
@@ -177,11 +171,6 @@ def xsmime_dict(v):
     return {v[k].upper(): v[k + 1] for k in range(0, len(v) - 1, 2)}
 
 
-def header_names(block):
-    return [ln.split(b":", 1)[0].lower() for ln in block.split(b"\r\n")
-            if ln and ln[:1] not in (b" ", b"\t")]
-
-
 def make_malformed(good):
     """alice-detached.eml with a truncated, broken smime.p7s."""
     mark = b'filename="smime.p7s"\r\n\r\n'
@@ -193,28 +182,14 @@ def make_malformed(good):
 
 # ---------------------------------------------------------------------------
 
-class ServerTest(unittest.TestCase):
-    env = None
-    tmp = None
-    failed = False
+class ServerTest(sgserver.SandboxTestCase):
+    prefix = "smimeguard-server-"
+    # ACLs and a shared namespace, as an administrator would have them
+    sandbox_defaults = {"SANDBOX_ACL": "1"}
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="smimeguard-server-")
-        cls.addClassCleanup(cls.sandbox_down)
-        t0 = time.time()
-        # ACLs and a shared namespace, as an administrator would have them
-        env = dict(os.environ, SANDBOX_ACL=os.environ.get("SANDBOX_ACL", "1"))
-        p = subprocess.run([SANDBOX, "up", "--dir", cls.tmp],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=600, env=env)
-        if p.returncode != 0:
-            cls.failed = True
-            sys.stderr.write(p.stderr.decode(errors="replace"))
-            raise RuntimeError("scripts/sandbox up failed (%d)" % p.returncode)
-        cls.env = dict(ln.split("=", 1) for ln in
-                       p.stdout.decode().splitlines() if "=" in ln)
-        sys.stderr.write("sandbox up in %.1fs: %s\n" % (time.time() - t0, cls.tmp))
+        super().setUpClass()
         cls.msg_dir = cls.env["MSG_DIR"]
         cls.password = cls.env["IMAP_PASSWORD"]
         cls.domain = cls.env["MAIL_DOMAIN"]
@@ -231,23 +206,6 @@ class ServerTest(unittest.TestCase):
         with open(os.path.join(cls.extra_dir, "malformed.eml"), "wb") as f:
             f.write(make_malformed(good))
         cls._oracle_cache = {}
-
-    @classmethod
-    def sandbox_down(cls):
-        if cls.tmp is None:
-            return
-        subprocess.run([SANDBOX, "down", "--dir", cls.tmp],
-                       stdout=subprocess.DEVNULL, timeout=120)
-        if cls.failed or os.environ.get("SG_KEEP") == "1":
-            sys.stderr.write("sandbox directory kept: %s\n" % cls.tmp)
-        else:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def run(self, result=None):
-        r = super().run(result)
-        if result is not None and not result.wasSuccessful():
-            type(self).failed = True
-        return r
 
     # -- messages and expectations ---------------------------------------
 
@@ -1643,47 +1601,5 @@ class ServerTest(unittest.TestCase):
         return out
 
 
-# ---------------------------------------------------------------------------
-
-class _Result(unittest.TextTestResult):
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.passed = []
-        self.sub_failed = set()
-
-    def addSubTest(self, test, subtest, err):
-        super().addSubTest(test, subtest, err)
-        if err is not None:
-            self.sub_failed.add(test.id())
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        if test.id() not in self.sub_failed:
-            self.passed.append(test.id())
-
-
-def main():
-    if os.geteuid() != 0:
-        print("test-dovecot.py: must run as root (the sandbox starts servers)")
-        print("0 passed, 1 failed")
-        return 1
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(ServerTest)
-    if len(sys.argv) > 1:
-        suite = unittest.TestSuite(t for t in suite
-                                   if any(a in t.id() for a in sys.argv[1:]))
-    total = suite.countTestCases()
-    runner = unittest.TextTestRunner(verbosity=2, resultclass=_Result,
-                                     stream=sys.stdout)
-    t0 = time.time()
-    result = runner.run(suite)
-    passed = len(result.passed)
-    skipped = len(result.skipped)
-    print("time: %.1fs" % (time.time() - t0))
-    if skipped:
-        print("skipped: %d (not applicable to this sandbox)" % skipped)
-    print("%d passed, %d failed" % (passed, total - passed - skipped))
-    return 0 if passed + skipped == total else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(sgserver.main(ServerTest, skips_allowed=True))

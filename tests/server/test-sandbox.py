@@ -40,10 +40,10 @@ import sys
 import tempfile
 import threading
 import time
-import unittest
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SANDBOX = os.path.join(TOP, "scripts", "sandbox")
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+import sgserver                     # noqa: E402 (tests/server/sgserver.py)
+from sgserver import TOP, parse_env, sandbox    # noqa: E402
 DOVEADM_PLUGIN = "/usr/lib/dovecot/modules/doveadm/lib10_doveadm_smime_plugin.so"
 REGISTRY = "/var/lib/smimeguard-sandbox"
 # system state a sandbox must leave alone (a system Postfix or Dovecot
@@ -94,19 +94,6 @@ def source_files():
     return out
 
 
-def sandbox(cmd, d, env=None, timeout=600):
-    e = dict(os.environ)
-    if env is not None:
-        e = env
-    p = subprocess.run([SANDBOX, cmd, "--dir", d], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, env=e, timeout=timeout)
-    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
-
-
-def parse_env(text):
-    return dict(ln.split("=", 1) for ln in text.splitlines() if "=" in ln)
-
-
 def plugin_users():
     try:
         return sorted(open(os.path.join(REGISTRY, "users", f)).read().strip()
@@ -132,11 +119,10 @@ def sandbox_installed_plugin():
     return sha256(DOVEADM_PLUGIN) == want
 
 
-class SandboxTest(unittest.TestCase):
+class SandboxTest(sgserver.KeepOnFailure):
     tmp = None
     dirs = {}
     envs = {}
-    failed = False
 
     @classmethod
     def setUpClass(cls):
@@ -160,16 +146,7 @@ class SandboxTest(unittest.TestCase):
         for d in cls.dirs.values():
             if os.path.isdir(d):
                 sandbox("down", d, timeout=120)
-        if cls.failed or os.environ.get("SG_KEEP") == "1":
-            sys.stderr.write("sandbox directories kept: %s\n" % cls.tmp)
-        else:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def run(self, result=None):
-        r = super().run(result)
-        if result is not None and not result.wasSuccessful():
-            type(self).failed = True
-        return r
+        sgserver.remove_unless_kept(cls.tmp, cls.failed, "sandbox directories")
 
     def msg(self, env, name):
         with open(os.path.join(env["MSG_DIR"], name), "rb") as f:
@@ -360,35 +337,5 @@ class SandboxTest(unittest.TestCase):
         self.assertEqual((changed, added, removed), ([], [], []))
 
 
-class _Result(unittest.TextTestResult):
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.passed = []
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        self.passed.append(test.id())
-
-
-def main():
-    if os.geteuid() != 0:
-        print("test-sandbox.py: must run as root (the sandbox starts servers)")
-        print("0 passed, 1 failed")
-        return 1
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(SandboxTest)
-    if len(sys.argv) > 1:
-        suite = unittest.TestSuite(t for t in suite
-                                   if any(a in t.id() for a in sys.argv[1:]))
-    total = suite.countTestCases()
-    runner = unittest.TextTestRunner(verbosity=2, resultclass=_Result,
-                                     stream=sys.stdout)
-    t0 = time.time()
-    result = runner.run(suite)
-    passed = len(result.passed)
-    print("time: %.1fs" % (time.time() - t0))
-    print("%d passed, %d failed" % (passed, total - passed))
-    return 0 if passed == total else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(sgserver.main(SandboxTest))
