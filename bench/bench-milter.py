@@ -5,7 +5,7 @@ builds side by side in the same run
 SYNOPSIS
     bench/bench-milter.py NEWBUILD [--old OLDBUILD] [--sessions 10]
         [--messages 400] [--size 262144] [--rounds 3]
-        [--kind encrypted|signed]
+        [--kind encrypted|signed] [--big BYTES]
 
 DESCRIPTION
     Starts one sandbox (scripts/sandbox up, as root) for its smimeguard.conf,
@@ -20,7 +20,11 @@ DESCRIPTION
     for the partner's domain is "sign" instead (the milters get a copy of
     smimeguard.conf with their own policy file) and each message is
     signed by SENDER (multipart/signed), so every check verifies a
-    signature over SIZE bytes.  Every answer must be
+    signature over SIZE bytes.  --big BYTES: one more session sends
+    messages of BYTES bytes, one after the other, while the others run (a
+    large message must not hold up the small ones); their answers are
+    checked but not counted.  Latency: from connect to the final answer of
+    each counted message, p50 and p99 over all rounds.  Every answer must be
     "continue" or "accept"; a plaintext message to the same recipient must
     be refused first (the check is really done).  Rounds alternate the order
     of the builds; the figure is the median msgs/s per build and the ratio
@@ -172,11 +176,31 @@ def split_message(raw):
     return headers, body.replace(b'\n', b'\r\n')
 
 
-def run_load(path, sessions, messages, sender, rcpt, headers, body):
-    """messages over sessions threads; (seconds, answers that were not ok)"""
+def percentile(values, q):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(q * len(v)))] if v else 0.0
+
+
+def run_load(path, sessions, messages, sender, rcpt, headers, body, big=None):
+    """messages over sessions threads, and with big=(headers, body) one
+    more session sending those in a loop meanwhile: (seconds, answers that
+    were not ok, latency of each of the messages in seconds)"""
     lock = threading.Lock()
     left = [messages]
     bad = []
+    latencies = []
+    done = threading.Event()
+
+    def check(answer):
+        if not (answer.startswith('continue') or answer.startswith('accept')):
+            with lock:
+                bad.append(answer)
+
+    def send(h, b):
+        try:
+            return one_message(path, sender, rcpt, h, b)
+        except (OSError, MilterError) as e:
+            return 'error %s' % e
 
     def worker():
         while True:
@@ -184,21 +208,31 @@ def run_load(path, sessions, messages, sender, rcpt, headers, body):
                 if left[0] == 0:
                     return
                 left[0] -= 1
-            try:
-                answer = one_message(path, sender, rcpt, headers, body)
-            except (OSError, MilterError) as e:
-                answer = 'error %s' % e
-            if not (answer.startswith('continue') or answer.startswith('accept')):
-                with lock:
-                    bad.append(answer)
+            t = time.monotonic()
+            answer = send(headers, body)
+            t = time.monotonic() - t
+            check(answer)
+            with lock:
+                latencies.append(t)
+
+    def big_worker():
+        while not done.is_set():
+            check(send(*big))
 
     threads = [threading.Thread(target=worker) for _ in range(sessions)]
+    bigs = [threading.Thread(target=big_worker)] if big else []
+    for t in bigs:
+        t.start()
     t0 = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return time.monotonic() - t0, bad
+    secs = time.monotonic() - t0
+    done.set()
+    for t in bigs:
+        t.join()
+    return secs, bad, latencies
 
 
 def main():
@@ -211,6 +245,8 @@ def main():
     ap.add_argument('--rounds', type=int, default=3)
     ap.add_argument('--kind', choices=('encrypted', 'signed'),
                     default='encrypted')
+    ap.add_argument('--big', type=int, default=0, metavar='BYTES',
+                    help='one more session sends messages of BYTES meanwhile')
     args = ap.parse_args()
 
     builds = [('new', os.path.abspath(args.build))]
@@ -236,19 +272,10 @@ def main():
         sender, rcpt = sv['SENDER'], sv['EXTERNAL_ENCRYPT_RCPT']
         recip_cert = os.path.join(sv['PKI_DIR'], rcpt + '.pem')
 
-        # the message: SIZE bytes of text, encrypted to the recipient
-        plain = os.path.join(work, 'plain.txt')
-        line = b'The quarterly figures, line %06d, for the partner only.\r\n'
-        text = b'Content-Type: text/plain\r\n\r\n'
-        i = 0
-        while len(text) < args.size * 3 // 4:
-            text += line % i
-            i += 1
-        with open(plain, 'wb') as f:
-            f.write(text)
         if args.kind == 'encrypted':
-            cmd = ['openssl', 'cms', '-encrypt', '-aes256', recip_cert]
+            cmd, tail = ['openssl', 'cms', '-encrypt', '-aes256'], [recip_cert]
         else:
+            tail = []
             key = os.path.join(sv['PKI_DIR'], sender)
             cmd = ['openssl', 'cms', '-sign', '-signer', key + '.pem',
                    '-inkey', key + '.key', '-certfile', key + '.chain.pem']
@@ -264,10 +291,29 @@ def main():
             conf = os.path.join(work, 'smimeguard.conf')
             with open(conf, 'w') as f:
                 f.write(text_conf)
-        msg = subprocess.run(cmd + ['-in', plain, '-from', sender, '-to', rcpt,
-                                    '-subject', 'figures'],
-                             check=True, stdout=subprocess.PIPE).stdout
-        headers, body = split_message(msg)
+
+        def make(size):
+            """SIZE bytes of text, encrypted to the recipient or signed"""
+            plain = os.path.join(work, 'plain.txt')
+            line = b'The quarterly figures, line %06d, for the partner only.\r\n'
+            parts = [b'Content-Type: text/plain\r\n\r\n']
+            n = len(parts[0])
+            i = 0
+            while n < size * 3 // 4:
+                parts.append(line % i)
+                n += len(parts[-1])
+                i += 1
+            text = b''.join(parts)
+            with open(plain, 'wb') as f:
+                f.write(text)
+            msg = subprocess.run(cmd + ['-in', plain, '-from', sender,
+                                        '-to', rcpt, '-subject', 'figures']
+                                 + tail,
+                                 check=True, stdout=subprocess.PIPE).stdout
+            return text, split_message(msg)
+
+        text, (headers, body) = make(args.size)
+        big = make(args.big)[1] if args.big else None
         pheaders, pbody = split_message(
             ('From: %s\nTo: %s\nSubject: figures\n\n' % (sender, rcpt)).encode()
             + text)
@@ -290,8 +336,8 @@ def main():
                 sys.exit('bench-milter: %s: plaintext to %s got %r, not 550'
                          % (name, rcpt, answer))
             # warm-up (libmilter threads, caches)
-            _, bad = run_load(sock, args.sessions, 2 * args.sessions, sender,
-                              rcpt, headers, body)
+            _, bad, _ = run_load(sock, args.sessions, 2 * args.sessions, sender,
+                                 rcpt, headers, body)
             if bad:
                 sys.exit('bench-milter: %s: %s' % (name, bad[0]))
 
@@ -299,13 +345,18 @@ def main():
               '%d sessions, %d rounds; load %s' % (
                   args.messages, args.kind, len(body), rcpt, args.sessions,
                   args.rounds, open('/proc/loadavg').read().split()[:3]))
+        if big:
+            print('  and meanwhile one more session sending messages of %d '
+                  'bytes' % len(big[1]))
         rates = {name: [] for name, _ in builds}
+        lat = {name: [] for name, _ in builds}
         for r in range(args.rounds):
             order = builds if r % 2 == 0 else list(reversed(builds))
             for name, b in order:
-                secs, bad = run_load(os.path.join(work, name + '.sock'),
-                                     args.sessions, args.messages, sender,
-                                     rcpt, headers, body)
+                secs, bad, lats = run_load(os.path.join(work, name + '.sock'),
+                                           args.sessions, args.messages, sender,
+                                           rcpt, headers, body, big)
+                lat[name] += lats
                 if bad:
                     sys.exit('bench-milter: %s: %d answers not ok, e.g. %s'
                              % (name, len(bad), bad[0]))
@@ -318,9 +369,15 @@ def main():
             with open('/proc/%d/stat' % p.pid) as f:
                 fields = f.read().rsplit(')', 1)[1].split()
             cpu = (int(fields[11]) + int(fields[12])) / hz
-            print('%-3s %s: median %.1f msgs/s; milter CPU %.2f s, %.0f us '
-                  'per message' % (name, b, statistics.median(rates[name]),
-                                   cpu, cpu / total * 1e6))
+            print('%-3s %s: median %.1f msgs/s; latency p50 %.1f ms, p99 %.1f '
+                  'ms; milter CPU %.2f s (%.0f us per message)' % (
+                      name, b, statistics.median(rates[name]),
+                      percentile(lat[name], 0.5) * 1e3,
+                      percentile(lat[name], 0.99) * 1e3, cpu,
+                      cpu / total * 1e6))
+            if big:
+                print('    (CPU per message: the big messages are in the CPU '
+                      'time but not in the count)')
         if args.old:
             print('ratio new/old: %.2f' % (statistics.median(rates['new']) /
                                            statistics.median(rates['old'])))
