@@ -22,6 +22,99 @@
 
 #include <sodium.h>
 
+/* ---- the map types ----
+ *
+ * One entry per type of certificate map, in the manner of Postfix's
+ * dict_open(): open what NAME (after "TYPE:") names, find an address
+ * (refreshing first when the map's source changed; what it returns
+ * belongs to the map and stays valid while the map's lock is held),
+ * close.  The type's name and syntax are mapspec.c's; a new type is an
+ * entry here and there and its own file.
+ */
+struct map_class {
+	enum sg_map_type type;
+	int (*open)(const char *name, void **map_r, struct sg_error *err_r);
+	int (*find)(void *map, const char *addr,
+		    struct sg_dirmap_cert *const **certs_r, size_t *n_r,
+		    struct sg_error *err_r);
+	void (*close)(void **mapp);
+};
+
+static int dir_open(const char *name, void **map_r, struct sg_error *err_r)
+{
+	if ((*map_r = sg_dirmap_new(name)) == NULL) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int dir_find(void *map, const char *addr,
+		    struct sg_dirmap_cert *const **certs_r, size_t *n_r,
+		    struct sg_error *err_r)
+{
+	if (sg_dirmap_refresh(map, false, err_r) < 0)
+		return -1;
+	if (sg_dirmap_find(map, addr, certs_r, n_r) < 0) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void dir_close(void **mapp)
+{
+	struct sg_dirmap *dm = *mapp;
+
+	sg_dirmap_free(&dm);
+	*mapp = NULL;
+}
+
+#ifdef HAVE_LDAP
+static int ldap_open(const char *name, void **map_r, struct sg_error *err_r)
+{
+	struct sg_ldapmap *lm;
+
+	if (sg_ldapmap_new(name, &lm, err_r) < 0)
+		return -1;
+	*map_r = lm;
+	return 0;
+}
+
+static int ldap_find(void *map, const char *addr,
+		     struct sg_dirmap_cert *const **certs_r, size_t *n_r,
+		     struct sg_error *err_r)
+{
+	return sg_ldapmap_find(map, addr, certs_r, n_r, err_r) < 0 ? -1 : 0;
+}
+
+static void ldap_close(void **mapp)
+{
+	struct sg_ldapmap *lm = *mapp;
+
+	sg_ldapmap_free(&lm);
+	*mapp = NULL;
+}
+#endif
+
+static const struct map_class map_classes[] = {
+	{ SG_MAP_DIR, dir_open, dir_find, dir_close },
+#ifdef HAVE_LDAP
+	{ SG_MAP_LDAP, ldap_open, ldap_find, ldap_close },
+#endif
+};
+
+static const struct map_class *map_class(enum sg_map_type type)
+{
+	size_t i;
+
+	for (i = 0; i < SG_ARRAY_SIZE(map_classes); i++) {
+		if (map_classes[i].type == type)
+			return &map_classes[i];
+	}
+	return NULL;
+}
+
 /* Threads: a map's state (a dir: map's table and reloads, an ldap:
    map's connections and cache) is used under the map's own lock, held
    from refresh to the copy of what it found; maps do not wait for each
@@ -29,9 +122,8 @@
    other way round. */
 struct cmap {
 	char *spec;			/* "dir:/path" as configured */
-	enum sg_map_type type;
-	struct sg_dirmap *dir;		/* SG_MAP_DIR */
-	struct sg_ldapmap *ldap;	/* SG_MAP_LDAP */
+	const struct map_class *cls;
+	void *map;			/* the class's own object */
 	pthread_mutex_t lock;
 	bool lock_ready;
 };
@@ -121,23 +213,19 @@ int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
 	for (p = v; sg_cmap_next_item(&p, item, sizeof(item), &too_long); ) {
 		struct cmap *m = &maps->maps[maps->n];
 
-		(void)sg_mapspec_parse("certificate_maps", item, &type, NULL);
-		m->type = type;
+		/* checked above: a known type this build has */
+		if (sg_mapspec_parse("certificate_maps", item, &type, err_r) < 0)
+			goto fail;
+		m->cls = map_class(type);
+		sg_assert(m->cls != NULL);
 		if (sg_mutex_init_recursive(&m->lock) < 0)
 			goto nomem;
 		m->lock_ready = true;
 		maps->n++;
 		if ((m->spec = strdup(item)) == NULL)
 			goto nomem;
-		if (type == SG_MAP_DIR) {
-			if ((m->dir = sg_dirmap_new(item + 4)) == NULL)
-				goto nomem;
-			continue;
-		}
-#ifdef HAVE_LDAP
-		if (sg_ldapmap_new(item + 5, &m->ldap, err_r) < 0)
+		if (m->cls->open(strchr(item, ':') + 1, &m->map, err_r) < 0)
 			goto fail;
-#endif
 	}
 	v = sg_config_get(conf, "harvest_map");
 	if (v == NULL) {
@@ -150,10 +238,10 @@ int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
 	p = v;
 	if (sg_cmap_next_item(&p, item, sizeof(item), &too_long)) {
 		for (i = 0; i < maps->n; i++) {
-			if (maps->maps[i].dir != NULL &&
-			    dir_path_equal(sg_dirmap_path(maps->maps[i].dir),
+			if (maps->maps[i].cls->type == SG_MAP_DIR &&
+			    dir_path_equal(sg_dirmap_path(maps->maps[i].map),
 					   item + 4)) {
-				maps->harvest = maps->maps[i].dir;
+				maps->harvest = maps->maps[i].map;
 				maps->harvest_lock = &maps->maps[i].lock;
 				break;
 			}
@@ -187,10 +275,8 @@ void sg_cmap_free(struct sg_certmaps **mapsp)
 		return;
 	for (i = 0; i < maps->n; i++) {
 		free(maps->maps[i].spec);
-		sg_dirmap_free(&maps->maps[i].dir);
-#ifdef HAVE_LDAP
-		sg_ldapmap_free(&maps->maps[i].ldap);
-#endif
+		if (maps->maps[i].cls != NULL && maps->maps[i].map != NULL)
+			maps->maps[i].cls->close(&maps->maps[i].map);
 		if (maps->maps[i].lock_ready)
 			pthread_mutex_destroy(&maps->maps[i].lock);
 	}
@@ -237,7 +323,7 @@ const char *sg_cmap_spec(const struct sg_certmaps *maps, size_t i)
 struct sg_ldapmap *sg_cmap_ldap(const struct sg_certmaps *maps, size_t i)
 {
 	sg_assert(maps != NULL && i < maps->n);
-	return maps->maps[i].ldap;
+	return maps->maps[i].cls->type == SG_MAP_LDAP ? maps->maps[i].map : NULL;
 }
 
 /* ---- the set ---- */
@@ -372,8 +458,8 @@ static size_t harvest_last(const struct sg_certmaps *maps, size_t k)
 	size_t h = SIZE_MAX, i;
 
 	for (i = 0; i < maps->n; i++) {
-		if (maps->maps[i].type == SG_MAP_DIR &&
-		    maps->maps[i].dir == maps->harvest) {
+		if (maps->maps[i].cls->type == SG_MAP_DIR &&
+		    maps->maps[i].map == maps->harvest) {
 			h = i;
 			break;
 		}
@@ -442,30 +528,6 @@ static bool binds_address(struct sg_ctx *ctx, const struct sg_dirmap_cert *mc,
 	return found;
 }
 
-/* find_in_map - refresh m and find address in it (with m's lock held):
-   1 looked up (certs, n set), 0 the map type is not built in, -1 err */
-static int find_in_map(struct cmap *m, const char *address,
-		       struct sg_dirmap_cert *const **certs_r, size_t *n_r,
-		       struct sg_error *err_r)
-{
-	if (m->type == SG_MAP_DIR) {
-		if (sg_dirmap_refresh(m->dir, false, err_r) < 0)
-			return -1;
-		if (sg_dirmap_find(m->dir, address, certs_r, n_r) < 0) {
-			sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
-			return -1;
-		}
-		return 1;
-	}
-#ifdef HAVE_LDAP
-	if (sg_ldapmap_find(m->ldap, address, certs_r, n_r, err_r) < 0)
-		return -1;
-	return 1;
-#else
-	return 0;
-#endif
-}
-
 /* sg_cert_lookup - the candidates of an address, map by map */
 int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 		   struct sg_cert_set **set_r, struct sg_error *err_r)
@@ -507,17 +569,13 @@ int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 		m = &maps->maps[i];
 
 		map_lock(&m->lock);
-		switch (find_in_map(m, set->address, &certs, &n, &e)) {
-		case -1:
+		if (m->cls->find(m->map, set->address, &certs, &n, &e) < 0) {
 			map_unlock(&m->lock);
 			if (e.code == SG_ERR_NOMEM)
 				goto nomem;
 			if (!temp)
 				map_err = e;
 			temp = true;
-			continue;
-		case 0:
-			map_unlock(&m->lock);
 			continue;
 		}
 		/* certs belong to the map: copied before its lock goes */

@@ -39,12 +39,36 @@ bool sg_cmap_next_item(const char **pp, char *item, size_t size, bool *long_r)
 	return next_item(pp, item, size, long_r);
 }
 
+/* The map types by name (certmap.c has what each one does): whether
+   this build has it, whether harvested certificates can be written to
+   it, and the words of its messages. */
+static const struct {
+	const char *name;
+	enum sg_map_type type;
+	bool built;
+	bool writable;		/* can be harvest_map */
+	const char *no_name;	/* "TYPE:" alone */
+	const char *label;	/* "not to LABEL", "without LABEL support" */
+	const char *build_hint;
+} map_types[] = {
+	{ "dir", SG_MAP_DIR, true, true, "names no directory", "dir", "" },
+	{ "ldap", SG_MAP_LDAP,
+#ifdef HAVE_LDAP
+	  true,
+#else
+	  false,
+#endif
+	  false, "names no map file (e.g. ldap:/etc/smimeguard/ldap.cf)",
+	  "LDAP", " (libldap-dev, configure --with-ldap)" },
+};
+
 /* sg_mapspec_parse - one TYPE:NAME entry; 0 and *type_r, or -1 */
 int sg_mapspec_parse(const char *setting, const char *spec,
 		     enum sg_map_type *type_r, struct sg_error *err_r)
 {
 	const char *colon = strchr(spec, ':');
-	size_t tlen;
+	char known[64] = "";
+	size_t tlen, i;
 
 	if (colon == NULL || colon == spec) {
 		sg_error_set(err_r, SG_ERR_INVALID,
@@ -53,48 +77,40 @@ int sg_mapspec_parse(const char *setting, const char *spec,
 		return -1;
 	}
 	tlen = (size_t)(colon - spec);
-	if (tlen == 3 && strncasecmp(spec, "dir", 3) == 0) {
-		if (colon[1] == '\0') {
-			sg_error_set(err_r, SG_ERR_INVALID,
-				     "%s: '%.80s' names no directory", setting, spec);
+	for (i = 0; i < SG_ARRAY_SIZE(map_types); i++) {
+		if (strlen(map_types[i].name) != tlen ||
+		    strncasecmp(spec, map_types[i].name, tlen) != 0)
+			continue;
+		if (!map_types[i].built) {
+			sg_error_set(err_r, SG_ERR_CONFIG,
+				     "%s: '%.80s': this smimeguard was built without "
+				     "%s support%s", setting, spec,
+				     map_types[i].label, map_types[i].build_hint);
 			return -1;
 		}
-		*type_r = SG_MAP_DIR;
+		if (colon[1] == '\0') {
+			sg_error_set(err_r, SG_ERR_INVALID, "%s: '%.80s' %s",
+				     setting, spec, map_types[i].no_name);
+			return -1;
+		}
+		if (strcmp(setting, "harvest_map") == 0 && !map_types[i].writable) {
+			sg_error_set(err_r, SG_ERR_INVALID,
+				     "%s: '%.80s': harvested certificates are written to a dir: map, not to %s",
+				     setting, spec, map_types[i].label);
+			return -1;
+		}
+		*type_r = map_types[i].type;
 		return 0;
 	}
-	if (tlen == 4 && strncasecmp(spec, "ldap", 4) == 0) {
-#ifdef HAVE_LDAP
-		if (colon[1] == '\0') {
-			sg_error_set(err_r, SG_ERR_INVALID,
-				     "%s: '%.80s' names no map file (e.g. ldap:/etc/smimeguard/ldap.cf)",
-				     setting, spec);
-			return -1;
-		}
-		if (strcmp(setting, "harvest_map") == 0) {
-			sg_error_set(err_r, SG_ERR_INVALID,
-				     "%s: '%.80s': harvested certificates are written to a dir: map, not to LDAP",
-				     setting, spec);
-			return -1;
-		}
-		*type_r = SG_MAP_LDAP;
-		return 0;
-#else
-		sg_error_set(err_r, SG_ERR_CONFIG,
-			     "%s: '%.80s': this smimeguard was built without LDAP "
-			     "support (libldap-dev, configure --with-ldap)",
-			     setting, spec);
-		return -1;
-#endif
+	for (i = 0; i < SG_ARRAY_SIZE(map_types); i++) {
+		if (map_types[i].built)
+			snprintf(known + strlen(known), sizeof(known) - strlen(known),
+				 "%s%s", known[0] != '\0' ? ", " : "",
+				 map_types[i].name);
 	}
 	sg_error_set(err_r, SG_ERR_INVALID,
-		     "%s: '%.80s': unknown map type '%.*s' (supported: dir%s)",
-		     setting, spec, (int)(tlen > 20 ? 20 : tlen), spec,
-#ifdef HAVE_LDAP
-		     ", ldap"
-#else
-		     ""
-#endif
-		     );
+		     "%s: '%.80s': unknown map type '%.*s' (supported: %s)",
+		     setting, spec, (int)(tlen > 20 ? 20 : tlen), spec, known);
 	return -1;
 }
 
