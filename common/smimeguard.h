@@ -137,6 +137,18 @@ SG_API const char *sg_reason_text(enum sg_reason reason);
 /* sg_reason_parse - token to value; 0 ok, -1 unknown token */
 SG_API int sg_reason_parse(const char *name, enum sg_reason *reason_r);
 
+/* enough for every reason token with separators of up to 4 bytes */
+#define SG_REASONS_SIZE 512
+/*
+ * sg_reasons_format - the tokens of a reason set (SG_REASON_BIT()), in
+ * the order of enum sg_reason, separated by sep: "expired,untrusted"
+ * with sep ","; "" for an empty set.  Bits without a reason are skipped.
+ * Return the length of the whole list (excluding NUL), as snprintf():
+ * buf holds a shortened list when the return value is >= size.
+ */
+SG_API size_t sg_reasons_format(uint32_t reasons, const char *sep,
+				char *buf, size_t size);
+
 /* ------------------------------------------------------------------ */
 /* Configuration (smimeguard.conf)                                     */
 /* ------------------------------------------------------------------ */
@@ -601,6 +613,15 @@ SG_API void sg_free(void *ptr);
  * "@1764324000" into *t_r.  Return 0 or -1.
  */
 SG_API int sg_parse_time(const char *text, time_t *t_r);
+
+#define SG_TIME_SIZE 32
+/*
+ * sg_format_time - t as "2026-11-28T10:00:00Z" (UTC), the form of the
+ * JSON output and of sg_parse_time(), into buf; SG_TIME_SIZE bytes
+ * suffice.  Return 0, or -1 with buf "" when t has no calendar date or
+ * buf is too small.
+ */
+SG_API int sg_format_time(time_t t, char *buf, size_t size);
 
 /* ------------------------------------------------------------------ */
 /* Certificate resolution (DESIGN.md section 4)                        */

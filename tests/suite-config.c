@@ -186,6 +186,31 @@ START_TEST(test_parse_time)
 }
 END_TEST
 
+/* sg_format_time writes what sg_parse_time reads, or "" and -1 */
+START_TEST(test_format_time)
+{
+	char buf[SG_TIME_SIZE];
+	time_t t;
+
+	ck_assert_int_eq(sg_format_time(1795860000, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "2026-11-28T10:00:00Z");
+	ck_assert_int_eq(sg_parse_time(buf, &t), 0);
+	ck_assert_int_eq(t, 1795860000);
+	ck_assert_int_eq(sg_format_time(0, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00Z");
+	/* no room for the NUL */
+	ck_assert_int_eq(sg_format_time(0, buf, 20), -1);
+	ck_assert_str_eq(buf, "");
+	ck_assert_int_eq(sg_format_time(0, NULL, 0), -1);
+	if (sizeof(time_t) > 4) {
+		/* a year beyond INT_MAX */
+		ck_assert_int_eq(sg_format_time((time_t)INT64_MAX, buf,
+						 sizeof(buf)), -1);
+		ck_assert_str_eq(buf, "");
+	}
+}
+END_TEST
+
 /* the stamp changes when a named file or directory entry changes */
 START_TEST(test_stamp)
 {
@@ -443,6 +468,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_ctx_errors);
 	tcase_add_test(tc, test_policy_string);
 	tcase_add_test(tc, test_parse_time);
+	tcase_add_test(tc, test_format_time);
 	tcase_add_test(tc, test_fuzz_regressions);
 	tcase_add_test(tc, test_fuzz_policy_regressions);
 	tcase_add_test(tc, test_stamp);
