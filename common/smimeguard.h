@@ -9,6 +9,9 @@
  *
  * Conventions:
  *  - Opaque handles; every buffer travels with its length.
+ *  - Objects have their own *_free(); any other memory the library
+ *    returns to the caller (JSON strings, downloads) is freed with
+ *    sg_free(), not free(), so the library may allocate as it likes.
  *  - Functions that can fail return 0 on success and -1 on error and fill a
  *    caller-owned struct sg_error.  Tri-state lookups return 1/0/-1.
  *  - Passing NULL handles or impossible lengths is a caller bug and aborts.
@@ -1032,7 +1035,8 @@ SG_API size_t sg_crl_distribution_points(struct sg_ctx *ctx,
  * SG_CRL_FETCH_SAME_HOST_REDIRECTS (then followed to the same host and
  * port only); loopback and link-local hosts are refused (URL and
  * redirects) unless SG_CRL_FETCH_ALLOW_LOCAL.  On success *data_r
- * (free() it) and *len_r hold the body; -1 with err_r otherwise.
+ * (free it with sg_free()) and *len_r hold the body; -1 with err_r
+ * otherwise.
  */
 #define SG_CRL_FETCH_SAME_HOST_REDIRECTS 0x01u
 #define SG_CRL_FETCH_ALLOW_LOCAL 0x02u

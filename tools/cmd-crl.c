@@ -325,7 +325,7 @@ static int do_fetch(struct crl_run *run, struct sg_config *conf, int argc,
 		}
 		if (install(run, run->urls[u], data, len, now) < 0)
 			ret = -1;
-		free(data);
+		sg_free(data);
 	}
 	return ret;
 }
