@@ -189,8 +189,9 @@ nomem:
 
 /* get_list - split_list() of a setting; -1 with err_r when its value
    cannot be expanded or on ENOMEM */
-static int get_list(struct sg_config *conf, const char *name, bool to_lower,
-		    char ***items_r, size_t *n_r, struct sg_error *err_r)
+static int get_list(const struct sg_config *conf, const char *name,
+		    bool to_lower, char ***items_r, size_t *n_r,
+		    struct sg_error *err_r)
 {
 	const char *v = sg_config_get(conf, name);
 
@@ -308,7 +309,7 @@ fail:
 }
 
 /* get_bool - a yes/no setting */
-static int get_bool(struct sg_config *conf, const char *name, bool *b_r,
+static int get_bool(const struct sg_config *conf, const char *name, bool *b_r,
 		    struct sg_error *err_r)
 {
 	const char *v = sg_config_get(conf, name);
@@ -372,7 +373,7 @@ static bool net_contains(const struct policy_net *n, const char *addr)
 }
 
 /* load_exemptions - policy_exemptions and policy_exemption_clients */
-static int load_exemptions(struct sg_policy *pol, struct sg_config *conf,
+static int load_exemptions(struct sg_policy *pol, const struct sg_config *conf,
 			   struct sg_error *err_r)
 {
 	char **items = NULL;
@@ -436,7 +437,7 @@ void sg_policy_free(struct sg_policy **polp)
 	*polp = NULL;
 }
 
-int sg_policy_new(struct sg_config *conf, struct sg_policy **pol_r,
+int sg_policy_new(const struct sg_config *conf, struct sg_policy **pol_r,
 		  struct sg_error *err_r)
 {
 	struct sg_policy *pol;

@@ -204,10 +204,15 @@ SG_API int sg_config_set(struct sg_config *conf, const char *name,
 			 const char *value, struct sg_error *err_r) SG_WUR;
 /*
  * sg_config_get - the value of a setting, with $name references expanded
- * Return: a string valid until the next call on conf, or NULL if unset
- * (core settings that are unset return their default).
+ * Return: a string valid until conf changes (sg_config_set(),
+ * sg_config_read()) or is freed, or NULL if unset or the value cannot
+ * be expanded (a reference loop, too many references); core settings
+ * that are unset return their default.  The expansion is made once and
+ * kept in conf; reading a configuration nobody changes is safe from
+ * several threads at once.
  */
-SG_API const char *sg_config_get(struct sg_config *conf, const char *name);
+SG_API const char *sg_config_get(const struct sg_config *conf,
+				 const char *name);
 
 /*
  * sg_config_next_unknown - the next setting read that no smimeguard
@@ -219,7 +224,7 @@ SG_API const char *sg_config_get(struct sg_config *conf, const char *name);
  * close) and advances *iter.  The caller logs it and goes on: an
  * unknown setting is a warning, not an error.
  */
-SG_API bool sg_config_next_unknown(struct sg_config *conf, size_t *iter,
+SG_API bool sg_config_next_unknown(const struct sg_config *conf, size_t *iter,
 				   struct sg_error *warn_r);
 
 /* one setting of the table every program reads (smimectl config -d,
@@ -251,7 +256,8 @@ SG_API bool sg_config_setting_at(size_t index,
  * inode).  A long-running program re-reads its configuration now and
  * then, compares stamps, and rebuilds its context when they differ.
  */
-SG_API void sg_config_stamp(struct sg_config *conf, const char *config_path,
+SG_API void sg_config_stamp(const struct sg_config *conf,
+			    const char *config_path,
 			    unsigned char stamp[SG_STAMP_SIZE]);
 
 /*
@@ -262,7 +268,7 @@ SG_API void sg_config_stamp(struct sg_config *conf, const char *config_path,
  * certificate_maps must not be writable by group or others.
  * Return value: 0, or -1 with err_r naming the first such path.
  */
-SG_API int sg_config_check_modes(struct sg_config *conf,
+SG_API int sg_config_check_modes(const struct sg_config *conf,
 				 const char *config_path,
 				 struct sg_error *err_r) SG_WUR;
 
@@ -283,7 +289,7 @@ struct sg_ctx;
  * Return 0 and *ctx_r, or -1 with err_r (e.g. an unreadable trust anchor
  * file).  conf is not referenced after the call.
  */
-SG_API int sg_ctx_new(struct sg_config *conf, struct sg_ctx **ctx_r,
+SG_API int sg_ctx_new(const struct sg_config *conf, struct sg_ctx **ctx_r,
 		      struct sg_error *err_r) SG_WUR;
 /* sg_ctx_free - free and set *ctx to NULL; NULL-safe */
 SG_API void sg_ctx_free(struct sg_ctx **ctx);
@@ -533,7 +539,7 @@ struct sg_policy;
  * Return 0, or -1 with err_r (a map file that cannot be read or has a bad
  * line: the message names file and line).
  */
-SG_API int sg_policy_new(struct sg_config *conf, struct sg_policy **pol_r,
+SG_API int sg_policy_new(const struct sg_config *conf, struct sg_policy **pol_r,
 			 struct sg_error *err_r) SG_WUR;
 /* sg_policy_free - free and set *pol to NULL; NULL-safe */
 SG_API void sg_policy_free(struct sg_policy **pol);
@@ -882,7 +888,7 @@ struct sg_finding {
  * Return value: the number of findings (0: clean), or -1 (a setting
  * cannot be expanded, out of memory).
  */
-SG_API int sg_config_check(struct sg_config *conf, time_t at,
+SG_API int sg_config_check(const struct sg_config *conf, time_t at,
 			   void (*report)(const struct sg_finding *f,
 					  void *context),
 			   void *context, struct sg_error *err_r) SG_WUR;
@@ -947,7 +953,7 @@ struct sg_cert_entry {
  * Return value: the number of certificates reported, or -1 (a setting
  * cannot be expanded, out of memory).
  */
-SG_API int sg_config_certificates(struct sg_config *conf,
+SG_API int sg_config_certificates(const struct sg_config *conf,
 				  void (*fn)(const struct sg_cert_entry *e,
 					     void *context),
 				  void *context, size_t *skipped_r,
@@ -1008,7 +1014,7 @@ SG_API int sg_crl_install(struct sg_ctx *ctx, const char *dir,
 
 /* the directory crl import/fetch write into: the first directory named
    by crl_dirs; 0, or -1 with err_r saying what to do */
-SG_API int sg_crl_dir(struct sg_config *conf, char *buf, size_t size,
+SG_API int sg_crl_dir(const struct sg_config *conf, char *buf, size_t size,
 		      struct sg_error *err_r) SG_WUR;
 
 #define SG_CRL_URL_MAX 1024
