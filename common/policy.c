@@ -691,9 +691,9 @@ bool sg_policy_auto_submitted(const char *value)
 	return *p == '\0' || *p == ';';
 }
 
-int sg_policy_decide_envelope(const struct sg_policy *pol,
-			      const struct sg_policy_envelope *env,
-			      struct sg_policy_decision *d)
+void sg_policy_decide_envelope(const struct sg_policy *pol,
+			       const struct sg_policy_envelope *env,
+			       struct sg_policy_decision *d)
 {
 	struct sg_route rr, sr;
 	bool hop_internal[SG_ROUTE_MAX_HOPS];
@@ -713,12 +713,12 @@ int sg_policy_decide_envelope(const struct sg_policy *pol,
 			strcpy(d->recipient, env->recipient);
 		snprintf(d->why, sizeof(d->why), "internal transport %.60s",
 			 env->transport);
-		return 0;
+		return;
 	}
 	d->recipient_status = route(env->recipient, &rr, why, sizeof(why));
 	if (d->recipient_status != SG_ADDRESS_OK) {
 		snprintf(d->why, sizeof(d->why), "recipient refused: %s", why);
-		return 0;
+		return;
 	}
 	/* where Postfix delivers: the first hop outside (it routes on only
 	   through domains it treats as local) */
@@ -732,14 +732,14 @@ int sg_policy_decide_envelope(const struct sg_policy *pol,
 		d->internal = true;
 		snprintf(d->why, sizeof(d->why), "internal recipient%s",
 			 rr.n > 1 ? " (after routing)" : "");
-		return 0;
+		return;
 	}
 	sr.n = 0;
 	if (env->sender[0] != '\0') {
 		d->sender_status = route(env->sender, &sr, why, sizeof(why));
 		if (d->sender_status != SG_ADDRESS_OK) {
 			snprintf(d->why, sizeof(d->why), "sender refused: %s", why);
-			return 0;
+			return;
 		}
 	}
 	if (client_listed(pol, env->client_address)) {
@@ -748,26 +748,26 @@ int sg_policy_decide_envelope(const struct sg_policy *pol,
 			d->exempt = true;
 			snprintf(d->why, sizeof(d->why),
 				 "null sender from an exempt client (policy_exemptions)");
-			return 0;
+			return;
 		}
 		if ((pol->exemptions & EXEMPT_AUTO_SUBMITTED) != 0 &&
 		    sg_policy_auto_submitted(env->auto_submitted)) {
 			d->exempt = true;
 			snprintf(d->why, sizeof(d->why),
 				 "Auto-Submitted from an exempt client (policy_exemptions)");
-			return 0;
+			return;
 		}
 	}
 	if (sr.n > 0 && all_listed(pol->exempt_senders, pol->n_exempt_senders,
 				   &sr, NULL)) {
 		d->exempt = true;
 		snprintf(d->why, sizeof(d->why), "sender exempt by policy_exempt_senders");
-		return 0;
+		return;
 	}
 	if (all_listed(pol->exempt_rcpts, pol->n_exempt_rcpts, &rr, hop_internal)) {
 		d->exempt = true;
 		snprintf(d->why, sizeof(d->why), "recipient exempt by policy_exempt_recipients");
-		return 0;
+		return;
 	}
 	/* the rules of every destination outside, and of the sender */
 	for (i = 0; i < rr.n; i++) {
@@ -800,7 +800,7 @@ int sg_policy_decide_envelope(const struct sg_policy *pol,
 	if (d->requirements == 0) {
 		d->action = pol->default_action;
 		snprintf(d->why, sizeof(d->why), "no rule requires anything");
-		return 0;
+		return;
 	}
 	used = (size_t)snprintf(d->why, sizeof(d->why), "%s%s%s%s%s",
 				first_r != NULL ? "recipient rule " : "",
@@ -811,16 +811,15 @@ int sg_policy_decide_envelope(const struct sg_policy *pol,
 	if (rr.n > 1 && used < sizeof(d->why))
 		snprintf(d->why + used, sizeof(d->why) - used,
 			 " (routed to %.120s)", d->recipient);
-	return 0;
 }
 
-int sg_policy_decide(const struct sg_policy *pol, const char *sender,
-		     const char *recipient, struct sg_policy_decision *d)
+void sg_policy_decide(const struct sg_policy *pol, const char *sender,
+		      const char *recipient, struct sg_policy_decision *d)
 {
 	struct sg_policy_envelope env = { .sender = sender, .recipient = recipient };
 
 	sg_assert(sender != NULL && recipient != NULL);
-	return sg_policy_decide_envelope(pol, &env, d);
+	sg_policy_decide_envelope(pol, &env, d);
 }
 
 bool sg_policy_refusal(const struct sg_policy_decision *d,

@@ -555,16 +555,16 @@ SG_API bool sg_policy_is_internal(const struct sg_policy *pol,
  * cannot be routed safely is refused: d->recipient_status or
  * d->sender_status is not SG_ADDRESS_OK (then sg_policy_refusal() gives
  * the SMTP reply).  Exemptions (policy_exemptions) apply only to clients
- * in policy_exemption_clients.  Always fills *d; returns 0.
+ * in policy_exemption_clients.  Cannot fail: always fills *d.
  */
-SG_API int sg_policy_decide_envelope(const struct sg_policy *pol,
-				     const struct sg_policy_envelope *env,
-				     struct sg_policy_decision *d);
+SG_API void sg_policy_decide_envelope(const struct sg_policy *pol,
+				      const struct sg_policy_envelope *env,
+				      struct sg_policy_decision *d);
 /* sg_policy_decide - sg_policy_decide_envelope() with only the two
    addresses known; sender "" is the null sender */
-SG_API int sg_policy_decide(const struct sg_policy *pol, const char *sender,
-			    const char *recipient,
-			    struct sg_policy_decision *d);
+SG_API void sg_policy_decide(const struct sg_policy *pol, const char *sender,
+			     const char *recipient,
+			     struct sg_policy_decision *d);
 /*
  * sg_policy_refusal - whether the decision refuses an address, and with
  * which SMTP reply: *code_r "553" or "501", *enhanced_r "5.1.3"
