@@ -883,19 +883,18 @@ static bool names_candidate(const struct sg_recipient *r,
 }
 
 int sg_policy_recipient_usable(struct sg_ctx *ctx, const char *address,
-			       time_t at, char *why, size_t why_size)
+			       time_t at, char *why, size_t why_size,
+			       struct sg_error *err_r)
 {
 	struct sg_cert_set *set = NULL;
-	struct sg_error err;
 	int ret;
 
-	sg_assert(ctx != NULL && address != NULL && why != NULL);
+	sg_assert(ctx != NULL && address != NULL && why != NULL &&
+		  why_size > 0);
 	why[0] = '\0';
-	ret = sg_cert_lookup(ctx, address, at, &set, &err);
-	if (ret < 0) {
-		snprintf(why, why_size, "%s", err.msg);
+	ret = sg_cert_lookup(ctx, address, at, &set, err_r);
+	if (ret < 0)
 		return -1;
-	}
 	if (ret == 0)
 		first_rejection(set, why, why_size);
 	sg_cert_set_free(&set);

@@ -577,11 +577,12 @@ SG_API bool sg_policy_refusal(const struct sg_policy_decision *d,
  * certificate to encrypt to (certificate_maps of ctx)?  Pass the routed
  * address (sg_policy_decision.recipient).
  * Return 1 yes; 0 no, *why says why in a sentence for the sender; -1 a
- * temporary failure (a map could not be read), *why says what failed.
+ * temporary failure (a map could not be read, out of memory) with err_r
+ * (*why is then "").
  */
 SG_API int sg_policy_recipient_usable(struct sg_ctx *ctx, const char *address,
-				      time_t at, char *why, size_t why_size)
-	SG_WUR;
+				      time_t at, char *why, size_t why_size,
+				      struct sg_error *err_r) SG_WUR;
 /*
  * sg_policy_check_message - end of data: does a message (already
  * analysed into res by sg_verify_message) satisfy the rule for mail to
