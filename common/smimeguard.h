@@ -69,7 +69,7 @@ struct sg_error {
  * Return value: 0 on first success, 1 when already done, -1 on failure.
  * Safe to call more than once; call before any other function.
  */
-SG_API int sg_init(void);
+SG_API int sg_init(void) SG_WUR;
 
 /* sg_version - the library version string, e.g. "0.1.0" */
 SG_API const char *sg_version(void);
@@ -128,7 +128,7 @@ enum sg_reason {
 /* sg_status_name - "signed/verified" etc.; NULL for an invalid value */
 SG_API const char *sg_status_name(enum sg_status status);
 /* sg_status_parse - name to value; 0 ok, -1 unknown name */
-SG_API int sg_status_parse(const char *name, enum sg_status *status_r);
+SG_API int sg_status_parse(const char *name, enum sg_status *status_r) SG_WUR;
 /* sg_status_keywords - the keyword bits DESIGN.md section 2 gives a status */
 SG_API unsigned int sg_status_keywords(enum sg_status status);
 /* sg_keyword_name - "$SMIMESigned" for SG_KW_SIGNED etc.; NULL otherwise */
@@ -138,7 +138,7 @@ SG_API const char *sg_reason_name(enum sg_reason reason);
 /* sg_reason_text - one human sentence explaining the reason */
 SG_API const char *sg_reason_text(enum sg_reason reason);
 /* sg_reason_parse - token to value; 0 ok, -1 unknown token */
-SG_API int sg_reason_parse(const char *name, enum sg_reason *reason_r);
+SG_API int sg_reason_parse(const char *name, enum sg_reason *reason_r) SG_WUR;
 
 /* enough for every reason token with separators of up to 4 bytes */
 #define SG_REASONS_SIZE 512
@@ -302,7 +302,8 @@ SG_API void sg_ctx_free(struct sg_ctx **ctx);
  *   "anchors=sha256:ab12... revocation=soft sender_binding=strict sha1=reject"
  * Return the length written (excluding NUL), or -1 if buf is too small.
  */
-SG_API int sg_ctx_policy(const struct sg_ctx *ctx, char *buf, size_t buf_size);
+SG_API int sg_ctx_policy(const struct sg_ctx *ctx, char *buf, size_t buf_size)
+	SG_WUR;
 
 /* sg_ctx_max_message_size - the max_message_size limit of this context */
 SG_API size_t sg_ctx_max_message_size(const struct sg_ctx *ctx);
@@ -455,7 +456,8 @@ sg_result_encryption(const struct sg_result *res);
  * not in the message (then *der_r = NULL, *len_r = 0).
  */
 SG_API int sg_result_signer_der(const struct sg_result *res, size_t i,
-				const unsigned char **der_r, size_t *len_r);
+				const unsigned char **der_r, size_t *len_r)
+	SG_WUR;
 /* sg_result_free - free and set *res to NULL; NULL-safe */
 SG_API void sg_result_free(struct sg_result **res);
 
@@ -465,7 +467,8 @@ SG_API void sg_result_free(struct sg_result **res);
  * single-line string owned by the caller (free with sg_free()), or NULL on
  * out of memory.
  */
-SG_API char *sg_result_json(const struct sg_result *res, const char *file);
+SG_API char *sg_result_json(const struct sg_result *res, const char *file)
+	SG_WUR;
 
 /* ------------------------------------------------------------------ */
 /* Outbound encryption policy (DESIGN.md section 4, "Postfix side")    */
@@ -622,7 +625,7 @@ SG_API void sg_free(void *ptr);
  * sg_parse_time - parse "2026-11-28T10:00:00Z", "2026-11-28", or
  * "@1764324000" into *t_r.  Return 0 or -1.
  */
-SG_API int sg_parse_time(const char *text, time_t *t_r);
+SG_API int sg_parse_time(const char *text, time_t *t_r) SG_WUR;
 
 #define SG_TIME_SIZE 32
 /*
@@ -631,7 +634,7 @@ SG_API int sg_parse_time(const char *text, time_t *t_r);
  * suffice.  Return 0, or -1 with buf "" when t has no calendar date or
  * buf is too small.
  */
-SG_API int sg_format_time(time_t t, char *buf, size_t size);
+SG_API int sg_format_time(time_t t, char *buf, size_t size) SG_WUR;
 
 /* ------------------------------------------------------------------ */
 /* Certificate resolution (DESIGN.md section 4)                        */
@@ -775,7 +778,7 @@ SG_API int sg_cert_set_match(const struct sg_cert_set *set,
  * Return a NUL-terminated single-line string owned by the caller (free
  * with sg_free()), or NULL on out of memory.
  */
-SG_API char *sg_cert_set_json(const struct sg_cert_set *set);
+SG_API char *sg_cert_set_json(const struct sg_cert_set *set) SG_WUR;
 /* sg_cert_set_free - free and set *set to NULL; NULL-safe */
 SG_API void sg_cert_set_free(struct sg_cert_set **set);
 
