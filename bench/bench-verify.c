@@ -220,21 +220,17 @@ struct core_arg {
 static void core_fail(const struct core_arg *a, struct sg_result *res)
 {
 	enum sg_status st = sg_result_status(res);
-	uint32_t reasons = sg_result_reasons(res);
 	const char *name = sg_status_name(st);
-	int r;
+	char rl[SG_REASONS_SIZE];
 
 	fflush(stdout);
 	fprintf(stderr, "bench-verify: %s: sg_verify_message status %s, "
 		"expected signed/verified\n", a->name,
 		name != NULL ? name : "(invalid)");
-	fprintf(stderr, "bench-verify:   reasons:");
-	for (r = 0; r < SG_REASON_COUNT; r++) {
-		if (reasons & SG_REASON_BIT(r))
-			fprintf(stderr, " %s",
-				sg_reason_name((enum sg_reason)r));
-	}
-	fprintf(stderr, "\nbench-verify:   detail: %s\n",
+	(void)sg_reasons_format(sg_result_reasons(res), " ", rl, sizeof(rl));
+	fprintf(stderr, "bench-verify:   reasons:%s%s\n", rl[0] != '\0' ? " " : "",
+		rl);
+	fprintf(stderr, "bench-verify:   detail: %s\n",
 		sg_result_detail(res));
 	die("aborting: a benchmark of a failing verifier is meaningless");
 }

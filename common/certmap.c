@@ -185,7 +185,7 @@ static bool dir_path_equal(const char *a, const char *b)
 }
 
 /* sg_cmap_new - the maps a configuration names (nothing is read yet) */
-int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
+int sg_cmap_new(const struct sg_config *conf, struct sg_certmaps **maps_r,
 		struct sg_error *err_r)
 {
 	struct sg_certmaps *maps;

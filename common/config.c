@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,13 +13,17 @@
 struct sg_config_entry {
 	char *name;
 	char *value;
+	/* value with its $references expanded, made by the first
+	   sg_config_get() of a value that has one and kept until a value
+	   changes; atomic, as readers of a const configuration may race
+	   to make it */
+	_Atomic(char *) expanded;
 	unsigned int line;		/* in path; 0: not read from a file */
 };
 
 struct sg_config {
 	struct sg_config_entry *entries;
 	size_t n, size;
-	struct sg_buf expanded;		/* result of the last sg_config_get */
 	char *path;			/* the file read last */
 };
 
@@ -108,6 +113,15 @@ int sg_config_new(struct sg_config **conf_r)
 	return conf == NULL ? -1 : 0;
 }
 
+/* forget_expansions - a value changed: any expansion may have used it */
+static void forget_expansions(struct sg_config *conf)
+{
+	size_t i;
+
+	for (i = 0; i < conf->n; i++)
+		free(atomic_exchange(&conf->entries[i].expanded, NULL));
+}
+
 void sg_config_free(struct sg_config **confp)
 {
 	struct sg_config *conf = *confp;
@@ -115,12 +129,12 @@ void sg_config_free(struct sg_config **confp)
 
 	if (conf == NULL)
 		return;
+	forget_expansions(conf);
 	for (i = 0; i < conf->n; i++) {
 		free(conf->entries[i].name);
 		free(conf->entries[i].value);
 	}
 	free(conf->entries);
-	sg_buf_free(&conf->expanded);
 	free(conf->path);
 	free(conf);
 	*confp = NULL;
@@ -214,6 +228,7 @@ int sg_config_set(struct sg_config *conf, const char *name, const char *value,
 		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
 		return -1;
 	}
+	forget_expansions(conf);
 	for (i = 0; i < conf->n; i++) {
 		if (strcmp(conf->entries[i].name, name) == 0) {
 			free(conf->entries[i].value);
@@ -234,6 +249,8 @@ int sg_config_set(struct sg_config *conf, const char *name, const char *value,
 	if ((e->name = strdup(name)) == NULL)
 		goto nomem;
 	e->value = v;
+	atomic_init(&e->expanded, NULL);
+	e->line = 0;
 	conf->n++;
 	return 0;
 nomem:
@@ -242,16 +259,28 @@ nomem:
 	return -1;
 }
 
-static const char *raw_get(const struct sg_config *conf, const char *name,
-			   size_t name_len)
+static struct sg_config_entry *find_entry(const struct sg_config *conf,
+					 const char *name, size_t name_len)
 {
 	size_t i;
 
 	for (i = 0; i < conf->n; i++) {
 		if (strncmp(conf->entries[i].name, name, name_len) == 0 &&
 		    conf->entries[i].name[name_len] == '\0')
-			return conf->entries[i].value;
+			return &conf->entries[i];
 	}
+	return NULL;
+}
+
+/* raw_get - the value as set, else the core default, else NULL */
+static const char *raw_get(const struct sg_config *conf, const char *name,
+			   size_t name_len)
+{
+	const struct sg_config_entry *e = find_entry(conf, name, name_len);
+	size_t i;
+
+	if (e != NULL)
+		return e->value;
 	for (i = 0; i < SG_ARRAY_SIZE(core_defs); i++) {
 		if (strncmp(core_defs[i].name, name, name_len) == 0 &&
 		    core_defs[i].name[name_len] == '\0')
@@ -314,22 +343,33 @@ static int expand(const struct sg_config *conf, const char *value,
 	return 0;
 }
 
-const char *sg_config_get(struct sg_config *conf, const char *name)
+const char *sg_config_get(const struct sg_config *conf, const char *name)
 {
-	const char *raw;
+	struct sg_config_entry *e;
+	struct sg_buf out = { 0 };
 	unsigned int refs = 0;
+	char *kept = NULL;
 
 	sg_assert(conf != NULL && name != NULL);
-	raw = raw_get(conf, name, strlen(name));
-	if (raw == NULL)
+	e = find_entry(conf, name, strlen(name));
+	if (e == NULL)
+		return raw_get(conf, name, strlen(name));	/* defaults */
+	if (strchr(e->value, '$') == NULL)
+		return e->value;
+	if ((kept = atomic_load(&e->expanded)) != NULL)
+		return kept;
+	if (expand(conf, e->value, &out, 0, &refs) < 0 ||
+	    sg_buf_terminate(&out) < 0) {
+		sg_buf_free(&out);
 		return NULL;
-	if (strchr(raw, '$') == NULL)
-		return raw;
-	conf->expanded.used = 0;
-	if (expand(conf, raw, &conf->expanded, 0, &refs) < 0 ||
-	    sg_buf_terminate(&conf->expanded) < 0)
-		return NULL;
-	return (const char *)conf->expanded.data;
+	}
+	/* another thread may have kept its expansion first: the same */
+	if (!atomic_compare_exchange_strong(&e->expanded, &kept,
+					    (char *)out.data)) {
+		sg_buf_free(&out);
+		return kept;
+	}
+	return (const char *)out.data;
 }
 
 static char *trim(char *s)
@@ -556,7 +596,7 @@ static const char *closest_name(const char *name)
 	return NULL;
 }
 
-bool sg_config_next_unknown(struct sg_config *conf, size_t *iter,
+bool sg_config_next_unknown(const struct sg_config *conf, size_t *iter,
 			    struct sg_error *warn_r)
 {
 	const struct sg_config_entry *e;

@@ -837,7 +837,7 @@ int sg_crl_download(const char *url, const char *proxy, unsigned int flags,
 
 /* sg_crl_dir - where crl import/fetch write: the first directory of
    crl_dirs */
-int sg_crl_dir(struct sg_config *conf, char *buf, size_t size,
+int sg_crl_dir(const struct sg_config *conf, char *buf, size_t size,
 	       struct sg_error *err_r)
 {
 	const char *list = sg_config_get(conf, "crl_dirs"), *p;

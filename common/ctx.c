@@ -48,7 +48,7 @@ static void anchors_fingerprint(STACK_OF(X509) *anchors, char hex[65])
 	free(fprs);
 }
 
-static unsigned long parse_ulong(struct sg_config *conf, const char *name)
+static unsigned long parse_ulong(const struct sg_config *conf, const char *name)
 {
 	const char *v = sg_config_get(conf, name);
 
@@ -57,7 +57,7 @@ static unsigned long parse_ulong(struct sg_config *conf, const char *name)
 
 /* expanded - the expanded value of a setting, or NULL with err_r set
    (an unterminated ${, a reference loop) */
-static const char *expanded(struct sg_config *conf, const char *name,
+static const char *expanded(const struct sg_config *conf, const char *name,
 			    struct sg_error *err_r)
 {
 	const char *v = sg_config_get(conf, name);
@@ -70,7 +70,7 @@ static const char *expanded(struct sg_config *conf, const char *name,
 
 /* settings_from_conf - modes and limits (values were checked when set,
    but $references are checked only now) */
-static int settings_from_conf(struct sg_ctx *ctx, struct sg_config *conf,
+static int settings_from_conf(struct sg_ctx *ctx, const struct sg_config *conf,
 			      struct sg_error *err_r)
 {
 	static const char *const checked[] = {
@@ -230,7 +230,7 @@ static int load_pinned(struct sg_ctx *ctx, const char *list,
 	return 0;
 }
 
-int sg_ctx_new(struct sg_config *conf, struct sg_ctx **ctx_r,
+int sg_ctx_new(const struct sg_config *conf, struct sg_ctx **ctx_r,
 	       struct sg_error *err_r)
 {
 	struct sg_ctx *ctx;

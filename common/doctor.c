@@ -339,7 +339,7 @@ static int check_path(struct sink *sk, const char *setting, const char *path,
 }
 
 /* check_list - every path of a setting */
-static int check_list(struct sink *sk, struct sg_config *conf,
+static int check_list(struct sink *sk, const struct sg_config *conf,
 		      const char *setting, bool want_crl, struct items *out,
 		      struct sg_error *err_r)
 {
@@ -547,7 +547,7 @@ static void check_crls(struct sink *sk, const struct items *crls,
 }
 
 /* check_maps - certificate_maps and harvest_map can be read (no network) */
-static int check_maps(struct sink *sk, struct sg_config *conf,
+static int check_maps(struct sink *sk, const struct sg_config *conf,
 		      struct sg_error *err_r)
 {
 	static const char *const settings[] = { "certificate_maps", "harvest_map" };
@@ -610,7 +610,7 @@ static int check_maps(struct sink *sk, struct sg_config *conf,
 /* check_icache - intermediate_cache: the directory, and certificates
    queued by aia_fetch = cache-only that smimectl ca fetch has not
    handled yet (at most 10 findings) */
-static void check_icache(struct sink *sk, struct sg_config *conf)
+static void check_icache(struct sink *sk, const struct sg_config *conf)
 {
 	const char *dir = sg_config_get(conf, "intermediate_cache");
 	char pending[4096], path[4400], text[2048], fix[1600];
@@ -667,7 +667,7 @@ static void check_icache(struct sink *sk, struct sg_config *conf)
 	closedir(d);
 }
 
-int sg_config_check(struct sg_config *conf, time_t at,
+int sg_config_check(const struct sg_config *conf, time_t at,
 		    void (*report)(const struct sg_finding *f, void *context),
 		    void *context, struct sg_error *err_r)
 {

@@ -302,7 +302,7 @@ static int store(struct sg_ctx *ctx, X509 *x, char *path, size_t path_size,
 
 /* ---- the context ---- */
 
-int sg_icache_open(struct sg_ctx *ctx, struct sg_config *conf,
+int sg_icache_open(struct sg_ctx *ctx, const struct sg_config *conf,
 		   struct sg_error *err_r)
 {
 	struct sg_icache *ic;

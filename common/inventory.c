@@ -188,7 +188,7 @@ static int list_map(struct inv *iv, const char *spec)
 	return 0;
 }
 
-int sg_config_certificates(struct sg_config *conf,
+int sg_config_certificates(const struct sg_config *conf,
 			   void (*fn)(const struct sg_cert_entry *e,
 				      void *context),
 			   void *context, size_t *skipped_r,

@@ -155,6 +155,35 @@ int sg_reason_parse(const char *name, enum sg_reason *reason_r)
 	return -1;
 }
 
+/* put - append s to buf as far as it fits; *used counts all of it */
+static void put(char *buf, size_t size, size_t *used, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (*used < size)
+		memcpy(buf + *used, s, len < size - *used ? len : size - *used);
+	*used += len;
+}
+
+size_t sg_reasons_format(uint32_t set, const char *sep, char *buf,
+			 size_t size)
+{
+	size_t used = 0;
+	unsigned int i;
+
+	sg_assert(sep != NULL && (buf != NULL || size == 0));
+	for (i = 0; i < SG_REASON_COUNT; i++) {
+		if ((set & SG_REASON_BIT(i)) == 0)
+			continue;
+		if (used > 0)
+			put(buf, size, &used, sep);
+		put(buf, size, &used, reasons[i].token);
+	}
+	if (size > 0)
+		buf[used < size ? used : size - 1] = '\0';
+	return used;
+}
+
 bool sg_reason_is_definitive(enum sg_reason r)
 {
 	return (unsigned int)r < SG_REASON_COUNT && reasons[r].definitive;

@@ -189,8 +189,9 @@ nomem:
 
 /* get_list - split_list() of a setting; -1 with err_r when its value
    cannot be expanded or on ENOMEM */
-static int get_list(struct sg_config *conf, const char *name, bool to_lower,
-		    char ***items_r, size_t *n_r, struct sg_error *err_r)
+static int get_list(const struct sg_config *conf, const char *name,
+		    bool to_lower, char ***items_r, size_t *n_r,
+		    struct sg_error *err_r)
 {
 	const char *v = sg_config_get(conf, name);
 
@@ -308,7 +309,7 @@ fail:
 }
 
 /* get_bool - a yes/no setting */
-static int get_bool(struct sg_config *conf, const char *name, bool *b_r,
+static int get_bool(const struct sg_config *conf, const char *name, bool *b_r,
 		    struct sg_error *err_r)
 {
 	const char *v = sg_config_get(conf, name);
@@ -372,7 +373,7 @@ static bool net_contains(const struct policy_net *n, const char *addr)
 }
 
 /* load_exemptions - policy_exemptions and policy_exemption_clients */
-static int load_exemptions(struct sg_policy *pol, struct sg_config *conf,
+static int load_exemptions(struct sg_policy *pol, const struct sg_config *conf,
 			   struct sg_error *err_r)
 {
 	char **items = NULL;
@@ -436,7 +437,7 @@ void sg_policy_free(struct sg_policy **polp)
 	*polp = NULL;
 }
 
-int sg_policy_new(struct sg_config *conf, struct sg_policy **pol_r,
+int sg_policy_new(const struct sg_config *conf, struct sg_policy **pol_r,
 		  struct sg_error *err_r)
 {
 	struct sg_policy *pol;
@@ -690,9 +691,9 @@ bool sg_policy_auto_submitted(const char *value)
 	return *p == '\0' || *p == ';';
 }
 
-int sg_policy_decide_envelope(const struct sg_policy *pol,
-			      const struct sg_policy_envelope *env,
-			      struct sg_policy_decision *d)
+void sg_policy_decide_envelope(const struct sg_policy *pol,
+			       const struct sg_policy_envelope *env,
+			       struct sg_policy_decision *d)
 {
 	struct sg_route rr, sr;
 	bool hop_internal[SG_ROUTE_MAX_HOPS];
@@ -712,12 +713,12 @@ int sg_policy_decide_envelope(const struct sg_policy *pol,
 			strcpy(d->recipient, env->recipient);
 		snprintf(d->why, sizeof(d->why), "internal transport %.60s",
 			 env->transport);
-		return 0;
+		return;
 	}
 	d->recipient_status = route(env->recipient, &rr, why, sizeof(why));
 	if (d->recipient_status != SG_ADDRESS_OK) {
 		snprintf(d->why, sizeof(d->why), "recipient refused: %s", why);
-		return 0;
+		return;
 	}
 	/* where Postfix delivers: the first hop outside (it routes on only
 	   through domains it treats as local) */
@@ -731,14 +732,14 @@ int sg_policy_decide_envelope(const struct sg_policy *pol,
 		d->internal = true;
 		snprintf(d->why, sizeof(d->why), "internal recipient%s",
 			 rr.n > 1 ? " (after routing)" : "");
-		return 0;
+		return;
 	}
 	sr.n = 0;
 	if (env->sender[0] != '\0') {
 		d->sender_status = route(env->sender, &sr, why, sizeof(why));
 		if (d->sender_status != SG_ADDRESS_OK) {
 			snprintf(d->why, sizeof(d->why), "sender refused: %s", why);
-			return 0;
+			return;
 		}
 	}
 	if (client_listed(pol, env->client_address)) {
@@ -747,26 +748,26 @@ int sg_policy_decide_envelope(const struct sg_policy *pol,
 			d->exempt = true;
 			snprintf(d->why, sizeof(d->why),
 				 "null sender from an exempt client (policy_exemptions)");
-			return 0;
+			return;
 		}
 		if ((pol->exemptions & EXEMPT_AUTO_SUBMITTED) != 0 &&
 		    sg_policy_auto_submitted(env->auto_submitted)) {
 			d->exempt = true;
 			snprintf(d->why, sizeof(d->why),
 				 "Auto-Submitted from an exempt client (policy_exemptions)");
-			return 0;
+			return;
 		}
 	}
 	if (sr.n > 0 && all_listed(pol->exempt_senders, pol->n_exempt_senders,
 				   &sr, NULL)) {
 		d->exempt = true;
 		snprintf(d->why, sizeof(d->why), "sender exempt by policy_exempt_senders");
-		return 0;
+		return;
 	}
 	if (all_listed(pol->exempt_rcpts, pol->n_exempt_rcpts, &rr, hop_internal)) {
 		d->exempt = true;
 		snprintf(d->why, sizeof(d->why), "recipient exempt by policy_exempt_recipients");
-		return 0;
+		return;
 	}
 	/* the rules of every destination outside, and of the sender */
 	for (i = 0; i < rr.n; i++) {
@@ -799,7 +800,7 @@ int sg_policy_decide_envelope(const struct sg_policy *pol,
 	if (d->requirements == 0) {
 		d->action = pol->default_action;
 		snprintf(d->why, sizeof(d->why), "no rule requires anything");
-		return 0;
+		return;
 	}
 	used = (size_t)snprintf(d->why, sizeof(d->why), "%s%s%s%s%s",
 				first_r != NULL ? "recipient rule " : "",
@@ -810,16 +811,15 @@ int sg_policy_decide_envelope(const struct sg_policy *pol,
 	if (rr.n > 1 && used < sizeof(d->why))
 		snprintf(d->why + used, sizeof(d->why) - used,
 			 " (routed to %.120s)", d->recipient);
-	return 0;
 }
 
-int sg_policy_decide(const struct sg_policy *pol, const char *sender,
-		     const char *recipient, struct sg_policy_decision *d)
+void sg_policy_decide(const struct sg_policy *pol, const char *sender,
+		      const char *recipient, struct sg_policy_decision *d)
 {
 	struct sg_policy_envelope env = { .sender = sender, .recipient = recipient };
 
 	sg_assert(sender != NULL && recipient != NULL);
-	return sg_policy_decide_envelope(pol, &env, d);
+	sg_policy_decide_envelope(pol, &env, d);
 }
 
 bool sg_policy_refusal(const struct sg_policy_decision *d,
@@ -883,19 +883,18 @@ static bool names_candidate(const struct sg_recipient *r,
 }
 
 int sg_policy_recipient_usable(struct sg_ctx *ctx, const char *address,
-			       time_t at, char *why, size_t why_size)
+			       time_t at, char *why, size_t why_size,
+			       struct sg_error *err_r)
 {
 	struct sg_cert_set *set = NULL;
-	struct sg_error err;
 	int ret;
 
-	sg_assert(ctx != NULL && address != NULL && why != NULL);
+	sg_assert(ctx != NULL && address != NULL && why != NULL &&
+		  why_size > 0);
 	why[0] = '\0';
-	ret = sg_cert_lookup(ctx, address, at, &set, &err);
-	if (ret < 0) {
-		snprintf(why, why_size, "%s", err.msg);
+	ret = sg_cert_lookup(ctx, address, at, &set, err_r);
+	if (ret < 0)
 		return -1;
-	}
 	if (ret == 0)
 		first_rejection(set, why, why_size);
 	sg_cert_set_free(&set);

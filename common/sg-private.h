@@ -306,7 +306,7 @@ int sg_write_pem_atomic(const char *dir, const char *name,
    leaf first, anchor last); complete finds, queues or fetches the issuer
    of a certificate whose issuer is missing, and returns true when one
    was added to ctx->intermediates (then the path is worth rebuilding) */
-int sg_icache_open(struct sg_ctx *ctx, struct sg_config *conf,
+int sg_icache_open(struct sg_ctx *ctx, const struct sg_config *conf,
 		   struct sg_error *err_r);
 void sg_icache_free(struct sg_ctx *ctx);
 void sg_icache_learn(struct sg_ctx *ctx, STACK_OF(X509) *chain);
@@ -546,7 +546,7 @@ bool sg_cmap_next_item(const char **pp, char *item, size_t size,
 		       bool *long_r);
 
 /* ---- certmap.c: certificate_maps and harvest_map of a context ---- */
-int sg_cmap_new(struct sg_config *conf, struct sg_certmaps **maps_r,
+int sg_cmap_new(const struct sg_config *conf, struct sg_certmaps **maps_r,
 		struct sg_error *err_r);
 void sg_cmap_free(struct sg_certmaps **maps);
 

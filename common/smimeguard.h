@@ -9,6 +9,9 @@
  *
  * Conventions:
  *  - Opaque handles; every buffer travels with its length.
+ *  - Objects have their own *_free(); any other memory the library
+ *    returns to the caller (JSON strings, downloads) is freed with
+ *    sg_free(), not free(), so the library may allocate as it likes.
  *  - Functions that can fail return 0 on success and -1 on error and fill a
  *    caller-owned struct sg_error.  Tri-state lookups return 1/0/-1.
  *  - Passing NULL handles or impossible lengths is a caller bug and aborts.
@@ -66,7 +69,7 @@ struct sg_error {
  * Return value: 0 on first success, 1 when already done, -1 on failure.
  * Safe to call more than once; call before any other function.
  */
-SG_API int sg_init(void);
+SG_API int sg_init(void) SG_WUR;
 
 /* sg_version - the library version string, e.g. "0.1.0" */
 SG_API const char *sg_version(void);
@@ -125,7 +128,7 @@ enum sg_reason {
 /* sg_status_name - "signed/verified" etc.; NULL for an invalid value */
 SG_API const char *sg_status_name(enum sg_status status);
 /* sg_status_parse - name to value; 0 ok, -1 unknown name */
-SG_API int sg_status_parse(const char *name, enum sg_status *status_r);
+SG_API int sg_status_parse(const char *name, enum sg_status *status_r) SG_WUR;
 /* sg_status_keywords - the keyword bits DESIGN.md section 2 gives a status */
 SG_API unsigned int sg_status_keywords(enum sg_status status);
 /* sg_keyword_name - "$SMIMESigned" for SG_KW_SIGNED etc.; NULL otherwise */
@@ -135,7 +138,19 @@ SG_API const char *sg_reason_name(enum sg_reason reason);
 /* sg_reason_text - one human sentence explaining the reason */
 SG_API const char *sg_reason_text(enum sg_reason reason);
 /* sg_reason_parse - token to value; 0 ok, -1 unknown token */
-SG_API int sg_reason_parse(const char *name, enum sg_reason *reason_r);
+SG_API int sg_reason_parse(const char *name, enum sg_reason *reason_r) SG_WUR;
+
+/* enough for every reason token with separators of up to 4 bytes */
+#define SG_REASONS_SIZE 512
+/*
+ * sg_reasons_format - the tokens of a reason set (SG_REASON_BIT()), in
+ * the order of enum sg_reason, separated by sep: "expired,untrusted"
+ * with sep ","; "" for an empty set.  Bits without a reason are skipped.
+ * Return the length of the whole list (excluding NUL), as snprintf():
+ * buf holds a shortened list when the return value is >= size.
+ */
+SG_API size_t sg_reasons_format(uint32_t reasons, const char *sep,
+				char *buf, size_t size);
 
 /* ------------------------------------------------------------------ */
 /* Configuration (smimeguard.conf)                                     */
@@ -189,10 +204,15 @@ SG_API int sg_config_set(struct sg_config *conf, const char *name,
 			 const char *value, struct sg_error *err_r) SG_WUR;
 /*
  * sg_config_get - the value of a setting, with $name references expanded
- * Return: a string valid until the next call on conf, or NULL if unset
- * (core settings that are unset return their default).
+ * Return: a string valid until conf changes (sg_config_set(),
+ * sg_config_read()) or is freed, or NULL if unset or the value cannot
+ * be expanded (a reference loop, too many references); core settings
+ * that are unset return their default.  The expansion is made once and
+ * kept in conf; reading a configuration nobody changes is safe from
+ * several threads at once.
  */
-SG_API const char *sg_config_get(struct sg_config *conf, const char *name);
+SG_API const char *sg_config_get(const struct sg_config *conf,
+				 const char *name);
 
 /*
  * sg_config_next_unknown - the next setting read that no smimeguard
@@ -204,7 +224,7 @@ SG_API const char *sg_config_get(struct sg_config *conf, const char *name);
  * close) and advances *iter.  The caller logs it and goes on: an
  * unknown setting is a warning, not an error.
  */
-SG_API bool sg_config_next_unknown(struct sg_config *conf, size_t *iter,
+SG_API bool sg_config_next_unknown(const struct sg_config *conf, size_t *iter,
 				   struct sg_error *warn_r);
 
 /* one setting of the table every program reads (smimectl config -d,
@@ -236,7 +256,8 @@ SG_API bool sg_config_setting_at(size_t index,
  * inode).  A long-running program re-reads its configuration now and
  * then, compares stamps, and rebuilds its context when they differ.
  */
-SG_API void sg_config_stamp(struct sg_config *conf, const char *config_path,
+SG_API void sg_config_stamp(const struct sg_config *conf,
+			    const char *config_path,
 			    unsigned char stamp[SG_STAMP_SIZE]);
 
 /*
@@ -247,7 +268,7 @@ SG_API void sg_config_stamp(struct sg_config *conf, const char *config_path,
  * certificate_maps must not be writable by group or others.
  * Return value: 0, or -1 with err_r naming the first such path.
  */
-SG_API int sg_config_check_modes(struct sg_config *conf,
+SG_API int sg_config_check_modes(const struct sg_config *conf,
 				 const char *config_path,
 				 struct sg_error *err_r) SG_WUR;
 
@@ -276,7 +297,7 @@ struct sg_ctx;
  * Return 0 and *ctx_r, or -1 with err_r (e.g. an unreadable trust anchor
  * file).  conf is not referenced after the call.
  */
-SG_API int sg_ctx_new(struct sg_config *conf, struct sg_ctx **ctx_r,
+SG_API int sg_ctx_new(const struct sg_config *conf, struct sg_ctx **ctx_r,
 		      struct sg_error *err_r) SG_WUR;
 /* sg_ctx_free - free and set *ctx to NULL; NULL-safe */
 SG_API void sg_ctx_free(struct sg_ctx **ctx);
@@ -289,7 +310,8 @@ SG_API void sg_ctx_free(struct sg_ctx **ctx);
  *   "anchors=sha256:ab12... revocation=soft sender_binding=strict sha1=reject"
  * Return the length written (excluding NUL), or -1 if buf is too small.
  */
-SG_API int sg_ctx_policy(const struct sg_ctx *ctx, char *buf, size_t buf_size);
+SG_API int sg_ctx_policy(const struct sg_ctx *ctx, char *buf, size_t buf_size)
+	SG_WUR;
 
 /* sg_ctx_max_message_size - the max_message_size limit of this context */
 SG_API size_t sg_ctx_max_message_size(const struct sg_ctx *ctx);
@@ -442,7 +464,8 @@ sg_result_encryption(const struct sg_result *res);
  * not in the message (then *der_r = NULL, *len_r = 0).
  */
 SG_API int sg_result_signer_der(const struct sg_result *res, size_t i,
-				const unsigned char **der_r, size_t *len_r);
+				const unsigned char **der_r, size_t *len_r)
+	SG_WUR;
 /* sg_result_free - free and set *res to NULL; NULL-safe */
 SG_API void sg_result_free(struct sg_result **res);
 
@@ -452,7 +475,8 @@ SG_API void sg_result_free(struct sg_result **res);
  * single-line string owned by the caller (free with sg_free()), or NULL on
  * out of memory.
  */
-SG_API char *sg_result_json(const struct sg_result *res, const char *file);
+SG_API char *sg_result_json(const struct sg_result *res, const char *file)
+	SG_WUR;
 
 /* ------------------------------------------------------------------ */
 /* Outbound encryption policy (DESIGN.md section 4, "Postfix side")    */
@@ -526,7 +550,7 @@ struct sg_policy;
  * Return 0, or -1 with err_r (a map file that cannot be read or has a bad
  * line: the message names file and line).
  */
-SG_API int sg_policy_new(struct sg_config *conf, struct sg_policy **pol_r,
+SG_API int sg_policy_new(const struct sg_config *conf, struct sg_policy **pol_r,
 			 struct sg_error *err_r) SG_WUR;
 /* sg_policy_free - free and set *pol to NULL; NULL-safe */
 SG_API void sg_policy_free(struct sg_policy **pol);
@@ -542,16 +566,16 @@ SG_API bool sg_policy_is_internal(const struct sg_policy *pol,
  * cannot be routed safely is refused: d->recipient_status or
  * d->sender_status is not SG_ADDRESS_OK (then sg_policy_refusal() gives
  * the SMTP reply).  Exemptions (policy_exemptions) apply only to clients
- * in policy_exemption_clients.  Always fills *d; returns 0.
+ * in policy_exemption_clients.  Cannot fail: always fills *d.
  */
-SG_API int sg_policy_decide_envelope(const struct sg_policy *pol,
-				     const struct sg_policy_envelope *env,
-				     struct sg_policy_decision *d);
+SG_API void sg_policy_decide_envelope(const struct sg_policy *pol,
+				      const struct sg_policy_envelope *env,
+				      struct sg_policy_decision *d);
 /* sg_policy_decide - sg_policy_decide_envelope() with only the two
    addresses known; sender "" is the null sender */
-SG_API int sg_policy_decide(const struct sg_policy *pol, const char *sender,
-			    const char *recipient,
-			    struct sg_policy_decision *d);
+SG_API void sg_policy_decide(const struct sg_policy *pol, const char *sender,
+			     const char *recipient,
+			     struct sg_policy_decision *d);
 /*
  * sg_policy_refusal - whether the decision refuses an address, and with
  * which SMTP reply: *code_r "553" or "501", *enhanced_r "5.1.3"
@@ -564,11 +588,12 @@ SG_API bool sg_policy_refusal(const struct sg_policy_decision *d,
  * certificate to encrypt to (certificate_maps of ctx)?  Pass the routed
  * address (sg_policy_decision.recipient).
  * Return 1 yes; 0 no, *why says why in a sentence for the sender; -1 a
- * temporary failure (a map could not be read), *why says what failed.
+ * temporary failure (a map could not be read, out of memory) with err_r
+ * (*why is then "").
  */
 SG_API int sg_policy_recipient_usable(struct sg_ctx *ctx, const char *address,
-				      time_t at, char *why, size_t why_size)
-	SG_WUR;
+				      time_t at, char *why, size_t why_size,
+				      struct sg_error *err_r) SG_WUR;
 /*
  * sg_policy_check_message - end of data: does a message (already
  * analysed into res by sg_verify_message) satisfy the rule for mail to
@@ -608,7 +633,16 @@ SG_API void sg_free(void *ptr);
  * sg_parse_time - parse "2026-11-28T10:00:00Z", "2026-11-28", or
  * "@1764324000" into *t_r.  Return 0 or -1.
  */
-SG_API int sg_parse_time(const char *text, time_t *t_r);
+SG_API int sg_parse_time(const char *text, time_t *t_r) SG_WUR;
+
+#define SG_TIME_SIZE 32
+/*
+ * sg_format_time - t as "2026-11-28T10:00:00Z" (UTC), the form of the
+ * JSON output and of sg_parse_time(), into buf; SG_TIME_SIZE bytes
+ * suffice.  Return 0, or -1 with buf "" when t has no calendar date or
+ * buf is too small.
+ */
+SG_API int sg_format_time(time_t t, char *buf, size_t size) SG_WUR;
 
 /* ------------------------------------------------------------------ */
 /* Certificate resolution (DESIGN.md section 4)                        */
@@ -752,7 +786,7 @@ SG_API int sg_cert_set_match(const struct sg_cert_set *set,
  * Return a NUL-terminated single-line string owned by the caller (free
  * with sg_free()), or NULL on out of memory.
  */
-SG_API char *sg_cert_set_json(const struct sg_cert_set *set);
+SG_API char *sg_cert_set_json(const struct sg_cert_set *set) SG_WUR;
 /* sg_cert_set_free - free and set *set to NULL; NULL-safe */
 SG_API void sg_cert_set_free(struct sg_cert_set **set);
 
@@ -866,7 +900,7 @@ struct sg_finding {
  * Return value: the number of findings (0: clean), or -1 (a setting
  * cannot be expanded, out of memory).
  */
-SG_API int sg_config_check(struct sg_config *conf, time_t at,
+SG_API int sg_config_check(const struct sg_config *conf, time_t at,
 			   void (*report)(const struct sg_finding *f,
 					  void *context),
 			   void *context, struct sg_error *err_r) SG_WUR;
@@ -931,7 +965,7 @@ struct sg_cert_entry {
  * Return value: the number of certificates reported, or -1 (a setting
  * cannot be expanded, out of memory).
  */
-SG_API int sg_config_certificates(struct sg_config *conf,
+SG_API int sg_config_certificates(const struct sg_config *conf,
 				  void (*fn)(const struct sg_cert_entry *e,
 					     void *context),
 				  void *context, size_t *skipped_r,
@@ -992,7 +1026,7 @@ SG_API int sg_crl_install(struct sg_ctx *ctx, const char *dir,
 
 /* the directory crl import/fetch write into: the first directory named
    by crl_dirs; 0, or -1 with err_r saying what to do */
-SG_API int sg_crl_dir(struct sg_config *conf, char *buf, size_t size,
+SG_API int sg_crl_dir(const struct sg_config *conf, char *buf, size_t size,
 		      struct sg_error *err_r) SG_WUR;
 
 #define SG_CRL_URL_MAX 1024
@@ -1019,7 +1053,8 @@ SG_API size_t sg_crl_distribution_points(struct sg_ctx *ctx,
  * SG_CRL_FETCH_SAME_HOST_REDIRECTS (then followed to the same host and
  * port only); loopback and link-local hosts are refused (URL and
  * redirects) unless SG_CRL_FETCH_ALLOW_LOCAL.  On success *data_r
- * (free() it) and *len_r hold the body; -1 with err_r otherwise.
+ * (free it with sg_free()) and *len_r hold the body; -1 with err_r
+ * otherwise.
  */
 #define SG_CRL_FETCH_SAME_HOST_REDIRECTS 0x01u
 #define SG_CRL_FETCH_ALLOW_LOCAL 0x02u

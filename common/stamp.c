@@ -66,7 +66,7 @@ static void stamp_path(crypto_generichash_state *st, const char *path,
 /* each_path - call fn for every item of the list settings names, with a
    "TYPE:" prefix (texthash:, dir:, ldap:) taken off; stops at the first
    non-zero return of fn and returns it */
-static int each_path(struct sg_config *conf, const char *const *names,
+static int each_path(const struct sg_config *conf, const char *const *names,
 		     size_t n, int (*fn)(const char *path, void *context),
 		     void *context)
 {
@@ -100,7 +100,8 @@ static int stamp_one(const char *path, void *context)
 
 /* stamp_map_file - certificate_maps: the ldap: map files (server,
    filter, bind settings); dir: maps reload themselves */
-static void stamp_map_files(struct sg_config *conf, crypto_generichash_state *st)
+static void stamp_map_files(const struct sg_config *conf,
+			    crypto_generichash_state *st)
 {
 	const char *p = sg_config_get(conf, "certificate_maps"), *it;
 	char item[4096];
@@ -201,7 +202,7 @@ static int check_one(const char *path, void *context)
 	return writable_by_others(path, 0, context, 4096) ? 1 : 0;
 }
 
-int sg_config_check_modes(struct sg_config *conf, const char *config_path,
+int sg_config_check_modes(const struct sg_config *conf, const char *config_path,
 			  struct sg_error *err_r)
 {
 	static const char *const lists[] = {
@@ -227,7 +228,7 @@ unsafe:
 	return -1;
 }
 
-void sg_config_stamp(struct sg_config *conf, const char *config_path,
+void sg_config_stamp(const struct sg_config *conf, const char *config_path,
 		     unsigned char stamp[SG_STAMP_SIZE])
 {
 	static const char *const lists[] = {

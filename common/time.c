@@ -1,4 +1,5 @@
-/* time.c - sg_parse_time: ISO 8601 (UTC or with offset) or @unix-seconds */
+/* time.c - sg_parse_time: ISO 8601 (UTC or with offset) or @unix-seconds;
+   sg_format_time: ISO 8601 UTC */
 #include "sg-private.h"
 
 #include <sodium.h>
@@ -92,13 +93,25 @@ int sg_parse_time(const char *text, time_t *t_r)
 	return 0;
 }
 
-/* sg_time_iso - t as "2026-11-28T10:00:00Z" (UTC) */
-void sg_time_iso(time_t t, char *buf, size_t size)
+int sg_format_time(time_t t, char *buf, size_t size)
 {
 	struct tm tm;
 
+	sg_assert(buf != NULL || size == 0);
 	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		if (size > 0)
+			buf[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* sg_time_iso - sg_format_time(), else "@seconds" (sg_parse_time reads
+   both) */
+void sg_time_iso(time_t t, char *buf, size_t size)
+{
+	if (sg_format_time(t, buf, size) < 0)
 		snprintf(buf, size, "@%lld", (long long)t);
 }
 

@@ -37,28 +37,11 @@ struct smime_cmd_context {
 	bool reverify;
 };
 
-static const char *reasons_list(uint32_t reasons)
-{
-	string_t *str = t_str_new(64);
-	unsigned int i;
-
-	for (i = 0; i < SG_REASON_COUNT; i++) {
-		if ((reasons & SG_REASON_BIT(i)) == 0)
-			continue;
-		if (str_len(str) > 0)
-			str_append_c(str, ',');
-		str_append(str, sg_reason_name((enum sg_reason)i));
-	}
-	return str_len(str) == 0 ? "-" : str_c(str);
-}
-
 static const char *iso8601(time_t t)
 {
-	struct tm tm;
-	char buf[32];
+	char buf[SG_TIME_SIZE];
 
-	if (t == 0 || gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (t == 0 || sg_format_time(t, buf, sizeof(buf)) < 0)
 		return "-";
 	return t_strdup(buf);
 }
@@ -91,7 +74,7 @@ static int cmd_smime_box(struct smime_cmd_context *sctx,
 			doveadm_print(sg_status_name(d.status_at_delivery));
 			doveadm_print(iso8601(d.verified_at));
 			doveadm_print(d.signer[0] != '\0' ? d.signer : "-");
-			doveadm_print(reasons_list(d.reasons));
+			doveadm_print(smime_reasons_str(d.reasons));
 		}
 	} T_END;
 	if (doveadm_mail_iter_deinit_sync(&iter) < 0)

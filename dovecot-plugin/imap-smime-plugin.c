@@ -29,11 +29,9 @@ static imap_client_created_func_t *next_hook_client_created;
 
 static void append_iso8601(string_t *str, time_t t)
 {
-	struct tm tm;
-	char buf[32];
+	char buf[SG_TIME_SIZE];
 
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+	if (sg_format_time(t, buf, sizeof(buf)) < 0) {
 		str_append(str, "NIL");
 		return;
 	}

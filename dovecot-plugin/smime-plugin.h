@@ -44,6 +44,10 @@ int smime_mail_reverify(struct mail *mail, struct smime_detail *detail_r,
 /* smime_user_enabled - whether the smime plugin is active for the user */
 bool smime_user_enabled(struct mail_user *user);
 
+/* smime_reasons_str - the reason tokens, comma separated, or "-" when
+   there is none (logs, doveadm smime); data stack memory */
+const char *smime_reasons_str(uint32_t reasons);
+
 struct mailbox;
 
 /* ---- internal to lib90_smime_plugin ---- */

@@ -325,19 +325,14 @@ static void smime_set_mail_keywords(struct mail *mail, unsigned int bits)
 
 /* ---- verification ---- */
 
-static const char *reasons_str(uint32_t reasons)
+const char *smime_reasons_str(uint32_t reasons)
 {
-	string_t *str = t_str_new(64);
-	unsigned int i;
+	char buf[SG_REASONS_SIZE];
 
-	for (i = 0; i < SG_REASON_COUNT; i++) {
-		if ((reasons & SG_REASON_BIT(i)) != 0) {
-			if (str_len(str) > 0)
-				str_append_c(str, ',');
-			str_append(str, sg_reason_name((enum sg_reason)i));
-		}
-	}
-	return str_len(str) == 0 ? "-" : str_c(str);
+	if (reasons == 0)
+		return "-";
+	(void)sg_reasons_format(reasons, ",", buf, sizeof(buf));
+	return t_strdup(buf);
 }
 
 /* smime_box_settings - the settings that govern a mailbox: those of its
@@ -472,7 +467,7 @@ static int smime_verify_data(struct mailbox *box, const char *what,
 			event_create_passthrough(user->event)->
 			set_name("smime_verify_finished")->
 			add_str("status", sg_status_name(v_r->status))->
-			add_str("reasons", reasons_str(v_r->reasons))->
+			add_str("reasons", smime_reasons_str(v_r->reasons))->
 			add_str("signer", v_r->signer)->
 			add_int("duration_usecs", usecs)->
 			add_int("size", (intmax_t)total_size);
@@ -485,7 +480,7 @@ static int smime_verify_data(struct mailbox *box, const char *what,
 			       what, sg_status_name(v_r->status),
 			       v_r->signer[0] != '\0' ?
 			       str_sanitize(v_r->signer, 128) : "-",
-			       reasons_str(v_r->reasons),
+			       smime_reasons_str(v_r->reasons),
 			       str_sanitize(sg_result_detail(res), 512));
 		}
 	}

@@ -141,7 +141,7 @@ void pd_decide(const struct sg_policy *pol, const struct pp_request *req,
 	pd_decide_finish(&p, found, raw_why, r);
 }
 
-int pd_check_config(struct sg_config *conf, struct sg_error *err_r)
+int pd_check_config(const struct sg_config *conf, struct sg_error *err_r)
 {
 	const char *maps = sg_config_get(conf, "certificate_maps");
 

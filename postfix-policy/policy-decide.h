@@ -45,6 +45,6 @@ void pd_decide_finish(const struct pd_pending *p, int found,
 
 /* pd_check_config - what both daemons need in smimeguard.conf (a
    certificate map); 0 ok, -1 with err_r */
-int pd_check_config(struct sg_config *conf, struct sg_error *err_r);
+int pd_check_config(const struct sg_config *conf, struct sg_error *err_r);
 
 #endif

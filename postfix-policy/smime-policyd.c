@@ -200,11 +200,19 @@ static struct daemon_state state;
 
 /* ---- configuration ---- */
 
+/* lookup_cb - sg_policy_recipient_usable, with what failed in why (the
+   pd_decide lookup: one text for the log either way) */
 static int lookup_cb(void *context, const char *address, char *why,
 		     size_t why_size)
 {
-	return sg_policy_recipient_usable((struct sg_ctx *)context, address, 0,
-					  why, why_size);
+	struct sg_error err;
+	int ret;
+
+	ret = sg_policy_recipient_usable((struct sg_ctx *)context, address, 0,
+					 why, why_size, &err);
+	if (ret < 0)
+		snprintf(why, why_size, "%s", err.msg);
+	return ret;
 }
 
 /* ---- one request ---- */
@@ -365,9 +373,8 @@ static void *lookup_thread(void *arg)
 		if (lk.todo == NULL)
 			lk.todo_tail = &lk.todo;
 		pthread_mutex_unlock(&lk.lock);
-		j->found = sg_policy_recipient_usable(j->ctx, j->p.address, 0,
-						      j->why, sizeof(j->why));
-		j->why[sizeof(j->why) - 1] = '\0';
+		j->found = lookup_cb(j->ctx, j->p.address, j->why,
+				     sizeof(j->why));
 		pthread_mutex_lock(&lk.lock);
 		j->next = lk.done;
 		lk.done = j;

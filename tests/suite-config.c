@@ -88,6 +88,43 @@ START_TEST(test_read_file)
 }
 END_TEST
 
+/* expanded values stay valid until the configuration changes, so a
+   reader of a const configuration may hold several at once */
+START_TEST(test_get_keeps_expansions)
+{
+	struct sg_config *conf;
+	const struct sg_config *ro;
+	struct sg_error err;
+	const char *anchors, *crls, *again;
+	struct sg_ctx *ctx;
+
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	ck_assert_int_eq(sg_config_set(conf, "base", "/nonexistent", &err), 0);
+	ck_assert_int_eq(sg_config_set(conf, "trust_anchors", "$base/ca.pem",
+				       &err), 0);
+	ck_assert_int_eq(sg_config_set(conf, "crl_dirs", "${base}/crl", &err),
+			 0);
+	ro = conf;
+	anchors = sg_config_get(ro, "trust_anchors");
+	crls = sg_config_get(ro, "crl_dirs");
+	ck_assert_str_eq(anchors, "/nonexistent/ca.pem");
+	ck_assert_str_eq(crls, "/nonexistent/crl");
+	again = sg_config_get(ro, "trust_anchors");
+	ck_assert_ptr_eq(again, anchors);
+	ck_assert_str_eq(anchors, "/nonexistent/ca.pem");
+	/* sg_ctx_new reads a const configuration (and fails on the path) */
+	ck_assert_int_eq(sg_ctx_new(ro, &ctx, &err), -1);
+	ck_assert(strstr(err.msg, "/nonexistent/ca.pem") != NULL);
+	ck_assert_str_eq(crls, "/nonexistent/crl");
+	/* a change is seen by the next sg_config_get */
+	ck_assert_int_eq(sg_config_set(conf, "base", "/elsewhere", &err), 0);
+	ck_assert_str_eq(sg_config_get(ro, "trust_anchors"),
+			 "/elsewhere/ca.pem");
+	ck_assert_str_eq(sg_config_get(ro, "crl_dirs"), "/elsewhere/crl");
+	sg_config_free(&conf);
+}
+END_TEST
+
 START_TEST(test_read_errors)
 {
 	struct sg_config *conf;
@@ -183,6 +220,31 @@ START_TEST(test_parse_time)
 	ck_assert_int_eq(sg_parse_time("2026-13-01", &t), -1);
 	ck_assert_int_eq(sg_parse_time("@", &t), -1);
 	ck_assert_int_eq(sg_parse_time("2026-11-28T10:00:00Zjunk", &t), -1);
+}
+END_TEST
+
+/* sg_format_time writes what sg_parse_time reads, or "" and -1 */
+START_TEST(test_format_time)
+{
+	char buf[SG_TIME_SIZE];
+	time_t t;
+
+	ck_assert_int_eq(sg_format_time(1795860000, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "2026-11-28T10:00:00Z");
+	ck_assert_int_eq(sg_parse_time(buf, &t), 0);
+	ck_assert_int_eq(t, 1795860000);
+	ck_assert_int_eq(sg_format_time(0, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00Z");
+	/* no room for the NUL */
+	ck_assert_int_eq(sg_format_time(0, buf, 20), -1);
+	ck_assert_str_eq(buf, "");
+	ck_assert_int_eq(sg_format_time(0, NULL, 0), -1);
+	if (sizeof(time_t) > 4) {
+		/* a year beyond INT_MAX */
+		ck_assert_int_eq(sg_format_time((time_t)INT64_MAX, buf,
+						 sizeof(buf)), -1);
+		ck_assert_str_eq(buf, "");
+	}
 }
 END_TEST
 
@@ -442,7 +504,9 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_read_errors);
 	tcase_add_test(tc, test_ctx_errors);
 	tcase_add_test(tc, test_policy_string);
+	tcase_add_test(tc, test_get_keeps_expansions);
 	tcase_add_test(tc, test_parse_time);
+	tcase_add_test(tc, test_format_time);
 	tcase_add_test(tc, test_fuzz_regressions);
 	tcase_add_test(tc, test_fuzz_policy_regressions);
 	tcase_add_test(tc, test_stamp);

@@ -78,6 +78,37 @@ START_TEST(test_reasons)
 }
 END_TEST
 
+START_TEST(test_reasons_format)
+{
+	const uint32_t all = SG_REASON_BIT(SG_REASON_COUNT) - 1;
+	char buf[SG_REASONS_SIZE], small[12];
+	size_t len;
+
+	ck_assert_uint_eq(sg_reasons_format(0, ",", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "");
+	len = sg_reasons_format(SG_REASON_BIT(SG_REASON_EXPIRED) |
+				SG_REASON_BIT(SG_REASON_UNTRUSTED), ", ",
+				buf, sizeof(buf));
+	ck_assert_str_eq(buf, "untrusted, expired");
+	ck_assert_uint_eq(len, strlen(buf));
+	/* bits without a reason are skipped */
+	ck_assert_uint_eq(sg_reasons_format(SG_REASON_BIT(SG_REASON_PARTIAL) |
+					    UINT32_C(0x80000000), "", buf,
+					    sizeof(buf)), 7);
+	ck_assert_str_eq(buf, "partial");
+	/* every reason with a 4-byte separator fits SG_REASONS_SIZE */
+	len = sg_reasons_format(all, " -- ", buf, sizeof(buf));
+	ck_assert_uint_lt(len, sizeof(buf));
+	ck_assert_uint_eq(len, strlen(buf));
+	ck_assert(strncmp(buf, "bad-signature -- no-signers -- ", 31) == 0);
+	/* cut short, NUL-terminated, the full length returned */
+	ck_assert_uint_eq(sg_reasons_format(all, ",", small, sizeof(small)),
+			  sg_reasons_format(all, ",", buf, sizeof(buf)));
+	ck_assert_str_eq(small, "bad-signatu");
+	ck_assert_uint_eq(sg_reasons_format(all, ",", NULL, 0), strlen(buf));
+}
+END_TEST
+
 START_TEST(test_init_twice)
 {
 	ck_assert_int_eq(sg_init(), 1);	/* check_main already called it */
@@ -93,6 +124,7 @@ Suite *make_names_suite(void)
 	tcase_add_test(tc, test_status_names);
 	tcase_add_test(tc, test_keywords);
 	tcase_add_test(tc, test_reasons);
+	tcase_add_test(tc, test_reasons_format);
 	tcase_add_test(tc, test_init_twice);
 	suite_add_tcase(s, tc);
 	return s;

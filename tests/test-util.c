@@ -147,17 +147,9 @@ struct sg_result *tu_verify(struct sg_ctx *ctx, const void *msg, size_t len,
 
 const char *tu_reasons(uint32_t mask)
 {
-	static char buf[1024];
-	unsigned int i;
+	static char buf[SG_REASONS_SIZE];
 
-	buf[0] = '\0';
-	for (i = 0; i < SG_REASON_COUNT; i++) {
-		if (mask & SG_REASON_BIT(i)) {
-			if (buf[0] != '\0')
-				strcat(buf, ",");
-			strcat(buf, sg_reason_name((enum sg_reason)i));
-		}
-	}
+	(void)sg_reasons_format(mask, ",", buf, sizeof(buf));
 	return buf;
 }
 

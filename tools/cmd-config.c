@@ -90,7 +90,7 @@ static const char *default_of(const char *name)
 }
 
 /* show - one setting as the options ask; false when it is unknown */
-static bool show(struct sg_config *conf, const char *name, bool defaults,
+static bool show(const struct sg_config *conf, const char *name, bool defaults,
 		 bool non_default, bool expand)
 {
 	const char *def = default_of(name);

@@ -259,9 +259,9 @@ static void add_url(void *context, const char *url, const char *about)
 	snprintf(run->urls[run->n_urls++], SG_CRL_URL_MAX, "%s", url);
 }
 
-static int do_fetch(struct crl_run *run, struct sg_config *conf, int argc,
-		    char **argv, const char *proxy, unsigned long timeout,
-		    time_t now)
+static int do_fetch(struct crl_run *run, const struct sg_config *conf,
+		    int argc, char **argv, const char *proxy,
+		    unsigned long timeout, time_t now)
 {
 	const char *list = sg_config_get(conf, "crl_fetch_urls");
 	const char *max = sg_config_get(conf, "max_crl_size");
@@ -325,7 +325,7 @@ static int do_fetch(struct crl_run *run, struct sg_config *conf, int argc,
 		}
 		if (install(run, run->urls[u], data, len, now) < 0)
 			ret = -1;
-		free(data);
+		sg_free(data);
 	}
 	return ret;
 }

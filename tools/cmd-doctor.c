@@ -193,7 +193,7 @@ static void report(const struct sg_finding *f, void *context)
 }
 
 /* report_unknown - settings no program reads (misspellings) */
-static void report_unknown(struct sg_config *conf, struct doctor *dr)
+static void report_unknown(const struct sg_config *conf, struct doctor *dr)
 {
 	struct sg_finding f = {
 		.code = "unknown-setting", .address = "", .about = "",

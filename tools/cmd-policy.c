@@ -253,7 +253,8 @@ int cmd_policy(int argc, char **argv)
 		if (message == NULL) {
 			if ((d.requirements & SG_REQ_ENCRYPT) == 0)
 				continue;
-			r = sg_policy_recipient_usable(ctx, d.recipient, at, why, sizeof(why));
+			r = sg_policy_recipient_usable(ctx, d.recipient, at, why,
+						       sizeof(why), &err);
 			printf("  at RCPT: %s\n", r > 0 ? "a usable certificate is known: accept" :
 			       r < 0 ? "certificate lookup failed: defer" : why);
 		} else {

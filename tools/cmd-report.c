@@ -1549,10 +1549,7 @@ static const char *pct(uint64_t part, uint64_t whole, char *buf, size_t size)
 
 static void iso(time_t t, char *buf, size_t size)
 {
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (sg_format_time(t, buf, size) < 0)
 		snprintf(buf, size, "?");
 }
 
@@ -1563,24 +1560,6 @@ static const char *reason_sentence(const char *name)
 	if (sg_reason_parse(name, &rs) == 0)
 		return sg_reason_text(rs);
 	return "";
-}
-
-/* reasons_list - the names of the reason bits, ", " separated */
-static void reasons_list(uint32_t bits, char *buf, size_t size)
-{
-	size_t used = 0;
-	unsigned int i;
-
-	buf[0] = '\0';
-	for (i = 0; i < 32 && i < SG_REASON_COUNT; i++) {
-		if ((bits & (1u << i)) == 0)
-			continue;
-		used += (size_t)snprintf(buf + used, used < size ? size - used : 0,
-					 "%s%s", used > 0 ? ", " : "",
-					 sg_reason_name((enum sg_reason)i));
-		if (used >= size)
-			break;
-	}
 }
 
 /* fixed status order first, then any other the logs name */
@@ -1639,7 +1618,7 @@ static void text_signers(FILE *fp, const struct kvmap *m, unsigned int top,
 	static const uint64_t w[NV] = { 1, 1, 0, 0, 0, 0, 0, 0 };
 	size_t n, i;
 	struct kv **v = kv_sorted(m, w, &n);
-	char rl[512];
+	char rl[SG_REASONS_SIZE];
 
 	fprintf(fp, "\n%s\n", title);
 	if (n == 0)
@@ -1648,7 +1627,7 @@ static void text_signers(FILE *fp, const struct kvmap *m, unsigned int top,
 		fprintf(fp, "  %7s %7s  %-40s %s\n", "failed", "inconcl", "signer",
 			"reasons");
 	for (i = 0; i < n && i < top; i++) {
-		reasons_list(v[i]->bits, rl, sizeof(rl));
+		(void)sg_reasons_format(v[i]->bits, ", ", rl, sizeof(rl));
 		fprintf(fp, "  %7llu %7llu  %-40s %s\n",
 			(unsigned long long)v[i]->n[0], (unsigned long long)v[i]->n[1],
 			v[i]->key, rl[0] != '\0' ? rl : "-");
@@ -2415,7 +2394,7 @@ static void html_signers(FILE *fp, const struct kvmap *m, unsigned int top,
 	static const char *const colours[2] = { "#c62828", "#f9a825" };
 	size_t n, i;
 	struct kv **v = kv_sorted(m, w, &n);
-	char rl[512];
+	char rl[SG_REASONS_SIZE];
 
 	if (n == 0) {
 		fprintf(fp, "<p class=\"none\">None.</p>\n");
@@ -2431,7 +2410,7 @@ static void html_signers(FILE *fp, const struct kvmap *m, unsigned int top,
 		fprintf(fp, "</td><td class=\"n\">%llu</td><td class=\"n\">%llu</td>",
 			(unsigned long long)v[i]->n[0], (unsigned long long)v[i]->n[1]);
 		if (strstr(what, "CA") == NULL) {
-			reasons_list(v[i]->bits, rl, sizeof(rl));
+			(void)sg_reasons_format(v[i]->bits, ", ", rl, sizeof(rl));
 			fprintf(fp, "<td>%s</td>", rl);
 		}
 		fprintf(fp, "</tr>\n");

@@ -275,16 +275,10 @@ static void print_text(const struct sg_result *res, const char *file)
 	}
 	printf("%s\n", first ? "(none)" : "");
 	if (reasons != 0) {
-		printf("  reasons: ");
-		first = true;
-		for (i = 0; i < SG_REASON_COUNT; i++) {
-			if (reasons & SG_REASON_BIT(i)) {
-				printf("%s%s", first ? " " : ", ",
-				       sg_reason_name((enum sg_reason)i));
-				first = false;
-			}
-		}
-		printf("\n");
+		char rl[SG_REASONS_SIZE];
+
+		(void)sg_reasons_format(reasons, ", ", rl, sizeof(rl));
+		printf("  reasons:  %s\n", rl);
 	}
 	for (j = 0; j < n; j++) {
 		const struct sg_signer *s = sg_result_signer(res, j);
@@ -534,10 +528,7 @@ static void print_json_error(const char *address, const char *msg)
 /* iso_time - a time for people, as in the JSON output */
 static const char *iso_time(time_t t, char *buf, size_t size)
 {
-	struct tm tm;
-
-	if (t == 0 || gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (t == 0 || sg_format_time(t, buf, size) < 0)
 		snprintf(buf, size, "unknown");
 	return buf;
 }
@@ -547,7 +538,7 @@ static void print_cert_set(const struct sg_cert_set *set, const char *address)
 {
 	size_t n = sg_cert_set_count(set), usable = sg_cert_set_usable_count(set);
 	size_t i;
-	char nb[32], na[32];
+	char nb[SG_TIME_SIZE], na[SG_TIME_SIZE];
 
 	if (usable > 0)
 		printf("%s: usable certificate found in %s (%zu usable of %zu)\n",
