@@ -904,17 +904,15 @@ int sg_policy_recipient_usable(struct sg_ctx *ctx, const char *address,
 /* covered - is the message encrypted to a usable certificate of address? */
 static int covered(struct sg_ctx *ctx, const char *address, time_t at,
 		   const struct sg_encryption *enc, char *why, size_t why_size,
-		   const char **violation_r)
+		   const char **violation_r, struct sg_error *err_r)
 {
 	struct sg_cert_set *set = NULL;
-	struct sg_error err;
 	size_t i, j;
 	int ret;
 
-	ret = sg_cert_lookup(ctx, address, at, &set, &err);
+	ret = sg_cert_lookup(ctx, address, at, &set, err_r);
 	if (ret < 0) {
 		*violation_r = "lookup-failed";
-		snprintf(why, why_size, "%s", err.msg);
 		return -1;
 	}
 	for (i = 0; i < enc->n_recipients; i++) {
@@ -1028,7 +1026,7 @@ int sg_policy_check_message(const struct sg_policy *pol, struct sg_ctx *ctx,
 			    const struct sg_policy_envelope *env,
 			    const struct sg_result *res, time_t at,
 			    struct sg_policy_decision *d, char *why,
-			    size_t why_size)
+			    size_t why_size, struct sg_error *err_r)
 {
 	const struct sg_encryption *enc;
 	const char *code, *enhanced;
@@ -1038,6 +1036,7 @@ int sg_policy_check_message(const struct sg_policy *pol, struct sg_ctx *ctx,
 	sg_assert(pol != NULL && ctx != NULL && env != NULL && res != NULL &&
 		  d != NULL && why != NULL);
 	why[0] = '\0';
+	sg_error_clear(err_r);
 	sg_policy_decide_envelope(pol, env, d);
 	if (sg_policy_refusal(d, &code, &enhanced)) {
 		d->violation = d->recipient_status == SG_ADDRESS_TOO_LONG ||
@@ -1068,7 +1067,8 @@ int sg_policy_check_message(const struct sg_policy *pol, struct sg_ctx *ctx,
 				 enc->auth_enveloped ? " in AuthEnvelopedData" : "");
 			return 0;
 		}
-		ret = covered(ctx, d->recipient, at, enc, why, why_size, &d->violation);
+		ret = covered(ctx, d->recipient, at, enc, why, why_size,
+			      &d->violation, err_r);
 		if (ret <= 0)
 			return ret;
 	}

@@ -604,17 +604,19 @@ SG_API int sg_policy_recipient_usable(struct sg_ctx *ctx, const char *address,
  * unless allow_pwri / allow_kekri, and RecipientInfos naming a usable
  * certificate of the recipient; encrypt-aead an AEAD algorithm inside
  * AuthEnvelopedData; sign rules a verified signature (outside the
- * encryption).  Fills *d (the decision, d->violation) and, on 0 or -1,
- * *why.  An address the decision refuses is a violation.
+ * encryption).  Fills *d (the decision, d->violation) and, on 0, *why
+ * (a sentence for the sender).  An address the decision refuses is a
+ * violation.
  * Return 1 satisfied (or nothing required); 0 violated; -1 temporary
- * failure of a certificate map.
+ * failure of a certificate map, with err_r (*why is then "").
  */
 SG_API int sg_policy_check_message(const struct sg_policy *pol,
 				   struct sg_ctx *ctx,
 				   const struct sg_policy_envelope *env,
 				   const struct sg_result *res, time_t at,
 				   struct sg_policy_decision *d, char *why,
-				   size_t why_size) SG_WUR;
+				   size_t why_size,
+				   struct sg_error *err_r) SG_WUR;
 /*
  * sg_policy_auto_submitted - whether an Auto-Submitted field value is one
  * of RFC 3834's automatic values (auto-generated, auto-replied), with

@@ -649,6 +649,7 @@ struct verdict {
 	char failed[700];	/* "<a@x>: reason; <b@y>: reason" */
 	char reasons[200];	/* the policy reason tokens, for the log */
 	char why[256];		/* the first satisfied recipient's rule */
+	char lookup_err[256];	/* the first temporary failure, printable */
 };
 
 static void add_failure(struct verdict *v, enum sg_action action,
@@ -678,6 +679,7 @@ static void check_recipient(const struct snap *snap, struct msg *m,
 	struct sg_policy_envelope env;
 	struct sg_policy_decision d;
 	const char *code, *enhanced;
+	struct sg_error err;
 	char why[400];
 
 	memset(&env, 0, sizeof(env));
@@ -688,7 +690,7 @@ static void check_recipient(const struct snap *snap, struct msg *m,
 	env.client_address = m->client[0] != '\0' ? m->client : NULL;
 	env.auto_submitted = m->n_auto_submitted == 1 ? m->auto_submitted : NULL;
 	switch (sg_policy_check_message(snap->cfg.pol, snap->cfg.ctx, &env, res, 0, &d,
-					why, sizeof(why))) {
+					why, sizeof(why), &err)) {
 	case 1:
 		if (v->why[0] == '\0')
 			pp_printable(v->why, sizeof(v->why), d.why);
@@ -704,6 +706,8 @@ static void check_recipient(const struct snap *snap, struct msg *m,
 		break;
 	default:
 		*tempfail = true;
+		if (v->lookup_err[0] == '\0')
+			pp_printable(v->lookup_err, sizeof(v->lookup_err), err.msg);
 		break;
 	}
 }
@@ -761,8 +765,9 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	if (tempfail) {
 		smfi_setreply(ctx, "451", "4.7.1",
 			      "S/MIME certificate lookup failed temporarily; try again later");
-		msg_warn("%s: from=<%s>: certificate lookup failed: deferred", qid,
-			 sender);
+		msg_warn("%s: from=<%s>: certificate lookup failed: %s: deferred",
+			 qid, sender, v.lookup_err[0] != '\0' ? v.lookup_err :
+			 "unknown error");
 		ret = SMFIS_TEMPFAIL;
 	} else if (v.violation) {
 		char text[800], reply[900];

@@ -570,7 +570,8 @@ START_TEST(test_cipher_floor)
 	snprintf(path, sizeof(path), "%s/msg/%s", tu_testdata(), floor_cases[_i].file);
 	msg = tu_read(path, &len);
 	res = tu_verify(ctx, msg, len, 0);
-	ret = sg_policy_check_message(pol, ctx, &env, res, 0, &d, why, sizeof(why));
+	ret = sg_policy_check_message(pol, ctx, &env, res, 0, &d, why, sizeof(why),
+				      &err);
 	ck_assert_msg(ret == floor_cases[_i].want, "case %d %s %s: %d (%s: %s)", _i,
 		      floor_cases[_i].file, extra, ret,
 		      d.violation != NULL ? d.violation : "-", why);

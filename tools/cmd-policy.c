@@ -255,11 +255,16 @@ int cmd_policy(int argc, char **argv)
 				continue;
 			r = sg_policy_recipient_usable(ctx, d.recipient, at, why,
 						       sizeof(why), &err);
+			if (r < 0)
+				snprintf(why, sizeof(why), "certificate lookup "
+					 "failed: %s: defer", err.msg);
 			printf("  at RCPT: %s\n", r > 0 ? "a usable certificate is known: accept" :
-			       r < 0 ? "certificate lookup failed: defer" : why);
+			       why);
 		} else {
 			r = sg_policy_check_message(pol, ctx, &env, res, at, &d, why,
-						    sizeof(why));
+						    sizeof(why), &err);
+			if (r < 0)
+				snprintf(why, sizeof(why), "%s", err.msg);
 			printf("  message: %s%s%s%s\n", r > 0 ? "satisfies the rule" :
 			       r < 0 ? "certificate lookup failed: " : "violates the rule (",
 			       r == 0 && d.violation != NULL ? d.violation : "",
