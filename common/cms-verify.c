@@ -301,7 +301,11 @@ void sg_cms_verify_signed(struct sg_verify_state *st, CMS_ContentInfo *cms,
 		CMS_SignerInfo_get0_algs(si, &pk, NULL, &dig, &sig);
 		s->digest = sg_res_strdup(res, digest_check(st, dig, &fail,
 							    &unknown, &info));
+		/* ctx->intermediates grows as other threads learn; its
+		   members live as long as the context */
+		sg_ctx_lock(st->ctx);
 		signer = find_signer(si, certs, st->ctx->intermediates);
+		sg_ctx_unlock(st->ctx);
 		if (signer == NULL) {
 			fail |= FAIL(UNTRUSTED);
 			sg_res_add_detail(res, "Signer %d: its certificate is not in the message.",

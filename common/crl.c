@@ -179,22 +179,31 @@ static bool crl_equal(X509_CRL *a, X509_CRL *b)
 static X509 *each_ca(struct sg_ctx *ctx, bool (*fn)(X509 *, void *),
 		     void *context)
 {
-	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(ctx->store);
+	STACK_OF(X509_OBJECT) *objs;
+	X509 *found = NULL;
 	int i;
 
-	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+	/* a verifying thread's first lookup sorts the store's list in
+	   place, under the store's lock */
+	if (X509_STORE_lock(ctx->store) != 1)
+		return NULL;
+	objs = X509_STORE_get0_objects(ctx->store);
+	for (i = 0; i < sk_X509_OBJECT_num(objs) && found == NULL; i++) {
 		X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
 
 		if (x != NULL && fn(x, context))
-			return x;
+			found = x;	/* an anchor: lives as long as ctx */
 	}
-	for (i = 0; i < sk_X509_num(ctx->intermediates); i++) {
+	X509_STORE_unlock(ctx->store);
+	sg_ctx_lock(ctx);
+	for (i = 0; i < sk_X509_num(ctx->intermediates) && found == NULL; i++) {
 		X509 *x = sk_X509_value(ctx->intermediates, i);
 
 		if (fn(x, context))
-			return x;
+			found = x;
 	}
-	return NULL;
+	sg_ctx_unlock(ctx);
+	return found;
 }
 
 struct issuer_search {

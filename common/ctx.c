@@ -8,8 +8,11 @@
  * Threads: a context is shared by every thread of a process.  What
  * changes after sg_ctx_new() (caches, learned intermediates, the maps'
  * own state) is changed under a lock: ctx->lock here, one per map in
- * certmap.c.  Nothing slow runs under ctx->lock except writing one
- * learned certificate to the intermediate cache.
+ * certmap.c.  Under ctx->lock runs little but memory work, with two
+ * exceptions: writing a learned certificate to the intermediate cache
+ * (fsync), and reading that cache again when its directory changed
+ * (also after this process's own write).  An AIA fetch runs under the
+ * cache's own fetch lock, not this one.
  */
 #include "sg-private.h"
 

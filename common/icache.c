@@ -69,6 +69,12 @@ struct sg_icache {
 	bool dir_seen;			/* dir_ino, dir_mtime are set */
 	ino_t dir_ino;			/* the directory as last read */
 	struct timespec dir_mtime;
+	/* aia_fetch = yes: one fetch at a time in a process, so that a
+	   thread whose issuer another thread is fetching waits for it and
+	   then finds it learned, instead of failing meanwhile.  Taken
+	   before ctx->lock, never while holding it. */
+	pthread_mutex_t fetch_lock;
+	bool fetch_lock_ready;
 };
 
 static const char *const outcome_names[] = {
@@ -338,6 +344,11 @@ int sg_icache_open(struct sg_ctx *ctx, const struct sg_config *conf,
 		return -1;
 	}
 	ctx->icache = ic;
+	if (pthread_mutex_init(&ic->fetch_lock, NULL) != 0) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	ic->fetch_lock_ready = true;
 	ic->mode = strcmp(mode, "yes") == 0 ? AIA_YES :
 		   strcmp(mode, "cache-only") == 0 ? AIA_CACHE_ONLY : AIA_NO;
 	v = sg_config_get(conf, "aia_fetch_timeout");
@@ -377,6 +388,8 @@ void sg_icache_free(struct sg_ctx *ctx)
 	free(ic->known);
 	free(ic->proxy);
 	free(ic->dir);
+	if (ic->fetch_lock_ready)
+		pthread_mutex_destroy(&ic->fetch_lock);
 	free(ic);
 	ctx->icache = NULL;
 }
@@ -707,16 +720,6 @@ static void remember_failure(struct sg_icache *ic, const unsigned char key[32],
 	ic->fails[oldest].until = now + AIA_RETRY_SECS;
 }
 
-static void forget_failure(struct sg_icache *ic, const unsigned char key[32])
-{
-	size_t i;
-
-	for (i = 0; i < FAIL_SLOTS; i++) {
-		if (memcmp(ic->fails[i].key, key, 32) == 0)
-			ic->fails[i].until = 0;
-	}
-}
-
 /* queue - x into pending/ for smimectl ca fetch (best effort) */
 static void queue(struct sg_ctx *ctx, X509 *x)
 {
@@ -777,38 +780,51 @@ bool sg_icache_complete(struct sg_ctx *ctx, X509 *x)
 	struct sg_aia_report r;
 	unsigned char key[32];
 	time_t now = time(NULL);
-	bool skip;
+	bool found, skip, fetched;
 
 	if (ic == NULL)
 		return false;
 	/* whatever the configuration stamp says (it is looked at now and
 	   then), a missing issuer may be in the cache already */
 	sg_ctx_lock(ctx);
-	if (reload_if_changed(ctx)) {
-		sg_ctx_unlock(ctx);
-		return true;
-	}
-	/* noted as failed before the fetch, so that other threads with the
-	   same missing issuer do not all wait for it too */
-	skip = ic->mode == AIA_NO || fail_key(x, key) == NULL ||
-	       recently_failed(ic, key, now);
-	if (!skip)
-		remember_failure(ic, key, now);
+	found = reload_if_changed(ctx);
 	sg_ctx_unlock(ctx);
-	if (skip)
+	if (found)
+		return true;
+	if (ic->mode == AIA_NO || fail_key(x, key) == NULL)
 		return false;
 	if (ic->mode == AIA_CACHE_ONLY) {
-		queue(ctx, x);		/* queued once an hour per process */
+		/* queued once an hour per process */
+		sg_ctx_lock(ctx);
+		skip = recently_failed(ic, key, now);
+		if (!skip)
+			remember_failure(ic, key, now);
+		sg_ctx_unlock(ctx);
+		if (!skip)
+			queue(ctx, x);
 		return false;
 	}
-	report_start(&r, x);
-	if (!fetch_issuer(ctx, x, now + (time_t)(ic->timeout > 0 ? ic->timeout : 1),
-			  ic->timeout, &r))
-		return false;
+	(void)pthread_mutex_lock(&ic->fetch_lock);
+	/* another thread may have fetched it while this one waited */
 	sg_ctx_lock(ctx);
-	forget_failure(ic, key);
+	found = known_issuer(ctx, x) != NULL || reload_if_changed(ctx);
+	skip = found || recently_failed(ic, key, time(NULL));
 	sg_ctx_unlock(ctx);
-	return true;
+	fetched = false;
+	if (!skip) {
+		now = time(NULL);
+		report_start(&r, x);
+		fetched = fetch_issuer(ctx, x, now + (time_t)(ic->timeout > 0 ?
+							     ic->timeout : 1),
+				       ic->timeout, &r);
+		if (!fetched) {
+			sg_ctx_lock(ctx);
+			remember_failure(ic, key, now);
+			sg_ctx_unlock(ctx);
+		}
+	}
+	(void)pthread_mutex_unlock(&ic->fetch_lock);
+	return found || fetched;
 }
 
 /* ---- smimectl ca fetch ---- */

@@ -289,6 +289,10 @@ SG_API int sg_config_check_modes(const struct sg_config *conf,
  * certificate maps' state) is guarded by the context's own locks.  Every
  * result they return belongs to the caller.  sg_ctx_free() must wait
  * until no thread uses the context (smime-milter counts its users).
+ * The administrator's functions (sg_cert_check(), sg_ca_fetch(),
+ * sg_ca_fetch_pending(), sg_crl_distribution_points(),
+ * sg_ctx_cached_intermediates()) are for one thread: call them
+ * on a context no other thread uses.
  */
 struct sg_ctx;
 

@@ -70,8 +70,9 @@
 /*	configuration is re-read when smimeguard.conf, or a trust anchor,
 /*	CRL or policy map file it names, changes on disk (checked at most
 /*	every 5 seconds).  SMTP sessions are checked in parallel, one
-/*	libmilter thread each, against one loaded configuration; a message
-/*	in progress during a reload finishes with the configuration it
+/*	libmilter thread each, against one loaded configuration; a reload
+/*	applies from the next step of each message (RCPT, DATA, end of
+/*	data), and a check under way finishes with the configuration it
 /*	started with.
 /*
 /*	Postfix settings (main.cf, or -o in master.cf for submission;
@@ -225,7 +226,8 @@ static void snap_put(struct snap *s)
 	}
 }
 
-/* snap_get - the configuration for one callback (snap_put when done).
+/* snap_get - the configuration for one callback (snap_put when done),
+   or NULL once the milter is stopping.
    At most every RELOAD_CHECK_SECS one caller looks whether
    smimeguard.conf or a file it names changed, and loads it again if so;
    the others go on meanwhile.  A failed reload is logged once and keeps
@@ -254,15 +256,19 @@ static struct snap *snap_get(void)
 	pthread_mutex_lock(&g.lock);
 	if (check)
 		g.reloading = false;
-	if (fresh != NULL) {
+	if (fresh != NULL && g.cur != NULL) {
 		old = g.cur;		/* g.cur's reference moves over */
 		g.cur = fresh;
+		fresh = NULL;
 	}
 	s = g.cur;
-	s->refs++;
+	if (s != NULL)
+		s->refs++;
 	pthread_mutex_unlock(&g.lock);
 	if (old != NULL)
 		snap_put(old);
+	if (fresh != NULL)		/* loaded while stopping */
+		snap_put(fresh);
 	return s;
 }
 
@@ -508,7 +514,8 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 		env.recipient = r.addr != NULL ? r.addr : r.raw;
 		env.transport = r.mailer;
 		env.client_address = m->client[0] != '\0' ? m->client : NULL;
-		snap = snap_get();
+		if ((snap = snap_get()) == NULL)
+			goto stopping;
 		sg_policy_decide_envelope(snap->cfg.pol, &env, &d);
 		snap_put(snap);
 		if (sg_policy_refusal(&d, &code, &enhanced)) {
@@ -528,6 +535,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 	m->rcpts = tmp;
 	m->rcpts[m->n_rcpts++] = r;
 	return SMFIS_CONTINUE;
+stopping:
 nomem:
 	free(r.raw);
 	free(r.addr);
@@ -551,7 +559,8 @@ static bool need_check(const struct msg *m, char *why, size_t why_size)
 	size_t i;
 
 	why[0] = '\0';
-	snap = snap_get();
+	if ((snap = snap_get()) == NULL)
+		return true;	/* stopping: end of data says so */
 	for (i = 0; i < m->n_rcpts && !need; i++) {
 		const struct rcpt *r = &m->rcpts[i];
 
@@ -750,7 +759,15 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		data = m->mem;
 	}
 	memset(&v, 0, sizeof(v));
-	snap = snap_get();
+	if ((snap = snap_get()) == NULL) {
+		if (map != NULL)
+			munmap(map, m->total);
+		smfi_setreply(ctx, "451", "4.3.2",
+			      "smime-milter is stopping; try again later");
+		msg_info("%s: from=<%s>: the milter is stopping: deferred", qid,
+			 sender);
+		return SMFIS_TEMPFAIL;
+	}
 	if (sg_verify_message(snap->cfg.ctx, data, m->total, 0, &res, &err) < 0) {
 		msg_warn("%s: cannot analyse the message: %s", qid, err.msg);
 		tempfail = true;
@@ -889,6 +906,7 @@ int main(int argc, char **argv)
 	const char *conn = NULL, *user = NULL;
 	char milter_conn[300];
 	struct dm_unix_sock us;
+	struct snap *last;
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -957,7 +975,14 @@ int main(int argc, char **argv)
 		dm_drop_privileges(user);
 	msg_info("ready on %s", conn);
 	c = smfi_main();
-	snap_put(g.cur);
+	/* libmilter does not wait for the sessions still open: from now on
+	   they get no configuration (and tempfail), the last one out frees
+	   it */
+	pthread_mutex_lock(&g.lock);
+	last = g.cur;
+	g.cur = NULL;
+	pthread_mutex_unlock(&g.lock);
+	snap_put(last);
 	msg_info("stopped");
 	return c == MI_SUCCESS ? 0 : 1;
 }

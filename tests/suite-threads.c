@@ -49,6 +49,7 @@ static const char *const addrs[] = {
 
 static struct msg msgs[MAX_MSGS];
 static size_t n_msgs;
+static pthread_barrier_t start;	/* every thread begins at once */
 
 static void load_dir(const char *rel)
 {
@@ -171,6 +172,7 @@ static void *worker(void *arg)
 	struct job *j = arg;
 	size_t r, k;
 
+	(void)pthread_barrier_wait(&start);
 	for (r = 0; r < ROUNDS; r++) {
 		/* each thread its own order, lookups between messages */
 		for (k = 0; k < n_msgs; k++) {
@@ -245,6 +247,7 @@ START_TEST(test_shared_context)
 
 	/* THREADS threads on one fresh context */
 	world_new(&b);
+	ck_assert(pthread_barrier_init(&start, NULL, THREADS) == 0);
 	for (t = 0; t < THREADS; t++) {
 		jobs[t].ctx = b.ctx;
 		jobs[t].seed = (unsigned int)t * 5;
@@ -252,6 +255,7 @@ START_TEST(test_shared_context)
 	}
 	for (t = 0; t < THREADS; t++)
 		ck_assert(pthread_join(jobs[t].tid, NULL) == 0);
+	pthread_barrier_destroy(&start);
 	for (t = 0; t < THREADS; t++) {
 		for (r = 0; r < ROUNDS; r++) {
 			for (i = 0; i < n_msgs; i++) {
