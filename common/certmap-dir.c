@@ -668,7 +668,10 @@ static void index_write(struct sg_dirmap *dm, int dfd)
 		free(b.p);
 		return;
 	}
-	snprintf(tmp, sizeof(tmp), DM_INDEX_NAME ".%ld.tmp", (long)getpid());
+	/* one name per thread: two maps of the same directory (an old and
+	   a new configuration of smime-milter) may write at once */
+	snprintf(tmp, sizeof(tmp), DM_INDEX_NAME ".%ld.%ld.tmp", (long)getpid(),
+		 (long)gettid());
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0644);
 	if (fd < 0 && errno == EEXIST) {
