@@ -334,55 +334,34 @@ static int finish_line(const char *path, char *logical, int lineno,
 	return 0;
 }
 
-/* parse_lines - the settings of a map file: a line that starts with
-   whitespace continues the previous one; '#' lines and blank lines are
-   skipped (Postfix main.cf syntax) */
-static int parse_lines(const char *path, char *text, struct lm_file *f,
+struct parse_state {
+	const char *path;
+	struct lm_file *f;
+};
+
+static int parse_line(void *context, char *line, unsigned int lineno,
+		      struct sg_error *err_r)
+{
+	struct parse_state *ps = context;
+
+	return finish_line(ps->path, line, (int)lineno, ps->f, err_r);
+}
+
+/* parse_lines - the settings of a map file (sg_conf_lines: Postfix
+   main.cf syntax), on a copy of text that the values point into */
+static int parse_lines(const char *path, const char *text, struct lm_file *f,
 		       struct sg_error *err_r)
 {
-	char *p = text, *out, *logical = NULL;
-	int lineno = 0, logical_line = 0;
+	struct parse_state ps = { path, f };
+	char where[200];
 
 	memset(f, 0, sizeof(*f));
-	if ((f->buf = malloc(strlen(text) + 1)) == NULL) {
+	if ((f->buf = strdup(text)) == NULL) {
 		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
 		return -1;
 	}
-	out = f->buf;
-	while (*p != '\0') {
-		size_t len = strcspn(p, "\n");
-		char *line = p, *s;
-
-		p += len + (p[len] == '\n');
-		line[len] = '\0';
-		lineno++;
-		if (len > 0 && line[len - 1] == '\r')
-			line[--len] = '\0';
-		s = line + strspn(line, " \t");
-		if (*s == '#' || *s == '\0')
-			continue;
-		if (s != line) {
-			if (logical == NULL) {
-				sg_error_set(err_r, SG_ERR_CONFIG,
-					     "ldap:%.160s: line %d: a continuation line without a setting before it",
-					     path, lineno);
-				return -1;
-			}
-			out[-1] = ' ';	/* replaces the NUL */
-			out = stpcpy(out, s) + 1;
-			continue;
-		}
-		if (logical != NULL &&
-		    finish_line(path, logical, logical_line, f, err_r) < 0)
-			return -1;
-		logical = out;
-		logical_line = lineno;
-		out = stpcpy(out, s) + 1;
-	}
-	if (logical != NULL &&
-	    finish_line(path, logical, logical_line, f, err_r) < 0)
-		return -1;
-	return 0;
+	snprintf(where, sizeof(where), "ldap:%.160s", path);
+	return sg_conf_lines(f->buf, where, parse_line, &ps, err_r);
 }
 
 /* bad_value - the error for a setting's value */

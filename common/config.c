@@ -3,12 +3,18 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* smimeguard.conf is read whole: a bigger file is not one */
+#define CONF_MAX_FILE_SIZE (1024 * 1024)
 
 struct sg_config_entry {
 	char *name;
@@ -424,74 +430,123 @@ static int apply_line(struct sg_config *conf, const char *path,
 	return 0;
 }
 
+/* sg_conf_lines - see sg-private.h */
+int sg_conf_lines(char *text, const char *where,
+		  int (*fn)(void *context, char *line, unsigned int lineno,
+			    struct sg_error *err_r),
+		  void *context, struct sg_error *err_r)
+{
+	char *p = text, *out = text, *logical = NULL;
+	unsigned int lineno = 0, logical_line = 0;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, "\n");
+		char *line = p, *s, *end;
+
+		p += len + (p[len] == '\n');
+		lineno++;
+		end = line + len;
+		while (end > line && isspace((unsigned char)end[-1]))
+			end--;			/* CR, trailing blanks */
+		s = line + strspn(line, " \t");
+		if (s >= end || *s == '#')
+			continue;		/* blank lines end nothing */
+		if (s != line) {
+			if (logical == NULL) {
+				sg_error_set(err_r, SG_ERR_CONFIG,
+					     "%.160s, line %u: continuation line without a setting",
+					     where, lineno);
+				return -1;
+			}
+			out[-1] = ' ';		/* the previous NUL */
+		} else {
+			if (logical != NULL &&
+			    fn(context, logical, logical_line, err_r) < 0)
+				return -1;
+			logical = out;
+			logical_line = lineno;
+		}
+		/* out never passes s: at least a newline lies between */
+		memmove(out, s, (size_t)(end - s));
+		out += end - s;
+		*out++ = '\0';
+	}
+	if (logical != NULL && fn(context, logical, logical_line, err_r) < 0)
+		return -1;
+	return 0;
+}
+
+struct read_state {
+	struct sg_config *conf;
+	const char *path;
+};
+
+static int read_line(void *context, char *line, unsigned int lineno,
+		     struct sg_error *err_r)
+{
+	struct read_state *rs = context;
+
+	return apply_line(rs->conf, rs->path, lineno, line, err_r);
+}
+
 int sg_config_read(struct sg_config *conf, const char *path,
 		   struct sg_error *err_r)
 {
-	struct sg_buf logical = { 0 };
-	unsigned int lineno = 0, start_line = 0;
-	char line[8192];
-	FILE *fp;
-	int ret = 0;
+	struct read_state rs = { conf, path };
+	char *text;
+	size_t used = 0;
+	ssize_t n;
+	int fd, ret;
 
 	sg_assert(conf != NULL && path != NULL);
-	if ((fp = fopen(path, "r")) == NULL) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
 		sg_error_set(err_r, SG_ERR_IO, "cannot open %.160s: %s", path,
 			     strerror(errno));
 		return -1;
 	}
+	if ((text = malloc(CONF_MAX_FILE_SIZE + 1)) == NULL) {
+		close(fd);
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	/* whatever it is (/dev/null reads as empty), at most the limit */
+	for (;;) {
+		n = read(fd, text + used, CONF_MAX_FILE_SIZE + 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			sg_error_set(err_r, SG_ERR_IO, "error reading %.160s: %s",
+				     path, strerror(errno));
+			close(fd);
+			free(text);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (used > CONF_MAX_FILE_SIZE) {
+			sg_error_set(err_r, SG_ERR_CONFIG,
+				     "%.160s: larger than %d bytes: not a "
+				     "configuration file", path,
+				     CONF_MAX_FILE_SIZE);
+			close(fd);
+			free(text);
+			return -1;
+		}
+	}
+	close(fd);
+	text[used] = '\0';
 	free(conf->path);
 	conf->path = strdup(path);	/* NULL: warnings name no file */
-	while (ret == 0 && fgets(line, sizeof(line), fp) != NULL) {
-		size_t len = strlen(line);
-
-		lineno++;
-		if (len > 0 && line[len - 1] != '\n' && !feof(fp)) {
-			sg_error_set(err_r, SG_ERR_CONFIG,
-				     "%.160s, line %u: line too long", path,
-				     lineno);
-			ret = -1;
-			break;
-		}
-		if (line[0] == '#')
-			continue;
-		if (*trim(line) == '\0')
-			continue;	/* blank lines end nothing (main.cf) */
-		if (isspace((unsigned char)line[0])) {
-			if (logical.used == 0) {
-				sg_error_set(err_r, SG_ERR_CONFIG,
-					     "%.160s, line %u: continuation line without a setting",
-					     path, lineno);
-				ret = -1;
-				break;
-			}
-			if (sg_buf_append(&logical, " ", 1) < 0 ||
-			    sg_buf_append_str(&logical, trim(line)) < 0)
-				goto nomem;
-			continue;
-		}
-		if (logical.used > 0)
-			ret = apply_line(conf, path, start_line,
-					 (char *)logical.data, err_r);
-		logical.used = 0;
-		start_line = lineno;
-		if (sg_buf_append_str(&logical, trim(line)) < 0)
-			goto nomem;
-	}
-	if (ret == 0 && ferror(fp)) {
-		sg_error_set(err_r, SG_ERR_IO, "error reading %.160s", path);
+	if (strlen(text) != used) {
+		sg_error_set(err_r, SG_ERR_CONFIG, "%.160s: contains a NUL byte",
+			     path);
 		ret = -1;
+	} else {
+		ret = sg_conf_lines(text, path, read_line, &rs, err_r);
 	}
-	if (ret == 0 && logical.used > 0)
-		ret = apply_line(conf, path, start_line, (char *)logical.data,
-				 err_r);
-	fclose(fp);
-	sg_buf_free(&logical);
+	free(text);
 	return ret;
-nomem:
-	fclose(fp);
-	sg_buf_free(&logical);
-	sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
-	return -1;
 }
 
 /* sg_list_next - the next item of a list value ("a, b c": commas and

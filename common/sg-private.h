@@ -36,6 +36,16 @@ long long sg_monotonic_ns(void);
 uint64_t sg_addr_hash(const unsigned char *key, const char *addr);
 
 /* ---- config.c ---- */
+/* the logical lines of text, Postfix main.cf syntax: a line that starts
+   with white space continues the one before; blank lines and lines whose
+   first non-blank character is '#' are skipped; CR and trailing blanks
+   go.  Joined in place (text is changed) with one space, and handed to
+   fn with the number of the line where each starts.  -1 with err_r
+   ("WHERE, line N: continuation line without a setting") or fn's -1. */
+int sg_conf_lines(char *text, const char *where,
+		  int (*fn)(void *context, char *line, unsigned int lineno,
+			    struct sg_error *err_r),
+		  void *context, struct sg_error *err_r);
 /* the next item of a list value ("a, b c": commas and white space
    separate): *item_r and *len_r; false at the end */
 bool sg_list_next(const char **cursor, const char **item_r, size_t *len_r);

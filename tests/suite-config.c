@@ -149,6 +149,57 @@ START_TEST(test_read_errors)
 }
 END_TEST
 
+/* Postfix main.cf logical lines (sg_conf_lines, shared with the LDAP map
+   files): continuation, comments anywhere, CRLF, blank lines inside */
+START_TEST(test_logical_lines)
+{
+	struct sg_config *conf;
+	struct sg_error err;
+	char *path = write_tmp("# a comment\n"
+			       "trust_anchors = /a\n"
+			       "\t/b   \n"
+			       "   # an indented comment ends nothing\n"
+			       "\r\n"
+			       "   /c\r\n"
+			       "internal_domains = x.example\r\n"
+			       "  y.example\n"
+			       "sender_binding=strict");
+	const char *v;
+
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	ck_assert_msg(sg_config_read(conf, path, &err) == 0, "%s", err.msg);
+	ck_assert_ptr_nonnull(v = sg_config_get(conf, "trust_anchors"));
+	ck_assert_str_eq(v, "/a /b /c");
+	ck_assert_ptr_nonnull(v = sg_config_get(conf, "internal_domains"));
+	ck_assert_str_eq(v, "x.example y.example");
+	ck_assert_ptr_nonnull(v = sg_config_get(conf, "sender_binding"));
+	ck_assert_str_eq(v, "strict");
+	unlink(path);
+	free(path);
+	/* a continuation with nothing to continue */
+	path = write_tmp("\n  trust_anchors = /a\n");
+	ck_assert_int_eq(sg_config_read(conf, path, &err), -1);
+	ck_assert_msg(strstr(err.msg, "line 2: continuation line without a setting")
+		      != NULL, "%s", err.msg);
+	unlink(path);
+	free(path);
+	/* a NUL byte: not a configuration file */
+	path = write_tmp("x");
+	{
+		FILE *fp = fopen(path, "wb");
+
+		ck_assert_ptr_nonnull(fp);
+		fwrite("a = b\0\n", 1, 7, fp);
+		fclose(fp);
+	}
+	ck_assert_int_eq(sg_config_read(conf, path, &err), -1);
+	ck_assert_msg(strstr(err.msg, "NUL") != NULL, "%s", err.msg);
+	unlink(path);
+	free(path);
+	sg_config_free(&conf);
+}
+END_TEST
+
 START_TEST(test_ctx_errors)
 {
 	struct sg_config *conf;
@@ -502,6 +553,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_set_checks_values);
 	tcase_add_test(tc, test_read_file);
 	tcase_add_test(tc, test_read_errors);
+	tcase_add_test(tc, test_logical_lines);
 	tcase_add_test(tc, test_ctx_errors);
 	tcase_add_test(tc, test_policy_string);
 	tcase_add_test(tc, test_get_keeps_expansions);

@@ -77,7 +77,7 @@ START_TEST(test_ldap_map_file)
 		{ "bind_pw = s\n", 0600, "bind_pw: set, but bind_dn is not" },
 		{ "search_base = x\nfoo = bar\n", 0644, "line 2: unknown setting 'foo'" },
 		{ "search_base\n", 0644, "line 1: not \"name = value\"" },
-		{ "  search_base = x\n", 0644, "line 1: a continuation line" },
+		{ "  search_base = x\n", 0644, "line 1: continuation line" },
 		{ "server_host = http://x\n", 0644, "only ldap://, ldaps:// and ldapi://" },
 		{ "server_host = ldap://x/dc=example\n", 0644, "give only scheme://host:port" },
 		{ "server_host = ldaps://x\nstart_tls = yes\n", 0644, "cannot be used with ldaps://" },
