@@ -38,6 +38,8 @@ struct outcome {
 	enum sg_status status;
 	uint32_t reasons;
 	size_t usable;
+	int policy;		/* sg_policy_check_message for bob */
+	const char *violation;
 };
 
 static const char *const addrs[] = {
@@ -86,8 +88,9 @@ static void free_msgs(void)
    harvesting, an intermediate cache and no configured intermediates
    (so paths are learned as mail arrives) */
 struct world {
-	char top[256], icache[300], harvest[300];
+	char top[256], icache[300], harvest[300], policy[300];
 	struct sg_ctx *ctx;
+	struct sg_policy *pol;	/* example.org must be encrypted to */
 };
 
 static void world_new(struct world *w)
@@ -105,6 +108,25 @@ static void world_new(struct world *w)
 		 "harvest_map=dir:%s intermediate_cache=%s aia_fetch=cache-only",
 		 tu_testdata(), w->harvest, w->icache);
 	w->ctx = tu_ctx(settings, tu_testdata());
+	/* the policy smime-milter applies at end of data, for bob */
+	{
+		struct sg_config *conf;
+		struct sg_error err;
+		FILE *fp;
+
+		snprintf(w->policy, sizeof(w->policy), "%s/policy", w->top);
+		ck_assert_ptr_nonnull(fp = fopen(w->policy, "w"));
+		fputs("example.org encrypt\n* none\n", fp);
+		fclose(fp);
+		ck_assert(sg_config_new(&conf) == 0);
+		ck_assert(sg_config_set(conf, "internal_domains", "example.net",
+					&err) == 0);
+		ck_assert(sg_config_set(conf, "encryption_policy_maps", w->policy,
+					&err) == 0);
+		ck_assert_msg(sg_policy_new(conf, &w->pol, &err) == 0, "%s",
+			      err.msg);
+		sg_config_free(&conf);
+	}
 }
 
 static void world_free(struct world *w)
@@ -112,6 +134,8 @@ static void world_free(struct world *w)
 	char pending[400];
 
 	sg_ctx_free(&w->ctx);
+	sg_policy_free(&w->pol);
+	(void)unlink(w->policy);
 	snprintf(pending, sizeof(pending), "%s/pending", w->icache);
 	tu_rm_dir(pending);
 	tu_rm_dir(w->icache);
@@ -119,17 +143,28 @@ static void world_free(struct world *w)
 	tu_rm_dir(w->top);
 }
 
-static struct outcome verify_one(struct sg_ctx *ctx, const struct msg *m)
+static struct outcome verify_one(const struct world *w, const struct msg *m)
 {
 	struct outcome o = { 0 };
 	struct sg_result *res = NULL;
 	struct sg_harvest_info hi;
+	struct sg_policy_envelope env = { 0 };
+	struct sg_policy_decision d;
 	struct sg_error err;
+	char why[400];
+	struct sg_ctx *ctx = w->ctx;
 
 	o.ret = sg_verify_message(ctx, m->data, m->len, 0, &res, &err);
 	if (o.ret == 0) {
 		o.status = sg_result_status(res);
 		o.reasons = sg_result_reasons(res);
+		/* the milter's end-of-data check: a certificate lookup and,
+		   for encrypted mail, a match against its RecipientInfos */
+		env.sender = "alice@example.org";
+		env.recipient = "bob@example.org";
+		o.policy = sg_policy_check_message(w->pol, ctx, &env, res, 0,
+						   &d, why, sizeof(why), &err);
+		o.violation = d.violation;
 		/* harvesting writes into the shared map: its outcome depends
 		   on the order, what is stored in the end must not */
 		if (sg_harvest(ctx, res, 0, &hi, &err) < 0)
@@ -155,13 +190,16 @@ static struct outcome lookup_one(struct sg_ctx *ctx, const char *addr)
 static bool same(const struct outcome *a, const struct outcome *b)
 {
 	return a->ret == b->ret && a->status == b->status &&
-	       a->reasons == b->reasons && a->usable == b->usable;
+	       a->reasons == b->reasons && a->usable == b->usable &&
+	       a->policy == b->policy &&
+	       (a->violation == NULL) == (b->violation == NULL) &&
+	       (a->violation == NULL || strcmp(a->violation, b->violation) == 0);
 }
 
 /* what one thread saw: its outcomes, per round and item */
 struct job {
 	pthread_t tid;
-	struct sg_ctx *ctx;
+	const struct world *w;
 	unsigned int seed;
 	struct outcome verdicts[ROUNDS][MAX_MSGS];
 	struct outcome lookups[ROUNDS][N_ADDRS];
@@ -178,15 +216,15 @@ static void *worker(void *arg)
 		for (k = 0; k < n_msgs; k++) {
 			size_t i = (k * 7 + j->seed + r) % n_msgs;
 
-			j->verdicts[r][i] = verify_one(j->ctx, &msgs[i]);
+			j->verdicts[r][i] = verify_one(j->w, &msgs[i]);
 			if (k % 4 == 0) {
 				size_t a = (k / 4 + j->seed) % N_ADDRS;
 
-				j->lookups[r][a] = lookup_one(j->ctx, addrs[a]);
+				j->lookups[r][a] = lookup_one(j->w->ctx, addrs[a]);
 			}
 		}
 		for (k = 0; k < N_ADDRS; k++)
-			j->lookups[r][k] = lookup_one(j->ctx, addrs[k]);
+			j->lookups[r][k] = lookup_one(j->w->ctx, addrs[k]);
 	}
 	return NULL;
 }
@@ -226,22 +264,33 @@ START_TEST(test_shared_context)
 	   what one says once it has seen them all and learned from them */
 	for (i = 0; i < n_msgs; i++) {
 		world_new(&a);
-		cold[i] = verify_one(a.ctx, &msgs[i]);
+		cold[i] = verify_one(&a, &msgs[i]);
 		world_free(&a);
 	}
 	world_new(&a);
 	for (i = 0; i < N_ADDRS; i++)
 		look_first[i] = lookup_one(a.ctx, addrs[i]);
 	for (i = 0; i < n_msgs; i++)
-		first[i] = verify_one(a.ctx, &msgs[i]);
+		first[i] = verify_one(&a, &msgs[i]);
 	for (i = 0; i < n_msgs; i++) {
-		settled[i] = verify_one(a.ctx, &msgs[i]);
+		settled[i] = verify_one(&a, &msgs[i]);
 		ck_assert_msg(cold[i].ret == 0 && first[i].ret == 0 &&
 			      settled[i].ret == 0,
 			      "%s: %d", msgs[i].name, settled[i].ret);
 	}
 	for (i = 0; i < N_ADDRS; i++)
 		look_settled[i] = lookup_one(a.ctx, addrs[i]);
+	/* the policy check has both answers among these messages */
+	{
+		size_t ok = 0, refused = 0;
+
+		for (i = 0; i < n_msgs; i++) {
+			ok += settled[i].policy == 1;
+			refused += settled[i].policy == 0;
+		}
+		ck_assert_msg(ok > 0 && refused > 0, "policy: %zu satisfied, "
+			      "%zu violated", ok, refused);
+	}
 	/* the learning this test races on does happen */
 	ck_assert_uint_gt(sg_ctx_cached_intermediates(a.ctx), 0);
 
@@ -249,7 +298,7 @@ START_TEST(test_shared_context)
 	world_new(&b);
 	ck_assert(pthread_barrier_init(&start, NULL, THREADS) == 0);
 	for (t = 0; t < THREADS; t++) {
-		jobs[t].ctx = b.ctx;
+		jobs[t].w = &b;
 		jobs[t].seed = (unsigned int)t * 5;
 		ck_assert(pthread_create(&jobs[t].tid, NULL, worker, &jobs[t]) == 0);
 	}
@@ -292,7 +341,7 @@ START_TEST(test_shared_context)
 	/* afterwards the shared context answers as the settled one does,
 	   and learned and harvested the same certificates */
 	for (i = 0; i < n_msgs; i++) {
-		struct outcome o = verify_one(b.ctx, &msgs[i]);
+		struct outcome o = verify_one(&b, &msgs[i]);
 
 		ck_assert_msg(same(&o, &settled[i]), "%s after the threads: %s",
 			      msgs[i].name, sg_status_name(o.status));
