@@ -131,26 +131,12 @@ struct cmap {
 struct sg_certmaps {
 	struct cmap *maps;
 	size_t n;
-	struct sg_dirmap *harvest;	/* one of maps[].dir, or own_harvest */
+	struct sg_dirmap *harvest;	/* one of maps[].map, or own_harvest */
 	struct sg_dirmap *own_harvest;
 	pthread_mutex_t *harvest_lock;	/* that map's lock, or own_lock */
 	pthread_mutex_t own_lock;
 	bool own_lock_ready;
 };
-
-static void map_lock(pthread_mutex_t *m)
-{
-	int r = pthread_mutex_lock(m);
-
-	sg_assert(r == 0);
-}
-
-static void map_unlock(pthread_mutex_t *m)
-{
-	int r = pthread_mutex_unlock(m);
-
-	sg_assert(r == 0);
-}
 
 /* one candidate: the public part and one block holding its strings */
 struct cand {
@@ -297,13 +283,13 @@ struct sg_dirmap *sg_cmap_harvest_map(struct sg_certmaps *maps)
 void sg_cmap_harvest_lock(struct sg_certmaps *maps)
 {
 	sg_assert(maps != NULL && maps->harvest_lock != NULL);
-	map_lock(maps->harvest_lock);
+	sg_mutex_lock(maps->harvest_lock);
 }
 
 void sg_cmap_harvest_unlock(struct sg_certmaps *maps)
 {
 	sg_assert(maps != NULL && maps->harvest_lock != NULL);
-	map_unlock(maps->harvest_lock);
+	sg_mutex_unlock(maps->harvest_lock);
 }
 
 /* sg_cmap_count - number of maps in certificate_maps */
@@ -568,9 +554,9 @@ int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 		i = harvest_last(maps, k);
 		m = &maps->maps[i];
 
-		map_lock(&m->lock);
+		sg_mutex_lock(&m->lock);
 		if (m->cls->find(m->map, set->address, &certs, &n, &e) < 0) {
-			map_unlock(&m->lock);
+			sg_mutex_unlock(&m->lock);
 			if (e.code == SG_ERR_NOMEM)
 				goto nomem;
 			if (!temp)
@@ -585,11 +571,11 @@ int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 			sg_csel_eval_entry(ctx, certs[j], at, info);
 			(void)binds_address(ctx, certs[j], set->address, info);
 			if (add_candidate(set, i, m->spec, certs[j], info) < 0) {
-				map_unlock(&m->lock);
+				sg_mutex_unlock(&m->lock);
 				goto nomem;
 			}
 		}
-		map_unlock(&m->lock);
+		sg_mutex_unlock(&m->lock);
 		if (n > 0 && first_seen == SIZE_MAX)
 			first_seen = i;
 		if (set->n_usable > usable_before) {

@@ -27,11 +27,6 @@
 #define TIME_MAX_VAL ((time_t)INT64_MAX)
 #define TIME_MIN_VAL ((time_t)INT64_MIN)
 
-static int cmp_fpr(const void *a, const void *b)
-{
-	return memcmp(a, b, 32);
-}
-
 /* anchors_fingerprint - SHA-256 over the sorted anchor SHA-256s */
 static void anchors_fingerprint(STACK_OF(X509) *anchors, char hex[65])
 {
@@ -45,7 +40,7 @@ static void anchors_fingerprint(STACK_OF(X509) *anchors, char hex[65])
 	for (i = 0; i < n; i++)
 		X509_digest(sk_X509_value(anchors, i), EVP_sha256(),
 			    fprs + (size_t)i * 32, &mdlen);
-	qsort(fprs, (size_t)n, 32, cmp_fpr);
+	qsort(fprs, (size_t)n, 32, sg_cmp_sha256);
 	EVP_Digest(fprs, (size_t)n * 32, md, &mdlen, EVP_sha256(), NULL);
 	sodium_bin2hex(hex, 65, md, 32);
 	free(fprs);
@@ -190,49 +185,6 @@ static int load_policies(struct sg_ctx *ctx, const char *list,
 	return 0;
 }
 
-static int cmp_pin(const void *a, const void *b)
-{
-	return memcmp(a, b, 32);
-}
-
-/* load_pinned - the fingerprints of pinned_certificates */
-static int load_pinned(struct sg_ctx *ctx, const char *list,
-		       struct sg_error *err_r)
-{
-	STACK_OF(X509) *certs = sk_X509_new_null();
-	int i, n;
-
-	if (certs == NULL) {
-		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
-		return -1;
-	}
-	if (sg_trust_load_list(list, false, certs, NULL, err_r) < 0) {
-		sk_X509_pop_free(certs, X509_free);
-		return -1;
-	}
-	n = sk_X509_num(certs);
-	if (n > 0 && (ctx->pinned = calloc((size_t)n, 32)) == NULL) {
-		sk_X509_pop_free(certs, X509_free);
-		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char *der = NULL;
-		int len = i2d_X509(sk_X509_value(certs, i), &der);
-
-		if (len <= 0)
-			continue;
-		crypto_hash_sha256(ctx->pinned[ctx->n_pinned++], der,
-				   (unsigned long long)len);
-		OPENSSL_free(der);
-	}
-	if (ctx->n_pinned > 1)
-		qsort(ctx->pinned, ctx->n_pinned, 32, cmp_pin);
-	sk_X509_pop_free(certs, X509_free);
-	sg_openssl_errors(NULL, 0);
-	return 0;
-}
-
 int sg_ctx_new(const struct sg_config *conf, struct sg_ctx **ctx_r,
 	       struct sg_error *err_r)
 {
@@ -268,7 +220,7 @@ int sg_ctx_new(const struct sg_config *conf, struct sg_ctx **ctx_r,
 	    sg_trust_load_list(v, true, NULL, ctx->crls, err_r) < 0)
 		goto fail;
 	if ((v = expanded(conf, "pinned_certificates", err_r)) == NULL ||
-	    load_pinned(ctx, v, err_r) < 0)
+	    sg_trust_load_pinned(ctx, v, err_r) < 0)
 		goto fail;
 	if ((v = expanded(conf, "certificate_policies", err_r)) == NULL ||
 	    load_policies(ctx, v, err_r) < 0)

@@ -110,15 +110,10 @@ static bool fingerprint(X509 *x, unsigned char out[32])
 	return true;
 }
 
-static int cmp_fpr(const void *a, const void *b)
-{
-	return memcmp(a, b, 32);
-}
-
 static bool known_has(const struct sg_icache *ic, const unsigned char fpr[32])
 {
 	return ic->n_known > 0 &&
-	       bsearch(fpr, ic->known, ic->n_known, 32, cmp_fpr) != NULL;
+	       bsearch(fpr, ic->known, ic->n_known, 32, sg_cmp_sha256) != NULL;
 }
 
 /* known_add - insert in order; -1 on ENOMEM */
@@ -804,7 +799,7 @@ bool sg_icache_complete(struct sg_ctx *ctx, X509 *x)
 			queue(ctx, x);
 		return false;
 	}
-	(void)pthread_mutex_lock(&ic->fetch_lock);
+	sg_mutex_lock(&ic->fetch_lock);
 	/* another thread may have fetched it while this one waited */
 	sg_ctx_lock(ctx);
 	found = known_issuer(ctx, x) != NULL || reload_if_changed(ctx);
@@ -823,7 +818,7 @@ bool sg_icache_complete(struct sg_ctx *ctx, X509 *x)
 			sg_ctx_unlock(ctx);
 		}
 	}
-	(void)pthread_mutex_unlock(&ic->fetch_lock);
+	sg_mutex_unlock(&ic->fetch_lock);
 	return found || fetched;
 }
 

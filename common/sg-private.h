@@ -18,11 +18,18 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include <openssl/cms.h>
 #include <openssl/x509.h>
 
 #define SG_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* qsort/bsearch order of 32-byte SHA-256 values */
+static inline int sg_cmp_sha256(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
 
 /* Caller bugs abort (STYLE.md: misuse is not an error return). */
 #define sg_assert(expr) \
@@ -273,22 +280,33 @@ struct sg_ctx {
 	pthread_mutex_t lock;
 	bool lock_ready;
 };
-/* the context's lock (aborts if the mutex is broken); inline, so that
-   the modules below ctx.c need nothing of it */
-static inline void sg_ctx_lock(struct sg_ctx *ctx)
+/* a mutex of the core (aborts if it is broken: a caller bug) */
+static inline void sg_mutex_lock(pthread_mutex_t *m)
 {
-	int r = pthread_mutex_lock(&ctx->lock);
+	int r = pthread_mutex_lock(m);
 
 	sg_assert(r == 0);
 	(void)r;
 }
 
-static inline void sg_ctx_unlock(struct sg_ctx *ctx)
+static inline void sg_mutex_unlock(pthread_mutex_t *m)
 {
-	int r = pthread_mutex_unlock(&ctx->lock);
+	int r = pthread_mutex_unlock(m);
 
 	sg_assert(r == 0);
 	(void)r;
+}
+
+/* the context's lock; inline, so that the modules below ctx.c need
+   nothing of it */
+static inline void sg_ctx_lock(struct sg_ctx *ctx)
+{
+	sg_mutex_lock(&ctx->lock);
+}
+
+static inline void sg_ctx_unlock(struct sg_ctx *ctx)
+{
+	sg_mutex_unlock(&ctx->lock);
 }
 
 /* a recursive mutex; -1 when it cannot be made */
@@ -331,6 +349,9 @@ int sg_trust_load_list(const char *list, bool want_crl, STACK_OF(X509) *certs,
 int sg_trust_caches_new(struct sg_ctx *ctx);
 void sg_trust_caches_free(struct sg_ctx *ctx);
 /* is this DER certificate one of pinned_certificates */
+/* pinned_certificates (a list setting's value) into ctx->pinned */
+int sg_trust_load_pinned(struct sg_ctx *ctx, const char *list,
+			 struct sg_error *err_r);
 bool sg_trust_is_pinned(const struct sg_ctx *ctx, const unsigned char *der,
 			size_t len);
 

@@ -226,9 +226,42 @@ void sg_trust_caches_free(struct sg_ctx *ctx)
 
 /* ---- pinned_certificates ---- */
 
-static int cmp_pin(const void *a, const void *b)
+/* sg_trust_load_pinned - the fingerprints of pinned_certificates */
+int sg_trust_load_pinned(struct sg_ctx *ctx, const char *list,
+			 struct sg_error *err_r)
 {
-	return memcmp(a, b, 32);
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	int i, n;
+
+	if (certs == NULL) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	if (sg_trust_load_list(list, false, certs, NULL, err_r) < 0) {
+		sk_X509_pop_free(certs, X509_free);
+		return -1;
+	}
+	n = sk_X509_num(certs);
+	if (n > 0 && (ctx->pinned = calloc((size_t)n, 32)) == NULL) {
+		sk_X509_pop_free(certs, X509_free);
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char *der = NULL;
+		int len = i2d_X509(sk_X509_value(certs, i), &der);
+
+		if (len <= 0)
+			continue;
+		crypto_hash_sha256(ctx->pinned[ctx->n_pinned++], der,
+				   (unsigned long long)len);
+		OPENSSL_free(der);
+	}
+	if (ctx->n_pinned > 1)
+		qsort(ctx->pinned, ctx->n_pinned, 32, sg_cmp_sha256);
+	sk_X509_pop_free(certs, X509_free);
+	sg_openssl_errors(NULL, 0);
+	return 0;
 }
 
 bool sg_trust_is_pinned(const struct sg_ctx *ctx, const unsigned char *der,
@@ -239,7 +272,7 @@ bool sg_trust_is_pinned(const struct sg_ctx *ctx, const unsigned char *der,
 	if (ctx->n_pinned == 0)
 		return false;
 	crypto_hash_sha256(fpr, der, len);
-	return bsearch(fpr, ctx->pinned, ctx->n_pinned, 32, cmp_pin) != NULL;
+	return bsearch(fpr, ctx->pinned, ctx->n_pinned, 32, sg_cmp_sha256) != NULL;
 }
 
 /* ---- certificate cache ---- */
