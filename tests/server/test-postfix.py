@@ -1298,11 +1298,26 @@ class PostfixTest(sgserver.SandboxTestCase):
             t_kill = time.time()
             for pid in pids:
                 os.kill(pid, signal.SIGKILL)
-            deadline = time.time() + 10
+            # a SIGKILLed process is gone once the kernel has finished
+            # it: under CI load that took over 10 s twice (a thread in
+            # uninterruptible I/O cannot die before the I/O ends)
+            deadline = time.time() + 30
             while (any(self.daemon_pid(n) is not None for n in names)
                    and time.time() < deadline):
                 time.sleep(0.05)
-            self.assertEqual([self.daemon_pid(n) for n in names], [None] * len(names))
+            left = [self.daemon_pid(n) for n in names]
+
+            def state(pid):
+                try:
+                    with open("/proc/%d/status" % pid) as f:
+                        st = [l.strip() for l in f if l.startswith("State:")]
+                    with open("/proc/%d/wchan" % pid) as f:
+                        return "%s wchan=%s" % (st, f.read())
+                except OSError as e:
+                    return str(e)
+            self.assertEqual(left, [None] * len(names),
+                             "still there 30 s after SIGKILL: %r" %
+                             [(p, state(p)) for p in left if p is not None])
             return t_kill, time.time()
 
         def ended(a):
