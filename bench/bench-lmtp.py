@@ -7,7 +7,13 @@ delivers the same messages to both over LMTP, alternating batches so
 that machine noise hits both alike, and prints messages/s and the ratio
 for unsigned mail and for ~50 KB signed mail.
 
-Usage: bench/bench-lmtp.py [--messages N] [--rounds R] [--connections C]
+With --floor, a third Dovecot without the plugins whose Sieve sets the
+same two keywords ($SMIMESigned $SMIMEVerified, sieve_before with
+imap4flags' addflag) on the signed mail: what storing those keywords costs
+by itself, the floor issue 14 target 1 compares with (needs the package
+dovecot-sieve).
+
+Usage: bench/bench-lmtp.py [--messages N] [--rounds R] [--connections C] [--floor]
 Environment: SG_BUILD = a built smimeguard tree (passed to the sandbox).
 Targets (issue 3): >= 0.97 of the plugin-less rate on unsigned mail,
 >= 0.8 on signed mail.  This is a benchmark, not a test: it prints figures.
@@ -85,19 +91,38 @@ def deliver(sock, user, msg, n, connections):
     return dt
 
 
+def check_floor(env, user):
+    """the floor really set the keywords (else it measured nothing)"""
+    import imaplib
+    m = imaplib.IMAP4("127.0.0.1", int(env["IMAP_PORT"]))
+    m.login(user, env["IMAP_PASSWORD"])
+    m.select("INBOX", readonly=True)
+    typ, data = m.search(None, "KEYWORD", "$SMIMEVerified")
+    n = len(data[0].split()) if typ == "OK" and data[0] else 0
+    m.logout()
+    print("bench-lmtp: the floor's Sieve set $SMIMEVerified on %d messages" % n)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=2)
+    ap.add_argument("--floor", action="store_true",
+                    help="also a plugin-less Dovecot whose Sieve sets the keywords")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="smimeguard-bench-lmtp.")
     os.chmod(tmp, 0o755)  # the sandbox mail user must reach it
     d_with = os.path.join(tmp, "with")
     d_without = os.path.join(tmp, "without")
+    d_floor = os.path.join(tmp, "floor")
+    env_floor = None
     try:
         env_with = sandbox("up", d_with)
         env_without = sandbox("up", d_without, {"SANDBOX_NO_PLUGINS": "1"})
+        if a.floor:
+            env_floor = sandbox("up", d_floor, {"SANDBOX_NO_PLUGINS": "1",
+                                                "SANDBOX_SIEVE_KEYWORDS": "1"})
         unsigned, signed = make_messages(env_with["PKI_DIR"], tmp)
         user = env_with["IMAP_USER"]
         # what the plugin will make of the signed message (smimectl with
@@ -114,26 +139,40 @@ def main():
         print("bench-lmtp: %d messages x %d rounds per kind, %d LMTP connections, "
               "%d cores" % (a.messages, a.rounds, a.connections, os.cpu_count()))
         print("%-18s %14s %14s %8s %8s" % ("mail", "without msg/s",
-                                            "with msg/s", "ratio", "target"))
+                                            "with msg/s", "ratio", "target")
+              + ("  %12s %10s %8s" % ("floor msg/s", "floor/w-o", "with/floor")
+                 if a.floor else ""))
         for kind, msg, target in (("unsigned (%d B)" % len(unsigned), unsigned, 0.97),
                                   ("signed (%d KB)" % (len(signed) // 1024), signed, 0.8)):
             # warm up both instances (process start, index creation)
             deliver(env_with["LMTP_SOCKET"], user, msg, 20, a.connections)
             deliver(env_without["LMTP_SOCKET"], user, msg, 20, a.connections)
-            t_with = t_without = 0.0
+            if env_floor:
+                deliver(env_floor["LMTP_SOCKET"], user, msg, 20, a.connections)
+            t_with = t_without = t_floor = 0.0
             for _ in range(a.rounds):
                 t_without += deliver(env_without["LMTP_SOCKET"], user, msg,
                                      a.messages, a.connections)
                 t_with += deliver(env_with["LMTP_SOCKET"], user, msg,
                                   a.messages, a.connections)
+                if env_floor:
+                    t_floor += deliver(env_floor["LMTP_SOCKET"], user, msg,
+                                       a.messages, a.connections)
             n = a.messages * a.rounds
             r_with, r_without = n / t_with, n / t_without
             ratio = r_with / r_without
-            print("%-18s %14.1f %14.1f %8.3f %8s" % (
+            line = "%-18s %14.1f %14.1f %8.3f %8s" % (
                 kind, r_without, r_with, ratio,
-                (">=%.2f %s" % (target, "yes" if ratio >= target else "NO"))))
+                (">=%.2f %s" % (target, "yes" if ratio >= target else "NO")))
+            if env_floor:
+                r_floor = n / t_floor
+                line += "  %12.1f %10.3f %8.3f" % (r_floor, r_floor / r_without,
+                                                   r_with / r_floor)
+            print(line)
+        if env_floor:
+            check_floor(env_floor, user)
     finally:
-        for d in (d_with, d_without):
+        for d in (d_with, d_without, d_floor):
             if os.path.isdir(d):
                 subprocess.run([SANDBOX, "down", "--dir", d],
                                stdout=subprocess.DEVNULL)

@@ -7,13 +7,6 @@
 
 #include <openssl/err.h>
 
-/* sg_misuse - a caller bug: report on stderr and abort (never for input) */
-void sg_misuse(const char *expr, const char *file, int line)
-{
-	fprintf(stderr, "libsmimeguard: misuse: %s (%s:%d)\n", expr, file, line);
-	abort();
-}
-
 void sg_error_clear(struct sg_error *err)
 {
 	if (err == NULL)

@@ -1,13 +1,15 @@
-/* names.c - the verdict vocabulary of DESIGN.md section 2, and sg_init */
+/* names.c - the verdict vocabulary of DESIGN.md section 2; sg_assert()
+ *
+ * libc only (with time.c, the libsgbase convenience library): the
+ * Dovecot plugins link it directly and name statuses and keywords
+ * without loading the core (see dovecot-plugin/smime-core.c).
+ */
 #include "sg-private.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <sodium.h>
 
 static const char *const status_names[SG_STATUS_COUNT] = {
 	[SG_STATUS_NONE] = "none",
@@ -189,29 +191,9 @@ bool sg_reason_is_definitive(enum sg_reason r)
 	return (unsigned int)r < SG_REASON_COUNT && reasons[r].definitive;
 }
 
-static int sg_initialised;
-
-/* sg_init - OpenSSL and libsodium one-time setup */
-int sg_init(void)
+/* sg_misuse - a caller bug: report on stderr and abort (never for input) */
+void sg_misuse(const char *expr, const char *file, int line)
 {
-	if (sg_initialised)
-		return 1;
-	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS |
-				OPENSSL_INIT_ADD_ALL_CIPHERS |
-				OPENSSL_INIT_ADD_ALL_DIGESTS, NULL) != 1)
-		return -1;
-	if (sodium_init() < 0)
-		return -1;
-	sg_initialised = 1;
-	return 0;
-}
-
-const char *sg_version(void)
-{
-	return PACKAGE_VERSION;
-}
-
-void sg_free(void *ptr)
-{
-	free(ptr);
+	fprintf(stderr, "libsmimeguard: misuse: %s (%s:%d)\n", expr, file, line);
+	abort();
 }

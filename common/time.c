@@ -2,8 +2,6 @@
    sg_format_time: ISO 8601 UTC */
 #include "sg-private.h"
 
-#include <sodium.h>
-
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -113,35 +111,4 @@ void sg_time_iso(time_t t, char *buf, size_t size)
 {
 	if (sg_format_time(t, buf, size) < 0)
 		snprintf(buf, size, "@%lld", (long long)t);
-}
-
-time_t sg_asn1_time(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return timegm(&tm);
-}
-
-/* sg_monotonic_ns - CLOCK_MONOTONIC in nanoseconds (cache ages) */
-long long sg_monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* sg_addr_hash - keyed SipHash of an address (map indexes and caches:
-   crafted addresses cannot force collisions) */
-uint64_t sg_addr_hash(const unsigned char *key,
-		      const char *addr)
-{
-	unsigned char h[crypto_shorthash_BYTES];
-	uint64_t v;
-
-	crypto_shorthash(h, (const unsigned char *)addr, strlen(addr), key);
-	memcpy(&v, h, sizeof(v));
-	return v;
 }

@@ -96,3 +96,12 @@ time_t sg_trust_asn1_time(const ASN1_TIME *t, time_t dflt)
 {
 	return t == NULL ? dflt : sg_asn1_time(t);
 }
+
+time_t sg_asn1_time(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return timegm(&tm);
+}

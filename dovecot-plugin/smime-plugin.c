@@ -19,8 +19,8 @@ void smime_plugin_deinit(void);
 
 void smime_plugin_init(struct module *module)
 {
-	if (sg_init() < 0)
-		i_error("smime: cannot initialise the crypto libraries");
+	/* the core (and OpenSSL with it) is loaded on first need:
+	   smime-core.c */
 	smime_module = module;
 	smime_storage_hooks_init(module);
 	smime_attribute_init();

@@ -8,6 +8,7 @@
  * these functions directly.
  */
 #include "smimeguard.h"
+#include "smime-core.h"
 
 struct mail;
 struct mail_user;

@@ -246,9 +246,10 @@ static void stamp(const char *config_path, unsigned char out[SG_STAMP_SIZE])
 {
 	struct sg_config *conf;
 	struct sg_error err;
+	const char *error;
 
 	memset(out, 0, SG_STAMP_SIZE);
-	if (sg_config_new(&conf) < 0)
+	if (smime_core_config_new(&conf, &error) < 0)
 		return;
 	if (sg_config_read(conf, config_path, &err) == 0)
 		sg_config_stamp(conf, config_path, out);
@@ -263,10 +264,8 @@ static int load(const char *config_path, struct sg_ctx **ctx_r,
 	size_t iter = 0;
 	int ret;
 
-	if (sg_config_new(&conf) < 0) {
-		*error_r = "out of memory";
+	if (smime_core_config_new(&conf, error_r) < 0)
 		return -1;
-	}
 	if (sg_config_read(conf, config_path, &err) < 0) {
 		*error_r = t_strdup(err.msg);
 		sg_config_free(&conf);

@@ -18,12 +18,14 @@ import sys
 
 
 def objects(common):
-    """module name -> object file (PIC objects when libtool made both)"""
+    """module name -> object file (PIC objects when libtool made both), of
+    libsgcore and of libsgbase (names and times, which it includes)"""
     found = {}
-    for pattern in ('libsgcore_la-*.o', '.libs/libsgcore_la-*.o'):
-        for path in glob.glob(os.path.join(common, pattern)):
-            name = os.path.basename(path)[len('libsgcore_la-'):-2]
-            found[name] = path
+    for lib in ('libsgcore_la-', 'libsgbase_la-'):
+        for pattern in (lib + '*.o', '.libs/' + lib + '*.o'):
+            for path in glob.glob(os.path.join(common, pattern)):
+                name = os.path.basename(path)[len(lib):-2]
+                found[name] = path
     return found
 
 

@@ -322,6 +322,62 @@ class ServerTest(sgserver.SandboxTestCase):
 
     # =====================================================================
 
+    def _imap_children(self):
+        """pids of this sandbox's imap processes (children of its master)"""
+        with open(os.path.join(os.path.dirname(self.env["LMTP_SOCKET"]),
+                               "master.pid")) as f:
+            master = f.read().strip()
+        out = set()
+        for p in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/stat" % p) as f:
+                    st = f.read()
+                with open("/proc/%s/cmdline" % p, "rb") as f:
+                    cmd = f.read().split(b"\0")[0]
+            except OSError:
+                continue
+            if st.rsplit(")", 1)[1].split()[1] == master and \
+                    cmd.split(b" ")[0].endswith(b"/imap"):
+                out.add(int(p))
+        return out
+
+    @staticmethod
+    def _maps(pid):
+        with open("/proc/%d/maps" % pid) as f:
+            return f.read()
+
+    def test_0_core_on_first_need(self):
+        """An imap process that only reads and protects keywords does not
+        load the core (smime_core.so, OpenSSL): one process per
+        connection, and most never verify.  Its first APPEND loads it,
+        and verifies as always."""
+        self.lmtp(self.addr("bob", "lazy"), [self.read_msg("alice-detached.eml")])
+        before = self._imap_children()
+        m = self.imap(self.addr("bob"))
+        new = self._imap_children() - before
+        self.assertEqual(len(new), 1, "cannot tell this connection's imap process")
+        pid = new.pop()
+        got = self.fetch_all(m, "lazy", "(UID FLAGS X-SMIME)", readonly=False)
+        self.assertEqual(len(got), 1)
+        uid, item = next(iter(got.items()))
+        self.assert_kw(item["FLAGS"], {S, V}, "delivered over LMTP")
+        # keyword protection needs no core either
+        typ, _ = m.uid("STORE", str(uid), "-FLAGS", "($SMIMEVerified)")
+        self.assertEqual(typ, "OK")
+        maps = self._maps(pid)
+        self.assertNotIn("smime_core.so", maps)
+        self.assertNotIn("libcrypto.so", maps)
+        self.assert_kw(self.fetch_all(m, "lazy")[uid]["FLAGS"], {S, V},
+                       "the STORE must have been ignored")
+        typ, data = m.append("lazy", "()", None, self.read_msg("alice-detached-tampered.eml"))
+        self.assertEqual(typ, "OK", data)
+        maps = self._maps(pid)
+        self.assertIn("smime_core.so", maps)
+        self.assertIn("libcrypto.so", maps)
+        got = self.fetch_all(m, "lazy")
+        self.assertEqual(len(got), 2)
+        self.assert_kw(got[max(got)]["FLAGS"], {S, F}, "APPENDed tampered mail")
+
     def test_1_smtp_via_postfix(self):
         """SMTP through Postfix: keywords, and the message bytes unchanged
         (the original ends the stored message; only trace headers precede)."""

@@ -236,7 +236,7 @@ class SandboxTest(sgserver.KeepOnFailure):
         for sub in ("postfix-policy", "tools"):
             os.symlink(os.path.join(os.path.abspath(build), sub), os.path.join(y, sub))
         for f in ("lib90_smime_plugin.so", "lib95_imap_smime_plugin.so",
-                  "lib10_doveadm_smime_plugin.so"):
+                  "smime_core.so", "lib10_doveadm_smime_plugin.so"):
             shutil.copy(os.path.join(build, "dovecot-plugin", ".libs", f),
                         os.path.join(y, "dovecot-plugin", ".libs", f))
         with open(os.path.join(y, "dovecot-plugin", ".libs",
