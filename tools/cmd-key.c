@@ -380,9 +380,9 @@ static unsigned char *certs_der(X509 *x, STACK_OF(X509) *chain, size_t *len_r)
 {
 	unsigned char *buf = NULL, *nb, *w;
 	size_t used = 0;
-	int i, n;
+	int i, n, n_chain = chain != NULL ? sk_X509_num(chain) : 0;
 
-	for (i = -1; i < sk_X509_num(chain); i++) {
+	for (i = -1; i < n_chain; i++) {
 		X509 *c = i < 0 ? x : sk_X509_value(chain, i);
 
 		if (i >= 0 && X509_cmp(c, x) == 0)
