@@ -198,6 +198,42 @@ check "passphrase from the environment" 0 env SMIMECTL_PASSPHRASE='a long passph
 	"$SMIMECTL" key decrypt -c /dev/null --keystore "$K" --master-key "$M" "$tmp/new.eml"
 check "no terminal, no passphrase" 2 setsid "$SMIMECTL" key decrypt -c /dev/null \
 	--keystore "$K" --master-key "$M" "$tmp/old.eml" </dev/null
+# the terminal prompt: asked on /dev/tty, not echoed
+cat >"$tmp/prompt-test.py" <<'EOF'
+import os, pty, select, signal, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+end = time.time() + 30      # never hang: the child is killed after 30 s
+def read_some():
+    global out
+    r, _, _ = select.select([fd], [], [], max(0, end - time.time()))
+    if not r:
+        return False
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        return False
+    out += chunk
+    return bool(chunk)
+while b"passphrase: " not in out and time.time() < end and read_some():
+    pass
+os.write(fd, b"a long passphrase\n")
+while time.time() < end and read_some():
+    pass
+done, status = os.waitpid(pid, os.WNOHANG)
+if done == 0:
+    os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+open(sys.argv[0] + ".out", "wb").write(out)
+sys.exit(0 if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and b"the old secret" in out
+         and b"a long passphrase" not in out else 1)
+EOF
+check "passphrase asked on the terminal" 0 python3 "$tmp/prompt-test.py" "$SMIMECTL" key decrypt \
+	-c /dev/null --keystore "$K" --master-key "$M" "$tmp/old.eml"
+expect "the prompt was shown, the passphrase not echoed" \
+	'grep -q "master key passphrase: " "$tmp/prompt-test.py.out" && ! grep -q "a long passphrase" "$tmp/prompt-test.py.out"'
 check "init a passphrase keystore" 0 "$SMIMECTL" key init -c /dev/null --passphrase \
 	--kdf-cost minimum --keystore "$tmp/k2" --master-key "$tmp/m2" \
 	--passphrase-file "$tmp/pass2"

@@ -177,6 +177,7 @@ static int ask_tty(const char *prompt, char *buf, size_t size)
 {
 	struct termios old, quiet;
 	FILE *tty = fopen("/dev/tty", "r+");
+	bool restore = false;
 	int ok;
 
 	if (tty == NULL) {
@@ -184,13 +185,21 @@ static int ask_tty(const char *prompt, char *buf, size_t size)
 			"option (see smimectl help key)\n", progname, prompt);
 		return -1;
 	}
-	fprintf(tty, "%s: ", prompt);
-	fflush(tty);
+	/* echo off before the prompt: TCSAFLUSH drops what was typed
+	   before it */
 	if (tcgetattr(fileno(tty), &old) == 0) {
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		(void)tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+		restore = tcsetattr(fileno(tty), TCSAFLUSH, &quiet) == 0;
 	}
+	if (!restore) {
+		fprintf(stderr, "%s: cannot turn the terminal's echo off: not "
+			"asking for %s\n", progname, prompt);
+		fclose(tty);
+		return -1;
+	}
+	fprintf(tty, "%s: ", prompt);
+	fflush(tty);
 	ok = fgets(buf, (int)size, tty) != NULL;
 	(void)tcsetattr(fileno(tty), TCSAFLUSH, &old);
 	fprintf(tty, "\n");
@@ -769,7 +778,7 @@ static int key_remove(struct key_opts *o)
 	sg_keystore_free(&ks);
 	if (n < 0) {
 		fprintf(stderr, "%s: %s\n", progname, err.msg);
-		return err.code == SG_ERR_INVALID ? EXIT_USAGE : EXIT_USAGE;
+		return EXIT_USAGE;
 	}
 	(void)audit(o, "remove", o->fpr, o->n_addrs > 0 ? o->addrs[0] : NULL,
 		    NULL, n > 0 ? "removed" : "no such key");
