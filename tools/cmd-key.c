@@ -413,16 +413,28 @@ static unsigned char *certs_der(X509 *x, STACK_OF(X509) *chain, size_t *len_r)
 /* legacy_loaded - OpenSSL's legacy provider (RC2, RC4, DES) is loaded
    when a PKCS#12 file needs it, and the default one kept */
 static bool legacy_loaded;
+static OSSL_PROVIDER *prov_legacy, *prov_default;
 
 static bool load_legacy(void)
 {
 	if (legacy_loaded)
 		return true;
-	if (OSSL_PROVIDER_load(NULL, "legacy") == NULL ||
-	    OSSL_PROVIDER_load(NULL, "default") == NULL)
+	if ((prov_legacy = OSSL_PROVIDER_load(NULL, "legacy")) == NULL ||
+	    (prov_default = OSSL_PROVIDER_load(NULL, "default")) == NULL)
 		return false;
 	legacy_loaded = true;
 	return true;
+}
+
+/* unload_legacy - the providers load_legacy() loaded */
+static void unload_legacy(void)
+{
+	if (prov_legacy != NULL)
+		(void)OSSL_PROVIDER_unload(prov_legacy);
+	if (prov_default != NULL)
+		(void)OSSL_PROVIDER_unload(prov_default);
+	prov_legacy = prov_default = NULL;
+	legacy_loaded = false;
 }
 
 /* read_pkcs12 - key, certificate and chain of a PKCS#12 file */
@@ -662,6 +674,7 @@ out:
 	sk_X509_pop_free(chain, X509_free);
 	sg_keystore_free(&ks);
 	sg_master_free(&m);
+	unload_legacy();
 	return ret;
 }
 
