@@ -184,6 +184,21 @@ check "old master opens nothing" 1 "$SMIMECTL" key decrypt -c /dev/null \
 	--keystore "$K" --master-key "$tmp/old-master.key" "$tmp/old.eml"
 expect "old master: another master key" 'grep -q "another master key" "$tmp/err"'
 
+# an interrupted rotation: a damaged file stops it, the new master key
+# waits beside the old one, and the next run finishes it
+cp "$f_erin" "$tmp/erin.saved"
+head -c 300 "$tmp/erin.saved" >"$f_erin"
+check "rotation stopped by a damaged file" 2 key rotate-master
+expect "says what to do" 'grep -q "rotate-master again" "$tmp/err" && [ -e "$M.new" ]'
+expect "the others are rewrapped" 'grep -q "2 key files rewrapped" "$tmp/err"'
+cp "$tmp/erin.saved" "$f_erin"
+check "rotation finished by running it again" 0 key rotate-master
+expect "finishing said, one file left to do" \
+	'grep -q "finishing the rotation" "$tmp/err" && grep -q "^1 key file rewrapped" "$tmp/out" && [ ! -e "$M.new" ]'
+check "every key opens after the resumed rotation" 0 key list
+expect "all under one master" '[ "$(grep -o "under master key [0-9a-f]*" "$tmp/out" | sort -u | wc -l)" -eq 1 ]'
+check "erin's key opens" 0 key export --fingerprint "$(basename "${f_erin##*-}" .key)" --out "$tmp/erin-export.pem"
+
 # ---- a passphrase master (small test-only Argon2id cost) ----
 printf 'a long passphrase\n' >"$tmp/pass"
 printf 'another passphrase\n' >"$tmp/pass2"
