@@ -741,6 +741,46 @@ START_TEST(test_rotation)
 }
 END_TEST
 
+
+/* what else lies in the directory: names that are not key files are
+   ignored; a symbolic link named like one is not followed */
+START_TEST(test_strangers)
+{
+	struct sg_key_info info;
+	struct sg_error err;
+	struct sg_key *key = NULL;
+	struct seen s = { 0 };
+	char path[8192], target[8192];
+	size_t len;
+	unsigned char *b;
+
+	add_bob(&info);
+	snprintf(path, sizeof(path), "%s/notes.txt", store);
+	tu_write_file(path, "not a key\n", 0600);
+	snprintf(path, sizeof(path), "%s/.hidden.key", store);
+	tu_write_file(path, "not a key\n", 0600);
+	snprintf(path, sizeof(path), "%s.tmp123", info.path);
+	tu_write_file(path, "left by a crash\n", 0600);
+	ck_assert_int_eq(sg_keystore_list(ks, NULL, count_fn, &s, &err), 1);
+	ck_assert_int_eq(s.problems, 0);
+	/* the key file replaced by a link to a copy elsewhere */
+	b = tu_read(info.path, &len);
+	snprintf(target, sizeof(target), "%s/elsewhere", dir);
+	write_bytes(target, b, len);
+	ck_assert_int_eq(unlink(info.path), 0);
+	ck_assert_int_eq(symlink(target, info.path), 0);
+	ck_assert_int_eq(sg_keystore_unwrap(ks, info.fingerprint, NULL, &key,
+					    &err), -1);
+	ck_assert_ptr_null(key);
+	ck_assert_int_eq(unlink(info.path), 0);
+	write_bytes(info.path, b, len);
+	ck_assert_int_eq(sg_keystore_unwrap(ks, info.fingerprint, NULL, &key,
+					    &err), 0);
+	sg_key_free(&key);
+	free(b);
+}
+END_TEST
+
 Suite *make_keystore_suite(void)
 {
 	Suite *s = suite_create("keystore");
@@ -759,6 +799,7 @@ Suite *make_keystore_suite(void)
 	tcase_add_test(tc, test_modes);
 	tcase_add_test(tc, test_several_keys);
 	tcase_add_test(tc, test_rotation);
+	tcase_add_test(tc, test_strangers);
 	suite_add_tcase(s, tc);
 	return s;
 }
