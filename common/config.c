@@ -98,6 +98,9 @@ static const struct sg_conf_def {
 	{ "allow_kekri", "no", K_BOOL, NULL },
 	/* smime-policyd: seconds a request may take to arrive whole */
 	{ "policy_request_timeout", "30", K_UINT, NULL },
+	/* the keystore (keystore.c, smimectl key) */
+	{ "keystore_dir", "/var/lib/smimeguard/keys", K_ANY, NULL },
+	{ "keystore_master_key", "/etc/smimeguard/master.key", K_ANY, NULL },
 };
 
 static const struct sg_conf_def *core_def(const char *name)

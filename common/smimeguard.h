@@ -52,7 +52,14 @@ enum sg_error_code {
 	SG_ERR_CONFIG,		/* configuration is inconsistent */
 	SG_ERR_NOMEM,		/* out of memory */
 	SG_ERR_CRYPTO,		/* OpenSSL failed in a way not tied to input */
-	SG_ERR_INTERNAL
+	SG_ERR_INTERNAL,
+	SG_ERR_FORMAT,		/* keystore: not a key file of a version and
+				   algorithms this build reads, truncated */
+	SG_ERR_AUTH,		/* keystore: authentication failed (altered,
+				   wrong master key or passphrase, moved) */
+	SG_ERR_PERM,		/* a file or directory others could read or
+				   change: refused */
+	SG_ERR_NOTFOUND		/* keystore: no such key */
 };
 
 struct sg_error {
@@ -1136,6 +1143,221 @@ SG_API int sg_ca_fetch_pending(struct sg_ctx *ctx, unsigned int timeout_secs,
 
 /* the number of cached intermediates the context loaded or stored */
 SG_API size_t sg_ctx_cached_intermediates(const struct sg_ctx *ctx);
+
+/* ------------------------------------------------------------------ */
+/* Keystore: archived private keys, wrapped with libsodium (keystore*.c) */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Private keys the organisation keeps (key archival), for recovery and
+ * for smime-keyd.  Each stored key has its own random data key; the
+ * PKCS#8 private key is encrypted with it (XChaCha20-Poly1305-IETF), the
+ * associated data binding it to the certificate's SHA-256 fingerprint and
+ * the sorted lower-case addresses it is stored for, so a key file cannot
+ * be moved to another identity.  The data key is wrapped by the master
+ * key, which comes from a key file (32 random bytes) or from a
+ * passphrase through Argon2id (salt and cost stored in the master file).
+ * File formats: DESIGN.md "Keystore".  Key material lives in
+ * sodium_malloc()ed memory and is wiped when freed.
+ *
+ * A keyd loads the master once (sg_master_load), opens the store
+ * (sg_keystore_open), finds an owner's keys (sg_keystore_list with an
+ * address) and unwraps one per request (sg_keystore_unwrap,
+ * sg_key_decrypt), freeing it (sg_key_free) at once.
+ */
+struct sg_master;	/* a master key in locked memory */
+struct sg_keystore;	/* a keystore directory (and its master key) */
+struct sg_key;		/* one unwrapped private key with its certificate */
+
+/* Argon2id cost of a passphrase master key */
+enum sg_kdf_cost {
+	SG_KDF_MODERATE = 0,	/* crypto_pwhash_*_MODERATE (256 MiB) */
+	SG_KDF_INTERACTIVE,	/* crypto_pwhash_*_INTERACTIVE (64 MiB) */
+	SG_KDF_MINIMUM		/* the smallest Argon2id allows: tests only */
+};
+
+#define SG_MASTER_ID_SIZE 17	/* 16 hex digits and NUL */
+
+/*
+ * sg_master_generate - a new random master key (for a key file)
+ * sg_master_derive - a new master key from a passphrase: a fresh salt,
+ *   Argon2id at cost; the passphrase (pass_len bytes, not necessarily
+ *   NUL-terminated) is not kept
+ * Return 0 and *master_r, or -1 with err_r.
+ */
+SG_API int sg_master_generate(struct sg_master **master_r,
+			      struct sg_error *err_r) SG_WUR;
+SG_API int sg_master_derive(const char *pass, size_t pass_len,
+			    enum sg_kdf_cost cost, struct sg_master **master_r,
+			    struct sg_error *err_r) SG_WUR;
+/*
+ * sg_master_write - write master to path, mode 0600, through a temporary
+ * file, fsync and rename; with replace false an existing path is refused.
+ * A key file holds the key; a passphrase master holds only the Argon2id
+ * parameters, salt and a check value (never the key).  0 or -1.
+ */
+SG_API int sg_master_write(const struct sg_master *master, const char *path,
+			   bool replace, struct sg_error *err_r) SG_WUR;
+/*
+ * sg_master_needs_passphrase - whether the master file at path is of the
+ * passphrase kind (the caller then asks for one).  0 and *needs_r, or -1
+ * (unreadable, not a master file, unsafe mode).
+ */
+SG_API int sg_master_needs_passphrase(const char *path, bool *needs_r,
+				      struct sg_error *err_r) SG_WUR;
+/*
+ * sg_master_load - load the master key file at path; pass (pass_len
+ * bytes) for a passphrase master, else NULL.  The file must be a regular
+ * file that neither group nor others can read or write (SG_ERR_PERM
+ * otherwise: the message says how to fix it).  A wrong passphrase is
+ * SG_ERR_AUTH.  0 and *master_r, or -1 with err_r.
+ */
+SG_API int sg_master_load(const char *path, const char *pass, size_t pass_len,
+			  struct sg_master **master_r,
+			  struct sg_error *err_r) SG_WUR;
+/* sg_master_id - 16 hex digits naming the master key (a keyed BLAKE2b
+   of it, not the key): key files record the master they need */
+SG_API void sg_master_id(const struct sg_master *master,
+			 char id[SG_MASTER_ID_SIZE]);
+/* sg_master_is_passphrase - derived from a passphrase (else a key file) */
+SG_API bool sg_master_is_passphrase(const struct sg_master *master);
+/* sg_master_free - wipe, free and set *master to NULL; NULL-safe */
+SG_API void sg_master_free(struct sg_master **master);
+
+/*
+ * sg_keystore_open - a keystore directory
+ * Parameters:
+ *   dir       keystore_dir; must be a directory that neither group nor
+ *             others can access (SG_ERR_PERM); with create, made (mode
+ *             0700) when missing
+ *   master    the master key, or NULL to list only; borrowed: it must
+ *             outlive the keystore
+ * Return 0 and *ks_r, or -1 with err_r.
+ */
+SG_API int sg_keystore_open(const char *dir, const struct sg_master *master,
+			    bool create, struct sg_keystore **ks_r,
+			    struct sg_error *err_r) SG_WUR;
+/* sg_keystore_free - free and set *ks to NULL (the master is not freed) */
+SG_API void sg_keystore_free(struct sg_keystore **ks);
+
+/* what the keystore says about one stored key: never key material.
+   Strings are NUL-terminated, sanitised (no control characters). */
+struct sg_key_info {
+	char fingerprint[65];	/* SHA-256 of the certificate, lower-case hex */
+	char address[320];	/* the address it is stored for */
+	char subject[512];	/* the certificate's subject, RFC 2253 */
+	char issuer[512];
+	char serial[128];	/* hex */
+	char emails[1024];	/* the certificate's addresses, ", " separated */
+	char master_id[SG_MASTER_ID_SIZE];	/* the master that wraps it */
+	time_t not_before, not_after;
+	time_t stored;		/* when it was imported */
+	char path[1024];	/* its file */
+	char problem[256];	/* "" or why the file cannot be used (damaged,
+				   truncated, renamed, another version):
+				   then only path (and what could be read) */
+};
+
+/*
+ * sg_keystore_add - store a private key for addresses
+ * Parameters:
+ *   key_der, key_len     the private key, DER (PKCS#8, or a traditional
+ *                        RSA/EC key)
+ *   certs_der, certs_len the key's certificate, then optionally its
+ *                        chain, as concatenated DER
+ *   addresses, n_addresses  the addresses to store it for, each of which
+ *                        the certificate must name (SAN rfc822Name, else
+ *                        the subject's emailAddress); one file each
+ *   info_r               what was stored (of the first address); may be NULL
+ * The key must match the certificate.  A key already stored for an
+ * address is left as it is (no error).  Needs the master key.
+ * Return 0, or -1 with err_r (SG_ERR_INVALID: the key does not match, the
+ * certificate does not name an address; nothing was written).
+ */
+SG_API int sg_keystore_add(struct sg_keystore *ks,
+			   const unsigned char *key_der, size_t key_len,
+			   const unsigned char *certs_der, size_t certs_len,
+			   const char *const *addresses, size_t n_addresses,
+			   struct sg_key_info *info_r,
+			   struct sg_error *err_r) SG_WUR;
+
+/*
+ * sg_keystore_list - the stored keys, of address (any case) or of all
+ * when address is NULL; fn is called once per key file, in file name
+ * order, with context.  Files that cannot be used are reported with
+ * info->problem set.  Needs no master key (the certificate and the
+ * addresses are not secret; their integrity is checked when a key is
+ * unwrapped).  Return the number of keys reported, or -1 with err_r (the
+ * directory cannot be read).
+ */
+SG_API int sg_keystore_list(struct sg_keystore *ks, const char *address,
+			    void (*fn)(const struct sg_key_info *info,
+				       void *context),
+			    void *context, struct sg_error *err_r) SG_WUR;
+
+/*
+ * sg_keystore_remove - remove the key files of a certificate
+ * (fingerprint: 64 hex digits, any case, or a unique prefix of at least
+ * 16), for address only when not NULL.  Return the number of files
+ * removed (0: none), or -1 with err_r.
+ */
+SG_API int sg_keystore_remove(struct sg_keystore *ks, const char *fingerprint,
+			      const char *address, struct sg_error *err_r) SG_WUR;
+
+/*
+ * sg_keystore_unwrap - unwrap one stored key (fingerprint as for
+ * sg_keystore_remove; address may be NULL for any address it is stored
+ * for).  The file's name, its header and the authentication tags must all
+ * agree: a key file renamed to another address, altered, truncated, or
+ * wrapped under another master key is refused with err_r saying which.
+ * Return 0 and *key_r (free with sg_key_free at once after use), or -1.
+ */
+SG_API int sg_keystore_unwrap(struct sg_keystore *ks, const char *fingerprint,
+			      const char *address, struct sg_key **key_r,
+			      struct sg_error *err_r) SG_WUR;
+/* sg_key_info_get - what the keystore says of an unwrapped key */
+SG_API const struct sg_key_info *sg_key_info_get(const struct sg_key *key);
+/* sg_key_free - wipe, free and set *key to NULL; NULL-safe */
+SG_API void sg_key_free(struct sg_key **key);
+
+/*
+ * sg_key_export_pem - the unwrapped key as PEM: the unencrypted PKCS#8
+ * private key, then the certificate and its chain (for an authorised
+ * recovery).  *pem_r is in sodium_malloc()ed memory: free it with
+ * sg_key_pem_free(), which wipes it.  0 or -1.
+ */
+SG_API int sg_key_export_pem(const struct sg_key *key, char **pem_r,
+			     size_t *len_r, struct sg_error *err_r) SG_WUR;
+SG_API void sg_key_pem_free(char **pem, size_t len);
+
+/*
+ * sg_keystore_decrypt - decrypt a CMS EnvelopedData/AuthEnvelopedData
+ * (a MIME message, application/pkcs7-mime, or DER) with a stored key:
+ * the keys whose certificate a RecipientInfo names (issuer and serial,
+ * or subject key identifier), of owner only when owner is not NULL, are
+ * unwrapped one at a time and tried.  On success *out_r (free with
+ * sg_free) holds the decrypted content (a MIME entity) and fpr_r the
+ * fingerprint of the key used.  -1 with err_r: not encrypted, no stored
+ * key the message is encrypted to (SG_ERR_NOTFOUND), a key file refused,
+ * decryption failed.
+ */
+SG_API int sg_keystore_decrypt(struct sg_keystore *ks, const char *owner,
+			       const unsigned char *msg, size_t len,
+			       unsigned char **out_r, size_t *out_len_r,
+			       char fpr_r[65], struct sg_error *err_r) SG_WUR;
+
+/*
+ * sg_keystore_rewrap - wrap every data key of the store under new_master
+ * (master rotation): the encrypted private keys are not touched, only
+ * each file's wrapped data key and master id, one file at a time
+ * (temporary file, fsync, rename).  Files already under new_master are
+ * skipped, so an interrupted rotation can be run again.  n_r: files
+ * rewrapped.  Return 0, or -1 with err_r naming the first file that
+ * could not be (the others are still done).
+ */
+SG_API int sg_keystore_rewrap(struct sg_keystore *ks,
+			      const struct sg_master *new_master,
+			      size_t *n_r, struct sg_error *err_r) SG_WUR;
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,9 @@
 /*
 /*	smimectl config [options] [name ...]
 /*
+/*	smimectl key init|import|list|remove|rotate-master|export|decrypt
+/*	[options]
+/*
 /*	smimectl help [command]
 /*
 /*	smimectl version
@@ -77,6 +80,15 @@
 /*	smimectl config prints the settings in effect, the defaults (-d)
 /*	or what the file changes (-n), like postconf(1).
 /*
+/*	smimectl key manages the keystore of archived private keys
+/*	(keystore_dir): init creates it and its master key
+/*	(keystore_master_key, a key file or an Argon2id passphrase), import
+/*	stores a key from PKCS#12 or PEM for an address its certificate
+/*	names, list shows the stored certificates (never key material),
+/*	remove deletes them, rotate-master wraps every data key under a new
+/*	master key, export and decrypt recover a key or a message; every
+/*	change and recovery is written to keystore_dir/audit.log (cmd-key.c).
+/*
 /*	verify, cert lookup, doctor, policy test, crl and config read
 /*	/etc/smimeguard/smimeguard.conf when no -c is given and the file
 /*	exists (-c /dev/null reads none).  Settings in it that no program
@@ -109,8 +121,16 @@
 /*
 /*	config: 0; 1 a name is not a known setting; 2 usage or
 /*	configuration error.
+/*
+/*	key: 0 done; 1 no such key, an unusable key file, a refused
+/*	import, a message not encrypted to a stored key; 2 usage,
+/*	configuration, permission or I/O error.
 /* FILES
 /*	/etc/smimeguard/smimeguard.conf	the configuration
+/*
+/*	/etc/smimeguard/master.key	the keystore's master key
+/*
+/*	/var/lib/smimeguard/keys	the keystore, and its audit.log
 /* SEE ALSO
 /*	smimeguard.conf(5), smime-policyd(8), smime-milter(8),
 /*	smimeguard-dovecot(7), the administrator's guide
@@ -155,7 +175,9 @@ static void usage_main(FILE *fp)
 "             domain, certificates expiring soon (text, --json, --html)\n"
 "  config     the settings in effect, the defaults, or what the file\n"
 "             changes (like postconf); unknown settings are reported\n"
-"  help       show this text, or 'smimectl help verify|cert|policy|doctor|crl|ca|report|config'\n"
+"  key        the keystore of archived private keys: init, import, list,\n"
+"             remove, rotate-master, export, decrypt\n"
+"  help       show this text, or 'smimectl help verify|cert|policy|doctor|crl|ca|report|config|key'\n"
 "  version    print the version\n");
 }
 
@@ -776,6 +798,8 @@ int main(int argc, char **argv)
 		return cmd_report(argc - 1, argv + 1);
 	if (strcmp(argv[1], "config") == 0)
 		return cmd_config(argc - 1, argv + 1);
+	if (strcmp(argv[1], "key") == 0)
+		return cmd_key(argc - 1, argv + 1);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		if (argc > 2 && strcmp(argv[2], "verify") == 0)
@@ -794,6 +818,8 @@ int main(int argc, char **argv)
 			usage_report(stdout);
 		else if (argc > 2 && strcmp(argv[2], "config") == 0)
 			usage_config(stdout);
+		else if (argc > 2 && strcmp(argv[2], "key") == 0)
+			usage_key(stdout);
 		else
 			usage_main(stdout);
 		return EXIT_SUCCESS;

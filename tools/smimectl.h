@@ -57,6 +57,10 @@ void usage_report(FILE *fp);
 int cmd_config(int argc, char **argv);
 void usage_config(FILE *fp);
 
+/* cmd_key - smimectl key (cmd-key.c) */
+int cmd_key(int argc, char **argv);
+void usage_key(FILE *fp);
+
 /* ---- ctl-common.c ---- */
 /* the trust-store options several subcommands take; getopt values of the
    long-only ones (pick other values above 0x200 for the rest) */
