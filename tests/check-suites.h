@@ -21,5 +21,6 @@ Suite *make_icache_suite(void);
 Suite *make_dirindex_suite(void);
 Suite *make_limits_suite(void);
 Suite *make_threads_suite(void);
+Suite *make_stream_suite(void);
 
 #endif
