@@ -409,9 +409,11 @@ static void smime_harvest(struct mail_user *user, struct sg_ctx *ctx,
 	}
 }
 
-/* smime_verify_data - run the core over a message (or the prefix of an
-   oversized one); logs and emits the smime_verify_finished event */
+/* smime_verify_data - the core's verdict on a message fed to vs, or
+   (vs NULL) on the prefix of an oversized one; logs and emits the
+   smime_verify_finished event */
 static int smime_verify_data(struct mailbox *box, const char *what,
+			     struct sg_verify_stream *vs,
 			     const unsigned char *data, size_t size,
 			     uoff_t total_size, struct smime_verdict *v_r)
 {
@@ -436,11 +438,13 @@ static int smime_verify_data(struct mailbox *box, const char *what,
 	if (ctx == NULL)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	if (total_size > size)
+	if (vs != NULL) {
+		total_size = sg_verify_stream_size(vs);
+		ret = sg_verify_final(vs, &res, &err);
+	} else {
 		ret = sg_verify_message_prefix(ctx, data, size, total_size, 0,
 					       &res, &err);
-	else
-		ret = sg_verify_message(ctx, data, size, 0, &res, &err);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	if (ret < 0) {
 		e_error(user->event, "smime: %s: verification failed: %s "
@@ -492,34 +496,23 @@ static int smime_verify_data(struct mailbox *box, const char *what,
 	return 0;
 }
 
-/* smime_verify_stream - read a message (at most max_message_size + 1
-   bytes, or a prefix when it is known to be larger) and verify it */
-static int smime_verify_stream(struct mailbox *box, struct istream *input,
+/* smime_verify_prefix - the verdict on a mail known to be larger than
+   max_message_size: only its first SMIME_PREFIX_SIZE bytes are read */
+static int smime_verify_prefix(struct mailbox *box, struct istream *input,
 			       uoff_t size, const char *what,
 			       struct smime_verdict *v_r)
 {
 	struct mail_user *user = box->storage->user;
-	struct sg_ctx *ctx;
 	const unsigned char *data;
-	const char *error;
 	buffer_t *buf;
-	uoff_t total;
-	size_t n, limit, max;
+	size_t n;
 	int ret;
 
-	if ((ctx = smime_box_ctx(box, &error)) == NULL) {
-		e_error(user->event, "smime: cannot load the trust store: %s "
-			"(mail is stored without S/MIME keywords)", error);
-		return -1;
-	}
-	max = sg_ctx_max_message_size(ctx);
-	limit = size != (uoff_t)-1 && size > max ? SMIME_PREFIX_SIZE : max + 1;
-	buf = buffer_create_dynamic(default_pool,
-				    I_MIN(limit, size != (uoff_t)-1 ? size + 1 : 65536));
+	buf = buffer_create_dynamic(default_pool, SMIME_PREFIX_SIZE);
 	i_stream_seek(input, 0);
-	while (buf->used < limit &&
+	while (buf->used < SMIME_PREFIX_SIZE &&
 	       (ret = i_stream_read_more(input, &data, &n)) > 0) {
-		size_t take = I_MIN(n, limit - buf->used);
+		size_t take = I_MIN(n, SMIME_PREFIX_SIZE - buf->used);
 
 		buffer_append(buf, data, take);
 		i_stream_skip(input, take);
@@ -533,12 +526,63 @@ static int smime_verify_stream(struct mailbox *box, struct istream *input,
 		return -1;
 	}
 	i_stream_seek(input, 0);
-	total = size != (uoff_t)-1 ? size : buf->used;
-	if (buf->used > max && total < buf->used)
-		total = buf->used;
-	ret = smime_verify_data(box, what, buf->data,
-				I_MIN(buf->used, (size_t)total), total, v_r);
+	ret = smime_verify_data(box, what, NULL, buf->data,
+				I_MIN(buf->used, (size_t)size), size, v_r);
 	buffer_free(&buf);
+	return ret;
+}
+
+/* smime_verify_stream - feed a message to the core's streaming verifier
+   as it is read (the core keeps it: in memory up to 1 MiB, then in a
+   file in temp_directory) and verify it */
+static int smime_verify_stream(struct mailbox *box, struct istream *input,
+			       uoff_t size, const char *what,
+			       struct smime_verdict *v_r)
+{
+	struct mail_user *user = box->storage->user;
+	struct sg_verify_stream *vs = NULL;
+	struct sg_error err;
+	struct sg_ctx *ctx;
+	const unsigned char *data;
+	const char *error;
+	size_t n;
+	int ret;
+
+	if ((ctx = smime_box_ctx(box, &error)) == NULL) {
+		e_error(user->event, "smime: cannot load the trust store: %s "
+			"(mail is stored without S/MIME keywords)", error);
+		return -1;
+	}
+	if (size != (uoff_t)-1 && size > sg_ctx_max_message_size(ctx))
+		return smime_verify_prefix(box, input, size, what, v_r);
+	if (sg_verify_init(ctx, 0, &vs, &err) < 0) {
+		e_error(user->event, "smime: %s: verification failed: %s "
+			"(mail is stored without S/MIME keywords)", what, err.msg);
+		return -1;
+	}
+	i_stream_seek(input, 0);
+	while ((ret = i_stream_read_more(input, &data, &n)) > 0) {
+		if (sg_verify_update(vs, data, n, &err) < 0) {
+			e_error(user->event, "smime: %s: keeping the mail to "
+				"verify it failed: %s (stored without S/MIME "
+				"keywords)", what, err.msg);
+			i_stream_seek(input, 0);
+			sg_verify_free(&vs);
+			return -1;
+		}
+		i_stream_skip(input, n);
+	}
+	if (input->stream_errno != 0) {
+		e_error(user->event, "smime: %s: reading the mail failed: %s "
+			"(stored without S/MIME keywords)", what,
+			i_stream_get_error(input));
+		i_stream_seek(input, 0);
+		sg_verify_free(&vs);
+		return -1;
+	}
+	i_stream_seek(input, 0);
+	ret = smime_verify_data(box, what, vs, NULL, 0, 0, v_r);
+	sg_verify_free(&vs);
 	return ret;
 }
 
