@@ -412,31 +412,19 @@ static void smime_harvest(struct mail_user *user, struct sg_ctx *ctx,
 /* smime_verify_data - the core's verdict on a message fed to vs, or
    (vs NULL) on the prefix of an oversized one; logs and emits the
    smime_verify_finished event */
-static int smime_verify_data(struct mailbox *box, const char *what,
-			     struct sg_verify_stream *vs,
+static int smime_verify_data(struct mailbox *box, struct sg_ctx *ctx,
+			     const char *what, struct sg_verify_stream *vs,
 			     const unsigned char *data, size_t size,
 			     uoff_t total_size, struct smime_verdict *v_r)
 {
 	struct mail_user *user = box->storage->user;
-	const struct smime_settings *set = smime_box_settings(box);
 	struct sg_result *res = NULL;
 	struct sg_error err;
-	struct sg_ctx *ctx;
 	struct timespec start, end;
-	const char *error;
 	long long usecs;
 	int ret;
 
 	i_zero(v_r);
-	ctx = smime_box_ctx(box, &error);
-	if (error != NULL) {
-		e_error(user->event, "smime: cannot load the trust store from "
-			"%s: %s%s", set == NULL ? "-" : set->config_path, error,
-			ctx != NULL ? " (still using the previous one)" :
-			" (mail is stored without S/MIME keywords)");
-	}
-	if (ctx == NULL)
-		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	if (vs != NULL) {
 		total_size = sg_verify_stream_size(vs);
@@ -498,7 +486,8 @@ static int smime_verify_data(struct mailbox *box, const char *what,
 
 /* smime_verify_prefix - the verdict on a mail known to be larger than
    max_message_size: only its first SMIME_PREFIX_SIZE bytes are read */
-static int smime_verify_prefix(struct mailbox *box, struct istream *input,
+static int smime_verify_prefix(struct mailbox *box, struct sg_ctx *ctx,
+			       struct istream *input,
 			       uoff_t size, const char *what,
 			       struct smime_verdict *v_r)
 {
@@ -526,7 +515,7 @@ static int smime_verify_prefix(struct mailbox *box, struct istream *input,
 		return -1;
 	}
 	i_stream_seek(input, 0);
-	ret = smime_verify_data(box, what, NULL, buf->data,
+	ret = smime_verify_data(box, ctx, what, NULL, buf->data,
 				I_MIN(buf->used, (size_t)size), size, v_r);
 	buffer_free(&buf);
 	return ret;
@@ -540,6 +529,7 @@ static int smime_verify_stream(struct mailbox *box, struct istream *input,
 			       struct smime_verdict *v_r)
 {
 	struct mail_user *user = box->storage->user;
+	const struct smime_settings *set = smime_box_settings(box);
 	struct sg_verify_stream *vs = NULL;
 	struct sg_error err;
 	struct sg_ctx *ctx;
@@ -548,13 +538,21 @@ static int smime_verify_stream(struct mailbox *box, struct istream *input,
 	size_t n;
 	int ret;
 
-	if ((ctx = smime_box_ctx(box, &error)) == NULL) {
+	/* the context is taken once: a reload frees the one before, and
+	   the stream uses it until the verdict */
+	ctx = smime_box_ctx(box, &error);
+	if (ctx == NULL) {
 		e_error(user->event, "smime: cannot load the trust store: %s "
 			"(mail is stored without S/MIME keywords)", error);
 		return -1;
 	}
+	if (error != NULL) {
+		e_error(user->event, "smime: cannot load the trust store from "
+			"%s: %s (still using the previous one)",
+			set == NULL ? "-" : set->config_path, error);
+	}
 	if (size != (uoff_t)-1 && size > sg_ctx_max_message_size(ctx))
-		return smime_verify_prefix(box, input, size, what, v_r);
+		return smime_verify_prefix(box, ctx, input, size, what, v_r);
 	if (sg_verify_init(ctx, 0, &vs, &err) < 0) {
 		e_error(user->event, "smime: %s: verification failed: %s "
 			"(mail is stored without S/MIME keywords)", what, err.msg);
@@ -581,7 +579,7 @@ static int smime_verify_stream(struct mailbox *box, struct istream *input,
 		return -1;
 	}
 	i_stream_seek(input, 0);
-	ret = smime_verify_data(box, what, vs, NULL, 0, 0, v_r);
+	ret = smime_verify_data(box, ctx, what, vs, NULL, 0, 0, v_r);
 	sg_verify_free(&vs);
 	return ret;
 }
@@ -1101,7 +1099,8 @@ static int smime_save_begin(struct mail_save_context *ctx,
 	}
 	smime_capture_free(sbox);
 	/* a copy bounded in memory: a 300 MB APPEND must not grow the imap
-	   process (only max_message_size + 1 bytes are read back) */
+	   process (it is read back in pieces into the core's stream, which
+	   keeps the root header only past max_message_size) */
 	{
 		string_t *prefix = t_str_new(128);
 
