@@ -339,7 +339,8 @@ int sg_verify_final(struct sg_verify_stream *vs, struct sg_result **res_r,
 		return -1;
 	}
 	if (vs->fd >= 0 && vs->kept > 0) {
-		map = mmap(NULL, vs->kept, PROT_READ, MAP_PRIVATE, vs->fd, 0);
+		map = mmap(NULL, vs->kept, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+			   vs->fd, 0);
 		if (map == MAP_FAILED) {
 			sg_error_set(&vs->failure, SG_ERR_IO,
 				     "mapping the file in temp_directory "
