@@ -3,11 +3,13 @@
  * libcrypto code and against one openssl(1) process per message
  *
  * Usage: bench-verify [--seconds N] [--cli-iterations N] [--openssl PATH]
- *                     [--cpu N] [--strict] DATADIR
+ *                     [--cpu N] [--strict] [--stream BYTES] DATADIR
  *
  * DATADIR is made by gen-bench.sh.  For each algorithm (rsa, ec) and size
  * (2k, 50k, 1m) the program measures, pinned to one CPU:
- *   core       sg_verify_message() on one struct sg_ctx built once
+ *   core       sg_verify_message() on one struct sg_ctx built once (with
+ *              --stream BYTES: sg_verify_init/update/final, the message
+ *              fed in pieces of BYTES, as the adapters do)
  *   libcrypto  SMIME_read_CMS() + CMS_verify() against an X509_STORE loaded
  *              once (what openssl cms -verify does, minus the process)
  *   cli        one "openssl cms -verify" process per message
@@ -235,6 +237,9 @@ static void core_fail(const struct core_arg *a, struct sg_result *res)
 	die("aborting: a benchmark of a failing verifier is meaningless");
 }
 
+/* --stream: feed the core's stream in pieces of this many bytes */
+static size_t stream_chunk;
+
 static void core_once(void *p)
 {
 	const struct core_arg *a = p;
@@ -242,8 +247,26 @@ static void core_once(void *p)
 	struct sg_error err;
 
 	memset(&err, 0, sizeof(err));
-	if (sg_verify_message(a->ctx, a->msg, a->len, 0, &res, &err) != 0)
+	if (stream_chunk > 0) {
+		struct sg_verify_stream *vs = NULL;
+		size_t off, n;
+
+		if (sg_verify_init(a->ctx, 0, &vs, &err) != 0)
+			die("%s: sg_verify_init failed: %s", a->name, err.msg);
+		for (off = 0; off < a->len; off += n) {
+			n = a->len - off < stream_chunk ? a->len - off :
+			    stream_chunk;
+			if (sg_verify_update(vs, a->msg + off, n, &err) != 0)
+				die("%s: sg_verify_update failed: %s", a->name,
+				    err.msg);
+		}
+		if (sg_verify_final(vs, &res, &err) != 0)
+			die("%s: sg_verify_final failed: %s", a->name, err.msg);
+		sg_verify_free(&vs);
+	} else if (sg_verify_message(a->ctx, a->msg, a->len, 0, &res,
+				     &err) != 0) {
 		die("%s: sg_verify_message failed: %s", a->name, err.msg);
+	}
 	if (sg_result_status(res) != SG_STATUS_SIGNED_VERIFIED)
 		core_fail(a, res);
 	sg_result_free(&res);
@@ -508,6 +531,7 @@ static void usage(FILE *fp)
 		"PATH)\n"
 		"  --cpu N             CPU to pin to (default 0)\n"
 		"  --strict            exit 2 when a target is missed\n"
+		"  --stream BYTES      core: the streaming API, BYTES a piece\n"
 		"DATADIR is written by gen-bench.sh.\n");
 }
 
@@ -561,6 +585,14 @@ static void parse_args(int argc, char **argv, struct options *o)
 			o->cpu = (int)n;
 		} else if (strcmp(argv[i], "--strict") == 0) {
 			o->strict = 1;
+		} else if (strcmp(argv[i], "--stream") == 0) {
+			long n;
+
+			v = need_arg(argc, argv, &i);
+			n = strtol(v, &end, 10);
+			if (*end != '\0' || n < 1 || n > 1 << 30)
+				die("bad --stream: %s", v);
+			stream_chunk = (size_t)n;
 		} else if (strcmp(argv[i], "-h") == 0 ||
 			   strcmp(argv[i], "--help") == 0) {
 			usage(stdout);

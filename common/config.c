@@ -64,6 +64,8 @@ static const struct sg_conf_def {
 	/* compressed-data layers: all of them together, and each one */
 	{ "max_decompressed_size", "67108864", K_SIZE, NULL },
 	{ "max_compression_ratio", "100", K_UINT, NULL },
+	/* where a message fed to sg_verify_update() goes past 1 MiB */
+	{ "temp_directory", "/tmp", K_ANY, NULL },
 	/* smimectl crl fetch (crl.c) */
 	{ "crl_fetch_urls", "", K_ANY, NULL },
 	{ "crl_fetch_proxy", "", K_ANY, NULL },

@@ -138,6 +138,16 @@ static int settings_from_conf(struct sg_ctx *ctx, const struct sg_config *conf,
 		(unsigned int)parse_ulong(conf, "max_compression_ratio");
 	ctx->harvest_max_per_address = parse_ulong(conf, "harvest_max_per_address");
 	ctx->harvest_max_total = parse_ulong(conf, "harvest_max_total");
+	v = sg_config_get(conf, "temp_directory");
+	if (v == NULL || v[0] != '/') {
+		sg_error_set(err_r, SG_ERR_CONFIG, "temp_directory: '%.60s' is "
+			     "not an absolute path", v == NULL ? "" : v);
+		return -1;
+	}
+	if ((ctx->temp_dir = strdup(v)) == NULL) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
 	return 0;
 }
 
@@ -268,6 +278,7 @@ void sg_ctx_free(struct sg_ctx **ctxp)
 	X509_STORE_free(ctx->store);
 	sk_X509_pop_free(ctx->intermediates, X509_free);
 	free(ctx->pinned);
+	free(ctx->temp_dir);
 	sk_X509_CRL_pop_free(ctx->crls, X509_CRL_free);
 	sk_ASN1_OBJECT_pop_free(ctx->policies, ASN1_OBJECT_free);
 	sg_cmap_free(&ctx->certmaps);

@@ -271,6 +271,8 @@ struct sg_ctx {
 						   SHA-256 of their DER */
 	size_t n_pinned;
 	struct sg_icache *icache;		/* intermediate_cache or NULL */
+	char *temp_dir;				/* temp_directory: where
+						   sg_verify_update() spills */
 	/* Many threads may verify against one context at once.  Everything
 	   above is read-only after sg_ctx_new() but what lock guards: the
 	   certificate and chain caches, intermediates (which only grow: a

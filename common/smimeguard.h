@@ -437,6 +437,81 @@ SG_API int sg_verify_message_prefix(struct sg_ctx *ctx,
 				    struct sg_error *err_r) SG_WUR;
 
 /*
+ * Streaming verification: the same verdict as sg_verify_message(), with
+ * the message fed in pieces as it arrives, so that an adapter holds no
+ * copy of it.  The stream keeps the bytes itself: in memory up to 1 MiB,
+ * beyond that in an unlinked 0600 file in temp_directory (O_TMPFILE where
+ * the file system allows, else mkstemp and unlink), mapped read-only by
+ * sg_verify_final().  Past max_message_size only the root header is kept
+ * and the rest is counted: the verdict is then sg_verify_message_prefix()'s
+ * (the root header is read from its first max(max_message_size,
+ * max_header_size) bytes; sg_verify_message() reads all of it).
+ *
+ *	struct sg_verify_stream *vs;
+ *
+ *	if (sg_verify_init(ctx, 0, &vs, &err) < 0) ...
+ *	while (more) if (sg_verify_update(vs, buf, n, &err) < 0) ...
+ *	if (sg_verify_final(vs, &res, &err) < 0) ...
+ *	sg_verify_free(&vs);
+ *
+ * Threads: a stream is used by one thread at a time (it may move between
+ * threads, as a milter's message does); any number of streams may be open
+ * on one context at once, alongside sg_verify_message() calls.  The
+ * context must outlive its streams.
+ */
+struct sg_verify_stream;
+
+/*
+ * sg_verify_init - start a stream for one message
+ * Parameters:
+ *   ctx      the verification context (borrowed until sg_verify_free())
+ *   at       validation time, or 0 for the time of sg_verify_final()
+ *   vs_r     receives the stream; free with sg_verify_free()
+ *   err_r    filled when -1 is returned
+ * Return value: 0, or -1 (out of memory).
+ */
+SG_API int sg_verify_init(struct sg_ctx *ctx, time_t at,
+			  struct sg_verify_stream **vs_r,
+			  struct sg_error *err_r) SG_WUR;
+
+/*
+ * sg_verify_update - the next len bytes of the message
+ * data is copied (or written to the stream's file); the caller keeps it.
+ * Return value: 0, or -1 when the bytes could not be kept (temp_directory
+ * missing or not writable, a write error such as a full disk, out of
+ * memory, or a call after sg_verify_final()).  After an error the stream
+ * makes no verdict: every later update and final returns the same error.
+ */
+SG_API int sg_verify_update(struct sg_verify_stream *vs,
+			    const unsigned char *data, size_t len,
+			    struct sg_error *err_r) SG_WUR;
+
+/*
+ * sg_verify_final - the verdict on the bytes fed so far
+ * Parameters:
+ *   vs       the stream; it keeps no bytes afterwards, but must still be
+ *            freed with sg_verify_free()
+ *   res_r    receives the result (free with sg_result_free()): the same
+ *            as sg_verify_message() on the concatenated bytes
+ *   err_r    filled when -1 is returned
+ * Return value: 0 when a verdict was produced; -1 when an earlier update
+ * failed, the stream's file could not be mapped, memory ran out, or final
+ * was already called: no verdict, never a wrong one.
+ */
+SG_API int sg_verify_final(struct sg_verify_stream *vs,
+			   struct sg_result **res_r,
+			   struct sg_error *err_r) SG_WUR;
+
+/* sg_verify_stream_size - the number of bytes fed to vs so far */
+SG_API size_t sg_verify_stream_size(const struct sg_verify_stream *vs);
+
+/*
+ * sg_verify_free - release a stream, finished or abandoned (its file is
+ * closed, and so removed); sets *vs to NULL, and does nothing for NULL
+ */
+SG_API void sg_verify_free(struct sg_verify_stream **vs);
+
+/*
  * sg_verify_cms - verify a raw CMS object (DER, BER or PEM)
  * content/content_len is the detached content, or NULL.  There is no
  * message header, so sender binding is not applied (the result says so).

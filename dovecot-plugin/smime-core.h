@@ -45,6 +45,17 @@
 					  time_t at, struct sg_result **res_r, \
 					  struct sg_error *err_r), \
 	  (ctx, prefix, prefix_len, total_len, at, res_r, err_r)) \
+	F(int, sg_verify_init, (struct sg_ctx *ctx, time_t at, \
+				struct sg_verify_stream **vs_r, \
+				struct sg_error *err_r), (ctx, at, vs_r, err_r)) \
+	F(int, sg_verify_update, (struct sg_verify_stream *vs, \
+				  const unsigned char *data, size_t len, \
+				  struct sg_error *err_r), (vs, data, len, err_r)) \
+	F(int, sg_verify_final, (struct sg_verify_stream *vs, \
+				 struct sg_result **res_r, \
+				 struct sg_error *err_r), (vs, res_r, err_r)) \
+	F(size_t, sg_verify_stream_size, (const struct sg_verify_stream *vs), (vs)) \
+	V(sg_verify_free, (struct sg_verify_stream **vs), (vs)) \
 	F(enum sg_status, sg_result_status, (const struct sg_result *res), (res)) \
 	F(size_t, sg_result_signer_count, (const struct sg_result *res), (res)) \
 	F(const struct sg_signer *, sg_result_signer, \

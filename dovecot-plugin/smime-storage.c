@@ -409,38 +409,30 @@ static void smime_harvest(struct mail_user *user, struct sg_ctx *ctx,
 	}
 }
 
-/* smime_verify_data - run the core over a message (or the prefix of an
-   oversized one); logs and emits the smime_verify_finished event */
-static int smime_verify_data(struct mailbox *box, const char *what,
+/* smime_verify_data - the core's verdict on a message fed to vs, or
+   (vs NULL) on the prefix of an oversized one; logs and emits the
+   smime_verify_finished event */
+static int smime_verify_data(struct mailbox *box, struct sg_ctx *ctx,
+			     const char *what, struct sg_verify_stream *vs,
 			     const unsigned char *data, size_t size,
 			     uoff_t total_size, struct smime_verdict *v_r)
 {
 	struct mail_user *user = box->storage->user;
-	const struct smime_settings *set = smime_box_settings(box);
 	struct sg_result *res = NULL;
 	struct sg_error err;
-	struct sg_ctx *ctx;
 	struct timespec start, end;
-	const char *error;
 	long long usecs;
 	int ret;
 
 	i_zero(v_r);
-	ctx = smime_box_ctx(box, &error);
-	if (error != NULL) {
-		e_error(user->event, "smime: cannot load the trust store from "
-			"%s: %s%s", set == NULL ? "-" : set->config_path, error,
-			ctx != NULL ? " (still using the previous one)" :
-			" (mail is stored without S/MIME keywords)");
-	}
-	if (ctx == NULL)
-		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	if (total_size > size)
+	if (vs != NULL) {
+		total_size = sg_verify_stream_size(vs);
+		ret = sg_verify_final(vs, &res, &err);
+	} else {
 		ret = sg_verify_message_prefix(ctx, data, size, total_size, 0,
 					       &res, &err);
-	else
-		ret = sg_verify_message(ctx, data, size, 0, &res, &err);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	if (ret < 0) {
 		e_error(user->event, "smime: %s: verification failed: %s "
@@ -492,34 +484,24 @@ static int smime_verify_data(struct mailbox *box, const char *what,
 	return 0;
 }
 
-/* smime_verify_stream - read a message (at most max_message_size + 1
-   bytes, or a prefix when it is known to be larger) and verify it */
-static int smime_verify_stream(struct mailbox *box, struct istream *input,
+/* smime_verify_prefix - the verdict on a mail known to be larger than
+   max_message_size: only its first SMIME_PREFIX_SIZE bytes are read */
+static int smime_verify_prefix(struct mailbox *box, struct sg_ctx *ctx,
+			       struct istream *input,
 			       uoff_t size, const char *what,
 			       struct smime_verdict *v_r)
 {
 	struct mail_user *user = box->storage->user;
-	struct sg_ctx *ctx;
 	const unsigned char *data;
-	const char *error;
 	buffer_t *buf;
-	uoff_t total;
-	size_t n, limit, max;
+	size_t n;
 	int ret;
 
-	if ((ctx = smime_box_ctx(box, &error)) == NULL) {
-		e_error(user->event, "smime: cannot load the trust store: %s "
-			"(mail is stored without S/MIME keywords)", error);
-		return -1;
-	}
-	max = sg_ctx_max_message_size(ctx);
-	limit = size != (uoff_t)-1 && size > max ? SMIME_PREFIX_SIZE : max + 1;
-	buf = buffer_create_dynamic(default_pool,
-				    I_MIN(limit, size != (uoff_t)-1 ? size + 1 : 65536));
+	buf = buffer_create_dynamic(default_pool, SMIME_PREFIX_SIZE);
 	i_stream_seek(input, 0);
-	while (buf->used < limit &&
+	while (buf->used < SMIME_PREFIX_SIZE &&
 	       (ret = i_stream_read_more(input, &data, &n)) > 0) {
-		size_t take = I_MIN(n, limit - buf->used);
+		size_t take = I_MIN(n, SMIME_PREFIX_SIZE - buf->used);
 
 		buffer_append(buf, data, take);
 		i_stream_skip(input, take);
@@ -533,12 +515,72 @@ static int smime_verify_stream(struct mailbox *box, struct istream *input,
 		return -1;
 	}
 	i_stream_seek(input, 0);
-	total = size != (uoff_t)-1 ? size : buf->used;
-	if (buf->used > max && total < buf->used)
-		total = buf->used;
-	ret = smime_verify_data(box, what, buf->data,
-				I_MIN(buf->used, (size_t)total), total, v_r);
+	ret = smime_verify_data(box, ctx, what, NULL, buf->data,
+				I_MIN(buf->used, (size_t)size), size, v_r);
 	buffer_free(&buf);
+	return ret;
+}
+
+/* smime_verify_stream - feed a message to the core's streaming verifier
+   as it is read (the core keeps it: in memory up to 1 MiB, then in a
+   file in temp_directory) and verify it */
+static int smime_verify_stream(struct mailbox *box, struct istream *input,
+			       uoff_t size, const char *what,
+			       struct smime_verdict *v_r)
+{
+	struct mail_user *user = box->storage->user;
+	const struct smime_settings *set = smime_box_settings(box);
+	struct sg_verify_stream *vs = NULL;
+	struct sg_error err;
+	struct sg_ctx *ctx;
+	const unsigned char *data;
+	const char *error;
+	size_t n;
+	int ret;
+
+	/* the context is taken once: a reload frees the one before, and
+	   the stream uses it until the verdict */
+	ctx = smime_box_ctx(box, &error);
+	if (ctx == NULL) {
+		e_error(user->event, "smime: cannot load the trust store: %s "
+			"(mail is stored without S/MIME keywords)", error);
+		return -1;
+	}
+	if (error != NULL) {
+		e_error(user->event, "smime: cannot load the trust store from "
+			"%s: %s (still using the previous one)",
+			set == NULL ? "-" : set->config_path, error);
+	}
+	if (size != (uoff_t)-1 && size > sg_ctx_max_message_size(ctx))
+		return smime_verify_prefix(box, ctx, input, size, what, v_r);
+	if (sg_verify_init(ctx, 0, &vs, &err) < 0) {
+		e_error(user->event, "smime: %s: verification failed: %s "
+			"(mail is stored without S/MIME keywords)", what, err.msg);
+		return -1;
+	}
+	i_stream_seek(input, 0);
+	while ((ret = i_stream_read_more(input, &data, &n)) > 0) {
+		if (sg_verify_update(vs, data, n, &err) < 0) {
+			e_error(user->event, "smime: %s: keeping the mail to "
+				"verify it failed: %s (stored without S/MIME "
+				"keywords)", what, err.msg);
+			i_stream_seek(input, 0);
+			sg_verify_free(&vs);
+			return -1;
+		}
+		i_stream_skip(input, n);
+	}
+	if (input->stream_errno != 0) {
+		e_error(user->event, "smime: %s: reading the mail failed: %s "
+			"(stored without S/MIME keywords)", what,
+			i_stream_get_error(input));
+		i_stream_seek(input, 0);
+		sg_verify_free(&vs);
+		return -1;
+	}
+	i_stream_seek(input, 0);
+	ret = smime_verify_data(box, ctx, what, vs, NULL, 0, 0, v_r);
+	sg_verify_free(&vs);
 	return ret;
 }
 
@@ -1057,7 +1099,8 @@ static int smime_save_begin(struct mail_save_context *ctx,
 	}
 	smime_capture_free(sbox);
 	/* a copy bounded in memory: a 300 MB APPEND must not grow the imap
-	   process (only max_message_size + 1 bytes are read back) */
+	   process (it is read back in pieces into the core's stream, which
+	   keeps the root header only past max_message_size) */
 	{
 		string_t *prefix = t_str_new(128);
 

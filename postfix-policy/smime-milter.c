@@ -65,15 +65,21 @@
 /*	status, reasons and action of a refusal (smimectl report counts
 /*	them).
 /*
-/*	The milter never modifies a message.  Messages larger than 1 MB are
-/*	spooled to an unlinked temporary file, not held in memory.  The
+/*	The milter never modifies a message.  It holds no copy of one:
+/*	the header it is given and the body chunks go to the core's
+/*	streaming verifier as they arrive, which keeps up to 1 MB in memory
+/*	and the rest in an unlinked file in temp_directory
+/*	(smimeguard.conf(5)); a message that cannot be kept so (a write
+/*	error) is deferred, with a log line.  The
 /*	configuration is re-read when smimeguard.conf, or a trust anchor,
 /*	CRL or policy map file it names, changes on disk (checked at most
 /*	every 5 seconds).  SMTP sessions are checked in parallel, one
 /*	libmilter thread each, against one loaded configuration; a reload
 /*	applies from the next step of each message (RCPT, DATA, end of
 /*	data), and a check under way finishes with the configuration it
-/*	started with.
+/*	started with (a message's signature is verified with the
+/*	configuration in use at its first header field, the recipients'
+/*	rules are those in use at end of data).
 /*
 /*	Postfix settings (main.cf, or -o in master.cf for submission;
 /*	the Debian package's socket, reachable from a chrooted smtpd):
@@ -129,7 +135,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -145,7 +150,6 @@
 #include "daemon.h"
 
 #define DEF_CONFIG SG_CONFIG_FILE	/* configure: $sysconfdir/smimeguard */
-#define MEM_LIMIT (1024 * 1024)	/* spool bigger messages to a file */
 #define MAX_RCPTS 1000
 #define RELOAD_CHECK_SECS 5
 
@@ -166,11 +170,10 @@ struct msg {
 				   be refused (no {rcpt_mailer}) */
 	unsigned int n_auto_submitted;	/* Auto-Submitted fields */
 	char *auto_submitted;	/* the first one's value */
-	/* the message as headers + CRLF + body */
-	unsigned char *mem;
-	size_t used, size;
-	int spool_fd;		/* -1 while in memory */
-	size_t total;
+	/* the message as headers + CRLF + body, fed to the core as it
+	   comes, verified with the configuration in use when it began */
+	struct sg_verify_stream *vs;
+	struct snap *vs_snap;	/* a reference: vs uses its context */
 	bool in_body;
 	bool decided;		/* the envelope was judged (need_check) */
 };
@@ -287,60 +290,42 @@ static void msg_reset(struct msg *m)
 	free(m->rcpts);
 	free(m->sender);
 	free(m->auto_submitted);
-	free(m->mem);
-	if (m->spool_fd >= 0)
-		close(m->spool_fd);
+	sg_verify_free(&m->vs);
+	if (m->vs_snap != NULL)
+		snap_put(m->vs_snap);
 	memcpy(client, m->client, sizeof(client));
 	memset(m, 0, sizeof(*m));
 	memcpy(m->client, client, sizeof(client));
-	m->spool_fd = -1;
 }
 
-static int msg_append(struct msg *m, const void *data, size_t len)
+/* queue_id - Postfix's queue id for log lines */
+static const char *queue_id(SMFICTX *ctx)
 {
-	if (m->spool_fd < 0 && m->used + len > MEM_LIMIT) {
-		char path[] = "/tmp/smime-milter.XXXXXX";
+	const char *qid = smfi_getsymval(ctx, (char *)"i");
 
-		if ((m->spool_fd = mkstemp(path)) < 0)
+	return qid != NULL ? qid : "NOQUEUE";
+}
+
+/* msg_append - the next bytes of the message, to the core's stream
+   (started with the configuration in use at the first bytes) */
+static int msg_append(SMFICTX *ctx, struct msg *m, const void *data, size_t len)
+{
+	struct sg_error err;
+
+	if (m->vs == NULL) {
+		if ((m->vs_snap = snap_get()) == NULL)
+			return -1;	/* stopping */
+		if (sg_verify_init(m->vs_snap->cfg.ctx, 0, &m->vs, &err) < 0) {
+			msg_warn("%s: cannot analyse the message: %s",
+				 queue_id(ctx), err.msg);
 			return -1;
-		(void)unlink(path);
-		if (write(m->spool_fd, m->mem, m->used) != (ssize_t)m->used)
-			return -1;
-		free(m->mem);
-		m->mem = NULL;
-		m->used = m->size = 0;
-	}
-	if (m->spool_fd >= 0) {
-		const unsigned char *p = data;
-
-		while (len > 0) {
-			ssize_t n = write(m->spool_fd, p, len);
-
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				return -1;
-			}
-			p += n;
-			len -= (size_t)n;
-			m->total += (size_t)n;
 		}
-		return 0;
 	}
-	if (m->used + len > m->size) {
-		size_t size = m->size == 0 ? 16384 : m->size;
-		unsigned char *p;
-
-		while (size < m->used + len)
-			size *= 2;
-		if ((p = realloc(m->mem, size)) == NULL)
-			return -1;
-		m->mem = p;
-		m->size = size;
+	if (sg_verify_update(m->vs, data, len, &err) < 0) {
+		msg_warn("%s: cannot keep the message to analyse it: %s",
+			 queue_id(ctx), err.msg);
+		return -1;
 	}
-	memcpy(m->mem + m->used, data, len);
-	m->used += len;
-	m->total += len;
 	return 0;
 }
 
@@ -351,7 +336,6 @@ static struct msg *priv(SMFICTX *ctx)
 	if (m == NULL) {
 		if ((m = calloc(1, sizeof(*m))) == NULL)
 			return NULL;
-		m->spool_fd = -1;
 		smfi_setpriv(ctx, m);
 	}
 	return m;
@@ -395,13 +379,6 @@ static void reply_escape(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-/* queue_id - Postfix's queue id for log lines */
-static const char *queue_id(SMFICTX *ctx)
-{
-	const char *qid = smfi_getsymval(ctx, (char *)"i");
-
-	return qid != NULL ? qid : "NOQUEUE";
-}
 
 /* ---- callbacks ---- */
 
@@ -624,9 +601,12 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 	    m->n_auto_submitted++ == 0 &&
 	    (m->auto_submitted = strdup(value)) == NULL)
 		return SMFIS_TEMPFAIL;
-	if (msg_append(m, name, strlen(name)) < 0 || msg_append(m, ":", 1) < 0 ||
-	    (value[0] != ' ' && value[0] != '\t' && msg_append(m, " ", 1) < 0) ||
-	    msg_append(m, value, strlen(value)) < 0 || msg_append(m, "\r\n", 2) < 0)
+	if (msg_append(ctx, m, name, strlen(name)) < 0 ||
+	    msg_append(ctx, m, ":", 1) < 0 ||
+	    (value[0] != ' ' && value[0] != '\t' &&
+	     msg_append(ctx, m, " ", 1) < 0) ||
+	    msg_append(ctx, m, value, strlen(value)) < 0 ||
+	    msg_append(ctx, m, "\r\n", 2) < 0)
 		return SMFIS_TEMPFAIL;
 	return SMFIS_CONTINUE;
 }
@@ -635,7 +615,7 @@ static sfsistat cb_eoh(SMFICTX *ctx)
 {
 	struct msg *m = priv(ctx);
 
-	if (m == NULL || msg_append(m, "\r\n", 2) < 0)
+	if (m == NULL || msg_append(ctx, m, "\r\n", 2) < 0)
 		return SMFIS_TEMPFAIL;
 	m->in_body = true;
 	return SMFIS_CONTINUE;
@@ -645,7 +625,7 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
 {
 	struct msg *m = priv(ctx);
 
-	if (m == NULL || msg_append(m, data, len) < 0)
+	if (m == NULL || msg_append(ctx, m, data, len) < 0)
 		return SMFIS_TEMPFAIL;
 	return SMFIS_CONTINUE;
 }
@@ -727,8 +707,6 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	struct sg_result *res = NULL;
 	struct sg_error err;
 	struct verdict v;
-	const unsigned char *data;
-	void *map = NULL;
 	const char *qid;
 	char sender[300];
 	struct snap *snap;
@@ -748,27 +726,17 @@ static sfsistat cb_eom(SMFICTX *ctx)
 			 sender, MAX_RCPTS);
 		return SMFIS_REJECT;
 	}
-	if (m->spool_fd >= 0) {
-		map = mmap(NULL, m->total, PROT_READ, MAP_PRIVATE, m->spool_fd, 0);
-		if (map == MAP_FAILED) {
-			msg_warn("%s: mmap of the spooled message: %s", qid, strerror(errno));
-			return SMFIS_TEMPFAIL;
-		}
-		data = map;
-	} else {
-		data = m->mem;
-	}
 	memset(&v, 0, sizeof(v));
 	if ((snap = snap_get()) == NULL) {
-		if (map != NULL)
-			munmap(map, m->total);
 		smfi_setreply(ctx, "451", "4.3.2",
 			      "smime-milter is stopping; try again later");
 		msg_info("%s: from=<%s>: the milter is stopping: deferred", qid,
 			 sender);
 		return SMFIS_TEMPFAIL;
 	}
-	if (sg_verify_message(snap->cfg.ctx, data, m->total, 0, &res, &err) < 0) {
+	if (m->vs == NULL && msg_append(ctx, m, "", 0) < 0) {
+		tempfail = true;	/* logged */
+	} else if (sg_verify_final(m->vs, &res, &err) < 0) {
 		msg_warn("%s: cannot analyse the message: %s", qid, err.msg);
 		tempfail = true;
 	} else {
@@ -777,8 +745,6 @@ static sfsistat cb_eom(SMFICTX *ctx)
 					&tempfail);
 	}
 	snap_put(snap);
-	if (map != NULL)
-		munmap(map, m->total);
 	if (tempfail) {
 		smfi_setreply(ctx, "451", "4.7.1",
 			      "S/MIME certificate lookup failed temporarily; try again later");

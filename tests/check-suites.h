@@ -22,5 +22,6 @@ Suite *make_dirindex_suite(void);
 Suite *make_limits_suite(void);
 Suite *make_threads_suite(void);
 Suite *make_keystore_suite(void);
+Suite *make_stream_suite(void);
 
 #endif

@@ -482,8 +482,9 @@ class ServerTest(sgserver.SandboxTestCase):
         """Issue 10: an APPEND far over max_message_size (300 MB) is stored
         whole, gets the prefix verdict (signed + too-large), and the imap
         process keeps serving: the plugin's copy of the APPEND lives in a
-        temp file past 1 MB, and only max_message_size + 1 bytes are read
-        back (it used to grow a buffer until the process was killed)."""
+        temp file past 1 MB, and it is read back into the core's stream,
+        which keeps only the root header past max_message_size (it used
+        to grow a buffer until the process was killed)."""
         good = crlf(self.read_msg("alice-detached.eml"))
         i = good.index(b"\r\n\r\n") + 4
         pad = (b"x" * 998 + b"\r\n") * (300 * 1024 * 1024 // 1000)
@@ -506,6 +507,55 @@ class ServerTest(sgserver.SandboxTestCase):
         self.assertEqual(typ, "OK", data)
         got = self.fetch_all(m, "huge", "(UID FLAGS)")
         self.assert_kw(got[max(got)]["FLAGS"], {S, V}, "after the huge one")
+
+    def test_3c_temp_directory_unusable(self):
+        """The core keeps a mail past 1 MiB in temp_directory while it is
+        verified: where no file can be made (a directory that does not
+        exist) or written (a full file system), a big APPEND is stored
+        whole without S/MIME keywords and the log says why; a small one,
+        kept in memory, is still verified."""
+        import pwd
+        vm = pwd.getpwnam("smimeguard-vmail")
+        good = crlf(self.read_msg("alice-detached.eml"))
+        i = good.index(b"\r\n\r\n") + 4
+        big = good[:i] + (b"y" * 998 + b"\r\n") * 2100 + good[i:]
+        full = os.path.join(self.tmp, "temp-full")
+        os.makedirs(full, exist_ok=True)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs",
+                                  full]).returncode == 0
+        self.assertTrue(mounted, "cannot mount a small tmpfs for the full-disk case")
+        os.chmod(full, 0o700)
+        os.chown(full, vm.pw_uid, vm.pw_gid)
+        try:
+            for where, why in (("/nonexistent/smimeguard-tmp", "No such file"),
+                               (full, "No space left")):
+                with self.subTest(temp_directory=where):
+                    orig = self._edit_conf("temp_directory = %s\n" % where)
+                    try:
+                        log_at = len(self._dovecot_log())
+                        m = self.imap()
+                        m.create("tempdir")
+                        typ, data = m.append("tempdir", "()", None, big)
+                        self.assertEqual(typ, "OK", data)
+                        uid = int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+                        typ, data = m.append("tempdir", "()", None, good)
+                        self.assertEqual(typ, "OK", data)
+                        small = int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+                        got = self.fetch_all(m, "tempdir", "(UID FLAGS RFC822.SIZE)")
+                        self.assert_kw(got[uid]["FLAGS"], set(), "big, " + where)
+                        self.assertEqual(int(got[uid]["RFC822.SIZE"]), len(big))
+                        self.assert_kw(got[small]["FLAGS"], {S, V}, "small, " + where)
+                        m.logout()
+                        log = self._dovecot_log()[log_at:]
+                        self.assertRegex(log, r"smime: append: keeping the mail to verify "
+                                         r"it failed: .*temp_directory %s.*%s.*\(stored "
+                                         r"without S/MIME keywords\)"
+                                         % (re.escape(where), why), log[-2000:])
+                    finally:
+                        self._restore_conf(orig)
+            self.assertEqual(os.listdir(full), [], "the spill file must not stay")
+        finally:
+            subprocess.run(["umount", full])
 
     def test_4_copy_move(self):
         """COPY and MOVE to other folders: the destination carries the

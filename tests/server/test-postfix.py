@@ -1627,6 +1627,47 @@ authorityKeyIdentifier = keyid
         self.assert_rejected_at_data(o, ["<%s>" % PERCENT_RCPT], words=["not encrypted"])
         self.assert_nothing_out(tid)
 
+    def test_63_temp_directory_unusable(self):
+        """The milter keeps a message past 1 MiB in a file in
+        temp_directory (the core's stream): where no file can be made,
+        a big message is deferred at end of data with a log line naming
+        the directory, never judged on what was kept; a small one, kept
+        in memory, is still checked and accepted."""
+        bad = "/nonexistent/smimeguard-tmp"
+        big = b"Content-Type: text/plain\r\n\r\n" + b"".join(
+            b"line %07d of a message bigger than the in-memory bound\r\n" % i
+            for i in range(40000))
+        try:
+            self.reconfigure("temp_directory = %s\n" % bad)
+            mlog = len(self.log("smime-milter.log"))
+            tid = "temp-dir-unusable-big"
+            msg = self.message(tid, [self.enc],
+                               self.encrypt([self.cert(self.enc)], content=big))
+            self.assertGreater(len(msg), 2 * 1024 * 1024)
+            o = self.smtp([self.enc], msg, tid=tid)
+            self.assertIsNone(o.error, o)
+            self.assertIsNotNone(o.data, o)
+            self.assertEqual(o.data[0] // 100, 4, o)
+            self.assert_nothing_out(tid)
+            self.assertIsNotNone(self.wait_log(
+                "smime-milter.log", r"cannot keep the message to analyse it: "
+                r"temp_directory %s: No such file" % re.escape(bad), mlog, 10))
+            tid = "temp-dir-unusable-small"
+            msg = self.message(tid, [self.enc],
+                               self.encrypt([self.cert(self.enc)]))
+            o = self.smtp([self.enc], msg, tid=tid)
+            self.assert_accepted(o, [self.enc])
+            self.assert_byte_identical(list(self.wait_outbound(tid, 1).values())[0],
+                                       msg)
+        finally:
+            self.reconfigure("")
+        tid = "temp-dir-restored-big"
+        msg = self.message(tid, [self.enc],
+                           self.encrypt([self.cert(self.enc)], content=big))
+        o = self.smtp([self.enc], msg, tid=tid)
+        self.assert_accepted(o, [self.enc])
+        self.assert_byte_identical(list(self.wait_outbound(tid, 1).values())[0], msg)
+
     def test_99_nothing_lost_or_duplicated(self):
         """Every external recipient accepted in this run got exactly one
         file in OUTBOUND_DIR, no file came from a rejected transaction,
