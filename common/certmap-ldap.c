@@ -157,16 +157,6 @@ static bool old_tls_loop(void);
 /* ---- small helpers ---- */
 
 /* monotonic_ns - CLOCK_MONOTONIC in nanoseconds */
-/* next_word - the next item of a comma/space separated list, or NULL */
-static const char *next_word(const char **pp, size_t *len_r)
-{
-	const char *p = *pp + strspn(*pp, ", \t\r\n");
-
-	*len_r = strcspn(p, ", \t\r\n");
-	*pp = p + *len_r;
-	return *len_r == 0 ? NULL : p;
-}
-
 /* dup_n - a copy of n bytes as a string, NULL on out of memory */
 static char *dup_n(const char *s, size_t n)
 {
@@ -406,11 +396,7 @@ static int get_bool(struct sg_ldapmap *lm, const struct lm_file *f,
 	*v_r = dflt;
 	if (v == NULL)
 		return 0;
-	if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0)
-		*v_r = true;
-	else if (strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0)
-		*v_r = false;
-	else
+	if (sg_conf_bool(v, v_r) < 0)
 		return bad_value(lm, f, k, "not yes or no", err_r);
 	return 0;
 }
@@ -544,7 +530,7 @@ static int add_attrs(struct sg_ldapmap *lm, const struct lm_file *f, enum lm_key
 
 	for (n = 0; lm->attrs[n] != NULL; n++)
 		;
-	while ((item = next_word(&v, &len)) != NULL) {
+	while (sg_list_next(&v, &item, &len)) {
 		if (n >= LM_MAX_ATTRS)
 			return bad_value(lm, f, key, "too many attributes", err_r);
 		for (i = 0; i < len; i++)
@@ -572,6 +558,7 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 	char *filter = NULL, *mech = NULL, *bind = NULL;
 	size_t len;
 	long n, port;
+	bool yes = true;
 	int ret;
 
 	if (f->value[K_BIND_PW] != NULL &&
@@ -617,7 +604,7 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 	/* servers */
 	v = f->value[K_SERVER_HOST] != NULL ? f->value[K_SERVER_HOST] :
 	    "ldap://localhost";
-	while ((item = next_word(&v, &len)) != NULL) {
+	while (sg_list_next(&v, &item, &len)) {
 		if (add_server(lm, f, item, len, port, err_r) < 0)
 			return -1;
 	}
@@ -654,7 +641,7 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 			     "-", err_r)) != 0)
 		return ret == -2 ? nomem_error(err_r) : -1;
 	v = f->value[K_DOMAIN] != NULL ? f->value[K_DOMAIN] : "";
-	while ((item = next_word(&v, &len)) != NULL) {
+	while (sg_list_next(&v, &item, &len)) {
 		if (lm->n_domains == LM_MAX_DOMAINS)
 			return bad_value(lm, f, K_DOMAIN, "too many domains",
 					 err_r);
@@ -680,16 +667,16 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 				 "only EXTERNAL is supported (ldapi:// peer "
 				 "credentials or a TLS client certificate)", err_r);
 	}
-	if (bind == NULL || strcasecmp(bind, "yes") == 0 ||
-	    strcasecmp(bind, "true") == 0)
+	/* yes and no as every boolean (sg_conf_bool), or sasl */
+	if (bind != NULL && strcasecmp(bind, "sasl") == 0)
+		lm->bind = LM_BIND_SASL;
+	else if (bind != NULL && sg_conf_bool(bind, &yes) < 0)
+		lm->bind = (enum lm_bind)-1;
+	else if (bind == NULL || yes)
 		lm->bind = mech != NULL ? LM_BIND_SASL :
 			   lm->bind_dn != NULL ? LM_BIND_SIMPLE : LM_BIND_NONE;
-	else if (strcasecmp(bind, "sasl") == 0)
-		lm->bind = LM_BIND_SASL;
-	else if (strcasecmp(bind, "no") == 0 || strcasecmp(bind, "false") == 0)
-		lm->bind = LM_BIND_NONE;
 	else
-		lm->bind = (enum lm_bind)-1;
+		lm->bind = LM_BIND_NONE;
 	free(mech);
 	free(bind);
 	if (lm->bind == (enum lm_bind)-1)

@@ -192,11 +192,11 @@ int sg_cmap_new(const struct sg_config *conf, struct sg_certmaps **maps_r,
 	}
 	if (sg_cmap_check_setting("certificate_maps", v, err_r) < 0)
 		goto fail;
-	for (p = v; sg_cmap_next_item(&p, item, sizeof(item), &too_long); )
+	for (p = v; sg_list_copy_next(&p, item, sizeof(item), &too_long); )
 		n++;
 	if (n > 0 && (maps->maps = calloc(n, sizeof(*maps->maps))) == NULL)
 		goto nomem;
-	for (p = v; sg_cmap_next_item(&p, item, sizeof(item), &too_long); ) {
+	for (p = v; sg_list_copy_next(&p, item, sizeof(item), &too_long); ) {
 		struct cmap *m = &maps->maps[maps->n];
 
 		/* checked above: a known type this build has */
@@ -222,7 +222,7 @@ int sg_cmap_new(const struct sg_config *conf, struct sg_certmaps **maps_r,
 	if (sg_cmap_check_setting("harvest_map", v, err_r) < 0)
 		goto fail;
 	p = v;
-	if (sg_cmap_next_item(&p, item, sizeof(item), &too_long)) {
+	if (sg_list_copy_next(&p, item, sizeof(item), &too_long)) {
 		for (i = 0; i < maps->n; i++) {
 			if (maps->maps[i].cls->type == SG_MAP_DIR &&
 			    dir_path_equal(sg_dirmap_path(maps->maps[i].map),
@@ -716,7 +716,7 @@ static int json_list(struct sg_buf *out, const char *list)
 	int e = 0;
 
 	e |= sg_buf_append(out, "[", 1);
-	while (sg_cmap_next_item(&p, item, sizeof(item), &too_long)) {
+	while (sg_list_copy_next(&p, item, sizeof(item), &too_long)) {
 		if (!first)
 			e |= sg_buf_append(out, ",", 1);
 		e |= sg_json_str(out, item);

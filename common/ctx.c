@@ -119,8 +119,9 @@ static int settings_from_conf(struct sg_ctx *ctx, const struct sg_config *conf,
 	ctx->binding = strcmp(v, "off") == 0 ? SG_BINDING_OFF :
 		       strcmp(v, "relaxed") == 0 ? SG_BINDING_RELAXED :
 		       SG_BINDING_STRICT;
-	ctx->allow_sha1 = strcmp(sg_config_get(conf, "allow_sha1_signatures"),
-				 "yes") == 0;
+	if (sg_conf_bool(sg_config_get(conf, "allow_sha1_signatures"),
+			 &ctx->allow_sha1) < 0)
+		ctx->allow_sha1 = false;	/* checked when it was set */
 	ctx->limits.max_message_size = parse_ulong(conf, "max_message_size");
 	ctx->limits.max_mime_depth = (unsigned int)parse_ulong(conf, "max_mime_depth");
 	ctx->limits.max_mime_parts = (unsigned int)parse_ulong(conf, "max_mime_parts");

@@ -1,43 +1,15 @@
 /* mapspec.c - the names of maps: "TYPE:NAME" entries of certificate_maps
- * and harvest_map, which map types this build has, and the list syntax
+ * and harvest_map, which map types this build has
  *
  * Used by config.c to check a value before anything is opened and by
- * certmap.c to open what the value names; it depends on nothing else of
- * the core, so neither of them depends on the other for it.
+ * certmap.c to open what the value names; it depends only on words.c
+ * (the list syntax), so neither of them depends on the other for it.
  */
 #include "sg-private.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-
-/* next_item - the next item of a comma/space separated list */
-static bool next_item(const char **pp, char *item, size_t size, bool *long_r)
-{
-	const char *p = *pp;
-	size_t len;
-
-	*long_r = false;
-	p += strspn(p, ", \t\r\n");
-	len = strcspn(p, ", \t\r\n");
-	if (len == 0)
-		return false;
-	*pp = p + len;
-	if (len >= size) {
-		*long_r = true;
-		len = size - 1;
-	}
-	memcpy(item, p, len);
-	item[len] = '\0';
-	return true;
-}
-
-/* sg_cmap_next_item - the next item of a list (whole items: long_r
-   when one did not fit) */
-bool sg_cmap_next_item(const char **pp, char *item, size_t size, bool *long_r)
-{
-	return next_item(pp, item, size, long_r);
-}
 
 /* The map types by name (certmap.c has what each one does): whether
    this build has it, whether harvested certificates can be written to
@@ -124,7 +96,7 @@ int sg_cmap_check_setting(const char *name, const char *value,
 	bool too_long;
 	size_t n = 0;
 
-	while (next_item(&p, item, sizeof(item), &too_long)) {
+	while (sg_list_copy_next(&p, item, sizeof(item), &too_long)) {
 		if (too_long) {
 			sg_error_set(err_r, SG_ERR_INVALID, "%s: entry too long",
 				     name);

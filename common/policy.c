@@ -151,31 +151,25 @@ static void lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
-/* split_list - a comma/space separated list (lower-cased when asked) */
+/* split_list - a list value (sg_list_next), lower-cased when asked */
 static int split_list(const char *value, bool to_lower, char ***items_r,
 		      size_t *n_r)
 {
-	const char *p = value;
+	const char *p = value, *it;
 	char **items = NULL;
-	size_t n = 0;
+	size_t n = 0, len;
 
-	while (*p != '\0') {
-		size_t len;
+	while (sg_list_next(&p, &it, &len)) {
 		char **tmp;
 
-		p += strspn(p, ", \t\r\n");
-		len = strcspn(p, ", \t\r\n");
-		if (len == 0)
-			break;
 		if ((tmp = realloc(items, (n + 1) * sizeof(*items))) == NULL)
 			goto nomem;
 		items = tmp;
-		if ((items[n] = strndup(p, len)) == NULL)
+		if ((items[n] = strndup(it, len)) == NULL)
 			goto nomem;
 		if (to_lower)
 			lower(items[n]);
 		n++;
-		p += len;
 	}
 	*items_r = items;
 	*n_r = n;
@@ -314,10 +308,8 @@ static int get_bool(const struct sg_config *conf, const char *name, bool *b_r,
 {
 	const char *v = sg_config_get(conf, name);
 
-	if (v != NULL && (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0)) {
-		*b_r = strcmp(v, "yes") == 0;
+	if (sg_conf_bool(v, b_r) == 0)
 		return 0;
-	}
 	sg_error_set(err_r, SG_ERR_CONFIG, "%s: '%.40s' is not yes or no", name,
 		     v == NULL ? "" : v);
 	return -1;

@@ -53,9 +53,16 @@ int sg_conf_lines(char *text, const char *where,
 		  int (*fn)(void *context, char *line, unsigned int lineno,
 			    struct sg_error *err_r),
 		  void *context, struct sg_error *err_r);
+
+/* ---- words.c: list items and booleans, for every reader ---- */
 /* the next item of a list value ("a, b c": commas and white space
    separate): *item_r and *len_r; false at the end */
 bool sg_list_next(const char **cursor, const char **item_r, size_t *len_r);
+/* the same into item (size bytes): *long_r when it was cut */
+bool sg_list_copy_next(const char **cursor, char *item, size_t size,
+		       bool *long_r);
+/* yes or no, any case (the one set of boolean words): 0 and *b_r, or -1 */
+int sg_conf_bool(const char *word, bool *b_r);
 
 /* ---- error.c ---- */
 void sg_error_clear(struct sg_error *err);
@@ -571,10 +578,6 @@ int sg_cmap_check_setting(const char *name, const char *value,
 /* one entry of setting: 0 and *type_r, or -1 with err_r */
 int sg_mapspec_parse(const char *setting, const char *spec,
 		     enum sg_map_type *type_r, struct sg_error *err_r);
-/* the next item of a comma/space separated list into item (size bytes);
-   false at the end; *long_r when it was cut */
-bool sg_cmap_next_item(const char **pp, char *item, size_t size,
-		       bool *long_r);
 
 /* ---- certmap.c: certificate_maps and harvest_map of a context ---- */
 int sg_cmap_new(const struct sg_config *conf, struct sg_certmaps **maps_r,

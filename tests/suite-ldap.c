@@ -93,6 +93,13 @@ START_TEST(test_ldap_map_file)
 		{ "bind = maybe\n", 0644, "bind: not yes, no or sasl" },
 		{ "bind = no\nbind_dn = cn=x\n", 0644, "bind: no, but bind_dn is set" },
 		{ "start_tls = perhaps\n", 0644, "start_tls: not yes or no" },
+		/* one set of boolean words (sg_conf_bool): yes and no in
+		   any case, as in smimeguard.conf; true/false are not */
+		{ "tls_require_cert = NO\nstart_tls = Yes\n", 0644, NULL },
+		{ "start_tls = true\n", 0644, "start_tls: not yes or no" },
+		{ "tls_require_cert = false\n", 0644, "tls_require_cert: not yes or no" },
+		{ "bind = true\nbind_dn = cn=x\n", 0644, "bind: not yes, no or sasl" },
+		{ "bind = No\n", 0644, NULL },
 		{ "tls_cert = /c.pem\n", 0644, "tls_cert and tls_key go together" },
 		{ "result_attribute = user(Certificate\n", 0644, "not an attribute description" },
 	};
