@@ -586,7 +586,7 @@ static int check_maps(struct sink *sk, const struct sg_config *conf,
 				struct sg_ldapmap *lm = NULL;
 				struct sg_error e;
 
-				if (sg_ldapmap_new(item + 5, &lm, &e) == 0) {
+				if (sg_ldapmap_new(item + 5, SG_MAP_USE_CERTS, &lm, &e) == 0) {
 					sg_ldapmap_free(&lm);
 					continue;
 				}
