@@ -4,8 +4,10 @@
  * Nothing here is exported.  Module prefixes: sg_buf_ (buf.c), sg_mime_
  * (mime.c, mime-addr.c), sg_b64_ (base64.c), sg_trust_ (trust.c),
  * sg_cms_ (cms-verify.c, cms-inspect.c), sg_res_ (result.c), sg_cmap_
- * (certmap.c), sg_dirmap_ (certmap-dir.c), sg_ldapmap_ (certmap-ldap.c),
- * sg_csel_ (cert-select.c), sg_doctor_ (doctor.c).
+ * (certmap.c), sg_map_ (maps.c), sg_dirmap_ (certmap-dir.c), sg_ldapmap_
+ * (certmap-ldap.c), sg_texthash_ (map-texthash.c), sg_csel_
+ * (cert-select.c), sg_doctor_ (doctor.c); sg_list_next and sg_conf_bool
+ * (words.c).
  */
 #ifndef SG_PRIVATE_H
 #define SG_PRIVATE_H
