@@ -209,7 +209,7 @@ def person(cn, mail, ou="people", **attrs):
     return "\n".join(lines) + "\n\n"
 
 
-def policy_map_tests(srv, tmp, conf, base_map):
+def policy_map_tests(srv, tmp, conf, base_map, hang_port):
     """encryption_policy_maps = ldap:FILE: the rule of a recipient read
     from the directory (entries under ou=policy: cn the key, description
     the value), key by key as a texthash map is read; a value that is not
@@ -384,6 +384,77 @@ ou: policy
           pd.returncode == 0 and "'encrypt-maybe' is not a requirement" in logtext
           and "no LDAP server answered" in logtext
           and "no LDAP server" not in r6, (pd.returncode, logtext[-2000:]))
+
+    # a hanging directory: the decision waits in the lookup thread; a
+    # RCPT to an internal recipient (no rule needed) and a request that
+    # is not a RCPT are answered meanwhile; the waiting one is deferred
+    # within the timeout
+    hmap = write(os.path.join(tmp, "policy-hang.cf"),
+                 "server_host = ldap://127.0.0.1:%d\nsearch_base = %s\n"
+                 "result_attribute = description\ntimeout = 2\n"
+                 % (hang_port, BASE))
+    hc = conf("ldappolicy-hang", base_map,
+              "internal_domains = example.org\n"
+              "encryption_policy_maps = ldap:%s\n" % hmap)
+    sock2 = os.path.join(tmp, "policyd-hang2.sock")
+    pd = subprocess.Popen([policyd, "-c", hc, "-l", "unix:" + sock2, "-e"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(sock2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    def send(conn, rcpt, state="RCPT"):
+        conn.sendall(("request=smtpd_access_policy\nprotocol_state=%s\n"
+                      "sender=alice@example.org\nrecipient=%s\n\n"
+                      % (state, rcpt)).encode())
+
+    def reply(conn):
+        buf = b""
+        conn.settimeout(15)
+        while not buf.endswith(b"\n\n"):
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        return buf.decode(errors="replace")
+
+    try:
+        conns = []
+        for _ in range(3):
+            k = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            k.connect(sock2)
+            conns.append(k)
+        t0 = time.monotonic()
+        send(conns[0], "x@partner.example")
+        time.sleep(0.3)
+        t1 = time.monotonic()
+        send(conns[1], "x@partner.example", "DATA")
+        rd, td = reply(conns[1]), time.monotonic() - t1
+        t1 = time.monotonic()
+        send(conns[2], "bob@example.org")
+        ri, ti = reply(conns[2]), time.monotonic() - t1
+        rw, tw = reply(conns[0]), time.monotonic() - t0
+        for k in conns:
+            k.close()
+    finally:
+        pd.terminate()
+        try:
+            pd.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pd.kill()
+            pd.wait()
+    check("policyd, ldap policy map, hanging directory: a non-RCPT request "
+          "is answered while a rule is looked up (%.2fs)" % td,
+          rd == "action=DUNNO\n\n" and td < 1.0, (rd, td))
+    check("policyd, ldap policy map, hanging directory: an internal RCPT "
+          "is answered meanwhile (%.2fs)" % ti,
+          ri == "action=DUNNO\n\n" and ti < 2.0, (ri, ti))
+    check("policyd, ldap policy map, hanging directory: the waiting RCPT is "
+          "deferred within the timeout (%.1fs)" % tw,
+          rw.startswith("action=DEFER_IF_PERMIT 4.3.0") and tw < 2 + 2.5,
+          (rw, tw))
+    check("policyd, ldap policy map, hanging directory: stopped cleanly",
+          pd.returncode == 0, pd.returncode)
 
 
 def main():
@@ -873,7 +944,7 @@ userPassword: {pw}
     check("continuation lines and comments", rc == 0 and o and o[0]["found"],
           (rc, o, err))
 
-    policy_map_tests(srv, tmp, conf, base_map)
+    policy_map_tests(srv, tmp, conf, base_map, hang_port)
 
     # ---- one process: caching, reconnecting (addresses on stdin) ----
     # a TTL far longer than the steps below take even on a loaded machine;
