@@ -82,7 +82,7 @@ static const struct sg_conf_def {
 	{ "harvest_max_total", "10000", K_UINT, NULL },
 	/* outbound policy (policy.c) */
 	{ "internal_domains", "", K_ANY, NULL },
-	{ "encryption_policy_maps", "", K_ANY, NULL },
+	{ "encryption_policy_maps", "", K_MAPS, NULL },
 	{ "policy_action", "reject", K_ENUM, "reject|defer|hold|monitor" },
 	{ "policy_exempt_senders", "", K_ANY, NULL },
 	{ "policy_exempt_recipients", "", K_ANY, NULL },

@@ -122,7 +122,8 @@ int sg_mapspec_parse(const char *setting, const char *spec, unsigned int use,
 	return -1;
 }
 
-/* sg_cmap_check_setting - certificate_maps or harvest_map */
+/* sg_cmap_check_setting - certificate_maps, harvest_map (certificates)
+   or encryption_policy_maps (text values; a plain path is texthash) */
 int sg_cmap_check_setting(const char *name, const char *value,
 			  struct sg_error *err_r)
 {
@@ -138,7 +139,9 @@ int sg_cmap_check_setting(const char *name, const char *value,
 				     name);
 			return -1;
 		}
-		if (sg_mapspec_parse(name, item, SG_MAP_USE_CERTS, &type,
+		if (sg_mapspec_parse(name, item,
+				     strcmp(name, "encryption_policy_maps") == 0 ?
+				     SG_MAP_USE_TEXT : SG_MAP_USE_CERTS, &type,
 				     err_r) < 0)
 			return -1;
 		n++;

@@ -577,8 +577,9 @@ enum sg_map_type {
 /* what a map is opened to answer */
 #define SG_MAP_USE_CERTS 1u		/* certificates of an address */
 #define SG_MAP_USE_TEXT 2u		/* a text value of a key */
-/* check a map list (certificate_maps) or one map (harvest_map): syntax
-   TYPE:NAME and a supported type; 0 or -1 with err_r */
+/* check a map list (certificate_maps, encryption_policy_maps) or one
+   map (harvest_map): syntax TYPE:NAME and a type this build has that
+   can answer the setting; 0 or -1 with err_r */
 int sg_cmap_check_setting(const char *name, const char *value,
 			  struct sg_error *err_r);
 /* one entry of setting, to be opened for use (SG_MAP_USE_*; for text a

@@ -180,8 +180,10 @@ START_TEST(test_bad_maps)
 	ck_assert(sg_config_set(conf, "encryption_policy_maps", "/nonexistent/map", &err) == 0);
 	ck_assert_int_eq(sg_policy_new(conf, &pol, &err), -1);
 	ck_assert_int_eq(err.code, SG_ERR_IO);
-	ck_assert(sg_config_set(conf, "encryption_policy_maps", "ldap:/etc/x.cf", &err) == 0);
-	ck_assert_int_eq(sg_policy_new(conf, &pol, &err), -1);
+	/* no such map file (or, without LDAP support, no such map type) */
+	ck_assert(sg_config_set(conf, "encryption_policy_maps", "ldap:/etc/x.cf", &err) < 0 ||
+		  sg_policy_new(conf, &pol, &err) < 0);
+	ck_assert_ptr_null(pol);
 	ck_assert(sg_config_set(conf, "policy_action", "nuke", &err) == -1);
 	sg_config_free(&conf);
 }
@@ -197,9 +199,10 @@ static struct sg_policy *policy_with_maps(const char *value,
 
 	ck_assert(sg_config_new(&conf) == 0);
 	ck_assert(sg_config_set(conf, "internal_domains", "example.org", err_r) == 0);
-	ck_assert_msg(sg_config_set(conf, "encryption_policy_maps", value,
-				    err_r) == 0, "%s", err_r->msg);
-	if (sg_policy_new(conf, &pol, err_r) < 0)
+	/* the map types are checked when the setting is set, the maps
+	   themselves when the policy is made */
+	if (sg_config_set(conf, "encryption_policy_maps", value, err_r) < 0 ||
+	    sg_policy_new(conf, &pol, err_r) < 0)
 		pol = NULL;
 	sg_config_free(&conf);
 	return pol;
