@@ -7,7 +7,8 @@
  *   internal_transports     local, virtual, lmtp   (Postfix transports,
  *                           {rcpt_mailer}, that deliver inside)
  *   encryption_policy_maps  texthash:/etc/smimeguard/encryption_policy
- *                           (or a plain path); one "key value" per line:
+ *                           (or a plain path), ldap:/etc/smimeguard/policy.cf:
+ *                           maps of "key value" (maps.c); texthash lines:
  *     partner@ext.example   encrypt            recipient address
  *     ext.example           encrypt-aead       recipient domain
  *     .ext.example          encrypt monitor    any subdomain
@@ -27,8 +28,12 @@
  *
  * Addresses are routed as Postfix routes them (policy-addr.c); the rules
  * of every destination on the way apply.  The recipient rule is the
- * first match of address, domain, parent domains, "*"; the sender rule
- * likewise with "from:" keys; the strictest combination applies.  Mail
+ * first match of address, domain, parent domains, "*" (each key asked of
+ * every map in order before the next key); the sender rule likewise
+ * with "from:" keys; the strictest combination applies.  A map that
+ * cannot answer (an ldap: map's servers down, a value that is not a
+ * rule) makes the decision temporary: deferred, never decided without
+ * the rule.  Mail
  * to internal recipients, or from/to an exempt address, needs nothing.
  * The null sender and Auto-Submitted mail are exempt only when
  * policy_exemptions names them and the client is in
