@@ -147,23 +147,16 @@ static int load_policies(struct sg_ctx *ctx, const char *list,
 {
 	char oid[128];
 	const char *p = list;
+	bool too_long;
 
-	while (*p != '\0') {
+	while (sg_list_copy_next(&p, oid, sizeof(oid), &too_long)) {
 		ASN1_OBJECT *obj;
-		size_t len;
 
-		p += strspn(p, ", \t");
-		len = strcspn(p, ", \t");
-		if (len == 0)
-			break;
-		if (len >= sizeof(oid)) {
+		if (too_long) {
 			sg_error_set(err_r, SG_ERR_INVALID,
 				     "certificate_policies: OID too long");
 			return -1;
 		}
-		memcpy(oid, p, len);
-		oid[len] = '\0';
-		p += len;
 		if ((obj = OBJ_txt2obj(oid, 1)) == NULL) {
 			sg_openssl_errors(NULL, 0);
 			sg_error_set(err_r, SG_ERR_INVALID,
