@@ -115,11 +115,14 @@ struct lm_answer {
 	uint64_t hash;
 	long long expires;		/* monotonic ns */
 	struct sg_ldap_cands cands;	/* the candidates found */
+	char *text;			/* SG_MAP_USE_TEXT: the value, or
+					   NULL when there is none */
 	char addr[];
 };
 
 struct sg_ldapmap {
 	char *path;
+	unsigned int use;		/* SG_MAP_USE_CERTS or _TEXT */
 	/* settings */
 	struct lm_server servers[LM_MAX_SERVERS];
 	size_t n_servers;
@@ -157,16 +160,6 @@ static bool old_tls_loop(void);
 /* ---- small helpers ---- */
 
 /* monotonic_ns - CLOCK_MONOTONIC in nanoseconds */
-/* next_word - the next item of a comma/space separated list, or NULL */
-static const char *next_word(const char **pp, size_t *len_r)
-{
-	const char *p = *pp + strspn(*pp, ", \t\r\n");
-
-	*len_r = strcspn(p, ", \t\r\n");
-	*pp = p + *len_r;
-	return *len_r == 0 ? NULL : p;
-}
-
 /* dup_n - a copy of n bytes as a string, NULL on out of memory */
 static char *dup_n(const char *s, size_t n)
 {
@@ -406,11 +399,7 @@ static int get_bool(struct sg_ldapmap *lm, const struct lm_file *f,
 	*v_r = dflt;
 	if (v == NULL)
 		return 0;
-	if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0)
-		*v_r = true;
-	else if (strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0)
-		*v_r = false;
-	else
+	if (sg_conf_bool(v, v_r) < 0)
 		return bad_value(lm, f, k, "not yes or no", err_r);
 	return 0;
 }
@@ -544,7 +533,7 @@ static int add_attrs(struct sg_ldapmap *lm, const struct lm_file *f, enum lm_key
 
 	for (n = 0; lm->attrs[n] != NULL; n++)
 		;
-	while ((item = next_word(&v, &len)) != NULL) {
+	while (sg_list_next(&v, &item, &len)) {
 		if (n >= LM_MAX_ATTRS)
 			return bad_value(lm, f, key, "too many attributes", err_r);
 		for (i = 0; i < len; i++)
@@ -572,6 +561,7 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 	char *filter = NULL, *mech = NULL, *bind = NULL;
 	size_t len;
 	long n, port;
+	bool yes = true;
 	int ret;
 
 	if (f->value[K_BIND_PW] != NULL &&
@@ -617,7 +607,7 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 	/* servers */
 	v = f->value[K_SERVER_HOST] != NULL ? f->value[K_SERVER_HOST] :
 	    "ldap://localhost";
-	while ((item = next_word(&v, &len)) != NULL) {
+	while (sg_list_next(&v, &item, &len)) {
 		if (add_server(lm, f, item, len, port, err_r) < 0)
 			return -1;
 	}
@@ -642,6 +632,16 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 		return bad_value(lm, f, K_QUERY_FILTER, "empty", err_r);
 	if (check_filter(lm, f, filter, err_r) < 0)
 		return -1;
+	if (lm->use == SG_MAP_USE_TEXT && f->value[K_RESULT_ATTRIBUTE] == NULL) {
+		sg_error_set(err_r, SG_ERR_CONFIG,
+			     "ldap:%.120s: result_attribute is required in a map "
+			     "of text values (e.g. result_attribute = "
+			     "smimeEncryptionPolicy)", lm->path);
+		return -1;
+	}
+	if (lm->use == SG_MAP_USE_TEXT && f->value[K_ADDRESS_ATTRIBUTE] != NULL)
+		return bad_value(lm, f, K_ADDRESS_ATTRIBUTE,
+				 "only a certificate map uses it", err_r);
 	if ((ret = add_attrs(lm, f, K_RESULT_ATTRIBUTE, LM_DEFAULT_ATTRS,
 			     "-;.", err_r)) != 0)
 		return ret == -2 ? nomem_error(err_r) : -1;
@@ -650,11 +650,12 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 	for (n = 0; lm->attrs[n] != NULL; n++)
 		;
 	lm->n_cert_attrs = n;
-	if ((ret = add_attrs(lm, f, K_ADDRESS_ATTRIBUTE, LM_DEFAULT_ADDR_ATTRS,
+	if (lm->use == SG_MAP_USE_CERTS &&
+	    (ret = add_attrs(lm, f, K_ADDRESS_ATTRIBUTE, LM_DEFAULT_ADDR_ATTRS,
 			     "-", err_r)) != 0)
 		return ret == -2 ? nomem_error(err_r) : -1;
 	v = f->value[K_DOMAIN] != NULL ? f->value[K_DOMAIN] : "";
-	while ((item = next_word(&v, &len)) != NULL) {
+	while (sg_list_next(&v, &item, &len)) {
 		if (lm->n_domains == LM_MAX_DOMAINS)
 			return bad_value(lm, f, K_DOMAIN, "too many domains",
 					 err_r);
@@ -680,16 +681,16 @@ static int load_settings(struct sg_ldapmap *lm, const struct lm_file *f,
 				 "only EXTERNAL is supported (ldapi:// peer "
 				 "credentials or a TLS client certificate)", err_r);
 	}
-	if (bind == NULL || strcasecmp(bind, "yes") == 0 ||
-	    strcasecmp(bind, "true") == 0)
+	/* yes and no as every boolean (sg_conf_bool), or sasl */
+	if (bind != NULL && strcasecmp(bind, "sasl") == 0)
+		lm->bind = LM_BIND_SASL;
+	else if (bind != NULL && sg_conf_bool(bind, &yes) < 0)
+		lm->bind = (enum lm_bind)-1;
+	else if (bind == NULL || yes)
 		lm->bind = mech != NULL ? LM_BIND_SASL :
 			   lm->bind_dn != NULL ? LM_BIND_SIMPLE : LM_BIND_NONE;
-	else if (strcasecmp(bind, "sasl") == 0)
-		lm->bind = LM_BIND_SASL;
-	else if (strcasecmp(bind, "no") == 0 || strcasecmp(bind, "false") == 0)
-		lm->bind = LM_BIND_NONE;
 	else
-		lm->bind = (enum lm_bind)-1;
+		lm->bind = LM_BIND_NONE;
 	free(mech);
 	free(bind);
 	if (lm->bind == (enum lm_bind)-1)
@@ -715,8 +716,8 @@ nomem:
 }
 
 /* sg_ldapmap_new - read and check a map file (nothing is contacted) */
-int sg_ldapmap_new(const char *path, struct sg_ldapmap **lm_r,
-		   struct sg_error *err_r)
+int sg_ldapmap_new(const char *path, unsigned int use,
+		   struct sg_ldapmap **lm_r, struct sg_error *err_r)
 {
 	struct sg_ldapmap *lm;
 	struct lm_file f;
@@ -732,6 +733,7 @@ int sg_ldapmap_new(const char *path, struct sg_ldapmap **lm_r,
 		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
 		return -1;
 	}
+	lm->use = use;
 	randombytes_buf(lm->key, sizeof(lm->key));
 	lm->old_tls = old_tls_loop();
 	if ((text = read_map_file(path, &st, err_r)) == NULL) {
@@ -765,6 +767,7 @@ static void answer_free(struct lm_answer *a)
 	if (a == NULL)
 		return;
 	sg_ldap_cands_clear(&a->cands);
+	free(a->text);
 	free(a);
 }
 
@@ -813,7 +816,8 @@ static struct lm_answer *cache_get(struct sg_ldapmap *lm, const char *addr,
 static void cache_put(struct sg_ldapmap *lm, struct lm_answer *a,
 		      long long now)
 {
-	unsigned int ttl = a->cands.n > 0 ? lm->cache_ttl : lm->negative_ttl;
+	unsigned int ttl = a->cands.n > 0 || a->text != NULL ? lm->cache_ttl :
+			   lm->negative_ttl;
 	size_t b;
 
 	if (ttl == 0) {
@@ -1306,6 +1310,7 @@ int sg_ldapmap_find(struct sg_ldapmap *lm, const char *addr,
 	uint64_t h = sg_addr_hash(lm->key, addr);
 	int fr, ret;
 
+	sg_assert(lm->use == SG_MAP_USE_CERTS);
 	*certs_r = NULL;
 	*n_r = 0;
 	if ((a = cache_get(lm, addr, h, now)) != NULL) {
@@ -1341,6 +1346,123 @@ int sg_ldapmap_find(struct sg_ldapmap *lm, const char *addr,
 	*certs_r = a->cands.pubs;
 	*n_r = a->cands.n;
 	return 0;
+nomem:
+	answer_free(a);
+	sg_buf_free(&filter);
+	sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+	return -1;
+}
+
+/* read_text - the values of result_attribute of every entry: one value
+   (the same in every entry that has one) into a->text; 0, -3 out of
+   memory, -2 not one value that fits (err_r) */
+static int read_text(struct sg_ldapmap *lm, LDAPMessage *res,
+		     struct lm_answer *a, const char *key, size_t size,
+		     struct sg_error *err_r)
+{
+	LDAPMessage *e;
+	size_t n_values = 0;
+	int ret = 0;
+
+	for (e = ldap_first_entry(lm->ld, res); e != NULL && ret == 0;
+	     e = ldap_next_entry(lm->ld, e)) {
+		size_t k;
+
+		for (k = 0; k < lm->n_cert_attrs && ret == 0; k++) {
+			struct berval **vals = ldap_get_values_len(lm->ld, e,
+								   lm->attrs[k]);
+			size_t i;
+
+			for (i = 0; vals != NULL && vals[i] != NULL && ret == 0; i++) {
+				const struct berval *v = vals[i];
+
+				if (v->bv_len >= size ||
+				    memchr(v->bv_val, '\0', v->bv_len) != NULL) {
+					sg_error_set(err_r, SG_ERR_CONFIG,
+						     "ldap:%.100s: the %s of '%.80s' is "
+						     "%s", lm->path, lm->attrs[k], key,
+						     v->bv_len >= size ? "too long" :
+						     "not text (a NUL byte)");
+					ret = -2;
+				} else if (a->text == NULL) {
+					if ((a->text = dup_n(v->bv_val, v->bv_len)) == NULL)
+						ret = -3;
+					n_values++;
+				} else if (strlen(a->text) != v->bv_len ||
+					   memcmp(a->text, v->bv_val, v->bv_len) != 0) {
+					n_values++;
+				}
+			}
+			ldap_value_free_len(vals);
+		}
+	}
+	if (ret == 0 && n_values > 1) {
+		sg_error_set(err_r, SG_ERR_CONFIG,
+			     "ldap:%.100s: '%.80s' has %zu different values of "
+			     "%s (one is expected)", lm->path, key, n_values,
+			     lm->attrs[0]);
+		ret = -2;
+	}
+	if (ret < 0) {
+		free(a->text);
+		a->text = NULL;
+	}
+	return ret;
+}
+
+/* sg_ldapmap_lookup - the text value of a key */
+int sg_ldapmap_lookup(struct sg_ldapmap *lm, const char *key, char *value,
+		      size_t size, struct sg_error *err_r)
+{
+	struct sg_buf filter = { 0 };
+	struct lm_answer *a;
+	struct lm_sigpipe sp;
+	LDAPMessage *res = NULL;
+	long long now = sg_monotonic_ns();
+	uint64_t h = sg_addr_hash(lm->key, key);
+	int fr, ret;
+
+	sg_assert(lm->use == SG_MAP_USE_TEXT && size > 0);
+	value[0] = '\0';
+	if ((a = cache_get(lm, key, h, now)) == NULL) {
+		if ((a = calloc(1, sizeof(*a) + strlen(key) + 1)) == NULL)
+			goto nomem;
+		strcpy(a->addr, key);
+		a->hash = h;
+		fr = in_domains(lm, key) ?
+		     sg_ldapmap_filter(lm->query_filter, key, &filter) : 1;
+		if (fr < 0)
+			goto nomem;
+		if (fr == 0) {
+			sigpipe_block(&sp);
+			ret = search(lm, (const char *)filter.data, &res, err_r);
+			if (ret == 0)
+				ret = read_text(lm, res, a, key, size, err_r);
+			ldap_msgfree(res);
+			sigpipe_restore(&sp);
+			if (ret == -3)
+				goto nomem;
+			if (ret < 0) {
+				/* not cached: asked again next time */
+				if (err_r != NULL)
+					printable(err_r->msg);
+				answer_free(a);
+				sg_buf_free(&filter);
+				return -1;
+			}
+		}
+		sg_buf_free(&filter);
+		cache_put(lm, a, now);
+	}
+	if (a->text == NULL)
+		return 0;
+	if (strlen(a->text) >= size) {
+		sg_error_set(err_r, SG_ERR_CONFIG, "ldap:%.100s: the value of "
+			     "'%.80s' is too long", lm->path, key);
+		return -1;
+	}
+	strcpy(value, a->text);
+	return 1;
 nomem:
 	answer_free(a);
 	sg_buf_free(&filter);

@@ -8,9 +8,9 @@
  * A map that cannot be read makes the answer a temporary error unless a
  * later map has a usable certificate: never a wrong "no certificate".
  *
- * Map types: dir: (certmap-dir.c) and ldap: (certmap-ldap.c, when built
- * with libldap; otherwise refused with a clear message).  harvest_map is
- * one dir: map.
+ * The maps are opened and asked through the map layer (maps.c): dir:
+ * (certmap-dir.c) and ldap: (certmap-ldap.c, when built with libldap;
+ * otherwise refused with a clear message).  harvest_map is one dir: map.
  */
 #include "sg-private.h"
 
@@ -22,114 +22,13 @@
 
 #include <sodium.h>
 
-/* ---- the map types ----
- *
- * One entry per type of certificate map, in the manner of Postfix's
- * dict_open(): open what NAME (after "TYPE:") names, find an address
- * (refreshing first when the map's source changed; what it returns
- * belongs to the map and stays valid while the map's lock is held),
- * close.  The type's name and syntax are mapspec.c's; a new type is an
- * entry here and there and its own file.
- */
-struct map_class {
-	enum sg_map_type type;
-	int (*open)(const char *name, void **map_r, struct sg_error *err_r);
-	int (*find)(void *map, const char *addr,
-		    struct sg_dirmap_cert *const **certs_r, size_t *n_r,
-		    struct sg_error *err_r);
-	void (*close)(void **mapp);
-};
-
-static int dir_open(const char *name, void **map_r, struct sg_error *err_r)
-{
-	if ((*map_r = sg_dirmap_new(name)) == NULL) {
-		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-static int dir_find(void *map, const char *addr,
-		    struct sg_dirmap_cert *const **certs_r, size_t *n_r,
-		    struct sg_error *err_r)
-{
-	if (sg_dirmap_refresh(map, false, err_r) < 0)
-		return -1;
-	if (sg_dirmap_find(map, addr, certs_r, n_r) < 0) {
-		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-static void dir_close(void **mapp)
-{
-	struct sg_dirmap *dm = *mapp;
-
-	sg_dirmap_free(&dm);
-	*mapp = NULL;
-}
-
-#ifdef HAVE_LDAP
-static int ldap_open(const char *name, void **map_r, struct sg_error *err_r)
-{
-	struct sg_ldapmap *lm;
-
-	if (sg_ldapmap_new(name, &lm, err_r) < 0)
-		return -1;
-	*map_r = lm;
-	return 0;
-}
-
-static int ldap_find(void *map, const char *addr,
-		     struct sg_dirmap_cert *const **certs_r, size_t *n_r,
-		     struct sg_error *err_r)
-{
-	return sg_ldapmap_find(map, addr, certs_r, n_r, err_r) < 0 ? -1 : 0;
-}
-
-static void ldap_close(void **mapp)
-{
-	struct sg_ldapmap *lm = *mapp;
-
-	sg_ldapmap_free(&lm);
-	*mapp = NULL;
-}
-#endif
-
-static const struct map_class map_classes[] = {
-	{ SG_MAP_DIR, dir_open, dir_find, dir_close },
-#ifdef HAVE_LDAP
-	{ SG_MAP_LDAP, ldap_open, ldap_find, ldap_close },
-#endif
-};
-
-static const struct map_class *map_class(enum sg_map_type type)
-{
-	size_t i;
-
-	for (i = 0; i < SG_ARRAY_SIZE(map_classes); i++) {
-		if (map_classes[i].type == type)
-			return &map_classes[i];
-	}
-	return NULL;
-}
-
 /* Threads: a map's state (a dir: map's table and reloads, an ldap:
    map's connections and cache) is used under the map's own lock, held
    from refresh to the copy of what it found; maps do not wait for each
    other.  The context's lock may be taken inside a map's, never the
    other way round. */
-struct cmap {
-	char *spec;			/* "dir:/path" as configured */
-	const struct map_class *cls;
-	void *map;			/* the class's own object */
-	pthread_mutex_t lock;
-	bool lock_ready;
-};
-
 struct sg_certmaps {
-	struct cmap *maps;
+	struct sg_map **maps;		/* maps.c: each with its own lock */
 	size_t n;
 	struct sg_dirmap *harvest;	/* one of maps[].map, or own_harvest */
 	struct sg_dirmap *own_harvest;
@@ -177,7 +76,6 @@ int sg_cmap_new(const struct sg_config *conf, struct sg_certmaps **maps_r,
 	struct sg_certmaps *maps;
 	const char *v, *p;
 	char item[4096];
-	enum sg_map_type type;
 	bool too_long;
 	size_t n = 0, i;
 
@@ -192,26 +90,15 @@ int sg_cmap_new(const struct sg_config *conf, struct sg_certmaps **maps_r,
 	}
 	if (sg_cmap_check_setting("certificate_maps", v, err_r) < 0)
 		goto fail;
-	for (p = v; sg_cmap_next_item(&p, item, sizeof(item), &too_long); )
+	for (p = v; sg_list_copy_next(&p, item, sizeof(item), &too_long); )
 		n++;
 	if (n > 0 && (maps->maps = calloc(n, sizeof(*maps->maps))) == NULL)
 		goto nomem;
-	for (p = v; sg_cmap_next_item(&p, item, sizeof(item), &too_long); ) {
-		struct cmap *m = &maps->maps[maps->n];
-
-		/* checked above: a known type this build has */
-		if (sg_mapspec_parse("certificate_maps", item, &type, err_r) < 0)
+	for (p = v; sg_list_copy_next(&p, item, sizeof(item), &too_long); ) {
+		if (sg_map_open("certificate_maps", item, SG_MAP_USE_CERTS,
+				&maps->maps[maps->n], err_r) < 0)
 			goto fail;
-		m->cls = map_class(type);
-		sg_assert(m->cls != NULL);
-		if (sg_mutex_init_recursive(&m->lock) < 0)
-			goto nomem;
-		m->lock_ready = true;
 		maps->n++;
-		if ((m->spec = strdup(item)) == NULL)
-			goto nomem;
-		if (m->cls->open(strchr(item, ':') + 1, &m->map, err_r) < 0)
-			goto fail;
 	}
 	v = sg_config_get(conf, "harvest_map");
 	if (v == NULL) {
@@ -222,13 +109,14 @@ int sg_cmap_new(const struct sg_config *conf, struct sg_certmaps **maps_r,
 	if (sg_cmap_check_setting("harvest_map", v, err_r) < 0)
 		goto fail;
 	p = v;
-	if (sg_cmap_next_item(&p, item, sizeof(item), &too_long)) {
+	if (sg_list_copy_next(&p, item, sizeof(item), &too_long)) {
 		for (i = 0; i < maps->n; i++) {
-			if (maps->maps[i].cls->type == SG_MAP_DIR &&
-			    dir_path_equal(sg_dirmap_path(maps->maps[i].map),
-					   item + 4)) {
-				maps->harvest = maps->maps[i].map;
-				maps->harvest_lock = &maps->maps[i].lock;
+			struct sg_dirmap *dm = sg_map_dirmap(maps->maps[i]);
+
+			if (dm != NULL &&
+			    dir_path_equal(sg_dirmap_path(dm), item + 4)) {
+				maps->harvest = dm;
+				maps->harvest_lock = sg_map_mutex(maps->maps[i]);
 				break;
 			}
 		}
@@ -259,13 +147,8 @@ void sg_cmap_free(struct sg_certmaps **mapsp)
 
 	if (maps == NULL)
 		return;
-	for (i = 0; i < maps->n; i++) {
-		free(maps->maps[i].spec);
-		if (maps->maps[i].cls != NULL && maps->maps[i].map != NULL)
-			maps->maps[i].cls->close(&maps->maps[i].map);
-		if (maps->maps[i].lock_ready)
-			pthread_mutex_destroy(&maps->maps[i].lock);
-	}
+	for (i = 0; i < maps->n; i++)
+		sg_map_close(&maps->maps[i]);
 	free(maps->maps);
 	sg_dirmap_free(&maps->own_harvest);
 	if (maps->own_lock_ready)
@@ -302,14 +185,14 @@ size_t sg_cmap_count(const struct sg_certmaps *maps)
 const char *sg_cmap_spec(const struct sg_certmaps *maps, size_t i)
 {
 	sg_assert(maps != NULL && i < maps->n);
-	return maps->maps[i].spec;
+	return sg_map_spec(maps->maps[i]);
 }
 
 /* sg_cmap_ldap - the ldap: map of entry i, or NULL */
 struct sg_ldapmap *sg_cmap_ldap(const struct sg_certmaps *maps, size_t i)
 {
 	sg_assert(maps != NULL && i < maps->n);
-	return maps->maps[i].cls->type == SG_MAP_LDAP ? maps->maps[i].map : NULL;
+	return sg_map_ldapmap(maps->maps[i]);
 }
 
 /* ---- the set ---- */
@@ -444,8 +327,8 @@ static size_t harvest_last(const struct sg_certmaps *maps, size_t k)
 	size_t h = SIZE_MAX, i;
 
 	for (i = 0; i < maps->n; i++) {
-		if (maps->maps[i].cls->type == SG_MAP_DIR &&
-		    maps->maps[i].map == maps->harvest) {
+		if (sg_map_dirmap(maps->maps[i]) != NULL &&
+		    sg_map_dirmap(maps->maps[i]) == maps->harvest) {
 			h = i;
 			break;
 		}
@@ -546,17 +429,17 @@ int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 	   directory or a pinned one (the first map with a usable answer
 	   ends the search) */
 	for (k = 0; maps != NULL && k < maps->n; k++) {
-		struct cmap *m;
+		struct sg_map *m;
 		struct sg_dirmap_cert *const *certs;
 		struct sg_error e;
 		size_t n, usable_before = set->n_usable;
 
 		i = harvest_last(maps, k);
-		m = &maps->maps[i];
+		m = maps->maps[i];
 
-		sg_mutex_lock(&m->lock);
-		if (m->cls->find(m->map, set->address, &certs, &n, &e) < 0) {
-			sg_mutex_unlock(&m->lock);
+		sg_map_lock(m);
+		if (sg_map_find_certs(m, set->address, &certs, &n, &e) < 0) {
+			sg_map_unlock(m);
 			if (e.code == SG_ERR_NOMEM)
 				goto nomem;
 			if (!temp)
@@ -570,12 +453,13 @@ int sg_cert_lookup(struct sg_ctx *ctx, const char *address, time_t at,
 				continue;
 			sg_csel_eval_entry(ctx, certs[j], at, info);
 			(void)binds_address(ctx, certs[j], set->address, info);
-			if (add_candidate(set, i, m->spec, certs[j], info) < 0) {
-				sg_mutex_unlock(&m->lock);
+			if (add_candidate(set, i, sg_map_spec(m), certs[j],
+					  info) < 0) {
+				sg_map_unlock(m);
 				goto nomem;
 			}
 		}
-		sg_mutex_unlock(&m->lock);
+		sg_map_unlock(m);
 		if (n > 0 && first_seen == SIZE_MAX)
 			first_seen = i;
 		if (set->n_usable > usable_before) {
@@ -590,7 +474,7 @@ done:
 	if (answered == SIZE_MAX)
 		answered = first_seen;
 	if (answered != SIZE_MAX) {
-		if ((set->map_copy = strdup(maps->maps[answered].spec)) == NULL)
+		if ((set->map_copy = strdup(sg_map_spec(maps->maps[answered]))) == NULL)
 			goto nomem;
 		set->map = set->map_copy;
 	}
@@ -716,7 +600,7 @@ static int json_list(struct sg_buf *out, const char *list)
 	int e = 0;
 
 	e |= sg_buf_append(out, "[", 1);
-	while (sg_cmap_next_item(&p, item, sizeof(item), &too_long)) {
+	while (sg_list_copy_next(&p, item, sizeof(item), &too_long)) {
 		if (!first)
 			e |= sg_buf_append(out, ",", 1);
 		e |= sg_json_str(out, item);

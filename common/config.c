@@ -84,7 +84,7 @@ static const struct sg_conf_def {
 	{ "harvest_max_total", "10000", K_UINT, NULL },
 	/* outbound policy (policy.c) */
 	{ "internal_domains", "", K_ANY, NULL },
-	{ "encryption_policy_maps", "", K_ANY, NULL },
+	{ "encryption_policy_maps", "", K_MAPS, NULL },
 	{ "policy_action", "reject", K_ENUM, "reject|defer|hold|monitor" },
 	{ "policy_exempt_senders", "", K_ANY, NULL },
 	{ "policy_exempt_recipients", "", K_ANY, NULL },
@@ -159,6 +159,7 @@ static int check_value(const struct sg_conf_def *def, const char *value,
 	char *end;
 	unsigned long long v;
 	size_t len;
+	bool b;
 
 	switch (def->kind) {
 	case K_ANY:
@@ -166,7 +167,7 @@ static int check_value(const struct sg_conf_def *def, const char *value,
 	case K_MAPS:
 		return sg_cmap_check_setting(def->name, value, err_r);
 	case K_BOOL:
-		if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0)
+		if (sg_conf_bool(value, &b) == 0)
 			return 0;
 		sg_error_set(err_r, SG_ERR_INVALID,
 			     "%s: '%.60s' is not yes or no", def->name, value);
@@ -552,21 +553,6 @@ int sg_config_read(struct sg_config *conf, const char *path,
 	}
 	free(text);
 	return ret;
-}
-
-/* sg_list_next - the next item of a list value ("a, b c": commas and
-   white space separate); false at the end */
-bool sg_list_next(const char **cursor, const char **item_r, size_t *len_r)
-{
-	const char *p = *cursor;
-
-	if (p == NULL)
-		return false;
-	p += strspn(p, ", \t\r\n");
-	*len_r = strcspn(p, ", \t\r\n");
-	*item_r = p;
-	*cursor = p + *len_r;
-	return *len_r > 0;
 }
 
 /* ---- unknown settings ("did you mean") --------------------------------- */

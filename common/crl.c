@@ -860,7 +860,7 @@ int sg_crl_dir(const struct sg_config *conf, char *buf, size_t size,
 		return -1;
 	}
 	p = list;
-	while (sg_cmap_next_item(&p, item, sizeof(item), &is_long)) {
+	while (sg_list_copy_next(&p, item, sizeof(item), &is_long)) {
 		if (is_long)
 			continue;
 		if (stat(item, &st) == 0 && S_ISDIR(st.st_mode)) {

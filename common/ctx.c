@@ -119,8 +119,9 @@ static int settings_from_conf(struct sg_ctx *ctx, const struct sg_config *conf,
 	ctx->binding = strcmp(v, "off") == 0 ? SG_BINDING_OFF :
 		       strcmp(v, "relaxed") == 0 ? SG_BINDING_RELAXED :
 		       SG_BINDING_STRICT;
-	ctx->allow_sha1 = strcmp(sg_config_get(conf, "allow_sha1_signatures"),
-				 "yes") == 0;
+	if (sg_conf_bool(sg_config_get(conf, "allow_sha1_signatures"),
+			 &ctx->allow_sha1) < 0)
+		ctx->allow_sha1 = false;	/* checked when it was set */
 	ctx->limits.max_message_size = parse_ulong(conf, "max_message_size");
 	ctx->limits.max_mime_depth = (unsigned int)parse_ulong(conf, "max_mime_depth");
 	ctx->limits.max_mime_parts = (unsigned int)parse_ulong(conf, "max_mime_parts");
@@ -156,23 +157,16 @@ static int load_policies(struct sg_ctx *ctx, const char *list,
 {
 	char oid[128];
 	const char *p = list;
+	bool too_long;
 
-	while (*p != '\0') {
+	while (sg_list_copy_next(&p, oid, sizeof(oid), &too_long)) {
 		ASN1_OBJECT *obj;
-		size_t len;
 
-		p += strspn(p, ", \t");
-		len = strcspn(p, ", \t");
-		if (len == 0)
-			break;
-		if (len >= sizeof(oid)) {
+		if (too_long) {
 			sg_error_set(err_r, SG_ERR_INVALID,
 				     "certificate_policies: OID too long");
 			return -1;
 		}
-		memcpy(oid, p, len);
-		oid[len] = '\0';
-		p += len;
 		if ((obj = OBJ_txt2obj(oid, 1)) == NULL) {
 			sg_openssl_errors(NULL, 0);
 			sg_error_set(err_r, SG_ERR_INVALID,

@@ -352,7 +352,7 @@ static int check_list(struct sink *sk, const struct sg_config *conf,
 			     setting);
 		return -1;
 	}
-	for (p = v; sg_cmap_next_item(&p, item, sizeof(item), &too_long); ) {
+	for (p = v; sg_list_copy_next(&p, item, sizeof(item), &too_long); ) {
 		if (too_long)
 			continue;
 		if (check_path(sk, setting, item, want_crl, out) < 0) {
@@ -563,7 +563,7 @@ static int check_maps(struct sink *sk, const struct sg_config *conf,
 				     "%s: cannot expand its value", settings[s]);
 			return -1;
 		}
-		for (p = v; sg_cmap_next_item(&p, item, sizeof(item), &too_long); ) {
+		for (p = v; sg_list_copy_next(&p, item, sizeof(item), &too_long); ) {
 			struct stat st;
 			int r;
 
@@ -586,7 +586,7 @@ static int check_maps(struct sink *sk, const struct sg_config *conf,
 				struct sg_ldapmap *lm = NULL;
 				struct sg_error e;
 
-				if (sg_ldapmap_new(item + 5, &lm, &e) == 0) {
+				if (sg_ldapmap_new(item + 5, SG_MAP_USE_CERTS, &lm, &e) == 0) {
 					sg_ldapmap_free(&lm);
 					continue;
 				}

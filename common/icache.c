@@ -310,6 +310,7 @@ int sg_icache_open(struct sg_ctx *ctx, const struct sg_config *conf,
 	const char *dir = sg_config_get(conf, "intermediate_cache");
 	const char *mode = sg_config_get(conf, "aia_fetch");
 	const char *v;
+	bool allow_local = false;
 	unsigned char fpr[32];
 	int i;
 
@@ -356,7 +357,7 @@ int sg_icache_open(struct sg_ctx *ctx, const struct sg_config *conf,
 	if (v != NULL && strcmp(v, "same-host") == 0)
 		ic->flags |= SG_CRL_FETCH_SAME_HOST_REDIRECTS;
 	v = sg_config_get(conf, "crl_fetch_allow_local");
-	if (v != NULL && strcmp(v, "yes") == 0)
+	if (sg_conf_bool(v, &allow_local) == 0 && allow_local)
 		ic->flags |= SG_CRL_FETCH_ALLOW_LOCAL;
 	v = sg_config_get(conf, "crl_fetch_proxy");
 	if (v != NULL && v[0] != '\0' && (ic->proxy = strdup(v)) == NULL) {

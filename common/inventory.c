@@ -219,7 +219,7 @@ int sg_config_certificates(const struct sg_config *conf,
 				     "%s: cannot expand its value", iv.setting);
 			return -1;
 		}
-		for (p = v; sg_cmap_next_item(&p, item, sizeof(item), &too_long); ) {
+		for (p = v; sg_list_copy_next(&p, item, sizeof(item), &too_long); ) {
 			int r;
 
 			if (too_long) {

@@ -1,9 +1,9 @@
 /* mapspec.c - the names of maps: "TYPE:NAME" entries of certificate_maps
- * and harvest_map, which map types this build has, and the list syntax
+ * and harvest_map, which map types this build has
  *
  * Used by config.c to check a value before anything is opened and by
- * certmap.c to open what the value names; it depends on nothing else of
- * the core, so neither of them depends on the other for it.
+ * certmap.c to open what the value names; it depends only on words.c
+ * (the list syntax), so neither of them depends on the other for it.
  */
 #include "sg-private.h"
 
@@ -11,65 +11,70 @@
 #include <string.h>
 #include <strings.h>
 
-/* next_item - the next item of a comma/space separated list */
-static bool next_item(const char **pp, char *item, size_t size, bool *long_r)
-{
-	const char *p = *pp;
-	size_t len;
-
-	*long_r = false;
-	p += strspn(p, ", \t\r\n");
-	len = strcspn(p, ", \t\r\n");
-	if (len == 0)
-		return false;
-	*pp = p + len;
-	if (len >= size) {
-		*long_r = true;
-		len = size - 1;
-	}
-	memcpy(item, p, len);
-	item[len] = '\0';
-	return true;
-}
-
-/* sg_cmap_next_item - the next item of a list (whole items: long_r
-   when one did not fit) */
-bool sg_cmap_next_item(const char **pp, char *item, size_t size, bool *long_r)
-{
-	return next_item(pp, item, size, long_r);
-}
-
-/* The map types by name (certmap.c has what each one does): whether
-   this build has it, whether harvested certificates can be written to
-   it, and the words of its messages. */
+/* The map types by name (maps.c has what each one does): whether this
+   build has it, what it can answer (SG_MAP_USE_*: certificates for
+   certificate_maps, text values for encryption_policy_maps), whether
+   harvested certificates can be written to it, and the words of its
+   messages. */
 static const struct {
 	const char *name;
 	enum sg_map_type type;
 	bool built;
+	unsigned int uses;	/* SG_MAP_USE_* */
 	bool writable;		/* can be harvest_map */
 	const char *no_name;	/* "TYPE:" alone */
 	const char *label;	/* "not to LABEL", "without LABEL support" */
 	const char *build_hint;
 } map_types[] = {
-	{ "dir", SG_MAP_DIR, true, true, "names no directory", "dir", "" },
+	{ "dir", SG_MAP_DIR, true, SG_MAP_USE_CERTS, true,
+	  "names no directory", "dir", "" },
+	{ "texthash", SG_MAP_TEXTHASH, true, SG_MAP_USE_TEXT, false,
+	  "names no file (e.g. texthash:/etc/smimeguard/encryption_policy)",
+	  "texthash", "" },
 	{ "ldap", SG_MAP_LDAP,
 #ifdef HAVE_LDAP
 	  true,
 #else
 	  false,
 #endif
+	  SG_MAP_USE_CERTS | SG_MAP_USE_TEXT,
 	  false, "names no map file (e.g. ldap:/etc/smimeguard/ldap.cf)",
 	  "LDAP", " (libldap-dev, configure --with-ldap)" },
 };
 
-/* sg_mapspec_parse - one TYPE:NAME entry; 0 and *type_r, or -1 */
-int sg_mapspec_parse(const char *setting, const char *spec,
+/* known_types - the types this build has for use, ", " separated */
+static void known_types(unsigned int use, char *buf, size_t size)
+{
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < SG_ARRAY_SIZE(map_types); i++) {
+		if (map_types[i].built && (map_types[i].uses & use) != 0)
+			snprintf(buf + strlen(buf), size - strlen(buf), "%s%s",
+				 buf[0] != '\0' ? ", " : "", map_types[i].name);
+	}
+}
+
+/* sg_mapspec_parse - one TYPE:NAME entry of setting, for use; 0 and
+   *type_r, or -1 */
+int sg_mapspec_parse(const char *setting, const char *spec, unsigned int use,
 		     enum sg_map_type *type_r, struct sg_error *err_r)
 {
 	const char *colon = strchr(spec, ':');
 	char known[64] = "";
 	size_t tlen, i;
 
+	if (use == SG_MAP_USE_TEXT && (colon == NULL || spec[0] == '/')) {
+		/* a plain path: texthash (as encryption_policy_maps always
+		   took it) */
+		if (spec[0] == '\0') {
+			sg_error_set(err_r, SG_ERR_INVALID, "%s: empty entry",
+				     setting);
+			return -1;
+		}
+		*type_r = SG_MAP_TEXTHASH;
+		return 0;
+	}
 	if (colon == NULL || colon == spec) {
 		sg_error_set(err_r, SG_ERR_INVALID,
 			     "%s: '%.80s' is not TYPE:NAME (e.g. dir:/etc/smimeguard/certs)",
@@ -88,6 +93,14 @@ int sg_mapspec_parse(const char *setting, const char *spec,
 				     map_types[i].label, map_types[i].build_hint);
 			return -1;
 		}
+		if ((map_types[i].uses & use) == 0) {
+			known_types(use, known, sizeof(known));
+			sg_error_set(err_r, SG_ERR_INVALID,
+				     "%s: '%.80s': a %s map cannot answer this "
+				     "setting (it takes %s)", setting, spec,
+				     map_types[i].label, known);
+			return -1;
+		}
 		if (colon[1] == '\0') {
 			sg_error_set(err_r, SG_ERR_INVALID, "%s: '%.80s' %s",
 				     setting, spec, map_types[i].no_name);
@@ -102,19 +115,15 @@ int sg_mapspec_parse(const char *setting, const char *spec,
 		*type_r = map_types[i].type;
 		return 0;
 	}
-	for (i = 0; i < SG_ARRAY_SIZE(map_types); i++) {
-		if (map_types[i].built)
-			snprintf(known + strlen(known), sizeof(known) - strlen(known),
-				 "%s%s", known[0] != '\0' ? ", " : "",
-				 map_types[i].name);
-	}
+	known_types(use, known, sizeof(known));
 	sg_error_set(err_r, SG_ERR_INVALID,
 		     "%s: '%.80s': unknown map type '%.*s' (supported: %s)",
 		     setting, spec, (int)(tlen > 20 ? 20 : tlen), spec, known);
 	return -1;
 }
 
-/* sg_cmap_check_setting - certificate_maps or harvest_map */
+/* sg_cmap_check_setting - certificate_maps, harvest_map (certificates)
+   or encryption_policy_maps (text values; a plain path is texthash) */
 int sg_cmap_check_setting(const char *name, const char *value,
 			  struct sg_error *err_r)
 {
@@ -124,13 +133,16 @@ int sg_cmap_check_setting(const char *name, const char *value,
 	bool too_long;
 	size_t n = 0;
 
-	while (next_item(&p, item, sizeof(item), &too_long)) {
+	while (sg_list_copy_next(&p, item, sizeof(item), &too_long)) {
 		if (too_long) {
 			sg_error_set(err_r, SG_ERR_INVALID, "%s: entry too long",
 				     name);
 			return -1;
 		}
-		if (sg_mapspec_parse(name, item, &type, err_r) < 0)
+		if (sg_mapspec_parse(name, item,
+				     strcmp(name, "encryption_policy_maps") == 0 ?
+				     SG_MAP_USE_TEXT : SG_MAP_USE_CERTS, &type,
+				     err_r) < 0)
 			return -1;
 		n++;
 	}

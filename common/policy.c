@@ -7,7 +7,8 @@
  *   internal_transports     local, virtual, lmtp   (Postfix transports,
  *                           {rcpt_mailer}, that deliver inside)
  *   encryption_policy_maps  texthash:/etc/smimeguard/encryption_policy
- *                           (or a plain path); one "key value" per line:
+ *                           (or a plain path), ldap:/etc/smimeguard/policy.cf:
+ *                           maps of "key value" (maps.c); texthash lines:
  *     partner@ext.example   encrypt            recipient address
  *     ext.example           encrypt-aead       recipient domain
  *     .ext.example          encrypt monitor    any subdomain
@@ -27,8 +28,12 @@
  *
  * Addresses are routed as Postfix routes them (policy-addr.c); the rules
  * of every destination on the way apply.  The recipient rule is the
- * first match of address, domain, parent domains, "*"; the sender rule
- * likewise with "from:" keys; the strictest combination applies.  Mail
+ * first match of address, domain, parent domains, "*" (each key asked of
+ * every map in order before the next key); the sender rule likewise
+ * with "from:" keys; the strictest combination applies.  A map that
+ * cannot answer (an ldap: map's servers down, a value that is not a
+ * rule) makes the decision temporary: deferred, never decided without
+ * the rule.  Mail
  * to internal recipients, or from/to an exempt address, needs nothing.
  * The null sender and Auto-Submitted mail are exempt only when
  * policy_exemptions names them and the client is in
@@ -44,12 +49,14 @@
 #include <string.h>
 #include <strings.h>
 
+/* a rule found in encryption_policy_maps */
 struct policy_rule {
-	char *key;		/* lower case */
+	char key[SG_ADDRESS_MAX + 8];	/* lower case, as looked up */
 	unsigned int req;	/* SG_REQ_* */
 	int action;		/* enum sg_action, or -1: policy_action */
-	unsigned int line;
 };
+
+#define POLICY_VALUE_MAX 256	/* "requirement [action]" of a map */
 
 /* one entry of policy_exemption_clients */
 struct policy_net {
@@ -74,10 +81,9 @@ struct sg_policy {
 	size_t n_exempt_senders;
 	char **exempt_rcpts;
 	size_t n_exempt_rcpts;
-	struct policy_rule *rules;	/* sorted by key */
-	size_t n_rules;
+	struct sg_map **maps;		/* encryption_policy_maps (maps.c) */
+	size_t n_maps;
 	enum sg_action default_action;
-	char source[256];		/* the map file, for messages */
 };
 
 static const char *const action_names[] = {
@@ -151,31 +157,25 @@ static void lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
-/* split_list - a comma/space separated list (lower-cased when asked) */
+/* split_list - a list value (sg_list_next), lower-cased when asked */
 static int split_list(const char *value, bool to_lower, char ***items_r,
 		      size_t *n_r)
 {
-	const char *p = value;
+	const char *p = value, *it;
 	char **items = NULL;
-	size_t n = 0;
+	size_t n = 0, len;
 
-	while (*p != '\0') {
-		size_t len;
+	while (sg_list_next(&p, &it, &len)) {
 		char **tmp;
 
-		p += strspn(p, ", \t\r\n");
-		len = strcspn(p, ", \t\r\n");
-		if (len == 0)
-			break;
 		if ((tmp = realloc(items, (n + 1) * sizeof(*items))) == NULL)
 			goto nomem;
 		items = tmp;
-		if ((items[n] = strndup(p, len)) == NULL)
+		if ((items[n] = strndup(it, len)) == NULL)
 			goto nomem;
 		if (to_lower)
 			lower(items[n]);
 		n++;
-		p += len;
 	}
 	*items_r = items;
 	*n_r = n;
@@ -214,98 +214,95 @@ static void free_list(char **items, size_t n)
 	free(items);
 }
 
-static int cmp_rule(const void *a, const void *b)
+/* parse_value - a map's value "requirement [action]" into r; -1 with
+   why (a sentence) when it is not one */
+static int parse_value(const char *value, struct policy_rule *r, char *why,
+		       size_t why_size)
 {
-	return strcmp(((const struct policy_rule *)a)->key,
-		      ((const struct policy_rule *)b)->key);
+	char buf[POLICY_VALUE_MAX], *req, *action, *extra, *save = NULL;
+	enum sg_action a;
+
+	r->req = 0;
+	r->action = -1;
+	if (strlen(value) >= sizeof(buf)) {
+		snprintf(why, why_size, "value too long");
+		return -1;
+	}
+	strcpy(buf, value);
+	req = strtok_r(buf, " \t\r\n", &save);
+	action = req == NULL ? NULL : strtok_r(NULL, " \t\r\n", &save);
+	extra = action == NULL ? NULL : strtok_r(NULL, " \t\r\n", &save);
+	if (req == NULL || extra != NULL) {
+		snprintf(why, why_size, "expected \"key requirement [action]\"");
+		return -1;
+	}
+	if (parse_requirement(req, &r->req) < 0) {
+		sg_text_sanitize(req);
+		snprintf(why, why_size, "'%.40s' is not a requirement "
+			 "(none, sign, encrypt, encrypt-aead, encrypt+sign, "
+			 "encrypt-aead+sign)", req);
+		return -1;
+	}
+	if (action != NULL) {
+		if (parse_action(action, &a) < 0) {
+			sg_text_sanitize(action);
+			snprintf(why, why_size, "'%.40s' is not an action "
+				 "(reject, defer, hold, monitor)", action);
+			return -1;
+		}
+		r->action = (int)a;
+	}
+	return 0;
 }
 
-/* load_map - a texthash-style file of "key value" lines */
-static int load_map(struct sg_policy *pol, const char *spec,
-		    struct sg_error *err_r)
+/* check_entry - one line of a map held in memory, checked when the
+   policy is made (sg_map_each): "PATH, line N: why" */
+static int check_entry(void *context, const char *key, const char *value,
+		       unsigned int line, struct sg_error *err_r)
 {
-	const char *path = spec;
-	char line[1024];
-	unsigned int lineno = 0;
-	FILE *fp;
+	const struct sg_map *m = context;
+	struct policy_rule r;
+	char why[200];
 
-	if (strncmp(spec, "texthash:", 9) == 0)
-		path = spec + 9;
-	else if (strchr(spec, ':') != NULL && spec[0] != '/') {
-		sg_error_set(err_r, SG_ERR_CONFIG,
-			     "encryption_policy_maps: unsupported map type in '%.80s' "
-			     "(use texthash:/path or a plain path)", spec);
+	(void)key;
+	if (parse_value(value, &r, why, sizeof(why)) < 0) {
+		sg_error_set(err_r, SG_ERR_CONFIG, "%.160s, line %u: %s",
+			     sg_map_name(m), line, why);
 		return -1;
 	}
-	sg_strlcpy(pol->source, path, sizeof(pol->source));
-	if ((fp = fopen(path, "r")) == NULL) {
-		sg_error_set(err_r, SG_ERR_IO, "encryption_policy_maps: cannot open %.160s: %s",
-			     path, strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		char *key, *value, *action, *extra, *save = NULL;
-		struct policy_rule *r, *tmp;
-		enum sg_action a;
-
-		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(fp)) {
-			sg_error_set(err_r, SG_ERR_CONFIG, "%.160s, line %u: line too long",
-				     path, lineno);
-			goto fail;
-		}
-		if (line[0] == '#')
-			continue;
-		key = strtok_r(line, " \t\r\n", &save);
-		if (key == NULL)
-			continue;
-		value = strtok_r(NULL, " \t\r\n", &save);
-		action = value == NULL ? NULL : strtok_r(NULL, " \t\r\n", &save);
-		extra = action == NULL ? NULL : strtok_r(NULL, " \t\r\n", &save);
-		if (value == NULL || extra != NULL) {
-			sg_error_set(err_r, SG_ERR_CONFIG,
-				     "%.160s, line %u: expected \"key requirement [action]\"",
-				     path, lineno);
-			goto fail;
-		}
-		if ((tmp = realloc(pol->rules, (pol->n_rules + 1) * sizeof(*tmp))) == NULL)
-			goto nomem;
-		pol->rules = tmp;
-		r = &pol->rules[pol->n_rules];
-		memset(r, 0, sizeof(*r));
-		r->line = lineno;
-		r->action = -1;
-		if (parse_requirement(value, &r->req) < 0) {
-			sg_error_set(err_r, SG_ERR_CONFIG,
-				     "%.160s, line %u: '%.40s' is not a requirement "
-				     "(none, sign, encrypt, encrypt-aead, encrypt+sign, encrypt-aead+sign)",
-				     path, lineno, value);
-			goto fail;
-		}
-		if (action != NULL) {
-			if (parse_action(action, &a) < 0) {
-				sg_error_set(err_r, SG_ERR_CONFIG,
-					     "%.160s, line %u: '%.40s' is not an action "
-					     "(reject, defer, hold, monitor)",
-					     path, lineno, action);
-				goto fail;
-			}
-			r->action = (int)a;
-		}
-		if ((r->key = strdup(key)) == NULL)
-			goto nomem;
-		lower(r->key);
-		pol->n_rules++;
-	}
-	fclose(fp);
-	if (pol->n_rules > 0)	/* rules is NULL until the first rule */
-		qsort(pol->rules, pol->n_rules, sizeof(*pol->rules), cmp_rule);
 	return 0;
-nomem:
-	sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
-fail:
-	fclose(fp);
-	return -1;
+}
+
+/* load_maps - open every map of encryption_policy_maps (a map held in
+   memory is checked line by line now; an ldap: map's values are
+   checked when they are read) */
+static int load_maps(struct sg_policy *pol, char **specs, size_t n,
+		     struct sg_error *err_r)
+{
+	size_t i;
+
+	if (n > 0 && (pol->maps = calloc(n, sizeof(*pol->maps))) == NULL) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		struct sg_error e;
+
+		if (sg_map_open("encryption_policy_maps", specs[i],
+				SG_MAP_USE_TEXT, &pol->maps[i], &e) < 0) {
+			if (e.code == SG_ERR_IO || e.code == SG_ERR_NOMEM)
+				sg_error_set(err_r, e.code, "encryption_policy_maps: %s",
+					     e.msg);
+			else if (err_r != NULL)
+				*err_r = e;
+			return -1;
+		}
+		pol->n_maps++;
+		if (sg_map_each(pol->maps[i], check_entry, pol->maps[i],
+				err_r) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* get_bool - a yes/no setting */
@@ -314,10 +311,8 @@ static int get_bool(const struct sg_config *conf, const char *name, bool *b_r,
 {
 	const char *v = sg_config_get(conf, name);
 
-	if (v != NULL && (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0)) {
-		*b_r = strcmp(v, "yes") == 0;
+	if (sg_conf_bool(v, b_r) == 0)
 		return 0;
-	}
 	sg_error_set(err_r, SG_ERR_CONFIG, "%s: '%.40s' is not yes or no", name,
 		     v == NULL ? "" : v);
 	return -1;
@@ -430,9 +425,9 @@ void sg_policy_free(struct sg_policy **polp)
 	free_list(pol->exempt_rcpts, pol->n_exempt_rcpts);
 	free_list(pol->transports, pol->n_transports);
 	free(pol->clients);
-	for (i = 0; i < pol->n_rules; i++)
-		free(pol->rules[i].key);
-	free(pol->rules);
+	for (i = 0; i < pol->n_maps; i++)
+		sg_map_close(&pol->maps[i]);
+	free(pol->maps);
 	free(pol);
 	*polp = NULL;
 }
@@ -443,8 +438,8 @@ int sg_policy_new(const struct sg_config *conf, struct sg_policy **pol_r,
 	struct sg_policy *pol;
 	const char *v;
 	char **maps = NULL;
-	size_t n_maps = 0, i;
-	int ret = 0;
+	size_t n_maps = 0;
+	int ret;
 
 	sg_assert(conf != NULL && pol_r != NULL);
 	*pol_r = NULL;
@@ -478,8 +473,7 @@ int sg_policy_new(const struct sg_config *conf, struct sg_policy **pol_r,
 	if (get_list(conf, "encryption_policy_maps", false, &maps, &n_maps,
 		     err_r) < 0)
 		goto fail;
-	for (i = 0; i < n_maps && ret == 0; i++)
-		ret = load_map(pol, maps[i], err_r);
+	ret = load_maps(pol, maps, n_maps, err_r);
 	free_list(maps, n_maps);
 	if (ret < 0)
 		goto fail;
@@ -569,40 +563,59 @@ bool sg_policy_is_internal(const struct sg_policy *pol, const char *address)
 	return true;
 }
 
-static const struct policy_rule *find_rule(const struct sg_policy *pol,
-					   const char *key)
+/* find_rule - the rule of key: the first map that has it.  1 and *r,
+   0 none, -1 a map could not answer or its value is not a rule (err_r:
+   the caller defers, never goes on without the rule) */
+static int find_rule(const struct sg_policy *pol, const char *key,
+		     struct policy_rule *r, struct sg_error *err_r)
 {
-	struct policy_rule k = { .key = (char *)key };
+	char value[POLICY_VALUE_MAX], why[200];
+	size_t i;
+	int ret;
 
-	if (pol->n_rules == 0)
-		return NULL;	/* rules is NULL: not a valid bsearch() base */
-	return bsearch(&k, pol->rules, pol->n_rules, sizeof(*pol->rules),
-		       cmp_rule);
+	for (i = 0; i < pol->n_maps; i++) {
+		ret = sg_map_lookup(pol->maps[i], key, value, sizeof(value),
+				    err_r);
+		if (ret < 0)
+			return -1;
+		if (ret == 0)
+			continue;
+		if (parse_value(value, r, why, sizeof(why)) < 0) {
+			sg_error_set(err_r, SG_ERR_CONFIG, "%.160s: '%.80s': %s",
+				     sg_map_spec(pol->maps[i]), key, why);
+			return -1;
+		}
+		sg_strlcpy(r->key, key, sizeof(r->key));
+		return 1;
+	}
+	return 0;
 }
 
-/* lookup - first match of prefix+address, prefix+[@]domain, prefix+.parents */
-static const struct policy_rule *lookup(const struct sg_policy *pol,
-					const char *prefix, const char *addr,
-					bool at_domain)
+/* lookup - first match of prefix+address, prefix+[@]domain,
+   prefix+.parents: one lookup per key, in that order, each in every map
+   (as find_rule); 1 and *r, 0, or -1 with err_r */
+static int lookup(const struct sg_policy *pol, const char *prefix,
+		  const char *addr, bool at_domain, struct policy_rule *r,
+		  struct sg_error *err_r)
 {
-	char key[400];
-	const struct policy_rule *r;
+	char key[SG_ADDRESS_MAX + 8];
 	const char *domain = domain_of(addr), *p;
+	int ret;
 
 	snprintf(key, sizeof(key), "%s%s", prefix, addr);
-	if ((r = find_rule(pol, key)) != NULL)
-		return r;
+	if ((ret = find_rule(pol, key, r, err_r)) != 0)
+		return ret;
 	if (domain[0] == '\0')
-		return NULL;
+		return 0;
 	snprintf(key, sizeof(key), "%s%s%s", prefix, at_domain ? "@" : "", domain);
-	if ((r = find_rule(pol, key)) != NULL)
-		return r;
+	if ((ret = find_rule(pol, key, r, err_r)) != 0)
+		return ret;
 	for (p = domain; (p = strchr(p, '.')) != NULL; p++) {
 		snprintf(key, sizeof(key), "%s%s", prefix, p);
-		if ((r = find_rule(pol, key)) != NULL)
-			return r;
+		if ((ret = find_rule(pol, key, r, err_r)) != 0)
+			return ret;
 	}
-	return NULL;
+	return 0;
 }
 
 static int severity(enum sg_action a)
@@ -697,10 +710,13 @@ void sg_policy_decide_envelope(const struct sg_policy *pol,
 {
 	struct sg_route rr, sr;
 	bool hop_internal[SG_ROUTE_MAX_HOPS];
-	const struct policy_rule *rule, *first_r = NULL, *first_s = NULL;
+	struct policy_rule rule;
+	struct sg_error err;
+	char first_r[SG_ADDRESS_MAX + 8] = "", first_s[SG_ADDRESS_MAX + 8] = "";
 	char why[160];
 	size_t i, n_ext = 0, used;
 	bool have_action = false;
+	int ret;
 
 	sg_assert(pol != NULL && env != NULL && env->sender != NULL &&
 		  env->recipient != NULL && d != NULL);
@@ -769,33 +785,38 @@ void sg_policy_decide_envelope(const struct sg_policy *pol,
 		snprintf(d->why, sizeof(d->why), "recipient exempt by policy_exempt_recipients");
 		return;
 	}
-	/* the rules of every destination outside, and of the sender */
+	/* the rules of every destination outside, and of the sender; a map
+	   that cannot answer makes it a temporary failure, never a decision
+	   without the rule */
 	for (i = 0; i < rr.n; i++) {
 		if (hop_internal[i])
 			continue;
-		if ((rule = lookup(pol, "", rr.hop[i], false)) == NULL)
-			rule = find_rule(pol, "*");
-		if (rule == NULL || rule->req == 0)
+		if ((ret = lookup(pol, "", rr.hop[i], false, &rule, &err)) == 0)
+			ret = find_rule(pol, "*", &rule, &err);
+		if (ret < 0)
+			goto temporary;
+		if (ret == 0 || rule.req == 0)
 			continue;
-		d->requirements |= rule->req;
+		d->requirements |= rule.req;
 		d->action = strictest(have_action ? d->action : SG_ACTION_MONITOR,
-				      rule->action >= 0 ? (enum sg_action)rule->action :
+				      rule.action >= 0 ? (enum sg_action)rule.action :
 				      pol->default_action);
 		have_action = true;
-		if (first_r == NULL)
-			first_r = rule;
+		if (first_r[0] == '\0')
+			sg_strlcpy(first_r, rule.key, sizeof(first_r));
 	}
 	for (i = 0; i < sr.n; i++) {
-		if ((rule = lookup(pol, "from:", sr.hop[i], true)) == NULL ||
-		    rule->req == 0)
+		if ((ret = lookup(pol, "from:", sr.hop[i], true, &rule, &err)) < 0)
+			goto temporary;
+		if (ret == 0 || rule.req == 0)
 			continue;
-		d->requirements |= rule->req;
+		d->requirements |= rule.req;
 		d->action = strictest(have_action ? d->action : SG_ACTION_MONITOR,
-				      rule->action >= 0 ? (enum sg_action)rule->action :
+				      rule.action >= 0 ? (enum sg_action)rule.action :
 				      pol->default_action);
 		have_action = true;
-		if (first_s == NULL)
-			first_s = rule;
+		if (first_s[0] == '\0')
+			sg_strlcpy(first_s, rule.key, sizeof(first_s));
 	}
 	if (d->requirements == 0) {
 		d->action = pol->default_action;
@@ -803,14 +824,22 @@ void sg_policy_decide_envelope(const struct sg_policy *pol,
 		return;
 	}
 	used = (size_t)snprintf(d->why, sizeof(d->why), "%s%s%s%s%s",
-				first_r != NULL ? "recipient rule " : "",
-				first_r != NULL ? first_r->key : "",
-				first_r != NULL && first_s != NULL ? " and " : "",
-				first_s != NULL ? "sender rule " : "",
-				first_s != NULL ? first_s->key : "");
+				first_r[0] != '\0' ? "recipient rule " : "",
+				first_r,
+				first_r[0] != '\0' && first_s[0] != '\0' ? " and " : "",
+				first_s[0] != '\0' ? "sender rule " : "",
+				first_s);
 	if (rr.n > 1 && used < sizeof(d->why))
 		snprintf(d->why + used, sizeof(d->why) - used,
 			 " (routed to %.120s)", d->recipient);
+	return;
+temporary:
+	/* what it needs is unknown: refused for now (sg_policy_refusal) */
+	d->temporary = true;
+	d->requirements = 0;
+	d->action = SG_ACTION_DEFER;
+	sg_text_sanitize(err.msg);
+	snprintf(d->why, sizeof(d->why), "policy lookup failed: %.200s", err.msg);
 }
 
 void sg_policy_decide(const struct sg_policy *pol, const char *sender,
@@ -826,6 +855,12 @@ bool sg_policy_refusal(const struct sg_policy_decision *d,
 		       const char **code_r, const char **enhanced_r)
 {
 	sg_assert(d != NULL && code_r != NULL && enhanced_r != NULL);
+	if (d->temporary) {
+		/* the rules could not be read: try again later */
+		*code_r = "451";
+		*enhanced_r = "4.3.0";
+		return true;
+	}
 	if (d->recipient_status == SG_ADDRESS_TOO_LONG ||
 	    d->sender_status == SG_ADDRESS_TOO_LONG) {
 		*code_r = "501";
@@ -1038,6 +1073,11 @@ int sg_policy_check_message(const struct sg_policy *pol, struct sg_ctx *ctx,
 	why[0] = '\0';
 	sg_error_clear(err_r);
 	sg_policy_decide_envelope(pol, env, d);
+	if (d->temporary) {
+		d->violation = "lookup-failed";
+		sg_error_set(err_r, SG_ERR_IO, "%s", d->why);
+		return -1;
+	}
 	if (sg_policy_refusal(d, &code, &enhanced)) {
 		d->violation = d->recipient_status == SG_ADDRESS_TOO_LONG ||
 			       d->sender_status == SG_ADDRESS_TOO_LONG ?

@@ -4,8 +4,10 @@
  * Nothing here is exported.  Module prefixes: sg_buf_ (buf.c), sg_mime_
  * (mime.c, mime-addr.c), sg_b64_ (base64.c), sg_trust_ (trust.c),
  * sg_cms_ (cms-verify.c, cms-inspect.c), sg_res_ (result.c), sg_cmap_
- * (certmap.c), sg_dirmap_ (certmap-dir.c), sg_ldapmap_ (certmap-ldap.c),
- * sg_csel_ (cert-select.c), sg_doctor_ (doctor.c).
+ * (certmap.c), sg_map_ (maps.c), sg_dirmap_ (certmap-dir.c), sg_ldapmap_
+ * (certmap-ldap.c), sg_texthash_ (map-texthash.c), sg_csel_
+ * (cert-select.c), sg_doctor_ (doctor.c); sg_list_next and sg_conf_bool
+ * (words.c).
  */
 #ifndef SG_PRIVATE_H
 #define SG_PRIVATE_H
@@ -53,9 +55,16 @@ int sg_conf_lines(char *text, const char *where,
 		  int (*fn)(void *context, char *line, unsigned int lineno,
 			    struct sg_error *err_r),
 		  void *context, struct sg_error *err_r);
+
+/* ---- words.c: list items and booleans, for every reader ---- */
 /* the next item of a list value ("a, b c": commas and white space
    separate): *item_r and *len_r; false at the end */
 bool sg_list_next(const char **cursor, const char **item_r, size_t *len_r);
+/* the same into item (size bytes): *long_r when it was cut */
+bool sg_list_copy_next(const char **cursor, char *item, size_t size,
+		       bool *long_r);
+/* yes or no, any case (the one set of boolean words): 0 and *b_r, or -1 */
+int sg_conf_bool(const char *word, bool *b_r);
 
 /* ---- error.c ---- */
 void sg_error_clear(struct sg_error *err);
@@ -564,19 +573,84 @@ time_t sg_trust_asn1_time(const ASN1_TIME *t, time_t dflt);
 /* ---- mapspec.c: "TYPE:NAME" map entries ---- */
 enum sg_map_type {
 	SG_MAP_DIR = 0,
-	SG_MAP_LDAP
+	SG_MAP_LDAP,
+	SG_MAP_TEXTHASH
 };
-/* check a map list (certificate_maps) or one map (harvest_map): syntax
-   TYPE:NAME and a supported type; 0 or -1 with err_r */
+/* what a map is opened to answer */
+#define SG_MAP_USE_CERTS 1u		/* certificates of an address */
+#define SG_MAP_USE_TEXT 2u		/* a text value of a key */
+/* check a map list (certificate_maps, encryption_policy_maps) or one
+   map (harvest_map): syntax TYPE:NAME and a type this build has that
+   can answer the setting; 0 or -1 with err_r */
 int sg_cmap_check_setting(const char *name, const char *value,
 			  struct sg_error *err_r);
-/* one entry of setting: 0 and *type_r, or -1 with err_r */
-int sg_mapspec_parse(const char *setting, const char *spec,
+/* one entry of setting, to be opened for use (SG_MAP_USE_*; for text a
+   plain path is texthash): 0 and *type_r, or -1 with err_r */
+int sg_mapspec_parse(const char *setting, const char *spec, unsigned int use,
 		     enum sg_map_type *type_r, struct sg_error *err_r);
-/* the next item of a comma/space separated list into item (size bytes);
-   false at the end; *long_r when it was cut */
-bool sg_cmap_next_item(const char **pp, char *item, size_t size,
-		       bool *long_r);
+
+/* ---- maps.c: the map layer (open / lookup / find / refresh / close) ---- */
+struct sg_map;
+struct sg_dirmap;
+struct sg_dirmap_cert;
+struct sg_ldapmap;
+/* one entry of a map held in memory: 0, or -1 with err_r to stop */
+typedef int sg_map_entry_fn(void *context, const char *key,
+			    const char *value, unsigned int line,
+			    struct sg_error *err_r);
+/* open one TYPE:NAME entry of setting for use (SG_MAP_USE_*): 0, or -1
+   with err_r (unknown type, a type that cannot answer this use, a map
+   that cannot be read) */
+int sg_map_open(const char *setting, const char *spec, unsigned int use,
+		struct sg_map **map_r, struct sg_error *err_r);
+void sg_map_close(struct sg_map **map);
+const char *sg_map_spec(const struct sg_map *m);	/* "TYPE:NAME" */
+const char *sg_map_name(const struct sg_map *m);	/* NAME */
+enum sg_map_type sg_map_type(const struct sg_map *m);
+/* the type's object: a dir: map's, an ldap: map's, else NULL */
+struct sg_dirmap *sg_map_dirmap(const struct sg_map *m);
+struct sg_ldapmap *sg_map_ldapmap(const struct sg_map *m);
+/* the map's lock (recursive): held around sg_map_find_certs and the use
+   of what it found */
+void sg_map_lock(struct sg_map *m);
+void sg_map_unlock(struct sg_map *m);
+pthread_mutex_t *sg_map_mutex(struct sg_map *m);
+/* SG_MAP_USE_TEXT: the value of key (a lower-case key), copied into
+   value (size bytes) under the map's lock.  1 found, 0 not found, -1
+   with err_r: never "not found" when the map could not answer */
+int sg_map_lookup(struct sg_map *m, const char *key, char *value, size_t size,
+		  struct sg_error *err_r);
+/* SG_MAP_USE_CERTS, under sg_map_lock: the certificates of addr
+   (refreshed first when the source changed), borrowed until the next
+   find or the unlock; 0 (also when none), or -1 with err_r */
+int sg_map_find_certs(struct sg_map *m, const char *addr,
+		      struct sg_dirmap_cert *const **certs_r, size_t *n_r,
+		      struct sg_error *err_r);
+/* re-read the source now when the type can (dir:); 0 or -1 */
+int sg_map_refresh(struct sg_map *m, bool force, struct sg_error *err_r);
+/* every entry of a map held in memory (texthash:), in file order: 1
+   when fn took them all, 0 when the type has no such list (ldap:), -1
+   when fn said -1 */
+int sg_map_each(struct sg_map *m, sg_map_entry_fn *fn, void *context,
+		struct sg_error *err_r);
+
+/* ---- map-texthash.c: the texthash: map (a file of "key value" lines) ---- */
+struct sg_texthash;
+/* read path: logical lines as Postfix's postmap input (a line that
+   starts with white space continues the one before, '#' comments), the
+   first word the key (lower-cased), the rest the value; a key without a
+   value is kept with "" (the caller says what is missing).  0, or -1
+   with err_r (SG_ERR_IO: cannot read it; SG_ERR_CONFIG: "PATH, line N:
+   ...") */
+int sg_texthash_new(const char *path, struct sg_texthash **th_r,
+		    struct sg_error *err_r);
+void sg_texthash_free(struct sg_texthash **th);
+/* 1 and the value of the first line with key, 0, or -1 (value longer
+   than size) */
+int sg_texthash_lookup(struct sg_texthash *th, const char *key, char *value,
+		       size_t size, struct sg_error *err_r);
+int sg_texthash_each(struct sg_texthash *th, sg_map_entry_fn *fn,
+		     void *context, struct sg_error *err_r);
 
 /* ---- certmap.c: certificate_maps and harvest_map of a context ---- */
 int sg_cmap_new(const struct sg_config *conf, struct sg_certmaps **maps_r,
@@ -726,10 +800,18 @@ void sg_ldap_pend_free(struct sg_ldap_pend **pl);
 void sg_ldap_cands_clear(struct sg_ldap_cands *c);
 
 /* ---- certmap-ldap.c: the ldap: map (built when HAVE_LDAP) ---- */
-/* read and check the map file path (nothing is contacted yet);
-   0, or -1 with err_r naming the file and line */
-int sg_ldapmap_new(const char *path, struct sg_ldapmap **lm_r,
-		   struct sg_error *err_r);
+/* read and check the map file path for use (SG_MAP_USE_CERTS: the
+   certificates of an address; SG_MAP_USE_TEXT: a text value of a key,
+   result_attribute required); nothing is contacted yet.  0, or -1 with
+   err_r naming the file and line */
+int sg_ldapmap_new(const char *path, unsigned int use,
+		   struct sg_ldapmap **lm_r, struct sg_error *err_r);
+/* SG_MAP_USE_TEXT: the value of key (from the cache or a search): 1 and
+   value, 0 when no entry has one (or key is outside `domain`), -1 with
+   err_r: no server answered (SG_ERR_IO), or what the entries hold is
+   not one value that fits (SG_ERR_CONFIG) */
+int sg_ldapmap_lookup(struct sg_ldapmap *lm, const char *key, char *value,
+		      size_t size, struct sg_error *err_r);
 void sg_ldapmap_free(struct sg_ldapmap **lm);
 const char *sg_ldapmap_path(const struct sg_ldapmap *lm);
 /* the certificates of addr (lower-cased), from the cache or a search:

@@ -624,6 +624,11 @@ struct sg_policy_decision {
 	/* sg_policy_check_message: a policy reason token (DESIGN.md
 	   section 4) when the message violates the rule, else NULL */
 	const char *violation;
+	/* a policy map could not answer (an ldap: map whose servers are
+	   down, or a value that is not a rule): what the mail needs is
+	   unknown, so it is refused for now (sg_policy_refusal gives 451
+	   4.3.0); why says what failed, for the log only */
+	bool temporary;
 };
 
 struct sg_policy;
@@ -652,7 +657,11 @@ SG_API bool sg_policy_is_internal(const struct sg_policy *pol,
  * cannot be routed safely is refused: d->recipient_status or
  * d->sender_status is not SG_ADDRESS_OK (then sg_policy_refusal() gives
  * the SMTP reply).  Exemptions (policy_exemptions) apply only to clients
- * in policy_exemption_clients.  Cannot fail: always fills *d.
+ * in policy_exemption_clients.  Always fills *d; when a map of
+ * encryption_policy_maps cannot answer (an ldap: map's servers are
+ * down, or it holds a value that is not a rule), d->temporary is set,
+ * d->why says why and sg_policy_refusal() refuses with 451 4.3.0: the
+ * mail is deferred, never let through without its rule.
  */
 SG_API void sg_policy_decide_envelope(const struct sg_policy *pol,
 				      const struct sg_policy_envelope *env,
@@ -665,7 +674,8 @@ SG_API void sg_policy_decide(const struct sg_policy *pol, const char *sender,
 /*
  * sg_policy_refusal - whether the decision refuses an address, and with
  * which SMTP reply: *code_r "553" or "501", *enhanced_r "5.1.3"
- * (recipient), "5.1.7" (sender) or "5.5.4" (too long); static strings.
+ * (recipient), "5.1.7" (sender) or "5.5.4" (too long); "451" "4.3.0"
+ * when the policy could not be looked up (d->temporary); static strings.
  */
 SG_API bool sg_policy_refusal(const struct sg_policy_decision *d,
 			      const char **code_r, const char **enhanced_r);
@@ -694,7 +704,8 @@ SG_API int sg_policy_recipient_usable(struct sg_ctx *ctx, const char *address,
  * (a sentence for the sender).  An address the decision refuses is a
  * violation.
  * Return 1 satisfied (or nothing required); 0 violated; -1 temporary
- * failure of a certificate map, with err_r (*why is then "").
+ * failure of a certificate map or a policy map (d->temporary), with
+ * err_r (*why is then "").
  */
 SG_API int sg_policy_check_message(const struct sg_policy *pol,
 				   struct sg_ctx *ctx,

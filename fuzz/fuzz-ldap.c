@@ -164,7 +164,7 @@ static void map_file(const uint8_t *data, size_t size)
 	if (size > 0 && fwrite(data, size, 1, fp) != 1)
 		abort();
 	fclose(fp);
-	if (sg_ldapmap_new(path, &lm, &err) == 0) {
+	if (sg_ldapmap_new(path, SG_MAP_USE_CERTS, &lm, &err) == 0) {
 		if (lm == NULL)
 			fuzz_fail("no map and no error");
 		fuzz_check_str("path", sg_ldapmap_path(lm));

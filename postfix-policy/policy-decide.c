@@ -47,6 +47,18 @@ int pd_decide_start(const struct sg_policy *pol, const struct pp_request *req,
 	env.client_address = pp_get(req, "client_address");
 	sg_policy_decide_envelope(pol, &env, &d);
 	pp_printable(p->dwhy, sizeof(p->dwhy), d.why);
+	if (d.temporary) {
+		/* a policy map could not answer: the rule is unknown, so the
+		   recipient waits (the reason names servers: log only) */
+		r->enforced = true;
+		r->notable = true;
+		snprintf(r->action, sizeof(r->action),
+			 "DEFER_IF_PERMIT 4.3.0 the S/MIME encryption policy "
+			 "lookup failed temporarily; try again later");
+		snprintf(r->log, sizeof(r->log), "from=<%s> to=<%s>: %s: deferred",
+			 p->sender, p->rcpt, p->dwhy);
+		return 0;
+	}
 	if (sg_policy_refusal(&d, &code, &enhanced)) {
 		/* refused whatever the rules say: Postfix might deliver such an
 		   address somewhere this service cannot see */

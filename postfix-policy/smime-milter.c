@@ -495,6 +495,22 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 			goto stopping;
 		sg_policy_decide_envelope(snap->cfg.pol, &env, &d);
 		snap_put(snap);
+		if (d.temporary) {
+			/* a policy map could not answer: this recipient
+			   waits; the reason (servers, map files) is logged,
+			   not sent */
+			smfi_setreply(ctx, "451", "4.3.0",
+				      "the S/MIME encryption policy lookup failed "
+				      "temporarily; try again later");
+			printable_addr(text, sizeof(text), r.raw);
+			pp_printable(reply, sizeof(reply), d.why);
+			msg_info("%s: to=<%s>: %s: deferred", queue_id(ctx), text,
+				 reply);
+			free(r.raw);
+			free(r.addr);
+			free(r.mailer);
+			return SMFIS_TEMPFAIL;
+		}
 		if (sg_policy_refusal(&d, &code, &enhanced)) {
 			pp_printable(text, sizeof(text), d.why);
 			reply_escape(reply, sizeof(reply), text);

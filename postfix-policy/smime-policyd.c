@@ -20,8 +20,15 @@
 /*	for that recipient (certificate_maps), rejects the recipient early
 /*	with "550 5.7.1", or applies the configured action (defer, hold,
 /*	monitor).  A directory that does not answer gives DEFER_IF_PERMIT,
-/*	never a false reject.  Everything else is DUNNO.  The content itself
-/*	is checked at end of data by smime-milter(8).
+/*	never a false reject; so does an ldap: policy map that cannot say
+/*	the recipient's rule (DEFER_IF_PERMIT 4.3.0: never a recipient let
+/*	through without its rule).  Everything else is DUNNO.  The content
+/*	itself is checked at end of data by smime-milter(8).
+/*
+/*	Directory lookups run in one lookup thread: certificate lookups
+/*	when certificate_maps has an ldap: map, and the whole RCPT decision
+/*	of a RCPT to an external recipient when encryption_policy_maps has
+/*	one, so that requests that need no directory are answered meanwhile.
 /*
 /*	Addresses are judged where Postfix delivers them: the recipient and
 /*	the sender are routed as Postfix's defaults route them (a trailing
@@ -160,7 +167,10 @@ struct conn {
  * that need no lookup (and lookups in dir: maps, answered from memory)
  * are not held up behind them.  The thread only calls the context
  * (sg_policy_recipient_usable); the event loop only reads the policy
- * and the configuration.  The configuration is replaced (reload) only
+ * and the configuration.  When encryption_policy_maps has an ldap: map,
+ * the rule itself may wait for a directory: then the whole decision of
+ * a RCPT runs in the thread (the maps of the policy have their own
+ * locks), and only requests that are not RCPTs are answered at once.  The configuration is replaced (reload) only
  * while no lookup is outstanding.  A connection whose request waits is
  * not read from until its answer is written.
  */
@@ -168,6 +178,11 @@ struct job {
 	struct job *next;
 	int fd;
 	unsigned long gen;
+	/* an ldap: policy map: the whole decision in the thread, from the
+	   request's bytes (raw, raw_len; NULL: only the certificate lookup) */
+	char *raw;
+	size_t raw_len;
+	const struct sg_policy *pol;
 	struct sg_ctx *ctx;
 	struct pd_pending p;
 	struct pd_reply r;
@@ -234,6 +249,28 @@ static bool needs_thread(void)
 	return lk.running && maps != NULL && strstr(maps, "ldap:") != NULL;
 }
 
+/* policy_needs_thread - does the rule of a recipient wait for a
+   directory (an ldap: map in encryption_policy_maps)? */
+static bool policy_needs_thread(void)
+{
+	const char *maps = state.cfg.conf != NULL ?
+		sg_config_get(state.cfg.conf, "encryption_policy_maps") : NULL;
+
+	return lk.running && maps != NULL && strstr(maps, "ldap:") != NULL;
+}
+
+/* queue_job - hand a job to the lookup thread */
+static void queue_job(struct job *j, struct conn *c)
+{
+	pthread_mutex_lock(&lk.lock);
+	*lk.todo_tail = j;
+	lk.todo_tail = &j->next;
+	pthread_cond_signal(&lk.cond);
+	pthread_mutex_unlock(&lk.lock);
+	lk.outstanding++;
+	c->waiting = true;
+}
+
 /* handle_request - parse and answer what is in buf; returns bytes
    consumed, 0 when more input is needed, -1 to disconnect.  With c (the
    event loop), a request that needs a directory lookup goes to the
@@ -244,7 +281,7 @@ static long handle_request(const char *buf, size_t len, char *out,
 	static struct pp_request req;
 	struct pd_reply reply;
 	struct pd_pending pending;
-	const char *error, *request, *id;
+	const char *error, *request, *id, *state_val, *rcpt;
 	char qid[64];
 	size_t consumed;
 	int n;
@@ -275,6 +312,29 @@ static long handle_request(const char *buf, size_t len, char *out,
 					    RELOAD_CHECK_SECS);
 	id = pp_get(&req, "queue_id");
 	pp_printable(qid, sizeof(qid), id == NULL || *id == '\0' ? "NOQUEUE" : id);
+	state_val = pp_get(&req, "protocol_state");
+	rcpt = pp_get(&req, "recipient");
+	/* an internal recipient needs no rule: decided here */
+	if (c != NULL && policy_needs_thread() && state_val != NULL &&
+	    strcmp(state_val, "RCPT") == 0 && rcpt != NULL && rcpt[0] != '\0' &&
+	    !sg_policy_is_internal(state.cfg.pol, rcpt)) {
+		struct job *j = calloc(1, sizeof(*j));
+
+		if (j != NULL && (j->raw = malloc(consumed)) != NULL) {
+			memcpy(j->raw, buf, consumed);
+			j->raw_len = consumed;
+			j->fd = c->fd;
+			j->gen = c->gen;
+			j->pol = state.cfg.pol;
+			j->ctx = state.cfg.ctx;
+			j->consumed = (long)consumed;
+			snprintf(j->qid, sizeof(j->qid), "%s", qid);
+			queue_job(j, c);
+			*out_len_r = 0;
+			return (long)consumed;
+		}
+		free(j);	/* out of memory: decided here */
+	}
 	if (pd_decide_start(state.cfg.pol, &req, &reply, &pending) == 1) {
 		char why[256] = "";
 		struct job *j;
@@ -288,13 +348,7 @@ static long handle_request(const char *buf, size_t len, char *out,
 			j->r = reply;
 			j->consumed = (long)consumed;
 			snprintf(j->qid, sizeof(j->qid), "%s", qid);
-			pthread_mutex_lock(&lk.lock);
-			*lk.todo_tail = j;
-			lk.todo_tail = &j->next;
-			pthread_cond_signal(&lk.cond);
-			pthread_mutex_unlock(&lk.lock);
-			lk.outstanding++;
-			c->waiting = true;
+			queue_job(j, c);
 			*out_len_r = 0;
 			return (long)consumed;
 		}
@@ -358,6 +412,28 @@ static int serve_stdio(void)
 
 /* ---- the lookup thread ---- */
 
+/* decide_job - the whole decision of a RCPT (the request parsed again
+   from its bytes: the event loop's parse is overwritten by the next
+   request) */
+static void decide_job(struct job *j)
+{
+	struct pp_request *req = malloc(sizeof(*req));
+	const char *error;
+	size_t consumed;
+
+	if (req == NULL || pp_parse(j->raw, j->raw_len, req, &consumed,
+				    &error) != PP_COMPLETE) {
+		/* cannot happen (parsed before) but for memory: try later */
+		snprintf(j->r.action, sizeof(j->r.action),
+			 "DEFER_IF_PERMIT 4.3.0 temporary failure; try again later");
+		j->r.log[0] = '\0';
+		free(req);
+		return;
+	}
+	pd_decide(j->pol, req, lookup_cb, j->ctx, &j->r);
+	free(req);
+}
+
 static void *lookup_thread(void *arg)
 {
 	uint64_t one = 1;
@@ -373,8 +449,11 @@ static void *lookup_thread(void *arg)
 		if (lk.todo == NULL)
 			lk.todo_tail = &lk.todo;
 		pthread_mutex_unlock(&lk.lock);
-		j->found = lookup_cb(j->ctx, j->p.address, j->why,
-				     sizeof(j->why));
+		if (j->raw != NULL)
+			decide_job(j);
+		else
+			j->found = lookup_cb(j->ctx, j->p.address, j->why,
+					     sizeof(j->why));
 		pthread_mutex_lock(&lk.lock);
 		j->next = lk.done;
 		lk.done = j;
@@ -598,7 +677,8 @@ static void lookups_done(int epfd, struct conn **conns, int *n_conns)
 
 		next = j->next;
 		lk.outstanding--;
-		pd_decide_finish(&j->p, j->found, j->why, &j->r);
+		if (j->raw == NULL)
+			pd_decide_finish(&j->p, j->found, j->why, &j->r);
 		log_reply(&j->r, j->qid);
 		if (c != NULL && c->gen == j->gen && c->waiting) {
 			c->waiting = false;
@@ -608,6 +688,7 @@ static void lookups_done(int epfd, struct conn **conns, int *n_conns)
 			if (n < 0 || (size_t)n >= sizeof(c->out) - c->out_used) {
 				conn_close(epfd, conns, j->fd);
 				(*n_conns)--;
+				free(j->raw);
 				free(j);
 				continue;
 			}
@@ -621,6 +702,7 @@ static void lookups_done(int epfd, struct conn **conns, int *n_conns)
 				(*n_conns)--;
 			}
 		}
+		free(j->raw);
 		free(j);
 	}
 }

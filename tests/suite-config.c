@@ -1,4 +1,6 @@
 /* suite-config.c - smimeguard.conf parsing and settings checks */
+#include "config.h"
+
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 #include <unistd.h>
 
 #include "check-suites.h"
+#include "sg-private.h"
 #include "smimeguard.h"
 
 static char *write_tmp(const char *text)
@@ -538,6 +541,50 @@ START_TEST(test_setting_table)
 }
 END_TEST
 
+/* one set of boolean words for every reader; one list splitter */
+START_TEST(test_words)
+{
+	static const struct {
+		const char *word;
+		int ret;
+		bool value;
+	} bools[] = {
+		{ "yes", 0, true }, { "YES", 0, true }, { "No", 0, false },
+		{ "no", 0, false }, { "true", -1, false }, { "false", -1, false },
+		{ "1", -1, false }, { "", -1, false }, { "yes ", -1, false },
+		{ NULL, -1, false },
+	};
+	const char *p = " a,b\t,, c\nd ", *it;
+	char item[3];
+	size_t i, len;
+	bool b, cut;
+	struct sg_config *conf;
+	struct sg_error err;
+
+	for (i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+		b = !bools[i].value;
+		ck_assert_msg(sg_conf_bool(bools[i].word, &b) == bools[i].ret,
+			      "[%zu]", i);
+		if (bools[i].ret == 0)
+			ck_assert_msg(b == bools[i].value, "[%zu]", i);
+	}
+	for (i = 0; sg_list_next(&p, &it, &len); i++)
+		ck_assert_msg(len == 1 && *it == "abcd"[i], "[%zu]", i);
+	ck_assert_uint_eq(i, 4);
+	p = "ab, abc";
+	ck_assert(sg_list_copy_next(&p, item, sizeof(item), &cut) && !cut &&
+		  strcmp(item, "ab") == 0);
+	ck_assert(sg_list_copy_next(&p, item, sizeof(item), &cut) && cut);
+	ck_assert(!sg_list_copy_next(&p, item, sizeof(item), &cut));
+	/* smimeguard.conf takes the same words */
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	ck_assert_int_eq(sg_config_set(conf, "allow_3des", "Yes", &err), 0);
+	ck_assert_int_eq(sg_config_set(conf, "allow_3des", "true", &err), -1);
+	ck_assert_msg(strstr(err.msg, "not yes or no") != NULL, "%s", err.msg);
+	sg_config_free(&conf);
+}
+END_TEST
+
 START_TEST(test_misuse_aborts)
 {
 	misuse_null_conf();
@@ -564,6 +611,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_stamp);
 	tcase_add_test(tc, test_unknown_settings);
 	tcase_add_test(tc, test_setting_table);
+	tcase_add_test(tc, test_words);
 	tcase_add_test_raise_signal(tc, test_misuse_aborts, SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;

@@ -93,6 +93,13 @@ START_TEST(test_ldap_map_file)
 		{ "bind = maybe\n", 0644, "bind: not yes, no or sasl" },
 		{ "bind = no\nbind_dn = cn=x\n", 0644, "bind: no, but bind_dn is set" },
 		{ "start_tls = perhaps\n", 0644, "start_tls: not yes or no" },
+		/* one set of boolean words (sg_conf_bool): yes and no in
+		   any case, as in smimeguard.conf; true/false are not */
+		{ "tls_require_cert = NO\nstart_tls = Yes\n", 0644, NULL },
+		{ "start_tls = true\n", 0644, "start_tls: not yes or no" },
+		{ "tls_require_cert = false\n", 0644, "tls_require_cert: not yes or no" },
+		{ "bind = true\nbind_dn = cn=x\n", 0644, "bind: not yes, no or sasl" },
+		{ "bind = No\n", 0644, NULL },
 		{ "tls_cert = /c.pem\n", 0644, "tls_cert and tls_key go together" },
 		{ "result_attribute = user(Certificate\n", 0644, "not an attribute description" },
 	};
@@ -161,6 +168,69 @@ START_TEST(test_ldap_down)
 	tu_rm_dir(dir);
 }
 END_TEST
+
+/* an ldap: policy map whose servers do not answer: every decision that
+   needs a rule is temporary (451 4.3.0, the message check -1), never
+   "nothing required"; the map file is checked when the policy is made */
+START_TEST(test_ldap_policy_down)
+{
+	char dir[] = "/tmp/sg-ldapmap.XXXXXX", path[4096], spec[4200];
+	struct sg_policy_envelope env = { .sender = "a@example.org" };
+	struct sg_policy_decision d;
+	struct sg_config *conf;
+	struct sg_policy *pol = NULL;
+	struct sg_result *res = NULL;
+	struct sg_error err;
+	struct sg_ctx *ctx;
+	const char *code, *enhanced;
+	char why[256];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/policy.cf", dir);
+	snprintf(spec, sizeof(spec), "ldap:%s", path);
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	ck_assert_int_eq(sg_config_set(conf, "internal_domains", "example.org", &err), 0);
+	ck_assert_int_eq(sg_config_set(conf, "encryption_policy_maps", spec, &err), 0);
+	/* result_attribute has no default in a map of text values */
+	tu_write_file(path, "server_host = ldap://127.0.0.1:1\n", 0644);
+	ck_assert_int_eq(sg_policy_new(conf, &pol, &err), -1);
+	ck_assert_msg(strstr(err.msg, "result_attribute is required") != NULL,
+		      "%s", err.msg);
+	tu_write_file(path, "result_attribute = description\n"
+		      "address_attribute = mail\n", 0644);
+	ck_assert_int_eq(sg_policy_new(conf, &pol, &err), -1);
+	ck_assert_msg(strstr(err.msg, "address_attribute: only a certificate map") != NULL,
+		      "%s", err.msg);
+	tu_write_file(path, "server_host = ldap://127.0.0.1:1 ldap://127.0.0.1:2\n"
+		      "result_attribute = description\ntimeout = 1\n", 0644);
+	ck_assert_msg(sg_policy_new(conf, &pol, &err) == 0, "%s", err.msg);
+	sg_config_free(&conf);
+	/* internal mail needs no rule: no lookup */
+	sg_policy_decide(pol, "a@example.org", "b@example.org", &d);
+	ck_assert(d.internal && !d.temporary);
+	sg_policy_decide(pol, "a@example.org", "x@ext.example", &d);
+	ck_assert(d.temporary && d.requirements == 0);
+	ck_assert_msg(strstr(d.why, "policy lookup failed: ") != NULL &&
+		      strstr(d.why, "no LDAP server answered") != NULL, "%s", d.why);
+	ck_assert(sg_policy_refusal(&d, &code, &enhanced));
+	ck_assert_str_eq(code, "451");
+	ck_assert_str_eq(enhanced, "4.3.0");
+	/* the milter's check of a message: a temporary failure */
+	ctx = tu_ctx(TU_PKI, tu_testdata());
+	ck_assert_int_eq(sg_verify_message(ctx, (const unsigned char *)
+					   "Subject: x\r\n\r\nhi\r\n", 19, 0,
+					   &res, &err), 0);
+	env.recipient = "x@ext.example";
+	ck_assert_int_eq(sg_policy_check_message(pol, ctx, &env, res, 0, &d, why,
+						 sizeof(why), &err), -1);
+	ck_assert(d.temporary);
+	ck_assert_msg(strstr(err.msg, "no LDAP server answered") != NULL, "%s", err.msg);
+	sg_result_free(&res);
+	sg_ctx_free(&ctx);
+	sg_policy_free(&pol);
+	tu_rm_dir(dir);
+}
+END_TEST
 #endif
 
 /* make_ldap_suite - the LDAP map Check suite */
@@ -173,6 +243,7 @@ Suite *make_ldap_suite(void)
 	tcase_add_test(tc, test_ldap_filter);
 	tcase_add_test(tc, test_ldap_map_file);
 	tcase_add_test(tc, test_ldap_down);
+	tcase_add_test(tc, test_ldap_policy_down);
 #endif
 	tcase_set_timeout(tc, 20);
 	suite_add_tcase(s, tc);

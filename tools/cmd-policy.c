@@ -228,7 +228,8 @@ int cmd_policy(int argc, char **argv)
 		ctl_print_clean(stdout, rcpts[i]);
 		printf(">: ");
 		if (sg_policy_refusal(&d, &code, &enhanced)) {
-			printf("refused: %s %s ", code, enhanced);
+			printf("%s: %s %s ", d.temporary ? "deferred" : "refused",
+			       code, enhanced);
 			ctl_print_clean(stdout, d.why);
 			printf("\n");
 			ret = EXIT_NOTVERIFIED;

@@ -209,6 +209,254 @@ def person(cn, mail, ou="people", **attrs):
     return "\n".join(lines) + "\n\n"
 
 
+def policy_map_tests(srv, tmp, conf, base_map, hang_port):
+    """encryption_policy_maps = ldap:FILE: the rule of a recipient read
+    from the directory (entries under ou=policy: cn the key, description
+    the value), key by key as a texthash map is read; a value that is not
+    a rule and a directory that is down defer, never permit"""
+    srv.add("""dn: ou=policy,{b}
+objectClass: organizationalUnit
+ou: policy
+
+""".format(b=BASE) + "".join(
+        "dn: cn={k},ou=policy,{b}\nobjectClass: organizationalRole\n"
+        "cn: {k}\n{v}\n".format(k=k, b=BASE, v="".join(
+            "description: %s\n" % x for x in vals))
+        for k, vals in [
+            ("partner@ext.example", ["encrypt defer"]),
+            ("ext.example", ["encrypt-aead"]),
+            (".parent.example", ["sign hold"]),
+            (".sub.parent.example", ["encrypt"]),
+            ("bad.example", ["encrypt-maybe"]),
+            ("two.example", ["encrypt", "sign"]),
+            ("from:@hr.example.org", ["encrypt+sign"]),
+            ("*", ["none"]),
+        ]))
+    pmap = write(os.path.join(tmp, "policy-ldap.cf"),
+                 "server_host = %s\nsearch_base = ou=policy,%s\n"
+                 "query_filter = (&(objectClass=organizationalRole)(cn=%%s))\n"
+                 "result_attribute = description\ntimeout = 3\n"
+                 % (srv.url, BASE))
+    pc = conf("ldappolicy", base_map,
+              "internal_domains = example.org\npolicy_action = reject\n"
+              "encryption_policy_maps = ldap:%s\n" % pmap)
+
+    def policy(sender, *rcpts):
+        args = ["policy", "test", "-c", pc, "--sender", sender]
+        for r in rcpts:
+            args += ["--recipient", r]
+        return run(*args)
+
+    # precedence: address, then domain, then the nearest parent, then "*"
+    for rcpt, want in [
+            ("partner@ext.example",
+             "requires encrypt, action defer (recipient rule partner@ext.example)"),
+            ("other@ext.example",
+             "requires encrypt-aead, action reject (recipient rule ext.example)"),
+            ("x@a.parent.example",
+             "requires sign, action hold (recipient rule .parent.example)"),
+            ("x@deep.sub.parent.example",
+             "requires encrypt, action reject (recipient rule .sub.parent.example)"),
+            ("x@nowhere.example", "no requirement (no rule requires anything)"),
+            # filter injection: "*" is a value (\2a), never "any"; had it
+            # been a wildcard, the first key would match partner@ and the
+            # last one every entry (several values: deferred)
+            ("*@ext.example",
+             "requires encrypt-aead, action reject (recipient rule ext.example)"),
+            ("x@sub.nowhere.example", "no requirement (no rule requires anything)")]:
+        rc, out, err, _ = policy("alice@example.org", rcpt)
+        check("ldap policy map: %s -> %s" % (rcpt, want), want in out,
+              (rc, out, err))
+    # the sender's rule comes from the same map (from: keys)
+    rc, out, err, _ = policy("boss@hr.example.org", "x@nowhere.example")
+    check("ldap policy map: sender rule from:@hr.example.org",
+          "requires encrypt+sign, action reject (sender rule from:@hr.example.org)"
+          in out, (rc, out, err))
+    # injection in a quoted local part: ")(", "*" and a backslash are
+    # escaped; nothing matches, the domain's rule applies
+    for rcpt in ['"x)(cn=*"@ext.example', '"a\\\\b*"@ext.example',
+                 '"*)(|(cn=*"@ext.example']:
+        rc, out, err, _ = policy("alice@example.org", rcpt)
+        check("ldap policy map: injection %s finds only the domain's rule" % rcpt,
+              ("requires encrypt-aead, action reject (recipient rule ext.example)"
+               in out) or ("refused: 5" in out), (rc, out, err))
+    # a value that is not a rule, two different values: deferred, with why
+    for rcpt, why in [("x@bad.example", "'encrypt-maybe' is not a requirement"),
+                      ("x@two.example", "2 different values of description")]:
+        rc, out, err, _ = policy("alice@example.org", rcpt)
+        check("ldap policy map: %s deferred (%s)" % (rcpt, why),
+              rc == 1 and "deferred: 451 4.3.0 policy lookup failed:" in out
+              and why in out, (rc, out, err))
+    # a bad result_attribute setup is an error when the map is opened
+    bad = write(os.path.join(tmp, "policy-noattr.cf"),
+                "server_host = %s\nsearch_base = %s\n" % (srv.url, BASE))
+    bc = conf("ldappolicy-noattr", base_map,
+              "encryption_policy_maps = ldap:%s\n" % bad)
+    rc, out, err, _ = run("policy", "test", "-c", bc, "--sender", "a@example.org",
+                          "--recipient", "x@ext.example")
+    check("ldap policy map without result_attribute: configuration error",
+          rc == 2 and "result_attribute is required" in err, (rc, out, err))
+    # the directory down: temporary failure, never "no requirement"
+    srv.stop()
+    try:
+        rc, out, err, _ = policy("alice@example.org", "x@ext.example",
+                                 "y@nowhere.example")
+        check("ldap policy map, slapd stopped: every recipient deferred",
+              rc == 1 and out.count("deferred: 451 4.3.0 policy lookup failed:") == 2
+              and "no LDAP server answered" in out and "no requirement" not in out,
+              (rc, out, err))
+    finally:
+        srv.start()
+
+    # ---- end to end: smime-policyd with an ldap: policy map ----
+    policyd = os.path.join(os.path.dirname(os.path.dirname(SMIMECTL)),
+                           "postfix-policy", "smime-policyd")
+    sock = os.path.join(tmp, "policyd-ldappolicy.sock")
+    if os.path.exists(sock):
+        os.unlink(sock)
+    log = open(os.path.join(tmp, "policyd-ldappolicy.log"), "w+")
+    pd = subprocess.Popen([policyd, "-c", pc, "-l", "unix:" + sock, "-e"],
+                          stdout=log, stderr=log)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(sock) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    def ask(rcpt):
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(sock)
+        conn.settimeout(15)
+        conn.sendall(b"request=smtpd_access_policy\nprotocol_state=RCPT\n"
+                     b"sender=alice@example.org\nrecipient=" + rcpt +
+                     b"\nqueue_id=4F1A2B3C4D\n\n")
+        buf = b""
+        while not buf.endswith(b"\n\n"):
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        conn.close()
+        return buf.decode(errors="replace")
+
+    try:
+        r1 = ask(b"partner@ext.example")
+        check("policyd, ldap policy map: encrypt defer, no certificate -> 450",
+              r1.startswith("action=450 4.7.1 mail to this recipient must be "
+                            "S/MIME encrypted"), r1)
+        r2 = ask(b"x@nowhere.example")
+        check("policyd, ldap policy map: '*' none -> DUNNO",
+              r2 == "action=DUNNO\n\n", r2)
+        r3 = ask(b"x@bad.example")
+        check("policyd, ldap policy map: a bad value defers",
+              r3.startswith("action=DEFER_IF_PERMIT 4.3.0 the S/MIME encryption "
+                            "policy lookup failed"), r3)
+        # a NUL byte: the request is malformed (the daemon hangs up, as
+        # SMTPD_POLICY_README asks); filter characters are only values
+        r4 = ask(b"a\x00*)(cn=*@ext.example")
+        r4b = ask(b"*)(cn=*@ext.example")
+        check("policyd, ldap policy map: a NUL in the recipient ends that "
+              "request without an answer; the daemon goes on",
+              r4 == "" and pd.poll() is None, r4)
+        check("policyd, ldap policy map: '*)(cn=*' in the recipient is refused "
+              "or finds only the domain's rule",
+              r4b.startswith("action=553 5.1.3") or
+              r4b.startswith("action=550 5.7.1"), r4b)
+        srv.stop()
+        try:
+            r5 = ask(b"partner@ext.example")
+            r6 = ask(b"new@other.example")
+        finally:
+            srv.start()
+        check("policyd, ldap policy map, slapd stopped: a cached rule still "
+              "applies", r5 == r1, (r1, r5))
+        check("policyd, ldap policy map, slapd stopped: an uncached one defers",
+              r6.startswith("action=DEFER_IF_PERMIT 4.3.0"), r6)
+    finally:
+        pd.terminate()
+        try:
+            pd.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pd.kill()
+            pd.wait()
+        log.seek(0)
+        logtext = log.read()
+        log.close()
+    check("policyd, ldap policy map: stopped cleanly, why logged (not sent)",
+          pd.returncode == 0 and "'encrypt-maybe' is not a requirement" in logtext
+          and "no LDAP server answered" in logtext
+          and "no LDAP server" not in r6, (pd.returncode, logtext[-2000:]))
+
+    # a hanging directory: the decision waits in the lookup thread; a
+    # RCPT to an internal recipient (no rule needed) and a request that
+    # is not a RCPT are answered meanwhile; the waiting one is deferred
+    # within the timeout
+    hmap = write(os.path.join(tmp, "policy-hang.cf"),
+                 "server_host = ldap://127.0.0.1:%d\nsearch_base = %s\n"
+                 "result_attribute = description\ntimeout = 2\n"
+                 % (hang_port, BASE))
+    hc = conf("ldappolicy-hang", base_map,
+              "internal_domains = example.org\n"
+              "encryption_policy_maps = ldap:%s\n" % hmap)
+    sock2 = os.path.join(tmp, "policyd-hang2.sock")
+    pd = subprocess.Popen([policyd, "-c", hc, "-l", "unix:" + sock2, "-e"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(sock2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    def send(conn, rcpt, state="RCPT"):
+        conn.sendall(("request=smtpd_access_policy\nprotocol_state=%s\n"
+                      "sender=alice@example.org\nrecipient=%s\n\n"
+                      % (state, rcpt)).encode())
+
+    def reply(conn):
+        buf = b""
+        conn.settimeout(15)
+        while not buf.endswith(b"\n\n"):
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        return buf.decode(errors="replace")
+
+    try:
+        conns = []
+        for _ in range(3):
+            k = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            k.connect(sock2)
+            conns.append(k)
+        t0 = time.monotonic()
+        send(conns[0], "x@partner.example")
+        time.sleep(0.3)
+        t1 = time.monotonic()
+        send(conns[1], "x@partner.example", "DATA")
+        rd, td = reply(conns[1]), time.monotonic() - t1
+        t1 = time.monotonic()
+        send(conns[2], "bob@example.org")
+        ri, ti = reply(conns[2]), time.monotonic() - t1
+        rw, tw = reply(conns[0]), time.monotonic() - t0
+        for k in conns:
+            k.close()
+    finally:
+        pd.terminate()
+        try:
+            pd.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pd.kill()
+            pd.wait()
+    check("policyd, ldap policy map, hanging directory: a non-RCPT request "
+          "is answered while a rule is looked up (%.2fs)" % td,
+          rd == "action=DUNNO\n\n" and td < 1.0, (rd, td))
+    check("policyd, ldap policy map, hanging directory: an internal RCPT "
+          "is answered meanwhile (%.2fs)" % ti,
+          ri == "action=DUNNO\n\n" and ti < 2.0, (ri, ti))
+    check("policyd, ldap policy map, hanging directory: the waiting RCPT is "
+          "deferred within the timeout (%.1fs)" % tw,
+          rw.startswith("action=DEFER_IF_PERMIT 4.3.0") and tw < 2 + 2.5,
+          (rw, tw))
+    check("policyd, ldap policy map, hanging directory: stopped cleanly",
+          pd.returncode == 0, pd.returncode)
+
+
 def main():
     # a TERM (make's timeout, ^C of the harness) still stops slapd
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -695,6 +943,8 @@ userPassword: {pw}
     rc, o, err, _ = lookup_json(cc, "bob@example.org")
     check("continuation lines and comments", rc == 0 and o and o[0]["found"],
           (rc, o, err))
+
+    policy_map_tests(srv, tmp, conf, base_map, hang_port)
 
     # ---- one process: caching, reconnecting (addresses on stdin) ----
     # a TTL far longer than the steps below take even on a loaded machine;
