@@ -588,6 +588,44 @@ int sg_keystore_list(struct sg_keystore *ks, const char *address,
 	return (int)n;
 }
 
+/* find_files - the files of the key with FINGERPRINT (a prefix of 16 or
+   more hex digits), of ADDRESS or of every address (address NULL); one
+   certificate only: a prefix that names two is refused.  *n_r may be 0.
+   addr_r receives the normalised address (or "") */
+static int find_files(const struct sg_keystore *ks, const char *fingerprint,
+		      const char *address, char addr_r[SG_KS_ADDR_SIZE],
+		      char fpr_r[65], char ***v_r, size_t *n_r,
+		      struct sg_error *err_r)
+{
+	size_t i;
+
+	addr_r[0] = '\0';
+	if (!norm_fpr(fingerprint, fpr_r)) {
+		sg_error_set(err_r, SG_ERR_INVALID, "'%s' is not a fingerprint "
+			     "(16 to 64 hex digits)", fingerprint);
+		return -1;
+	}
+	if (address != NULL && !norm_addr(address, addr_r)) {
+		sg_error_set(err_r, SG_ERR_INVALID, "'%s' is not an address",
+			     address);
+		return -1;
+	}
+	if (names(ks, address != NULL ? addr_r : NULL, fpr_r, v_r, n_r,
+		  err_r) < 0)
+		return -1;
+	for (i = 1; i < *n_r; i++) {
+		if (strcmp((*v_r)[i] + ADDR_HASH_HEX,
+			   (*v_r)[0] + ADDR_HASH_HEX) != 0) {
+			sg_error_set(err_r, SG_ERR_INVALID, "fingerprint %s names "
+				     "more than one certificate: give more digits",
+				     fpr_r);
+			names_free(*v_r, *n_r);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int sg_keystore_remove(struct sg_keystore *ks, const char *fingerprint,
 		       const char *address, struct sg_error *err_r)
 {
@@ -596,27 +634,8 @@ int sg_keystore_remove(struct sg_keystore *ks, const char *fingerprint,
 	int removed = 0;
 
 	sg_assert(ks != NULL && fingerprint != NULL);
-	if (!norm_fpr(fingerprint, fpr)) {
-		sg_error_set(err_r, SG_ERR_INVALID, "'%s' is not a fingerprint "
-			     "(16 to 64 hex digits)", fingerprint);
+	if (find_files(ks, fingerprint, address, addr, fpr, &v, &n, err_r) < 0)
 		return -1;
-	}
-	if (address != NULL && !norm_addr(address, addr)) {
-		sg_error_set(err_r, SG_ERR_INVALID, "'%s' is not an address",
-			     address);
-		return -1;
-	}
-	if (names(ks, address != NULL ? addr : NULL, fpr, &v, &n, err_r) < 0)
-		return -1;
-	for (i = 1; i < n; i++) {
-		if (strcmp(v[i] + ADDR_HASH_HEX, v[0] + ADDR_HASH_HEX) != 0) {
-			sg_error_set(err_r, SG_ERR_INVALID, "fingerprint %s names "
-				     "more than one certificate: give more digits",
-				     fpr);
-			names_free(v, n);
-			return -1;
-		}
-	}
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", ks->dir, v[i]);
 		if (unlink(path) < 0) {
@@ -699,24 +718,14 @@ int sg_keystore_unwrap(struct sg_keystore *ks, const char *fingerprint,
 		       struct sg_error *err_r)
 {
 	char addr[SG_KS_ADDR_SIZE], fpr[65], **v;
-	size_t n, i;
+	size_t n;
 	int ret;
 
 	sg_assert(ks != NULL && fingerprint != NULL && key_r != NULL);
 	*key_r = NULL;
 	if (need_master(ks, err_r) < 0)
 		return -1;
-	if (!norm_fpr(fingerprint, fpr)) {
-		sg_error_set(err_r, SG_ERR_INVALID, "'%s' is not a fingerprint "
-			     "(16 to 64 hex digits)", fingerprint);
-		return -1;
-	}
-	if (address != NULL && !norm_addr(address, addr)) {
-		sg_error_set(err_r, SG_ERR_INVALID, "'%s' is not an address",
-			     address);
-		return -1;
-	}
-	if (names(ks, address != NULL ? addr : NULL, fpr, &v, &n, err_r) < 0)
+	if (find_files(ks, fingerprint, address, addr, fpr, &v, &n, err_r) < 0)
 		return -1;
 	if (n == 0) {
 		sg_error_set(err_r, SG_ERR_NOTFOUND, "no key with fingerprint "
@@ -724,15 +733,6 @@ int sg_keystore_unwrap(struct sg_keystore *ks, const char *fingerprint,
 			     address != NULL ? addr : "", ks->dir);
 		names_free(v, n);
 		return -1;
-	}
-	for (i = 1; i < n; i++) {
-		if (strcmp(v[i] + ADDR_HASH_HEX, v[0] + ADDR_HASH_HEX) != 0) {
-			sg_error_set(err_r, SG_ERR_INVALID, "fingerprint %s names "
-				     "more than one certificate: give more digits",
-				     fpr);
-			names_free(v, n);
-			return -1;
-		}
 	}
 	ret = unwrap_name(ks, v[0], address != NULL ? addr : NULL, key_r, err_r);
 	names_free(v, n);
