@@ -40,7 +40,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "smimeguard.h"
+#include "smimeguard-admin.h"
 
 struct options {
 	long count;

@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "smimeguard.h"
+#include "smimeguard-admin.h"
 
 extern char **environ;
 

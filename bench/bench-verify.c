@@ -42,7 +42,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-#include "smimeguard.h"
+#include "smimeguard-admin.h"
 
 extern char **environ;
 

@@ -13,7 +13,7 @@
 #define SG_PRIVATE_H
 
 #include "config.h"
-#include "smimeguard.h"
+#include "smimeguard-admin.h"
 
 #include <pthread.h>
 #include <stddef.h>

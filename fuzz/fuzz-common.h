@@ -31,7 +31,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "smimeguard.h"
+#include "smimeguard-admin.h"
 
 static struct sg_ctx *fuzz_ctx;
 static time_t fuzz_at;

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "smimeguard.h"
+#include "smimeguard-admin.h"
 
 /* directory of generated test data (env SG_TESTDATA or the build tree) */
 const char *tu_testdata(void);

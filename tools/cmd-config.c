@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smimeguard.h"
+#include "smimeguard-admin.h"
 #include "smimectl.h"
 
 void usage_config(FILE *fp)

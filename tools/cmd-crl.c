@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "smimeguard.h"
+#include "smimeguard-admin.h"
 #include "smimectl.h"
 
 #define MAX_REPORTS 64

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smimeguard.h"
+#include "smimeguard-admin.h"
 #include "smimectl.h"
 
 #define EXIT_FINDINGS 1

@@ -44,7 +44,7 @@
 #include <openssl/provider.h>
 #include <openssl/x509.h>
 
-#include "smimeguard.h"
+#include "smimeguard-admin.h"
 #include "smimectl.h"
 
 #define SECRET_MAX 1024

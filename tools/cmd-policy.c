@@ -15,7 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "smimeguard.h"
+#include "smimeguard-admin.h"
 #include "smimectl.h"
 
 void usage_policy(FILE *fp)

@@ -40,7 +40,7 @@
 
 #include <zlib.h>
 
-#include "smimeguard.h"
+#include "smimeguard-admin.h"
 #include "smimectl.h"
 
 #define LINE_MAX_LEN 16384	/* longer lines: the rest is skipped */

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "smimeguard.h"
+#include "smimeguard-admin.h"
 #include "smimectl.h"
 
 /* add_list - append an item to a ", " separated list */

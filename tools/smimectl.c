@@ -149,7 +149,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "smimeguard.h"
+#include "smimeguard-admin.h"
 #include "smimectl.h"
 
 const char *progname = "smimectl";
