@@ -655,6 +655,7 @@ struct verdict {
 	char reasons[200];	/* the policy reason tokens, for the log */
 	char why[256];		/* the first satisfied recipient's rule */
 	char lookup_err[256];	/* the first temporary failure, printable */
+	bool policy_failed;	/* it was a policy map's, not a certificate's */
 };
 
 static void add_failure(struct verdict *v, enum sg_action action,
@@ -711,8 +712,11 @@ static void check_recipient(const struct snap *snap, struct msg *m,
 		break;
 	default:
 		*tempfail = true;
-		if (v->lookup_err[0] == '\0')
+		if (v->lookup_err[0] == '\0') {
 			pp_printable(v->lookup_err, sizeof(v->lookup_err), err.msg);
+			/* err.msg then says "policy lookup failed: ..." */
+			v->policy_failed = d.temporary;
+		}
 		break;
 	}
 }
@@ -761,12 +765,24 @@ static sfsistat cb_eom(SMFICTX *ctx)
 					&tempfail);
 	}
 	snap_put(snap);
-	if (tempfail) {
+	if (tempfail && v.lookup_err[0] == '\0') {
+		/* the message could not be kept or analysed (logged above) */
+		smfi_setreply(ctx, "451", "4.3.0",
+			      "the S/MIME check failed temporarily; try again later");
+		msg_warn("%s: from=<%s>: the message could not be checked: deferred",
+			 qid, sender);
+		ret = SMFIS_TEMPFAIL;
+	} else if (tempfail && v.policy_failed) {
+		smfi_setreply(ctx, "451", "4.3.0",
+			      "the S/MIME encryption policy lookup failed "
+			      "temporarily; try again later");
+		msg_warn("%s: from=<%s>: %s: deferred", qid, sender, v.lookup_err);
+		ret = SMFIS_TEMPFAIL;
+	} else if (tempfail) {
 		smfi_setreply(ctx, "451", "4.7.1",
 			      "S/MIME certificate lookup failed temporarily; try again later");
 		msg_warn("%s: from=<%s>: certificate lookup failed: %s: deferred",
-			 qid, sender, v.lookup_err[0] != '\0' ? v.lookup_err :
-			 "unknown error");
+			 qid, sender, v.lookup_err);
 		ret = SMFIS_TEMPFAIL;
 	} else if (v.violation) {
 		char text[800], reply[900];
