@@ -43,10 +43,9 @@ struct sg_verify_stream {
 	struct sg_error failure;
 };
 
-/* vs_fail - remember the first error; every later call returns it */
-static int vs_fail(struct sg_verify_stream *vs, struct sg_error *err_r)
+/* drop_bytes - release what the stream keeps (memory, spill file) */
+static void drop_bytes(struct sg_verify_stream *vs)
 {
-	vs->failed = true;
 	free(vs->mem);
 	vs->mem = NULL;
 	vs->used = vs->size = 0;
@@ -54,6 +53,13 @@ static int vs_fail(struct sg_verify_stream *vs, struct sg_error *err_r)
 		(void)close(vs->fd);
 		vs->fd = -1;
 	}
+}
+
+/* vs_fail - remember the first error; every later call returns it */
+static int vs_fail(struct sg_verify_stream *vs, struct sg_error *err_r)
+{
+	vs->failed = true;
+	drop_bytes(vs);
 	if (err_r != NULL)
 		*err_r = vs->failure;
 	return -1;
@@ -360,14 +366,7 @@ int sg_verify_final(struct sg_verify_stream *vs, struct sg_result **res_r,
 					err_r);
 	if (map != NULL)
 		(void)munmap(map, vs->kept);
-	/* the bytes are no longer needed */
-	free(vs->mem);
-	vs->mem = NULL;
-	vs->used = vs->size = 0;
-	if (vs->fd >= 0) {
-		(void)close(vs->fd);
-		vs->fd = -1;
-	}
+	drop_bytes(vs);		/* the bytes are no longer needed */
 	return ret;
 }
 
@@ -384,9 +383,7 @@ void sg_verify_free(struct sg_verify_stream **vsp)
 	sg_assert(vsp != NULL);
 	if ((vs = *vsp) == NULL)
 		return;
-	free(vs->mem);
-	if (vs->fd >= 0)
-		(void)close(vs->fd);
+	drop_bytes(vs);
 	free(vs);
 	*vsp = NULL;
 }
