@@ -3,7 +3,8 @@
  * The stream owns the bytes of one message as they arrive: in memory up
  * to SG_STREAM_MEM bytes, beyond that in an unlinked 0600 file in
  * temp_directory (O_TMPFILE where the file system has it, else mkstemp
- * and unlink), mapped read-only at the end, as Dovecot's seekable
+ * and unlink, written through a 64 KiB buffer so that small pieces
+ * cost no system call each), mapped read-only at the end, as Dovecot's seekable
  * istreams and Postfix's queue files hold mail.  Past max_message_size
  * only the root header is kept and bytes are counted: the verdict is
  * sg_verify_message_prefix()'s (the root header is read from its first
@@ -25,14 +26,17 @@
 #include <unistd.h>
 
 #define SG_STREAM_MEM (1024 * 1024)	/* bytes kept in memory */
+#define SG_STREAM_WBUF (64 * 1024)	/* the spill file's write buffer */
 
 struct sg_verify_stream {
 	struct sg_ctx *ctx;
 	time_t at;
-	unsigned char *mem;	/* the bytes while in memory */
+	/* the bytes while in memory; with a spill file, its write buffer
+	   (bytes not yet written) */
+	unsigned char *mem;
 	size_t used, size;
 	int fd;			/* the spill file, or -1 */
-	size_t kept;		/* bytes kept (in mem or in the file) */
+	size_t kept;		/* bytes kept (in mem, the file and its buffer) */
 	size_t total;		/* bytes fed */
 	/* the end of the root header: the first line that is empty */
 	size_t header_end;	/* 0 until found (it is at least 1) */
@@ -146,6 +150,25 @@ static int open_spill(const char *dir, struct sg_error *err_r)
 	return fd;
 }
 
+/* spill_error - a write to the spill file failed (errno) */
+static int spill_error(struct sg_verify_stream *vs, struct sg_error *err_r)
+{
+	sg_error_set(&vs->failure, SG_ERR_IO, "writing to temp_directory %.150s: %s",
+		     vs->ctx->temp_dir, strerror(errno));
+	return vs_fail(vs, err_r);
+}
+
+/* flush_spill - write the spill file's buffer out */
+static int flush_spill(struct sg_verify_stream *vs, struct sg_error *err_r)
+{
+	if (vs->fd < 0 || vs->used == 0)
+		return 0;
+	if (write_all(vs->fd, vs->mem, vs->used) < 0)
+		return spill_error(vs, err_r);
+	vs->used = 0;
+	return 0;
+}
+
 /* keep - store bytes of the message (within max_message_size) */
 static int keep(struct sg_verify_stream *vs, const unsigned char *data,
 		size_t len, struct sg_error *err_r)
@@ -153,25 +176,32 @@ static int keep(struct sg_verify_stream *vs, const unsigned char *data,
 	if (len == 0)
 		return 0;
 	if (vs->fd < 0 && vs->used + len > SG_STREAM_MEM) {
-		/* too big for memory: move to the spill file */
+		/* too big for memory: move to the spill file, and keep a
+		   write buffer of the memory */
+		unsigned char *p;
+
 		if ((vs->fd = open_spill(vs->ctx->temp_dir, &vs->failure)) < 0)
 			return vs_fail(vs, err_r);
-		if (write_all(vs->fd, vs->mem, vs->used) < 0) {
-			sg_error_set(&vs->failure, SG_ERR_IO,
-				     "writing to temp_directory %.150s: %s",
-				     vs->ctx->temp_dir, strerror(errno));
+		if (flush_spill(vs, err_r) < 0)
+			return -1;
+		if ((p = realloc(vs->mem, SG_STREAM_WBUF)) != NULL) {
+			vs->mem = p;
+			vs->size = SG_STREAM_WBUF;
+		} else if (vs->mem == NULL) {
+			sg_error_set(&vs->failure, SG_ERR_NOMEM, "out of memory");
 			return vs_fail(vs, err_r);
-		}
-		free(vs->mem);
-		vs->mem = NULL;
-		vs->used = vs->size = 0;
+		}	/* else: the old buffer, of vs->size, serves */
 	}
 	if (vs->fd >= 0) {
-		if (write_all(vs->fd, data, len) < 0) {
-			sg_error_set(&vs->failure, SG_ERR_IO,
-				     "writing to temp_directory %.150s: %s",
-				     vs->ctx->temp_dir, strerror(errno));
-			return vs_fail(vs, err_r);
+		if (vs->used + len > vs->size && flush_spill(vs, err_r) < 0)
+			return -1;
+		if (len >= vs->size) {
+			/* a big piece: straight to the file */
+			if (write_all(vs->fd, data, len) < 0)
+				return spill_error(vs, err_r);
+		} else {
+			memcpy(vs->mem + vs->used, data, len);
+			vs->used += len;
 		}
 	} else {
 		if (vs->used + len > vs->size) {
@@ -247,6 +277,8 @@ static int go_over(struct sg_verify_stream *vs, struct sg_error *err_r)
 	if (keep_len == vs->kept)
 		return 0;
 	if (vs->fd >= 0) {
+		if (flush_spill(vs, err_r) < 0)
+			return -1;
 		if (ftruncate(vs->fd, (off_t)keep_len) < 0) {
 			sg_error_set(&vs->failure, SG_ERR_IO,
 				     "truncating the file in temp_directory "
@@ -344,6 +376,8 @@ int sg_verify_final(struct sg_verify_stream *vs, struct sg_result **res_r,
 			*err_r = vs->failure;
 		return -1;
 	}
+	if (vs->fd >= 0 && flush_spill(vs, err_r) < 0)
+		return -1;
 	if (vs->fd >= 0 && vs->kept > 0) {
 		map = mmap(NULL, vs->kept, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
 			   vs->fd, 0);
