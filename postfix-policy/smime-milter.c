@@ -176,6 +176,11 @@ struct msg {
 	struct snap *vs_snap;	/* a reference: vs uses its context */
 	bool in_body;
 	bool decided;		/* the envelope was judged (need_check) */
+	/* a step Postfix does not wait for (SMFIP_NR_*) failed (logged):
+	   the next step that is answered defers the message */
+	bool failed;
+	unsigned long nr;	/* SMFIP_NR_* agreed for this connection
+				   (kept across messages) */
 };
 
 /* One loaded configuration.  Every callback takes the current one and
@@ -280,6 +285,7 @@ static struct snap *snap_get(void)
 static void msg_reset(struct msg *m)
 {
 	char client[sizeof(m->client)];
+	unsigned long nr = m->nr;
 	size_t i;
 
 	for (i = 0; i < m->n_rcpts; i++) {
@@ -296,6 +302,7 @@ static void msg_reset(struct msg *m)
 	memcpy(client, m->client, sizeof(client));
 	memset(m, 0, sizeof(*m));
 	memcpy(m->client, client, sizeof(client));
+	m->nr = nr;
 }
 
 /* queue_id - Postfix's queue id for log lines */
@@ -382,13 +389,31 @@ static void reply_escape(char *dst, size_t size, const char *src)
 
 /* ---- callbacks ---- */
 
+/* answer - what a callback of a step returns when it goes on: nothing
+   when Postfix agreed not to wait for that step (flag, SMFIP_NR_*) */
+static sfsistat answer(const struct msg *m, unsigned long flag)
+{
+	return (m->nr & flag) != 0 ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* Steps Postfix need not wait for: connect, MAIL FROM, each header field
+   and each body chunk only record what they get (a failure is kept in
+   m->failed and answered at the next answered step: RCPT, DATA, end of
+   header or end of message).  Each saves a round trip per SMTP session
+   or per header field and body chunk. */
+#define NR_WANTED (SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | \
+		   SMFIP_NR_BODY)
+
 /* cb_negotiate - ask Postfix for the macros that say where it routes
-   each recipient (they are in its default milter_rcpt_macros too) */
+   each recipient (they are in its default milter_rcpt_macros too), and
+   not to wait for the steps that only record */
 static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			     unsigned long f2, unsigned long f3,
 			     unsigned long *pf0, unsigned long *pf1,
 			     unsigned long *pf2, unsigned long *pf3)
 {
+	struct msg *m;
+
 	(void)f2;
 	(void)f3;
 	*pf0 = f0 & SMFIF_QUARANTINE;
@@ -398,6 +423,12 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		*pf0 |= SMFIF_SETSYMLIST;
 	/* every event we have a callback for; nothing else changed */
 	*pf1 = f1 & (SMFIP_NOHELO | SMFIP_NOUNKNOWN);
+	/* the connection's state, now, so that every step knows what was
+	   agreed; without it no step goes unanswered */
+	if ((m = priv(ctx)) != NULL) {
+		m->nr = f1 & NR_WANTED;
+		*pf1 |= m->nr;
+	}
 	*pf2 = 0;
 	*pf3 = 0;
 	return SMFIS_CONTINUE;
@@ -409,17 +440,17 @@ static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 
 	(void)host;
 	if (m == NULL)
-		return SMFIS_TEMPFAIL;
+		return SMFIS_TEMPFAIL;	/* nothing agreed: answered */
 	m->client[0] = '\0';
 	if (sa == NULL)
-		return SMFIS_CONTINUE;
+		return answer(m, SMFIP_NR_CONN);
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr,
 			  m->client, sizeof(m->client));
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr,
 			  m->client, sizeof(m->client));
-	return SMFIS_CONTINUE;
+	return answer(m, SMFIP_NR_CONN);
 }
 
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
@@ -427,11 +458,15 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 	struct msg *m = priv(ctx);
 
 	if (m == NULL)
-		return SMFIS_TEMPFAIL;
+		return SMFIS_TEMPFAIL;	/* nothing agreed: answered */
 	msg_reset(m);
-	if ((m->sender = unbracket(argv[0])) == NULL)
-		return SMFIS_TEMPFAIL;
-	return SMFIS_CONTINUE;
+	if ((m->sender = unbracket(argv[0])) == NULL) {
+		msg_warn("%s: out of memory", queue_id(ctx));
+		if ((m->nr & SMFIP_NR_MAIL) == 0)
+			return SMFIS_TEMPFAIL;
+		m->failed = true;	/* RCPT defers */
+	}
+	return answer(m, SMFIP_NR_MAIL);
 }
 
 /* dup_macro - a copy of a macro's value, NULL when Postfix sent none;
@@ -456,7 +491,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 	const char *code, *enhanced;
 	char text[300], reply[600];
 
-	if (m == NULL)
+	if (m == NULL || m->failed)
 		return SMFIS_TEMPFAIL;
 	memset(&r, 0, sizeof(r));
 	if ((r.raw = unbracket(argv[0])) == NULL ||
@@ -599,9 +634,23 @@ static sfsistat cb_data(SMFICTX *ctx)
 {
 	struct msg *m = priv(ctx);
 
-	if (m == NULL)
+	if (m == NULL || m->failed)
 		return SMFIS_TEMPFAIL;
 	return decide_early(ctx, m);
+}
+
+/* recorded - a header field or body chunk was kept (ok) or not: what
+   its callback returns.  Where Postfix does not wait (flag), a failure
+   is answered at the next answered step (end of header, end of
+   message); nothing more is kept meanwhile */
+static sfsistat recorded(struct msg *m, unsigned long flag, bool ok)
+{
+	if (!ok) {
+		if ((m->nr & flag) == 0)
+			return SMFIS_TEMPFAIL;
+		m->failed = true;
+	}
+	return answer(m, flag);
 }
 
 static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
@@ -610,28 +659,37 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 	sfsistat r;
 
 	if (m == NULL)
-		return SMFIS_TEMPFAIL;
-	if (!m->decided && (r = decide_early(ctx, m)) != SMFIS_CONTINUE)
+		return SMFIS_TEMPFAIL;	/* nothing agreed: answered */
+	if (m->failed)
+		return answer(m, SMFIP_NR_HDR);
+	/* no DATA step (not smtpd): judge the envelope now, or at the end
+	   of the header where this step is not answered */
+	if (!m->decided && (m->nr & SMFIP_NR_HDR) == 0 &&
+	    (r = decide_early(ctx, m)) != SMFIS_CONTINUE)
 		return r;
 	if (strcasecmp(name, "Auto-Submitted") == 0 &&
 	    m->n_auto_submitted++ == 0 &&
 	    (m->auto_submitted = strdup(value)) == NULL)
-		return SMFIS_TEMPFAIL;
-	if (msg_append(ctx, m, name, strlen(name)) < 0 ||
-	    msg_append(ctx, m, ":", 1) < 0 ||
-	    (value[0] != ' ' && value[0] != '\t' &&
-	     msg_append(ctx, m, " ", 1) < 0) ||
-	    msg_append(ctx, m, value, strlen(value)) < 0 ||
-	    msg_append(ctx, m, "\r\n", 2) < 0)
-		return SMFIS_TEMPFAIL;
-	return SMFIS_CONTINUE;
+		return recorded(m, SMFIP_NR_HDR, false);
+	return recorded(m, SMFIP_NR_HDR,
+			msg_append(ctx, m, name, strlen(name)) == 0 &&
+			msg_append(ctx, m, ":", 1) == 0 &&
+			(value[0] == ' ' || value[0] == '\t' ||
+			 msg_append(ctx, m, " ", 1) == 0) &&
+			msg_append(ctx, m, value, strlen(value)) == 0 &&
+			msg_append(ctx, m, "\r\n", 2) == 0);
 }
 
 static sfsistat cb_eoh(SMFICTX *ctx)
 {
 	struct msg *m = priv(ctx);
+	sfsistat r;
 
-	if (m == NULL || msg_append(ctx, m, "\r\n", 2) < 0)
+	if (m == NULL || m->failed)
+		return SMFIS_TEMPFAIL;
+	if (!m->decided && (r = decide_early(ctx, m)) != SMFIS_CONTINUE)
+		return r;
+	if (msg_append(ctx, m, "\r\n", 2) < 0)
 		return SMFIS_TEMPFAIL;
 	m->in_body = true;
 	return SMFIS_CONTINUE;
@@ -641,9 +699,11 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
 {
 	struct msg *m = priv(ctx);
 
-	if (m == NULL || msg_append(ctx, m, data, len) < 0)
-		return SMFIS_TEMPFAIL;
-	return SMFIS_CONTINUE;
+	if (m == NULL)
+		return SMFIS_TEMPFAIL;	/* nothing agreed: answered */
+	if (m->failed)
+		return answer(m, SMFIP_NR_BODY);
+	return recorded(m, SMFIP_NR_BODY, msg_append(ctx, m, data, len) == 0);
 }
 
 struct verdict {
@@ -754,7 +814,9 @@ static sfsistat cb_eom(SMFICTX *ctx)
 			 sender);
 		return SMFIS_TEMPFAIL;
 	}
-	if (m->vs == NULL && msg_append(ctx, m, "", 0) < 0) {
+	if (m->failed) {
+		tempfail = true;	/* logged when a step failed */
+	} else if (m->vs == NULL && msg_append(ctx, m, "", 0) < 0) {
 		tempfail = true;	/* logged */
 	} else if (sg_verify_final(m->vs, &res, &err) < 0) {
 		msg_warn("%s: cannot analyse the message: %s", qid, err.msg);
@@ -856,6 +918,26 @@ static sfsistat cb_close(SMFICTX *ctx)
 		smfi_setpriv(ctx, NULL);
 	}
 	return SMFIS_CONTINUE;
+}
+
+/* set_thread_stacks - libmilter starts a thread per SMTP session with
+   the default attributes, whose stack is RLIMIT_STACK (8 MB): glibc
+   keeps only 40 MB of stacks for reuse, so with more than a few
+   sessions at once every thread maps and unmaps its stack (and the
+   other cores flush their TLBs).  MILTER_STACK is ample for a
+   verification (MIME nesting and CMS nesting are bounded by
+   max_mime_depth and max_cms_nesting) and lets the cache keep them. */
+#define MILTER_STACK (2 * 1024 * 1024)
+static void set_thread_stacks(void)
+{
+	pthread_attr_t attr;
+
+	if (pthread_attr_init(&attr) != 0)
+		return;
+	if (pthread_attr_setstacksize(&attr, MILTER_STACK) != 0 ||
+	    pthread_setattr_default_np(&attr) != 0)
+		msg_warn("cannot set the threads' stack size: the default is kept");
+	pthread_attr_destroy(&attr);
 }
 
 static void usage(FILE *fp, int status)
@@ -971,6 +1053,7 @@ int main(int argc, char **argv)
 		dm_unix_perms(&us);
 	if (user != NULL)
 		dm_drop_privileges(user);
+	set_thread_stacks();
 	msg_info("ready on %s", conn);
 	c = smfi_main();
 	/* libmilter does not wait for the sessions still open: from now on
