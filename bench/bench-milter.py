@@ -5,7 +5,7 @@ builds side by side in the same run
 SYNOPSIS
     bench/bench-milter.py NEWBUILD [--old OLDBUILD] [--sessions 10]
         [--messages 400] [--size 262144] [--rounds 3]
-        [--kind encrypted|signed] [--big BYTES]
+        [--kind encrypted|signed|none] [--big BYTES] [--floor]
 
 DESCRIPTION
     Starts one sandbox (scripts/sandbox up, as root) for its smimeguard.conf,
@@ -20,7 +20,15 @@ DESCRIPTION
     for the partner's domain is "sign" instead (the milters get a copy of
     smimeguard.conf with their own policy file) and each message is
     signed by SENDER (multipart/signed), so every check verifies a
-    signature over SIZE bytes.  --big BYTES: one more session sends
+    signature over SIZE bytes.  --kind none: plain SIZE-byte messages to
+    EXTERNAL_OPEN_RCPT, whose domain has no requirement: mail that needs
+    no check, which the milter should accept from the envelope (issue 14
+    target 3 measures its CPU per message).  --floor (with --kind none):
+    NEWBUILD/bench/floor-milter runs too, a libmilter milter that agrees
+    the same protocol steps, copies the envelope, logs one line and
+    accepts at DATA, deciding nothing: the least such a milter costs on
+    libmilter (a thread per connection); its figure and the ratios to it
+    are printed as well.  --big BYTES: one more session sends
     messages of BYTES bytes, one after the other, while the others run (a
     large message must not hold up the small ones); their answers are
     checked but not counted.  Latency: from connect to the final answer of
@@ -243,8 +251,10 @@ def main():
     ap.add_argument('--messages', type=int, default=400)
     ap.add_argument('--size', type=int, default=262144)
     ap.add_argument('--rounds', type=int, default=3)
-    ap.add_argument('--kind', choices=('encrypted', 'signed'),
+    ap.add_argument('--kind', choices=('encrypted', 'signed', 'none'),
                     default='encrypted')
+    ap.add_argument('--floor', action='store_true',
+                    help='also run bench/floor-milter (with --kind none)')
     ap.add_argument('--big', type=int, default=0, metavar='BYTES',
                     help='one more session sends messages of BYTES meanwhile')
     args = ap.parse_args()
@@ -255,6 +265,14 @@ def main():
     for _, b in builds:
         if not os.access(os.path.join(b, 'postfix-policy/smime-milter'), os.X_OK):
             sys.exit('bench-milter: no postfix-policy/smime-milter in %s' % b)
+    if args.floor:
+        if args.kind != 'none':
+            sys.exit('bench-milter: --floor is for --kind none')
+        floor = os.path.join(builds[-1][1], 'bench/floor-milter')
+        if not os.access(floor, os.X_OK):
+            sys.exit('bench-milter: no %s (make -C BUILD/bench floor-milter)'
+                     % floor)
+        builds.insert(0, ('floor', floor))
     work = tempfile.mkdtemp(prefix='bench-milter.')
     os.chmod(work, 0o755)
     sbx = os.path.join(work, 'sandbox')
@@ -272,8 +290,12 @@ def main():
         sender, rcpt = sv['SENDER'], sv['EXTERNAL_ENCRYPT_RCPT']
         recip_cert = os.path.join(sv['PKI_DIR'], rcpt + '.pem')
 
+        load_rcpt = rcpt
         if args.kind == 'encrypted':
             cmd, tail = ['openssl', 'cms', '-encrypt', '-aes256'], [recip_cert]
+        elif args.kind == 'none':
+            cmd, tail = None, []
+            load_rcpt = sv['EXTERNAL_OPEN_RCPT']
         else:
             tail = []
             key = os.path.join(sv['PKI_DIR'], sender)
@@ -304,6 +326,10 @@ def main():
                 n += len(parts[-1])
                 i += 1
             text = b''.join(parts)
+            if cmd is None:
+                return text, split_message(
+                    ('From: %s\nTo: %s\nSubject: figures\n'
+                     % (sender, load_rcpt)).encode() + text)
             with open(plain, 'wb') as f:
                 f.write(text)
             msg = subprocess.run(cmd + ['-in', plain, '-from', sender,
@@ -320,9 +346,13 @@ def main():
 
         for name, b in builds:
             sock = os.path.join(work, name + '.sock')
-            p = subprocess.Popen([os.path.join(b, 'postfix-policy/smime-milter'),
-                                  '-c', conf, '-l', 'unix:' + sock, '-e'],
-                                 stderr=open(os.path.join(work, name + '.log'), 'w'))
+            if name == 'floor':
+                argv = [b, '-l', 'unix:' + sock]
+            else:
+                argv = [os.path.join(b, 'postfix-policy/smime-milter'),
+                        '-c', conf, '-l', 'unix:' + sock, '-e']
+            p = subprocess.Popen(argv, stderr=open(
+                os.path.join(work, name + '.log'), 'w'))
             procs.append(p)
             for _ in range(100):
                 if os.path.exists(sock):
@@ -330,20 +360,21 @@ def main():
                 time.sleep(0.1)
             else:
                 sys.exit('bench-milter: %s milter did not start' % name)
-            # the check is really made: plaintext is refused
+            # the check is really made: plaintext is refused (the floor
+            # checks nothing)
             answer = one_message(sock, sender, rcpt, pheaders, pbody)
-            if not answer.startswith('reply 550'):
+            if name != 'floor' and not answer.startswith('reply 550'):
                 sys.exit('bench-milter: %s: plaintext to %s got %r, not 550'
                          % (name, rcpt, answer))
             # warm-up (libmilter threads, caches)
             _, bad, _ = run_load(sock, args.sessions, 2 * args.sessions, sender,
-                                 rcpt, headers, body)
+                                 load_rcpt, headers, body)
             if bad:
                 sys.exit('bench-milter: %s: %s' % (name, bad[0]))
 
         print('smime-milter: %d %s messages of %d bytes to %s, '
               '%d sessions, %d rounds; load %s' % (
-                  args.messages, args.kind, len(body), rcpt, args.sessions,
+                  args.messages, args.kind, len(body), load_rcpt, args.sessions,
                   args.rounds, open('/proc/loadavg').read().split()[:3]))
         if big:
             print('  and meanwhile one more session sending messages of %d '
@@ -355,7 +386,7 @@ def main():
             for name, b in order:
                 secs, bad, lats = run_load(os.path.join(work, name + '.sock'),
                                            args.sessions, args.messages, sender,
-                                           rcpt, headers, body, big)
+                                           load_rcpt, headers, body, big)
                 lat[name] += lats
                 if bad:
                     sys.exit('bench-milter: %s: %d answers not ok, e.g. %s'
@@ -365,10 +396,12 @@ def main():
                                                         rates[name][-1]))
         hz = os.sysconf('SC_CLK_TCK')
         total = 1 + 2 * args.sessions + args.rounds * args.messages
+        cpus = {}
         for (name, b), p in zip(builds, procs):
             with open('/proc/%d/stat' % p.pid) as f:
                 fields = f.read().rsplit(')', 1)[1].split()
             cpu = (int(fields[11]) + int(fields[12])) / hz
+            cpus[name] = cpu
             print('%-3s %s: median %.1f msgs/s; latency p50 %.1f ms, p99 %.1f '
                   'ms; milter CPU %.2f s (%.0f us per message)' % (
                       name, b, statistics.median(rates[name]),
@@ -381,6 +414,13 @@ def main():
         if args.old:
             print('ratio new/old: %.2f' % (statistics.median(rates['new']) /
                                            statistics.median(rates['old'])))
+        for name in ('old', 'new'):
+            if args.floor and name in rates:
+                print('%s against the floor: msgs/s ratio %.2f, CPU per '
+                      'message ratio %.2f' % (
+                          name, statistics.median(rates[name]) /
+                          statistics.median(rates['floor']),
+                          cpus[name] / cpus['floor']))
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
