@@ -15,7 +15,7 @@
 /*	recipient (copies, as any milter that looks at them must), writes
 /*	one log line per message to stderr (every decision is logged) and
 /*	accepts the message at DATA.  It holds no configuration and makes
-/*	no decision.  Its threads get the same 2 MB stacks as
+/*	no decision.  Its threads get the same 1 MB stacks as
 /*	smime-milter's (glibc then reuses them instead of mapping 8 MB
 /*	per session).  Not installed; not smimeguard code.
 /*--*/
@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 		pthread_attr_t attr;
 
 		if (pthread_attr_init(&attr) == 0) {
-			(void)pthread_attr_setstacksize(&attr, 2 * 1024 * 1024);
+			(void)pthread_attr_setstacksize(&attr, 1024 * 1024);
 			(void)pthread_setattr_default_np(&attr);
 			pthread_attr_destroy(&attr);
 		}
