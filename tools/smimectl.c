@@ -177,7 +177,10 @@ static void usage_main(FILE *fp)
 "             changes (like postconf); unknown settings are reported\n"
 "  key        the keystore of archived private keys: init, import, list,\n"
 "             remove, rotate-master, export, decrypt\n"
-"  help       show this text, or 'smimectl help verify|cert|policy|doctor|crl|ca|report|config|key'\n"
+"  stats      the counters of smime-policyd and smime-milter (decisions by\n"
+"             outcome and rule, lookups, errors, latency) from their\n"
+"             status sockets\n"
+"  help       show this text, or 'smimectl help verify|cert|policy|doctor|crl|ca|report|config|key|stats'\n"
 "  version    print the version\n");
 }
 
@@ -800,6 +803,8 @@ int main(int argc, char **argv)
 		return cmd_config(argc - 1, argv + 1);
 	if (strcmp(argv[1], "key") == 0)
 		return cmd_key(argc - 1, argv + 1);
+	if (strcmp(argv[1], "stats") == 0)
+		return cmd_stats(argc - 1, argv + 1);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		if (argc > 2 && strcmp(argv[2], "verify") == 0)
@@ -820,6 +825,8 @@ int main(int argc, char **argv)
 			usage_config(stdout);
 		else if (argc > 2 && strcmp(argv[2], "key") == 0)
 			usage_key(stdout);
+		else if (argc > 2 && strcmp(argv[2], "stats") == 0)
+			usage_stats(stdout);
 		else
 			usage_main(stdout);
 		return EXIT_SUCCESS;
