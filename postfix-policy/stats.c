@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +328,7 @@ void st_listen(const char *spec)
 	struct sockaddr_un sun;
 	pthread_attr_t attr;
 	pthread_t tid;
+	sigset_t all, old;
 
 	dm_unix_parse(spec, &us);
 	if (strlen(us.path) == strlen(spec))
@@ -343,11 +345,16 @@ void st_listen(const char *spec)
 	if (listen(st.lfd, 16) < 0)
 		msg_fatal("listen %s: %s", us.path, strerror(errno));
 	snprintf(st.sock_path, sizeof(st.sock_path), "%s", us.path);
+	/* no signal for this thread: they are the daemon's (signalfd,
+	   libmilter's signal thread) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (pthread_attr_init(&attr) != 0 ||
 	    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) != 0 ||
 	    pthread_attr_setstacksize(&attr, 256 * 1024) != 0 ||
 	    pthread_create(&tid, &attr, status_thread, NULL) != 0)
 		msg_fatal("cannot start the status thread");
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	msg_info("status on %s", us.path);
 }
