@@ -114,6 +114,17 @@
 /*	needs no privileges beyond reading its configuration.  It refuses
 /*	to start (and a reload keeps the old configuration) when
 /*	smimeguard.conf or a file it names is writable by group or others.
+/* DIAGNOSTICS
+/*	One log line per decision (syslog facility mail, or standard error
+/*	with -e).  Counters (decisions by outcome and by rule, directory
+/*	and policy map errors, latency of RCPT and of end of data, uptime,
+/*	the configuration loaded and when) are kept in memory with atomic
+/*	adds and served on the unix socket milter_status_socket names
+/*	(smimeguard.conf; default mode 0600), opened at start before
+/*	privileges are dropped; smimectl stats reads them.  A thread of
+/*	its own answers each connection with a snapshot and closes it,
+/*	reading nothing, with a 1 second send timeout: a status client
+/*	cannot hold up mail.
 /* SEE ALSO
 /*	smime-policyd(8), smimectl(1), smimeguard.conf(5),
 /*	smimeguard-dovecot(7), postconf(5) (smtpd_milters,

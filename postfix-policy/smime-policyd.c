@@ -101,6 +101,15 @@
 /*	certificates, policy and certificate maps) is writable by group or
 /*	others.
 /* DIAGNOSTICS
+/*	Counters (decisions by outcome and by rule, certificate lookups,
+/*	directory and policy map errors, latency histograms, uptime, the
+/*	configuration loaded and when) are kept in memory with atomic
+/*	adds and served on the unix socket policyd_status_socket names
+/*	(smimeguard.conf; default mode 0600), opened at start before
+/*	privileges are dropped; smimectl stats reads them.  A thread of
+/*	its own answers each connection with a snapshot and closes it,
+/*	reading nothing, with a 1 second send timeout: a status client
+/*	cannot hold up mail.
 /*	Problems and decisions are logged to syslog (facility mail) or,
 /*	with -e, to standard error, in Postfix's style.
 /* SEE ALSO

@@ -25,6 +25,8 @@
 /*	smimectl key init|import|list|remove|rotate-master|export|decrypt
 /*	[options]
 /*
+/*	smimectl stats [-c config] [--json] [socket ...]
+/*
 /*	smimectl help [command]
 /*
 /*	smimectl version
@@ -89,6 +91,15 @@
 /*	master key, export and decrypt recover a key or a message; every
 /*	change and recovery is written to keystore_dir/audit.log (cmd-key.c).
 /*
+/*	smimectl stats prints the counters of smime-policyd and
+/*	smime-milter without a log shipper: uptime, the configuration
+/*	loaded and when, decisions by outcome (accepted, refused, deferred,
+/*	held, monitored) and by rule, certificate lookups (hit, miss,
+/*	error), policy map and analysis errors, and latency (p50, p99,
+/*	max); it reads them from the daemons' status sockets
+/*	(policyd_status_socket, milter_status_socket), as text or --json
+/*	(cmd-stats.c).  The counters start at zero when a daemon starts.
+/*
 /*	verify, cert lookup, doctor, policy test, crl and config read
 /*	/etc/smimeguard/smimeguard.conf when no -c is given and the file
 /*	exists (-c /dev/null reads none).  Settings in it that no program
@@ -114,6 +125,9 @@
 /*
 /*	report: 0 report written; 2 usage error, an input that cannot be
 /*	read, or an output that cannot be written.
+/*
+/*	stats: 0 every socket answered; 1 some socket did not (the others
+/*	are printed); 2 usage error or no status socket configured.
 /*
 /*	ca fetch: 0 every chain reaches the trust store; 1 some chain is
 /*	still incomplete (no URL, download failed, answer rejected); 2
