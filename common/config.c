@@ -100,6 +100,10 @@ static const struct sg_conf_def {
 	{ "allow_kekri", "no", K_BOOL, NULL },
 	/* smime-policyd: seconds a request may take to arrive whole */
 	{ "policy_request_timeout", "30", K_UINT, NULL },
+	/* the daemons' status sockets (counters for smimectl stats):
+	   "/path[:mode[:group]]", mode default 0600; empty: none */
+	{ "policyd_status_socket", "", K_ANY, NULL },
+	{ "milter_status_socket", "", K_ANY, NULL },
 	/* the keystore (keystore.c, smimectl key) */
 	{ "keystore_dir", "/var/lib/smimeguard/keys", K_ANY, NULL },
 	{ "keystore_master_key", "/etc/smimeguard/master.key", K_ANY, NULL },

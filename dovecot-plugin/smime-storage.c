@@ -65,6 +65,8 @@
 #define SMIME_USER_CONTEXT(obj) MODULE_CONTEXT(obj, smime_user_module)
 #define SMIME_CONTEXT(obj) MODULE_CONTEXT(obj, smime_storage_module)
 #define SMIME_MAIL_CONTEXT(obj) MODULE_CONTEXT(obj, smime_mail_module)
+/* a refused keyword change logs at most this many uids */
+#define SMIME_REFUSED_UIDS 5
 /* write the scan marker at least every this many mails */
 #define SMIME_SCAN_MARK_EVERY 64
 
@@ -93,6 +95,13 @@ struct smime_mailbox {
 	struct mailbox_transaction_context *capture_t;
 	/* reject mode: a client tried to change a protected keyword */
 	struct mailbox_transaction_context *rejected_t;
+	/* the client changes of protected keywords refused in refused_t
+	   (one log line per transaction, at its end): how many mails, the
+	   first uids, the keywords (SG_KW_* bits) and the kinds of change
+	   (1 << enum modify_type) */
+	struct mailbox_transaction_context *refused_t;
+	unsigned int refused_count, refused_kw, refused_ops;
+	uint32_t refused_uids[SMIME_REFUSED_UIDS];
 	/* maildir, sdbox, mdbox, mbox: the record is enforced */
 	bool enforce;
 	bool in_scan;
@@ -166,6 +175,64 @@ static bool smime_is_protected_idx(struct mailbox *box, unsigned int idx)
 	if (idx >= array_count(names))
 		return FALSE;
 	return smime_is_protected_name(array_idx_elem(names, idx));
+}
+
+/* smime_kw_bit - the SG_KW_* bit of a protected keyword index */
+static unsigned int smime_kw_bit(struct mailbox *box, unsigned int idx)
+{
+	const ARRAY_TYPE(keywords) *names = mail_index_get_keywords(box->index);
+	const char *name;
+	unsigned int i;
+
+	if (idx >= array_count(names))
+		return 0;
+	name = array_idx_elem(names, idx);
+	for (i = 0; i < SG_KW_COUNT; i++) {
+		if (strcasecmp(name, sg_keyword_name(1u << i)) == 0)
+			return 1u << i;
+	}
+	return 0;
+}
+
+/* smime_refused_log - the one line for the refused client changes of
+   protected keywords in a transaction (or an APPEND: uid 0, "new") */
+static void smime_refused_log(struct mailbox *box, const char *action,
+			      unsigned int count, const uint32_t *uids,
+			      unsigned int kw, unsigned int ops)
+{
+	string_t *str = t_str_new(256);
+	unsigned int i, n = I_MIN(count, SMIME_REFUSED_UIDS);
+
+	for (i = 0; i < SG_KW_COUNT; i++) {
+		if ((kw & (1u << i)) != 0)
+			str_printfa(str, "%s%s", str_len(str) > 0 ? "," : "",
+				    sg_keyword_name(1u << i));
+	}
+	if (str_len(str) == 0)
+		str_append(str, "?");
+	str_append(str, " op=");
+	if ((ops & (1u << MODIFY_ADD)) != 0)
+		str_append(str, "add,");
+	if ((ops & (1u << MODIFY_REMOVE)) != 0)
+		str_append(str, "remove,");
+	if ((ops & (1u << MODIFY_REPLACE)) != 0)
+		str_append(str, "replace,");
+	if (ops == 0)
+		str_append(str, "append,");
+	str_truncate(str, str_len(str) - 1);
+	str_printfa(str, " mails=%u uids=", count);
+	for (i = 0; i < n; i++) {
+		if (uids[i] == 0)
+			str_printfa(str, "%snew", i > 0 ? "," : "");
+		else
+			str_printfa(str, "%s%u", i > 0 ? "," : "", uids[i]);
+	}
+	if (count > n)
+		str_printfa(str, ",...");
+	e_info(box->event, "smime: client change of $SMIME keywords %s: "
+	       "user=%s mailbox=%s keywords=%s", action,
+	       str_sanitize(box->storage->user->username, 128),
+	       str_sanitize(mailbox_get_vname(box), 256), str_c(str));
 }
 
 /* smime_keywords_create - the mail_keywords of a keyword bit set */
@@ -1088,7 +1155,18 @@ static int smime_save_begin(struct mail_save_context *ctx,
 		/* a synced mail's keywords are another server's verdict:
 		   dropped silently, whatever the protection mode */
 		T_BEGIN {
+			unsigned int kw = 0, i;
+			uint32_t uid = 0;
+
+			if (!sync && ctx->data.keywords != NULL) {
+				for (i = 0; i < ctx->data.keywords->count; i++)
+					kw |= smime_kw_bit(box, ctx->data.keywords->idx[i]);
+			}
 			had = smime_strip_keywords(box, &ctx->data.keywords);
+			if (had && !sync)
+				smime_refused_log(box,
+					set->protect == SMIME_PROTECT_REJECT ?
+					"rejected" : "stripped", 1, &uid, kw, 0);
 		} T_END;
 		if (had && set->protect == SMIME_PROTECT_REJECT && !sync) {
 			mail_storage_set_error(box->storage, MAIL_ERROR_PERM,
@@ -1208,6 +1286,39 @@ smime_mail_get_keyword_indexes(struct mail *_mail)
 	return smail->module_ctx.super.get_keyword_indexes(_mail);
 }
 
+/* smime_refused_flush - log what was refused in t and forget it */
+static void smime_refused_flush(struct smime_mailbox *sbox,
+				struct mailbox *box,
+				struct mailbox_transaction_context *t,
+				bool rejected)
+{
+	if (sbox->refused_t == NULL || (t != NULL && sbox->refused_t != t))
+		return;
+	T_BEGIN {
+		smime_refused_log(box, rejected ? "rejected" : "stripped",
+				  sbox->refused_count, sbox->refused_uids,
+				  sbox->refused_kw, sbox->refused_ops);
+	} T_END;
+	sbox->refused_t = NULL;
+	sbox->refused_count = sbox->refused_kw = sbox->refused_ops = 0;
+}
+
+/* smime_refused_note - a client tried to change protected keywords
+   (kw) of a mail in t */
+static void smime_refused_note(struct smime_mailbox *sbox, struct mail *mail,
+			       unsigned int kw, enum modify_type type)
+{
+	if (sbox->refused_t != NULL && sbox->refused_t != mail->transaction)
+		smime_refused_flush(sbox, mail->box, NULL,
+				    sbox->rejected_t == sbox->refused_t);
+	sbox->refused_t = mail->transaction;
+	if (sbox->refused_count < SMIME_REFUSED_UIDS)
+		sbox->refused_uids[sbox->refused_count] = mail->uid;
+	sbox->refused_count++;
+	sbox->refused_kw |= kw;
+	sbox->refused_ops |= 1u << type;
+}
+
 static void smime_mail_update_keywords(struct mail *_mail,
 				       enum modify_type modify_type,
 				       struct mail_keywords *keywords)
@@ -1220,7 +1331,7 @@ static void smime_mail_update_keywords(struct mail *_mail,
 	const ARRAY_TYPE(keyword_indexes) *cur_arr;
 	ARRAY_TYPE(keyword_indexes) want;
 	const unsigned int *cur;
-	unsigned int n_cur, i;
+	unsigned int n_cur, i, kw_bits = 0;
 	bool violation = FALSE, reject;
 
 	/* the mailbox's settings decide, not the accessing user's: a user
@@ -1250,16 +1361,24 @@ static void smime_mail_update_keywords(struct mail *_mail,
 			}
 			switch (modify_type) {
 			case MODIFY_ADD:
-				violation = violation || !has;
+				if (!has) {
+					violation = TRUE;
+					kw_bits |= smime_kw_bit(box, idx);
+				}
 				break;
 			case MODIFY_REMOVE:
-				violation = violation || has;
+				if (has) {
+					violation = TRUE;
+					kw_bits |= smime_kw_bit(box, idx);
+				}
 				break;
 			case MODIFY_REPLACE:
 				if (has)
 					array_push_back(&want, &idx);
-				else
+				else {
 					violation = TRUE;
+					kw_bits |= smime_kw_bit(box, idx);
+				}
 				break;
 			}
 		}
@@ -1269,6 +1388,7 @@ static void smime_mail_update_keywords(struct mail *_mail,
 				if (smime_is_protected_idx(box, cur[i]) &&
 				    !idx_in(keywords->idx, keywords->count, cur[i])) {
 					violation = TRUE;
+					kw_bits |= smime_kw_bit(box, cur[i]);
 					array_push_back(&want, &cur[i]);
 				}
 			}
@@ -1283,6 +1403,9 @@ static void smime_mail_update_keywords(struct mail *_mail,
 								modify_type, kw);
 			mailbox_keywords_unref(&kw);
 		}
+		if (violation && (_mail->transaction->flags &
+				  MAILBOX_TRANSACTION_FLAG_SYNC) == 0)
+			smime_refused_note(sbox, _mail, kw_bits, modify_type);
 		if (violation) {
 			e_debug(box->event, "smime: %s change of a $SMIME "
 				"keyword %s (uid=%u)",
@@ -1302,6 +1425,7 @@ smime_transaction_commit(struct mailbox_transaction_context *t,
 	struct smime_mailbox *sbox = SMIME_CONTEXT(box);
 
 	if (sbox->rejected_t == t) {
+		smime_refused_flush(sbox, box, t, TRUE);
 		sbox->rejected_t = NULL;
 		sbox->module_ctx.super.transaction_rollback(t);
 		mail_storage_set_error(box->storage, MAIL_ERROR_PERM,
@@ -1309,6 +1433,7 @@ smime_transaction_commit(struct mailbox_transaction_context *t,
 			"clients cannot change them");
 		return -1;
 	}
+	smime_refused_flush(sbox, box, t, FALSE);
 	if (sbox->capture_t == t)
 		smime_capture_free(sbox);
 	return sbox->module_ctx.super.transaction_commit(t, changes_r);
@@ -1318,6 +1443,7 @@ static void smime_transaction_rollback(struct mailbox_transaction_context *t)
 {
 	struct smime_mailbox *sbox = SMIME_CONTEXT(t->box);
 
+	smime_refused_flush(sbox, t->box, t, sbox->rejected_t == t);
 	if (sbox->rejected_t == t)
 		sbox->rejected_t = NULL;
 	if (sbox->capture_t == t)

@@ -14,6 +14,7 @@
 
 #include "daemon.h"
 #include "policy-decide.h"
+#include "stats.h"
 
 static const char *log_name = "smimeguard";
 static bool log_stderr;
@@ -123,6 +124,7 @@ int dm_config_load(const char *path, struct dm_config *cfg)
 	n.checked = time(NULL);
 	dm_config_free(cfg);
 	*cfg = n;
+	st_config_loaded(path);
 	return 0;
 }
 
@@ -227,6 +229,17 @@ void dm_unix_perms(const struct dm_unix_sock *us)
 		msg_warn("socket %s is mode %04o: any local user can connect "
 			 "(give it a group Postfix runs with and mode 0660)",
 			 us->path, (unsigned int)us->mode);
+}
+
+void dm_status_listen(const struct sg_config *conf, const char *setting)
+{
+	const char *spec = conf != NULL ? sg_config_get(conf, setting) : NULL;
+
+	if (spec == NULL || spec[strspn(spec, " \t")] == '\0')
+		return;
+	if (strncmp(spec, "unix:", 5) == 0)
+		spec += 5;
+	st_listen(spec);
 }
 
 void dm_drop_privileges(const char *user)

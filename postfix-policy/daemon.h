@@ -63,6 +63,11 @@ void dm_unix_parse(const char *spec, struct dm_unix_sock *us);
    failure: a socket Postfix cannot use must not look fine) */
 void dm_unix_perms(const struct dm_unix_sock *us);
 
+/* dm_status_listen - open the status socket named by setting
+   (policyd_status_socket, milter_status_socket) when it is set (stats.h);
+   before dropping privileges */
+void dm_status_listen(const struct sg_config *conf, const char *setting);
+
 /* dm_drop_privileges - setgroups/setgid/setuid to user, or fatal */
 void dm_drop_privileges(const char *user);
 

@@ -9,6 +9,7 @@
  * DUNNO, never OK: the policy service has no opinion on other matters.
  */
 #include "policy-decide.h"
+#include "stats.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +37,10 @@ int pd_decide_start(const struct sg_policy *pol, const struct pp_request *req,
 	r->log[0] = '\0';
 	r->enforced = false;
 	r->notable = false;
+	r->decided = false;
+	r->outcome = ST_ACCEPTED;
+	r->lookup = -2;
+	r->rule[0] = '\0';
 	if (state == NULL || strcmp(state, "RCPT") != 0 || rcpt_raw == NULL ||
 	    rcpt_raw[0] == '\0')
 		return 0;
@@ -47,6 +52,8 @@ int pd_decide_start(const struct sg_policy *pol, const struct pp_request *req,
 	env.client_address = pp_get(req, "client_address");
 	sg_policy_decide_envelope(pol, &env, &d);
 	pp_printable(p->dwhy, sizeof(p->dwhy), d.why);
+	r->decided = true;
+	snprintf(r->rule, sizeof(r->rule), "%s", p->dwhy);
 	if (d.temporary) {
 		/* a policy map could not answer: the rule is unknown, so the
 		   recipient waits (the reason names servers: log only) */
@@ -57,6 +64,7 @@ int pd_decide_start(const struct sg_policy *pol, const struct pp_request *req,
 			 "lookup failed temporarily; try again later");
 		snprintf(r->log, sizeof(r->log), "from=<%s> to=<%s>: %s: deferred",
 			 p->sender, p->rcpt, p->dwhy);
+		r->outcome = ST_DEFERRED;
 		return 0;
 	}
 	if (sg_policy_refusal(&d, &code, &enhanced)) {
@@ -68,6 +76,7 @@ int pd_decide_start(const struct sg_policy *pol, const struct pp_request *req,
 			 p->dwhy);
 		snprintf(r->log, sizeof(r->log), "from=<%s> to=<%s>: %s: refused",
 			 p->sender, p->rcpt, p->dwhy);
+		r->outcome = ST_REFUSED;
 		return 0;
 	}
 	if (d.internal || d.exempt || (d.requirements & SG_REQ_ENCRYPT) == 0) {
@@ -76,6 +85,7 @@ int pd_decide_start(const struct sg_policy *pol, const struct pp_request *req,
 		return 0;
 	}
 	r->enforced = true;
+	r->decided = false;	/* pd_decide_finish decides */
 	/* the certificate of the address Postfix delivers to */
 	snprintf(p->address, sizeof(p->address), "%s", d.recipient);
 	p->requirements = d.requirements;
@@ -89,6 +99,10 @@ void pd_decide_finish(const struct pd_pending *p, int found,
 	char why[256];
 
 	r->enforced = true;
+	r->decided = true;
+	r->lookup = found > 0 ? 1 : found;
+	r->outcome = ST_ACCEPTED;
+	snprintf(r->rule, sizeof(r->rule), "%s", p->dwhy);
 	/* the reason can quote a certificate or a directory's error text:
 	   one printable line, or a sender could split the reply */
 	pp_printable(why, sizeof(why), raw_why);
@@ -107,8 +121,12 @@ void pd_decide_finish(const struct pd_pending *p, int found,
 		snprintf(r->log, sizeof(r->log),
 			 "from=<%s> to=<%s>: certificate lookup failed: %s: deferred",
 			 p->sender, p->rcpt, why);
+		r->outcome = ST_DEFERRED;
 		return;
 	}
+	r->outcome = p->action == SG_ACTION_REJECT ? ST_REFUSED :
+		     p->action == SG_ACTION_DEFER ? ST_DEFERRED :
+		     p->action == SG_ACTION_HOLD ? ST_HELD : ST_MONITORED;
 	switch (p->action) {
 	case SG_ACTION_REJECT:
 		snprintf(r->action, sizeof(r->action),

@@ -20,6 +20,13 @@ struct pd_reply {
 	bool enforced;		/* a rule required something of this rcpt */
 	bool notable;		/* refused, deferred, monitored or failed:
 				   worth a log line even without -v */
+	/* for the counters (stats.h): a RCPT decision was made (decided),
+	   with this outcome (enum st_outcome) and rule (the decision's why);
+	   lookup: 1 certificate found, 0 none, -1 failed, -2 none made */
+	bool decided;
+	int outcome;
+	int lookup;
+	char rule[256];
 };
 
 void pd_decide(const struct sg_policy *pol, const struct pp_request *req,

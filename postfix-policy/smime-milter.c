@@ -114,6 +114,17 @@
 /*	needs no privileges beyond reading its configuration.  It refuses
 /*	to start (and a reload keeps the old configuration) when
 /*	smimeguard.conf or a file it names is writable by group or others.
+/* DIAGNOSTICS
+/*	One log line per decision (syslog facility mail, or standard error
+/*	with -e).  Counters (decisions by outcome and by rule, directory
+/*	and policy map errors, latency of RCPT and of end of data, uptime,
+/*	the configuration loaded and when) are kept in memory with atomic
+/*	adds and served on the unix socket milter_status_socket names
+/*	(smimeguard.conf; default mode 0600), opened at start before
+/*	privileges are dropped; smimectl stats reads them.  A thread of
+/*	its own answers each connection with a snapshot and closes it,
+/*	reading nothing, with a 1 second send timeout: a status client
+/*	cannot hold up mail.
 /* SEE ALSO
 /*	smime-policyd(8), smimectl(1), smimeguard.conf(5),
 /*	smimeguard-dovecot(7), postconf(5) (smtpd_milters,
@@ -148,6 +159,7 @@
 #include "policy-proto.h"
 #include "policy-decide.h"
 #include "daemon.h"
+#include "stats.h"
 
 #define DEF_CONFIG SG_CONFIG_FILE	/* configure: $sysconfdir/smimeguard */
 #define MAX_RCPTS 1000
@@ -490,6 +502,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 	struct snap *snap;
 	const char *code, *enhanced;
 	char text[300], reply[600];
+	uint64_t t0 = st_now_us();
 
 	if (m == NULL || m->failed)
 		return SMFIS_TEMPFAIL;
@@ -541,6 +554,9 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 			pp_printable(reply, sizeof(reply), d.why);
 			msg_info("%s: to=<%s>: %s: deferred", queue_id(ctx), text,
 				 reply);
+			st_count(ST_POLICY_ERRORS);
+			st_decision(ST_DEFERRED, d.why);
+			st_latency(ST_KIND_REQUEST, st_now_us() - t0);
 			free(r.raw);
 			free(r.addr);
 			free(r.mailer);
@@ -552,6 +568,8 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 			smfi_setreply(ctx, (char *)code, (char *)enhanced, reply);
 			printable_addr(text, sizeof(text), r.raw);
 			msg_info("%s: to=<%s>: %s: refused", queue_id(ctx), text, d.why);
+			st_decision(ST_REFUSED, d.why);
+			st_latency(ST_KIND_REQUEST, st_now_us() - t0);
 			free(r.raw);
 			free(r.addr);
 			free(r.mailer);
@@ -562,6 +580,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 		goto nomem;
 	m->rcpts = tmp;
 	m->rcpts[m->n_rcpts++] = r;
+	st_latency(ST_KIND_REQUEST, st_now_us() - t0);
 	return SMFIS_CONTINUE;
 stopping:
 nomem:
@@ -618,6 +637,8 @@ static sfsistat decide_early(SMFICTX *ctx, struct msg *m)
 	m->decided = true;
 	if (need_check(m, why, sizeof(why)))
 		return SMFIS_CONTINUE;
+	st_count(ST_REQUESTS);
+	st_decision(ST_ACCEPTED, why);
 	printable_addr(sender, sizeof(sender), m->sender != NULL ? m->sender : "");
 	printable_addr(rcpt, sizeof(rcpt), m->rcpts[0].raw);
 	if (m->n_rcpts > 1)
@@ -716,6 +737,7 @@ struct verdict {
 	char why[256];		/* the first satisfied recipient's rule */
 	char lookup_err[256];	/* the first temporary failure, printable */
 	bool policy_failed;	/* it was a policy map's, not a certificate's */
+	char rule[256];		/* the first violated recipient's rule */
 };
 
 static void add_failure(struct verdict *v, enum sg_action action,
@@ -762,6 +784,8 @@ static void check_recipient(const struct snap *snap, struct msg *m,
 			pp_printable(v->why, sizeof(v->why), d.why);
 		break;
 	case 0:
+		if (v->rule[0] == '\0')
+			pp_printable(v->rule, sizeof(v->rule), d.why);
 		if (sg_policy_refusal(&d, &code, &enhanced)) {
 			v->code = code;
 			v->enhanced = enhanced;
@@ -792,10 +816,12 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	struct snap *snap;
 	bool tempfail = false;
 	sfsistat ret = SMFIS_CONTINUE;
+	uint64_t t0 = st_now_us();
 	size_t i;
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
+	st_count(ST_REQUESTS);
 	qid = queue_id(ctx);
 	printable_addr(sender, sizeof(sender), m->sender != NULL ? m->sender : "");
 	if (m->too_many) {
@@ -804,6 +830,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 			      "check; send the message to fewer at a time");
 		msg_info("%s: from=<%s>: more than %d recipients: refused", qid,
 			 sender, MAX_RCPTS);
+		st_decision(ST_REFUSED, "too many recipients");
 		return SMFIS_REJECT;
 	}
 	memset(&v, 0, sizeof(v));
@@ -812,6 +839,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 			      "smime-milter is stopping; try again later");
 		msg_info("%s: from=<%s>: the milter is stopping: deferred", qid,
 			 sender);
+		st_decision(ST_DEFERRED, "the milter is stopping");
 		return SMFIS_TEMPFAIL;
 	}
 	if (m->failed) {
@@ -833,18 +861,24 @@ static sfsistat cb_eom(SMFICTX *ctx)
 			      "the S/MIME check failed temporarily; try again later");
 		msg_warn("%s: from=<%s>: the message could not be checked: deferred",
 			 qid, sender);
+		st_count(ST_ANALYSIS_ERRORS);
+		st_decision(ST_DEFERRED, "the message could not be checked");
 		ret = SMFIS_TEMPFAIL;
 	} else if (tempfail && v.policy_failed) {
 		smfi_setreply(ctx, "451", "4.3.0",
 			      "the S/MIME encryption policy lookup failed "
 			      "temporarily; try again later");
 		msg_warn("%s: from=<%s>: %s: deferred", qid, sender, v.lookup_err);
+		st_count(ST_POLICY_ERRORS);
+		st_decision(ST_DEFERRED, "policy lookup failed");
 		ret = SMFIS_TEMPFAIL;
 	} else if (tempfail) {
 		smfi_setreply(ctx, "451", "4.7.1",
 			      "S/MIME certificate lookup failed temporarily; try again later");
 		msg_warn("%s: from=<%s>: certificate lookup failed: %s: deferred",
 			 qid, sender, v.lookup_err);
+		st_count(ST_LOOKUP_ERRORS);
+		st_decision(ST_DEFERRED, "certificate lookup failed");
 		ret = SMFIS_TEMPFAIL;
 	} else if (v.violation) {
 		char text[800], reply[900];
@@ -882,6 +916,10 @@ static sfsistat cb_eom(SMFICTX *ctx)
 			 "monitor only, would " : "",
 			 v.action == SG_ACTION_MONITOR ? "reject" :
 			 sg_action_name(v.action));
+		st_decision(v.action == SG_ACTION_REJECT ? ST_REFUSED :
+			    v.action == SG_ACTION_DEFER ? ST_DEFERRED :
+			    v.action == SG_ACTION_HOLD ? ST_HELD : ST_MONITORED,
+			    v.rule);
 	} else {
 		/* one line per decision, accepted too (a log shipper or
 		   smimectl report counts them) */
@@ -894,8 +932,10 @@ static sfsistat cb_eom(SMFICTX *ctx)
 			 "satisfied (%s)", qid, sender, rcpt, more,
 			 res != NULL ? sg_status_name(sg_result_status(res)) : "?",
 			 v.why[0] != '\0' ? v.why : "no recipient rule");
+		st_decision(ST_ACCEPTED, v.why[0] != '\0' ? v.why : "no recipient rule");
 	}
 	sg_result_free(&res);
+	st_latency(ST_KIND_MESSAGE, st_now_us() - t0);
 	return ret;
 }
 
@@ -1032,6 +1072,7 @@ int main(int argc, char **argv)
 	if (conn == NULL || optind != argc)
 		usage(stderr, 2);
 	dm_log_init("smime-milter", g.use_stderr);
+	st_init("smime-milter");
 	if (sg_init() < 0)
 		msg_fatal("cannot initialise the crypto libraries");
 	if ((g.cur = snap_load()) == NULL)
@@ -1052,6 +1093,7 @@ int main(int argc, char **argv)
 		msg_fatal("cannot open the milter socket %s", conn);
 	if (strncmp(conn, "unix:", 5) == 0)
 		dm_unix_perms(&us);
+	dm_status_listen(g.cur->cfg.conf, "milter_status_socket");
 	if (user != NULL)
 		dm_drop_privileges(user);
 	set_thread_stacks();
@@ -1065,6 +1107,7 @@ int main(int argc, char **argv)
 	g.cur = NULL;
 	pthread_mutex_unlock(&g.lock);
 	snap_put(last);
+	st_unlink();
 	msg_info("stopped");
 	return c == MI_SUCCESS ? 0 : 1;
 }

@@ -101,6 +101,15 @@
 /*	certificates, policy and certificate maps) is writable by group or
 /*	others.
 /* DIAGNOSTICS
+/*	Counters (decisions by outcome and by rule, certificate lookups,
+/*	directory and policy map errors, latency histograms, uptime, the
+/*	configuration loaded and when) are kept in memory with atomic
+/*	adds and served on the unix socket policyd_status_socket names
+/*	(smimeguard.conf; default mode 0600), opened at start before
+/*	privileges are dropped; smimectl stats reads them.  A thread of
+/*	its own answers each connection with a snapshot and closes it,
+/*	reading nothing, with a 1 second send timeout: a status client
+/*	cannot hold up mail.
 /*	Problems and decisions are logged to syslog (facility mail) or,
 /*	with -e, to standard error, in Postfix's style.
 /* SEE ALSO
@@ -139,6 +148,7 @@
 #include "policy-proto.h"
 #include "policy-decide.h"
 #include "daemon.h"
+#include "stats.h"
 
 #define DEF_CONFIG SG_CONFIG_FILE	/* configure: $sysconfdir/smimeguard */
 #define MAX_CONNECTIONS 2048
@@ -190,6 +200,8 @@ struct job {
 	char qid[64];
 	int found;
 	char why[256];
+	uint64_t t0;		/* when the request was read (latency) */
+	uint64_t lookup_us;	/* the certificate lookup's time */
 };
 
 static struct {
@@ -232,11 +244,25 @@ static int lookup_cb(void *context, const char *address, char *why,
 
 /* ---- one request ---- */
 
-/* log_reply - the decision's line, when it is worth one */
-static void log_reply(const struct pd_reply *reply, const char *qid)
+/* log_reply - the decision's line, when it is worth one, and its
+   counters (t0: when the request was read) */
+static void log_reply(const struct pd_reply *reply, const char *qid,
+		      uint64_t t0)
 {
 	if (reply->log[0] != '\0' && (reply->notable || state.verbose))
 		msg_info("%s: %s: action=%s", qid, reply->log, reply->action);
+	if (reply->decided) {
+		st_decision((enum st_outcome)reply->outcome, reply->rule);
+		if (reply->lookup == 1)
+			st_count(ST_LOOKUP_HITS);
+		else if (reply->lookup == 0)
+			st_count(ST_LOOKUP_MISSES);
+		else if (reply->lookup == -1)
+			st_count(ST_LOOKUP_ERRORS);
+		else if (reply->outcome == ST_DEFERRED)
+			st_count(ST_POLICY_ERRORS);	/* a policy map failed */
+	}
+	st_latency(ST_KIND_REQUEST, st_now_us() - t0);
 }
 
 /* needs_thread - are lookups of this configuration worth the lookup
@@ -284,6 +310,7 @@ static long handle_request(const char *buf, size_t len, char *out,
 	const char *error, *request, *id, *state_val, *rcpt;
 	char qid[64];
 	size_t consumed;
+	uint64_t t0 = st_now_us(), t1;
 	int n;
 
 	switch (pp_parse(buf, len, &req, &consumed, &error)) {
@@ -292,6 +319,7 @@ static long handle_request(const char *buf, size_t len, char *out,
 	case PP_ERROR:
 		msg_warn("malformed policy request: %s; closing the connection",
 			 error);
+		st_count(ST_BAD_REQUESTS);
 		return -1;
 	case PP_COMPLETE:
 		break;
@@ -304,9 +332,11 @@ static long handle_request(const char *buf, size_t len, char *out,
 			     request == NULL ? "(none)" : request);
 		msg_warn("unexpected request type %s; closing the connection",
 			 printable);
+		st_count(ST_BAD_REQUESTS);
 		return -1;
 	}
 	state.n_requests++;
+	st_count(ST_REQUESTS);
 	if (lk.outstanding == 0)	/* the thread may hold the context */
 		dm_config_reload_if_changed(state.config_path, &state.cfg,
 					    RELOAD_CHECK_SECS);
@@ -328,6 +358,7 @@ static long handle_request(const char *buf, size_t len, char *out,
 			j->pol = state.cfg.pol;
 			j->ctx = state.cfg.ctx;
 			j->consumed = (long)consumed;
+			j->t0 = t0;
 			snprintf(j->qid, sizeof(j->qid), "%s", qid);
 			queue_job(j, c);
 			*out_len_r = 0;
@@ -347,16 +378,19 @@ static long handle_request(const char *buf, size_t len, char *out,
 			j->p = pending;
 			j->r = reply;
 			j->consumed = (long)consumed;
+			j->t0 = t0;
 			snprintf(j->qid, sizeof(j->qid), "%s", qid);
 			queue_job(j, c);
 			*out_len_r = 0;
 			return (long)consumed;
 		}
+		t1 = st_now_us();
 		n = lookup_cb(state.cfg.ctx, pending.address, why, sizeof(why));
+		st_latency(ST_KIND_LOOKUP, st_now_us() - t1);
 		why[sizeof(why) - 1] = '\0';
 		pd_decide_finish(&pending, n, why, &reply);
 	}
-	log_reply(&reply, qid);
+	log_reply(&reply, qid, t0);
 	n = snprintf(out, out_size, "action=%s\n\n", reply.action);
 	if (n < 0 || (size_t)n >= out_size)
 		return -1;
@@ -436,7 +470,7 @@ static void decide_job(struct job *j)
 
 static void *lookup_thread(void *arg)
 {
-	uint64_t one = 1;
+	uint64_t one = 1, t0;
 	struct job *j;
 
 	(void)arg;
@@ -449,11 +483,15 @@ static void *lookup_thread(void *arg)
 		if (lk.todo == NULL)
 			lk.todo_tail = &lk.todo;
 		pthread_mutex_unlock(&lk.lock);
+		t0 = st_now_us();
 		if (j->raw != NULL)
-			decide_job(j);
+			decide_job(j);	/* directory lookups, whatever they are */
 		else
 			j->found = lookup_cb(j->ctx, j->p.address, j->why,
 					     sizeof(j->why));
+		j->lookup_us = st_now_us() - t0;
+		if (j->lookup_us == 0)
+			j->lookup_us = 1;
 		pthread_mutex_lock(&lk.lock);
 		j->next = lk.done;
 		lk.done = j;
@@ -679,7 +717,9 @@ static void lookups_done(int epfd, struct conn **conns, int *n_conns)
 		lk.outstanding--;
 		if (j->raw == NULL)
 			pd_decide_finish(&j->p, j->found, j->why, &j->r);
-		log_reply(&j->r, j->qid);
+		if (j->lookup_us > 0)
+			st_latency(ST_KIND_LOOKUP, j->lookup_us);
+		log_reply(&j->r, j->qid, j->t0);
 		if (c != NULL && c->gen == j->gen && c->waiting) {
 			c->waiting = false;
 			n = snprintf(c->out + c->out_used,
@@ -770,6 +810,7 @@ static int serve(const char *listen_spec, const char *user)
 	int n_conns = 0;
 
 	raise_fd_limit();
+	dm_status_listen(state.cfg.conf, "policyd_status_socket");
 	if (user != NULL)
 		dm_drop_privileges(user);
 	if (conns == NULL)
@@ -819,6 +860,7 @@ static int serve(const char *listen_spec, const char *user)
 						msg_info("stopping (%lu requests served)",
 							 state.n_requests);
 						close(lfd);
+						st_unlink();
 						if (strncmp(listen_spec, "unix:", 5) == 0) {
 							struct dm_unix_sock us;
 
@@ -1003,6 +1045,7 @@ int main(int argc, char **argv)
 	if (optind != argc || stdio_mode == (listen_spec != NULL))
 		usage(stderr, 2);
 	dm_log_init("smime-policyd", state.use_stderr);
+	st_init("smime-policyd");
 	signal(SIGPIPE, SIG_IGN);
 	if (sg_init() < 0)
 		msg_fatal("cannot initialise the crypto libraries");

@@ -30,6 +30,7 @@ int main(void)
 	srunner_add_suite(sr, make_limits_suite());
 	srunner_add_suite(sr, make_threads_suite());
 	srunner_add_suite(sr, make_stream_suite());
+	srunner_add_suite(sr, make_stats_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

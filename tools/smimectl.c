@@ -25,6 +25,8 @@
 /*	smimectl key init|import|list|remove|rotate-master|export|decrypt
 /*	[options]
 /*
+/*	smimectl stats [-c config] [--json] [socket ...]
+/*
 /*	smimectl help [command]
 /*
 /*	smimectl version
@@ -89,6 +91,15 @@
 /*	master key, export and decrypt recover a key or a message; every
 /*	change and recovery is written to keystore_dir/audit.log (cmd-key.c).
 /*
+/*	smimectl stats prints the counters of smime-policyd and
+/*	smime-milter without a log shipper: uptime, the configuration
+/*	loaded and when, decisions by outcome (accepted, refused, deferred,
+/*	held, monitored) and by rule, certificate lookups (hit, miss,
+/*	error), policy map and analysis errors, and latency (p50, p99,
+/*	max); it reads them from the daemons' status sockets
+/*	(policyd_status_socket, milter_status_socket), as text or --json
+/*	(cmd-stats.c).  The counters start at zero when a daemon starts.
+/*
 /*	verify, cert lookup, doctor, policy test, crl and config read
 /*	/etc/smimeguard/smimeguard.conf when no -c is given and the file
 /*	exists (-c /dev/null reads none).  Settings in it that no program
@@ -114,6 +125,9 @@
 /*
 /*	report: 0 report written; 2 usage error, an input that cannot be
 /*	read, or an output that cannot be written.
+/*
+/*	stats: 0 every socket answered; 1 some socket did not (the others
+/*	are printed); 2 usage error or no status socket configured.
 /*
 /*	ca fetch: 0 every chain reaches the trust store; 1 some chain is
 /*	still incomplete (no URL, download failed, answer rejected); 2
@@ -177,7 +191,10 @@ static void usage_main(FILE *fp)
 "             changes (like postconf); unknown settings are reported\n"
 "  key        the keystore of archived private keys: init, import, list,\n"
 "             remove, rotate-master, export, decrypt\n"
-"  help       show this text, or 'smimectl help verify|cert|policy|doctor|crl|ca|report|config|key'\n"
+"  stats      the counters of smime-policyd and smime-milter (decisions by\n"
+"             outcome and rule, lookups, errors, latency) from their\n"
+"             status sockets\n"
+"  help       show this text, or 'smimectl help verify|cert|policy|doctor|crl|ca|report|config|key|stats'\n"
 "  version    print the version\n");
 }
 
@@ -800,6 +817,8 @@ int main(int argc, char **argv)
 		return cmd_config(argc - 1, argv + 1);
 	if (strcmp(argv[1], "key") == 0)
 		return cmd_key(argc - 1, argv + 1);
+	if (strcmp(argv[1], "stats") == 0)
+		return cmd_stats(argc - 1, argv + 1);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		if (argc > 2 && strcmp(argv[2], "verify") == 0)
@@ -820,6 +839,8 @@ int main(int argc, char **argv)
 			usage_config(stdout);
 		else if (argc > 2 && strcmp(argv[2], "key") == 0)
 			usage_key(stdout);
+		else if (argc > 2 && strcmp(argv[2], "stats") == 0)
+			usage_stats(stdout);
 		else
 			usage_main(stdout);
 		return EXIT_SUCCESS;

@@ -61,6 +61,10 @@ void usage_config(FILE *fp);
 int cmd_key(int argc, char **argv);
 void usage_key(FILE *fp);
 
+/* cmd_stats - smimectl stats (cmd-stats.c) */
+int cmd_stats(int argc, char **argv);
+void usage_stats(FILE *fp);
+
 /* ---- ctl-common.c ---- */
 /* the trust-store options several subcommands take; getopt values of the
    long-only ones (pick other values above 0x200 for the rest) */

@@ -701,13 +701,37 @@ class ServerTest(sgserver.SandboxTestCase):
         got = self.fetch_all(m, "protect")
         return [set(got[u]["FLAGS"]) for u in sorted(got)]
 
+    def _wait_dlog(self, pattern, since, timeout=10):
+        """the matches of PATTERN in dovecot.log after offset SINCE, once
+        there is one (waiting up to TIMEOUT seconds)"""
+        rx = re.compile(pattern, re.M)
+        deadline = time.time() + timeout
+        while True:
+            got = rx.findall(self._dovecot_log()[since:])
+            if got or time.time() > deadline:
+                return got
+            time.sleep(0.1)
+
+    def _refused_line(self, user, action, kw, op, uid, since):
+        """the one line of a refused client change of $SMIME keywords"""
+        got = self._wait_dlog(
+            r"smime: client change of \$SMIME keywords %s: user=%s "
+            r"mailbox=protect keywords=%s op=%s mails=1 uids=%d$"
+            % (action, re.escape(self.addr(user)), re.escape(kw), op, uid), since)
+        self.assertEqual(len(got), 1, self._dovecot_log()[since:])
+
     def test_6a_protect_yes(self):
         """smime_protect_keywords = yes (bob): STOREs answered OK, the
-        server's keywords stay as they were, other flags still change."""
+        server's keywords stay as they were, other flags still change;
+        each refused change is logged, once: user, mailbox, keyword,
+        kind of change, uid, "stripped"."""
         m, uids = self._protect_setup("bob")
         for i, op, fl in self.STORES:
+            log_at = len(self._dovecot_log())
             typ, data = m.uid("STORE", str(uids[i]), op, fl)
             self.assertEqual(typ, "OK", "%s %s: %s" % (op, fl, data))
+            kw, kop = {0: (V, "add"), 1: (F, "remove"), 2: (S + "," + V, "replace")}[i]
+            self._refused_line("bob", "stripped", kw, kop, uids[i], log_at)
         after = self._flags("bob")
         self.assert_kw(after[0], set(), "plain: +FLAGS ($SMIMEVerified) must be ignored")
         self.assert_kw(after[1], {S, F}, "tampered: -FLAGS ($SMIMEFailed) must be ignored")
@@ -738,14 +762,63 @@ class ServerTest(sgserver.SandboxTestCase):
         before = self._flags("carol")
         for i, op, fl in self.STORES:
             with self.subTest(op=op, flags=fl):
+                log_at = len(self._dovecot_log())
                 typ, data = m.uid("STORE", str(uids[i]), op, fl)
                 self.assertEqual(typ, "NO", "%s %s: %s" % (op, fl, data))
                 self.assertIn(b"[NOPERM]", data[0])
+                kw, kop = {0: (V, "add"), 1: (F, "remove"),
+                           2: (S + "," + V, "replace")}[i]
+                self._refused_line("carol", "rejected", kw, kop, uids[i], log_at)
         self.assertEqual(self._flags("carol"), before)
         # flags that touch no protected keyword still work
         typ, _ = m.uid("STORE", str(uids[0]), "+FLAGS", "(\\Seen)")
         self.assertEqual(typ, "OK")
         self.assertIn("\\Seen", self._flags("carol")[0])
+
+    def test_6d_protect_logged_once_per_command(self):
+        """A STORE over many mails that tries to set a protected keyword
+        on each leaves one log line (the number of mails and the first
+        five uids), not one per mail; an APPEND with $SMIMEVerified is
+        logged as a new mail; smime_protect_keywords = no logs nothing."""
+        n = 40
+        self.lmtp(self.addr("bob", "many"), [self.read_msg("plain.eml")] * n)
+        m = self.imap(self.addr("bob"))
+        typ, _ = m.select("many")
+        self.assertEqual(typ, "OK")
+        uids = sorted(self.fetch_all(m, "many", readonly=False))
+        self.assertEqual(len(uids), n)
+        log_at = len(self._dovecot_log())
+        typ, data = m.uid("STORE", "1:*", "+FLAGS", "($SMIMEVerified $Mine)")
+        self.assertEqual(typ, "OK", data)
+        m.noop()
+        time.sleep(0.5)
+        got = self._wait_dlog(r"smime: client change of \$SMIME keywords stripped: "
+                              r"user=%s mailbox=many keywords=\$SMIMEVerified op=add "
+                              r"mails=(\d+) uids=([0-9,.]+)$" % re.escape(self.addr("bob")),
+                              log_at)
+        self.assertEqual(len(got), 1, self._dovecot_log()[log_at:])
+        self.assertEqual(int(got[0][0]), n)
+        self.assertEqual(got[0][1], ",".join(str(u) for u in uids[:5]) + ",...")
+        # APPEND carrying a protected keyword
+        log_at = len(self._dovecot_log())
+        typ, data = m.append("many", "($SMIMESigned)", None,
+                             crlf(self.read_msg("plain.eml")))
+        self.assertEqual(typ, "OK", data)
+        got = self._wait_dlog(r"smime: client change of \$SMIME keywords stripped: "
+                              r"user=%s mailbox=many keywords=\$SMIMESigned op=append "
+                              r"mails=1 uids=new$" % re.escape(self.addr("bob")), log_at)
+        self.assertEqual(len(got), 1, self._dovecot_log()[log_at:])
+        # dave may change them: nothing refused, nothing logged
+        self.lmtp(self.addr("dave", "many"), [self.read_msg("plain.eml")])
+        md = self.imap(self.addr("dave"))
+        duids = sorted(self.fetch_all(md, "many", readonly=False))
+        log_at = len(self._dovecot_log())
+        typ, _ = md.uid("STORE", str(duids[0]), "+FLAGS", "($SMIMEVerified)")
+        self.assertEqual(typ, "OK")
+        md.noop()
+        time.sleep(1)
+        self.assertNotIn("client change of $SMIME keywords",
+                         self._dovecot_log()[log_at:])
 
     def test_6c_protect_no(self):
         """smime_protect_keywords = no (dave): the client can change the

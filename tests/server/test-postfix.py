@@ -23,6 +23,7 @@ any failure.
 
 import base64
 import email.utils
+import json
 import os
 import re
 import shutil
@@ -1667,6 +1668,170 @@ authorityKeyIdentifier = keyid
         o = self.smtp([self.enc], msg, tid=tid)
         self.assert_accepted(o, [self.enc])
         self.assert_byte_identical(list(self.wait_outbound(tid, 1).values())[0], msg)
+
+    # -- counters (smimectl stats) -----------------------------------------
+
+    def stats(self, *sockets):
+        """smimectl stats --json (the sockets of smimeguard.conf unless
+        SOCKETS): {daemon name: {"values": {...}, "rules": {name:
+        {outcome: n}}}}; every socket must answer."""
+        smimectl = os.path.join(os.environ.get("SG_BUILD", TOP), "tools", "smimectl")
+        self.assertTrue(os.access(smimectl, os.X_OK), "no smimectl in SG_BUILD")
+        p = subprocess.run([smimectl, "stats", "--json", "-c", self.conf] + list(sockets),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        res = {}
+        for d in json.loads(p.stdout)["daemons"]:
+            self.assertNotIn("error", d, d)
+            rules = {r["name"]: r for r in d["rules"]}
+            res[d["values"]["daemon"]] = {"values": d["values"], "rules": rules}
+        return res
+
+    @staticmethod
+    def rule_count(st, name_part, outcome):
+        return sum(r[outcome] for n, r in st["rules"].items() if name_part in n)
+
+    def test_70_stats_counters(self):
+        """smimectl stats reads both daemons' status sockets (mode 0600):
+        after mail through the real Postfix, the policy service counted
+        the RCPT refused by the partner's rule (a certificate miss) and
+        the one accepted (a hit), the milter the plaintext refused and
+        the encrypted message accepted under the partner's rule, and
+        both kept latencies; requests that are not mail are not
+        decisions."""
+        for name in ("smime-policyd", "smime-milter"):
+            self.ensure_daemon(name)
+        for sock in (self.env["POLICYD_STATUS_SOCKET"], self.env["MILTER_STATUS_SOCKET"]):
+            self.assertEqual(os.stat(sock).st_mode & 0o777, 0o600, sock)
+        before = self.stats()
+        self.assertEqual(sorted(before), ["smime-milter", "smime-policyd"])
+        pb, mb = before["smime-policyd"], before["smime-milter"]
+        self.assertEqual(pb["values"]["config"], self.conf)
+        mlog_at = len(self.log("smime-milter.log"))
+        self.wait_queue_empty()
+        # RCPT: refused (no certificate) and accepted (certificate known)
+        o = self.smtp([self.nocert, self.enc], None)
+        self.assertEqual(o.rcpt[self.nocert][0], 550, o)
+        self.assertEqual(o.rcpt[self.enc][0], 250, o)
+        # end of data: plaintext refused, encrypted accepted
+        tid = "stats-plain"
+        o = self.smtp([self.enc], self.plain(tid, [self.enc]), tid=tid)
+        self.assert_rejected_at_data(o, [self.enc])
+        tid = "stats-encrypted"
+        msg = self.message(tid, [self.enc], self.encrypt([self.cert(self.enc)]))
+        self.assert_accepted(self.smtp([self.enc], msg, tid=tid), [self.enc])
+        self.wait_outbound(tid, 1)      # past the second check too
+        self.assertEqual(self.wait_queue_empty(), b"")
+        after = self.stats()
+        pa, ma = after["smime-policyd"], after["smime-milter"]
+        pv, pbv, mv, mbv = pa["values"], pb["values"], ma["values"], mb["values"]
+        # the policy service: 1 refused + 3 accepted RCPTs (nocert, enc x3)
+        self.assertEqual(pv["decisions.refused"] - pbv["decisions.refused"], 1)
+        self.assertGreaterEqual(pv["decisions.accepted"] - pbv["decisions.accepted"], 3)
+        self.assertEqual(pv["lookups.miss"] - pbv["lookups.miss"], 1)
+        self.assertGreaterEqual(pv["lookups.hit"] - pbv["lookups.hit"], 3)
+        self.assertEqual(pv["lookups.error"], pbv["lookups.error"])
+        self.assertGreaterEqual(pv["requests"] - pbv["requests"], 4)
+        self.assertEqual(self.rule_count(pa, "partner.example", "refused")
+                         - self.rule_count(pb, "partner.example", "refused"), 1, pa["rules"])
+        self.assertGreater(pv["latency.request.count"], pbv.get("latency.request.count", 0))
+        self.assertGreaterEqual(pv["latency.request.max_us"], pv["latency.request.p99_us"])
+        self.assertGreaterEqual(pv["latency.request.p99_us"], pv["latency.request.p50_us"])
+        self.assertGreaterEqual(pv["uptime"], 0)
+        # the milter: one refused; accepted as often as it logged
+        # "accepted" (the sandbox checks accepted mail again on the way
+        # out: two lines, two decisions), all under the partner's rule
+        mlog = self.log("smime-milter.log")[mlog_at:]
+        n_acc = len(re.findall(r"status=encrypted: accepted: policy satisfied "
+                               r"\(recipient rule partner\.example\)", mlog))
+        self.assertGreaterEqual(n_acc, 1, mlog)
+        self.assertEqual(mv["decisions.refused"] - mbv["decisions.refused"], 1)
+        self.assertEqual(mv["decisions.accepted"] - mbv["decisions.accepted"], n_acc)
+        self.assertEqual(self.rule_count(ma, "partner.example", "refused")
+                         - self.rule_count(mb, "partner.example", "refused"), 1, ma["rules"])
+        self.assertEqual(self.rule_count(ma, "partner.example", "accepted")
+                         - self.rule_count(mb, "partner.example", "accepted"), n_acc,
+                         ma["rules"])
+        self.assertEqual(mv["latency.message.count"]
+                         - mbv.get("latency.message.count", 0), 1 + n_acc)
+        self.assertGreater(mv["latency.message.max_us"], 0)
+        # a request that is not mail: no decision, a bad request
+        self.assertEqual(self.policy_conn(b"request=junk\n\n"), b"")
+        v = self.stats()["smime-policyd"]["values"]
+        self.assertEqual(v["errors.bad_request"] - pv["errors.bad_request"], 1)
+        self.assertEqual(v["decisions.refused"], pv["decisions.refused"])
+        # the text form names both daemons and the rule
+        smimectl = os.path.join(os.environ.get("SG_BUILD", TOP), "tools", "smimectl")
+        p = subprocess.run([smimectl, "stats", "-c", self.conf], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        text = p.stdout.decode()
+        for w in ("smime-policyd (pid", "smime-milter (pid", "refused 1",
+                  "partner.example", "p99"):
+            self.assertIn(w, text)
+
+    def test_71_stats_hostile_clients(self):
+        """Status clients that connect and stay silent, or send garbage
+        and never read, hold up neither mail nor other status queries;
+        a socket that is not a status socket makes smimectl stats fail
+        (exit 1) and say so."""
+        socks = (self.env["POLICYD_STATUS_SOCKET"], self.env["MILTER_STATUS_SOCKET"])
+        held = []
+        try:
+            for sock in socks:
+                for i in range(20):
+                    s = socket.socket(socket.AF_UNIX)
+                    s.connect(sock)
+                    if i % 2:
+                        s.setblocking(False)
+                        try:
+                            s.send(b"\x00garbage\r\n" * 2000)
+                        except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                            pass
+                    held.append(s)
+            t0 = time.time()
+            tid = "stats-hostile"
+            msg = self.message(tid, [self.enc], self.encrypt([self.cert(self.enc)]))
+            self.assert_accepted(self.smtp([self.enc], msg, tid=tid), [self.enc])
+            self.assertLess(time.time() - t0, 10)
+            st = self.stats()
+            self.assertEqual(sorted(st), ["smime-milter", "smime-policyd"])
+            self.assertGreaterEqual(st["smime-milter"]["values"]["status_queries"], 20)
+        finally:
+            for s in held:
+                s.close()
+        smimectl = os.path.join(os.environ.get("SG_BUILD", TOP), "tools", "smimectl")
+        p = subprocess.run([smimectl, "stats", "--json", self.env["POLICYD_STATUS_SOCKET"],
+                            self.policyd_sock], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(p.returncode, 1, p)
+        d = json.loads(p.stdout)["daemons"]
+        self.assertEqual(d[0]["values"]["daemon"], "smime-policyd")
+        self.assertIn("error", d[1])
+
+    def test_72_stats_directory_errors(self):
+        """A certificate directory that does not answer (an ldap: map on
+        a port nobody listens on): the RCPT is deferred and counted as a
+        lookup error and a deferred decision; the reload is counted."""
+        cf = os.path.join(self.work, "ldap-down.cf")
+        with open(cf, "w") as f:
+            f.write("server_host = ldap://127.0.0.1:1\nsearch_base = dc=example\n"
+                    "query_filter = (mail=%s)\nresult_attribute = userCertificate\n"
+                    "bind = no\ntimeout = 2\n")
+        os.chmod(cf, 0o644)
+        try:
+            before = self.stats()["smime-policyd"]["values"]
+            self.reconfigure("certificate_maps = ldap:%s\n" % cf)
+            mid = self.stats()["smime-policyd"]["values"]
+            self.assertEqual(mid["config_loads"] - before["config_loads"], 1)
+            o = self.smtp([self.enc], None)
+            self.assertEqual(o.rcpt[self.enc][0] // 100, 4, o)
+            after = self.stats()["smime-policyd"]["values"]
+            self.assertEqual(after["lookups.error"] - mid["lookups.error"], 1)
+            self.assertEqual(after["decisions.deferred"] - mid["decisions.deferred"], 1)
+            self.assertEqual(after["lookups.hit"], mid["lookups.hit"])
+        finally:
+            self.reconfigure("")
 
     def test_99_nothing_lost_or_duplicated(self):
         """Every external recipient accepted in this run got exactly one
