@@ -442,6 +442,13 @@ void sg_res_add_detail(struct sg_result *res, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* finish: derive status keywords, compose detail */
 void sg_res_finish(struct sg_result *res);
+/* sg_res_copy_encryption - res gets src's encryption details (copies) */
+void sg_res_copy_encryption(struct sg_result *res, const struct sg_result *src);
+/* sg_res_note - one more sentence on a finished result's detail */
+void sg_res_note(struct sg_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* sg_res_set_from - the bound From of a result built by hand */
+void sg_res_set_from(struct sg_result *res, const char *from);
 
 /* ---- cms-verify.c / cms-inspect.c ---- */
 struct sg_verify_state {
@@ -470,6 +477,9 @@ struct sg_verify_state {
 	char from_addr[320];
 	char sender_addr[320];
 	bool has_sender;
+	bool decrypted;			/* the root is decrypted content; the
+					   From fields come from the outer
+					   header (sg_verify_decrypted) */
 	bool any_bound;			/* some signer's cert matches */
 	/* what the layers found */
 	bool signed_layer;		/* the root (under layers) is signed */
@@ -539,6 +549,19 @@ void sg_cms_inspect_enveloped(struct sg_verify_state *st,
    the limit, -3 out of memory */
 int sg_inflate(const unsigned char *in, size_t len, size_t max_out,
 	       unsigned char **out_r, size_t *out_len_r);
+
+/*
+ * sg_verify_decrypted - the verdict of decrypted content (inner,
+ * inner_len: the MIME entity an EnvelopedData held), the signer bound to
+ * the From of the encrypted message's header (outer, outer_len: the
+ * encrypted message or at least its header).  A From field of the inner
+ * entity must name the same address, else the signature fails
+ * (sender-mismatch).  Return value as sg_verify_message (verify.c).
+ */
+int sg_verify_decrypted(struct sg_ctx *ctx, const unsigned char *outer,
+			size_t outer_len, const unsigned char *inner,
+			size_t inner_len, time_t at, struct sg_result **res_r,
+			struct sg_error *err_r);
 
 /* the layered walk (verify.c) */
 void sg_verify_entity(struct sg_verify_state *st, const unsigned char *p,
