@@ -253,6 +253,26 @@ enum sg_from sg_mime_parse_from(const struct sg_slice *value, char *addr,
 int sg_b64_decode(const unsigned char *in, size_t len,
 		  unsigned char *out, size_t *out_len_r);
 
+/* ---- keyd-client.c ---- */
+/*
+ * sg_keyd_ask - ask smime-keyd (ctx->keyd_socket, at most
+ * ctx->keyd_timeout_ms) for the verdict of the encrypted message msg
+ * (len bytes) of owner; *res is the local verdict ("encrypted").  On a
+ * verdict of the inner signature *res is replaced by it (with *res's
+ * encryption details); otherwise *res stays and its detail says why.
+ */
+void sg_keyd_ask(struct sg_ctx *ctx, const char *owner,
+		 const unsigned char *msg, size_t len, struct sg_result **res);
+/*
+ * sg_keyd_parse_reply - the result a reply of smime-keyd (reply, len
+ * bytes, up to its empty line) gives when the local verdict is local:
+ * 1 and *res_r (an encrypted+signed/* verdict), 0 when keyd could not
+ * say (why: its detail or status), -1 when the reply is not one (why).
+ */
+int sg_keyd_parse_reply(const char *reply, size_t len,
+			const struct sg_result *local, struct sg_result **res_r,
+			char *why, size_t why_size);
+
 /* ---- trust.c: the context ---- */
 struct sg_cert_cache;
 struct sg_chain_cache;
@@ -282,6 +302,8 @@ struct sg_ctx {
 	struct sg_icache *icache;		/* intermediate_cache or NULL */
 	char *temp_dir;				/* temp_directory: where
 						   sg_verify_update() spills */
+	char *keyd_socket;			/* keyd_socket, "": off */
+	unsigned int keyd_timeout_ms;		/* keyd_timeout */
 	/* Many threads may verify against one context at once.  Everything
 	   above is read-only after sg_ctx_new() but what lock guards: the
 	   certificate and chain caches, intermediates (which only grow: a

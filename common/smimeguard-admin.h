@@ -566,6 +566,19 @@ SG_API int sg_keystore_verify(struct sg_ctx *ctx, struct sg_keystore *ks,
 			      char fpr_r[65], struct sg_error *err_r) SG_WUR;
 
 /*
+ * sg_keyd_reply - smime-keyd's reply for a verdict (DESIGN.md 4,
+ * Keystore, "smime-keyd protocol"): "name=value" lines (status, reasons,
+ * detail, weak, from, signers, signer.I.email|subject|issuer|serial|
+ * digest|result|reasons|bound|cert) and an empty line; no value holds a
+ * control byte.  res NULL: status=error with detail.  detail not NULL
+ * replaces the result's detail.  *reply_r is NUL-terminated, *len_r
+ * bytes, owned by the caller (sg_free).  0, or -1 (out of memory).
+ */
+SG_API int sg_keyd_reply(const struct sg_result *res, const char *detail,
+			 char **reply_r, size_t *len_r,
+			 struct sg_error *err_r) SG_WUR;
+
+/*
  * sg_keystore_rewrap - wrap every data key of the store under new_master
  * (master rotation): the encrypted private keys are not touched, only
  * each file's wrapped data key and master id, one file at a time
