@@ -113,7 +113,8 @@ static const struct sg_conf_def {
 	{ "keyd_socket_group", "", K_ANY, NULL },
 	{ "keyd_user", "smimeguard-keyd", K_ANY, NULL },
 	{ "keyd_max_clients", "16", K_UINT, NULL },
-	{ "keyd_max_request_size", "$max_message_size", K_SIZE, NULL },
+	/* keyd_max_request_size "": max_message_size */
+	{ "keyd_max_request_size", "", K_ANY, NULL },
 };
 
 static const struct sg_conf_def *core_def(const char *name)

@@ -247,6 +247,12 @@ int sg_keyd_parse_reply(const char *reply, size_t len,
 	    status != SG_STATUS_ENCRYPTED_SIGNED_FAILED) {
 		const char *d = value_of(l, n, "detail", v, VALUE_MAX);
 
+		const char *ld = sg_result_detail(local);
+		size_t ll = strlen(ld);
+
+		/* keyd's detail repeats the local one, then says why */
+		if (d != NULL && ll > 0 && strncmp(d, ld, ll) == 0)
+			d += ll + (d[ll] == ' ');
 		snprintf(why, why_size, "smime-keyd has no verdict of a signature inside: %s",
 			 d != NULL && d[0] != '\0' ? d : "no detail");
 		ret = 0;
