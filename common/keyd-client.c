@@ -239,7 +239,10 @@ int sg_keyd_parse_reply(const char *reply, size_t len,
 		ret = 0;
 		goto out;
 	}
-	if (sg_status_parse(v, &status) < 0) {
+	if (sg_status_parse(v, &status) < 0 ||
+	    (status != SG_STATUS_ENCRYPTED &&
+	     status != SG_STATUS_ENCRYPTED_SIGNED_VERIFIED &&
+	     status != SG_STATUS_ENCRYPTED_SIGNED_FAILED)) {
 		snprintf(why, why_size, "the reply of smime-keyd has an unknown status");
 		goto out;
 	}

@@ -23,5 +23,6 @@ Suite *make_limits_suite(void);
 Suite *make_threads_suite(void);
 Suite *make_keystore_suite(void);
 Suite *make_stream_suite(void);
+Suite *make_keyd_suite(void);
 
 #endif
