@@ -112,7 +112,7 @@ static const struct sg_conf_def {
 	{ "keyd_timeout", "2000", K_UINT, NULL },
 	{ "keyd_socket_group", "", K_ANY, NULL },
 	{ "keyd_user", "smimeguard-keyd", K_ANY, NULL },
-	{ "keyd_max_clients", "16", K_UINT, NULL },
+	{ "keyd_max_clients", "64", K_UINT, NULL },
 	/* keyd_max_request_size "": max_message_size */
 	{ "keyd_max_request_size", "", K_ANY, NULL },
 };

@@ -631,10 +631,6 @@ int main(int argc, char **argv)
 		OPENSSL_cleanse(pass, 1024);
 		free(pass);
 	}
-	v = sg_config_get(conf, "keystore_dir");
-	if (v == NULL || sg_keystore_open(v, master, false, &ks, &err) < 0)
-		msg_fatal("keystore_dir %s: %s", v != NULL ? v : "",
-			  v != NULL ? err.msg : "cannot expand its value");
 	lock_memory();
 
 	/* the socket: 0660, keyd_socket_group */
@@ -665,6 +661,12 @@ int main(int argc, char **argv)
 		dm_drop_privileges(user);
 		no_dumps();	/* a uid change resets the dumpable flag */
 	}
+	/* the keystore as keyd_user: its directory and files are that
+	   user's (0700, 0600), read per request */
+	v = sg_config_get(conf, "keystore_dir");
+	if (v == NULL || sg_keystore_open(v, master, false, &ks, &err) < 0)
+		msg_fatal("keystore_dir %s: %s", v != NULL ? v : "",
+			  v != NULL ? err.msg : "cannot expand its value");
 	if (!foreground) {
 		if (daemon(0, 0) < 0)
 			msg_fatal("daemon: %s", strerror(errno));
