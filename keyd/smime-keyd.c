@@ -40,10 +40,10 @@
 /* PROTOCOL
 /*	One request per connection on a unix stream socket:
 /*
-/*	    SGKEYD 1\en owner=ADDRESS\en size=N\en \en
+/*	    SGKEYD 1\n owner=ADDRESS\n size=N\n \n
 /*
 /*	then exactly N bytes, the whole message as the mail store keeps
-/*	it.  The reply is lines "name=value\en" ended by an empty line,
+/*	it.  The reply is lines "name=value\n" ended by an empty line,
 /*	after which the daemon closes the connection: status=
 /*	(encrypted+signed/verified, encrypted+signed/failed, encrypted when
 /*	it cannot say, error), reasons= (reason tokens, comma separated),
