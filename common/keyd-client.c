@@ -122,7 +122,8 @@ end:
 	return 0;
 }
 
-/* field - the value of name in lines (borrowed into a copy), or NULL */
+/* value_of - the value of name in lines, copied into buf, or NULL (absent,
+   or longer than buf) */
 struct reply_line {
 	const char *name, *value;
 	size_t name_len, value_len;
@@ -135,11 +136,10 @@ static const char *value_of(const struct reply_line *l, size_t n,
 
 	for (i = 0; i < n; i++) {
 		if (l[i].name_len == nl && memcmp(l[i].name, name, nl) == 0) {
-			size_t v = l[i].value_len < size - 1 ? l[i].value_len :
-				   size - 1;
-
-			memcpy(buf, l[i].value, v);
-			buf[v] = '\0';
+			if (l[i].value_len >= size)
+				return NULL;	/* never a cut value */
+			memcpy(buf, l[i].value, l[i].value_len);
+			buf[l[i].value_len] = '\0';
 			return buf;
 		}
 	}
@@ -170,7 +170,7 @@ static uint32_t parse_reasons(const char *list)
 }
 
 #define MAX_LINES 512
-#define VALUE_MAX 8192
+#define VALUE_MAX 65536
 
 int sg_keyd_parse_reply(const char *reply, size_t len,
 			const struct sg_result *local, struct sg_result **res_r,

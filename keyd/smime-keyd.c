@@ -66,7 +66,9 @@
 /*	of Dovecot's mail processes): only they can connect; each request
 /*	logs the peer's uid and pid (SO_PEERCRED).  Requests are bounded:
 /*	a header of at most 1 KB, a body of at most keyd_max_request_size
-/*	bytes (default max_message_size), the whole request within 10
+/*	bytes (default max_message_size; all connections together hold
+/*	at most four times that, beyond it a request gets status=error
+/*	"busy"), the whole request within 10
 /*	seconds; at most keyd_max_clients connections at once (one thread
 /*	each, so a slow or silent client holds only its own), the rest are
 /*	closed at once; decryption and verification run in at most 4 of
@@ -132,6 +134,10 @@ static struct sg_keystore *ks;
 static size_t max_request;
 static unsigned int max_clients;
 static atomic_uint n_clients;
+/* bytes of messages held by all connections together: at most
+   4 * max_request, so keyd_max_clients connections cannot make the
+   daemon hold keyd_max_clients * keyd_max_request_size bytes */
+static atomic_size_t held_bytes;
 static sem_t work_slots;		/* decrypt + verify at once */
 
 /* conn - one client connection (its own thread) */
@@ -312,7 +318,7 @@ static void serve(struct conn *c)
 	const char *why = NULL;
 	struct sg_result *res = NULL;
 	struct sg_error err;
-	size_t used = 0, size = 0, got, in_head;
+	size_t used = 0, size = 0, got, in_head, reserved = 0;
 	ssize_t n;
 
 	/* the header: up to the empty line */
@@ -343,6 +349,12 @@ static void serve(struct conn *c)
 	if (parse_head((char *)head, owner, sizeof(owner), &size, &why) < 0)
 		goto fail;
 	printable(owner, owner_log, sizeof(owner_log));
+	if (atomic_fetch_add(&held_bytes, size) + size > 4 * max_request) {
+		atomic_fetch_sub(&held_bytes, size);
+		why = "busy: other requests hold too many bytes";
+		goto fail;
+	}
+	reserved = size;
 	if ((body = malloc(size > 0 ? size : 1)) == NULL) {
 		why = "out of memory";
 		goto fail;
@@ -370,6 +382,8 @@ static void serve(struct conn *c)
 	sem_post(&work_slots);
 	free(body);
 	body = NULL;
+	atomic_fetch_sub(&held_bytes, reserved);
+	reserved = 0;
 	reply(c->fd, res, NULL, now_ms() + 5000);
 	(void)sg_reasons_format(sg_result_reasons(res), ",", reasons,
 				sizeof(reasons));
@@ -392,6 +406,7 @@ static void serve(struct conn *c)
 	return;
 fail:
 	free(body);
+	atomic_fetch_sub(&held_bytes, reserved);
 	reply(c->fd, NULL, why, now_ms() + 1000);
 	msg_warn("peer uid=%ld pid=%ld owner=<%s> size=%zu status=error "
 		 "detail=\"%s\" ms=%lld", (long)c->uid, (long)c->pid,
