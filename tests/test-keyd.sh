@@ -216,6 +216,17 @@ expect "20 requests at once all verified" 'grep -q "^concurrent_ok 20$" "$tmp/ou
 expect "the daemon still serves" 'kill -0 "$kpid"'
 check "verified after the garbage" 0 verify "$M/verified.eml"
 
+# ---- a message over keyd_max_request_size (1,000,000 here) ----
+# the stream keeps it in its spill file (past 1 MiB) and sends it from
+# there; keyd answers "error" and closes while the client still writes:
+# the client must not die of SIGPIPE, and says why
+{ printf 'Content-Type: text/plain\r\n\r\n'; head -c 1200000 /dev/zero | tr '\0' 'x' | fold -w 76 | sed 's/$/\r/'; } >"$tmp/big.txt"
+openssl cms -encrypt -aes-256-gcm -from alice@example.org -to bob@example.org \
+	-subject big -in "$tmp/big.txt" "$D/pki/bob@example.org.pem" >"$tmp/big.eml" 2>/dev/null
+check "a message over keyd_max_request_size" 1 verify "$M/verified.eml" "$tmp/big.eml"
+expect "over the limit: encrypted, keyd's refusal said, no SIGPIPE" \
+	'[ "$got" -eq 1 ] && grep -q "big.eml: encrypted$" "$tmp/out" && grep -q "refused the request: the message is over keyd_max_request_size" "$tmp/out"'
+
 # ---- the plaintext never in the log, nor in a reply ----
 expect "no plaintext marker in the log" '! grep -q "SECRET-PLAINTEXT-MARKER" "$LOG"'
 expect "no plaintext marker in a reply" '! grep -rq "SECRET-PLAINTEXT-MARKER" "$tmp/out"'
