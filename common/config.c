@@ -107,6 +107,18 @@ static const struct sg_conf_def {
 	/* the keystore (keystore.c, smimectl key) */
 	{ "keystore_dir", "/var/lib/smimeguard/keys", K_ANY, NULL },
 	{ "keystore_master_key", "/etc/smimeguard/master.key", K_ANY, NULL },
+	/* smime-keyd (keyd/) and its client (keyd-client.c), decrypt-to-
+	   verify (DESIGN.md 4, Keystore): the socket ("": off) and the most
+	   a client waits for a verdict, in milliseconds; the daemon's
+	   socket group (Dovecot's mail processes' group, "": its own),
+	   user, worker threads and request limit */
+	{ "keyd_socket", "", K_ANY, NULL },
+	{ "keyd_timeout", "2000", K_UINT, NULL },
+	{ "keyd_socket_group", "", K_ANY, NULL },
+	{ "keyd_user", "smimeguard-keyd", K_ANY, NULL },
+	{ "keyd_max_clients", "64", K_UINT, NULL },
+	/* keyd_max_request_size "": max_message_size */
+	{ "keyd_max_request_size", "", K_ANY, NULL },
 };
 
 static const struct sg_conf_def *core_def(const char *name)

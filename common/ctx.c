@@ -78,6 +78,7 @@ static int settings_from_conf(struct sg_ctx *ctx, const struct sg_config *conf,
 		"max_header_size", "max_header_fields", "max_signers", "max_crls",
 		"max_decompressed_size", "max_compression_ratio",
 		"harvest_max_per_address", "harvest_max_total",
+		"keyd_timeout",
 	};
 	const char *v;
 	size_t i;
@@ -149,6 +150,17 @@ static int settings_from_conf(struct sg_ctx *ctx, const struct sg_config *conf,
 		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
 		return -1;
 	}
+	v = sg_config_get(conf, "keyd_socket");
+	if (v == NULL || (v[0] != '\0' && v[0] != '/')) {
+		sg_error_set(err_r, SG_ERR_CONFIG, "keyd_socket: '%.60s' is "
+			     "not an absolute path", v == NULL ? "" : v);
+		return -1;
+	}
+	if ((ctx->keyd_socket = strdup(v)) == NULL) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	ctx->keyd_timeout_ms = (unsigned int)parse_ulong(conf, "keyd_timeout");
 	return 0;
 }
 
@@ -273,6 +285,7 @@ void sg_ctx_free(struct sg_ctx **ctxp)
 	sk_X509_pop_free(ctx->intermediates, X509_free);
 	free(ctx->pinned);
 	free(ctx->temp_dir);
+	free(ctx->keyd_socket);
 	sk_X509_CRL_pop_free(ctx->crls, X509_CRL_free);
 	sk_ASN1_OBJECT_pop_free(ctx->policies, ASN1_OBJECT_free);
 	sg_cmap_free(&ctx->certmaps);

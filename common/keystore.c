@@ -933,6 +933,8 @@ int sg_keystore_decrypt(struct sg_keystore *ks, const char *owner,
 				NULL, bout, 0) != 1) {
 			sg_error_set_openssl(err_r, SG_ERR_CRYPTO, "%s: decryption "
 					     "failed", key->info.path);
+			if ((dlen = BIO_get_mem_data(bout, &data)) > 0)
+				OPENSSL_cleanse(data, (size_t)dlen);
 			BIO_free(bout);
 			sg_key_free(&key);
 			refused = true;
@@ -940,6 +942,7 @@ int sg_keystore_decrypt(struct sg_keystore *ks, const char *owner,
 		}
 		dlen = BIO_get_mem_data(bout, &data);
 		if ((*out_r = malloc(dlen > 0 ? (size_t)dlen : 1)) == NULL) {
+			OPENSSL_cleanse(data, dlen > 0 ? (size_t)dlen : 0);
 			BIO_free(bout);
 			sg_key_free(&key);
 			sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
@@ -948,6 +951,7 @@ int sg_keystore_decrypt(struct sg_keystore *ks, const char *owner,
 		memcpy(*out_r, data, dlen > 0 ? (size_t)dlen : 0);
 		*out_len_r = dlen > 0 ? (size_t)dlen : 0;
 		sg_strlcpy(fpr_r, key->info.fingerprint, 65);
+		OPENSSL_cleanse(data, dlen > 0 ? (size_t)dlen : 0);
 		BIO_free(bout);
 		sg_key_free(&key);
 		sg_error_clear(err_r);

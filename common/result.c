@@ -219,6 +219,63 @@ void sg_res_finish(struct sg_result *res)
 	sg_buf_free(&res->detail_buf);
 }
 
+void sg_res_copy_encryption(struct sg_result *res, const struct sg_result *src)
+{
+	size_t i;
+
+	res->has_enc = src->has_enc;
+	res->enc.n_recipients = 0;
+	res->enc.recipients = NULL;
+	if (!src->has_enc)
+		return;
+	res->enc.algorithm = sg_res_strdup(res, src->enc.algorithm);
+	res->enc.aead = src->enc.aead;
+	res->enc.family = src->enc.family;
+	res->enc.key_bits = src->enc.key_bits;
+	res->enc.auth_enveloped = src->enc.auth_enveloped;
+	for (i = 0; i < src->enc.n_recipients; i++) {
+		const struct sg_recipient *from = &src->enc.recipients[i];
+		struct sg_recipient *r = sg_res_add_recipient(res);
+
+		if (r == NULL)
+			return;
+		r->kind = from->kind;
+		r->info = from->info;
+		r->index = from->index;
+		r->issuer = sg_res_strdup(res, from->issuer);
+		r->serial = sg_res_strdup(res, from->serial);
+		r->ski = sg_res_strdup(res, from->ski);
+	}
+}
+
+void sg_res_note(struct sg_result *res, const char *fmt, ...)
+{
+	struct sg_buf out = { 0 };
+	va_list ap;
+	char line[512];
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	sg_text_sanitize(line);
+	if (res->detail != NULL && res->detail[0] != '\0' &&
+	    (sg_buf_append_str(&out, res->detail) < 0 ||
+	     sg_buf_append(&out, " ", 1) < 0))
+		res->nomem = true;
+	if (sg_buf_append_str(&out, line) < 0 || sg_buf_terminate(&out) < 0) {
+		res->nomem = true;
+		sg_buf_free(&out);
+		return;
+	}
+	free(res->detail);
+	res->detail = (char *)out.data;
+}
+
+void sg_res_set_from(struct sg_result *res, const char *from)
+{
+	res->from = (char *)sg_res_strdup(res, from);
+}
+
 enum sg_status sg_result_status(const struct sg_result *res)
 {
 	sg_assert(res != NULL);

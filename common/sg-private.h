@@ -253,6 +253,26 @@ enum sg_from sg_mime_parse_from(const struct sg_slice *value, char *addr,
 int sg_b64_decode(const unsigned char *in, size_t len,
 		  unsigned char *out, size_t *out_len_r);
 
+/* ---- keyd-client.c ---- */
+/*
+ * sg_keyd_ask - ask smime-keyd (ctx->keyd_socket, at most
+ * ctx->keyd_timeout_ms) for the verdict of the encrypted message msg
+ * (len bytes) of owner; *res is the local verdict ("encrypted").  On a
+ * verdict of the inner signature *res is replaced by it (with *res's
+ * encryption details); otherwise *res stays and its detail says why.
+ */
+void sg_keyd_ask(struct sg_ctx *ctx, const char *owner,
+		 const unsigned char *msg, size_t len, struct sg_result **res);
+/*
+ * sg_keyd_parse_reply - the result a reply of smime-keyd (reply, len
+ * bytes, up to its empty line) gives when the local verdict is local:
+ * 1 and *res_r (an encrypted+signed/* verdict), 0 when keyd could not
+ * say (why: its detail or status), -1 when the reply is not one (why).
+ */
+int sg_keyd_parse_reply(const char *reply, size_t len,
+			const struct sg_result *local, struct sg_result **res_r,
+			char *why, size_t why_size);
+
 /* ---- trust.c: the context ---- */
 struct sg_cert_cache;
 struct sg_chain_cache;
@@ -282,6 +302,8 @@ struct sg_ctx {
 	struct sg_icache *icache;		/* intermediate_cache or NULL */
 	char *temp_dir;				/* temp_directory: where
 						   sg_verify_update() spills */
+	char *keyd_socket;			/* keyd_socket, "": off */
+	unsigned int keyd_timeout_ms;		/* keyd_timeout */
 	/* Many threads may verify against one context at once.  Everything
 	   above is read-only after sg_ctx_new() but what lock guards: the
 	   certificate and chain caches, intermediates (which only grow: a
@@ -442,6 +464,13 @@ void sg_res_add_detail(struct sg_result *res, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* finish: derive status keywords, compose detail */
 void sg_res_finish(struct sg_result *res);
+/* sg_res_copy_encryption - res gets src's encryption details (copies) */
+void sg_res_copy_encryption(struct sg_result *res, const struct sg_result *src);
+/* sg_res_note - one more sentence on a finished result's detail */
+void sg_res_note(struct sg_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* sg_res_set_from - the bound From of a result built by hand */
+void sg_res_set_from(struct sg_result *res, const char *from);
 
 /* ---- cms-verify.c / cms-inspect.c ---- */
 struct sg_verify_state {
@@ -470,6 +499,9 @@ struct sg_verify_state {
 	char from_addr[320];
 	char sender_addr[320];
 	bool has_sender;
+	bool decrypted;			/* the root is decrypted content; the
+					   From fields come from the outer
+					   header (sg_verify_decrypted) */
 	bool any_bound;			/* some signer's cert matches */
 	/* what the layers found */
 	bool signed_layer;		/* the root (under layers) is signed */
@@ -539,6 +571,19 @@ void sg_cms_inspect_enveloped(struct sg_verify_state *st,
    the limit, -3 out of memory */
 int sg_inflate(const unsigned char *in, size_t len, size_t max_out,
 	       unsigned char **out_r, size_t *out_len_r);
+
+/*
+ * sg_verify_decrypted - the verdict of decrypted content (inner,
+ * inner_len: the MIME entity an EnvelopedData held), the signer bound to
+ * the From of the encrypted message's header (outer, outer_len: the
+ * encrypted message or at least its header).  A From field of the inner
+ * entity must name the same address, else the signature fails
+ * (sender-mismatch).  Return value as sg_verify_message (verify.c).
+ */
+int sg_verify_decrypted(struct sg_ctx *ctx, const unsigned char *outer,
+			size_t outer_len, const unsigned char *inner,
+			size_t inner_len, time_t at, struct sg_result **res_r,
+			struct sg_error *err_r);
 
 /* the layered walk (verify.c) */
 void sg_verify_entity(struct sg_verify_state *st, const unsigned char *p,

@@ -535,6 +535,50 @@ SG_API int sg_keystore_decrypt(struct sg_keystore *ks, const char *owner,
 			       char fpr_r[65], struct sg_error *err_r) SG_WUR;
 
 /*
+ * sg_keystore_verify - decrypt-to-verify: the verdict of the inner
+ * signature of an encrypted message, for smime-keyd (and benchmarks)
+ * Parameters:
+ *   ctx       the verification context
+ *   ks        the keystore, opened with its master key
+ *   owner     the mailbox owner's address: only that owner's keys are
+ *             tried (every stored key of owner that a RecipientInfo
+ *             names, as sg_keystore_decrypt)
+ *   msg, len  the whole stored message
+ *   at        validation time, or 0 for now
+ *   res_r     receives the result (free with sg_result_free())
+ *   fpr_r     the fingerprint of the key used, or "" when none was
+ * The outer message is verified first; only a message whose status is
+ * "encrypted" is decrypted.  The decrypted content stays in memory (never
+ * in temp_directory), is verified with the signer bound to the From of
+ * the outer header (a From field of the decrypted entity must name the
+ * same address, else sender-mismatch) and is wiped before it is freed.
+ * Status: encrypted+signed/verified or encrypted+signed/failed when the
+ * inner content is signed with a conclusive verdict (its signers and
+ * reasons, the outer encryption details); otherwise the outer verdict
+ * ("encrypted": not signed inside, no key of owner, decryption failed,
+ * an inconclusive inner signature), with sg_result_detail() saying why.
+ * Return value: 0 when a verdict was produced, -1 only when none could
+ * be made (out of memory).
+ */
+SG_API int sg_keystore_verify(struct sg_ctx *ctx, struct sg_keystore *ks,
+			      const char *owner, const unsigned char *msg,
+			      size_t len, time_t at, struct sg_result **res_r,
+			      char fpr_r[65], struct sg_error *err_r) SG_WUR;
+
+/*
+ * sg_keyd_reply - smime-keyd's reply for a verdict (DESIGN.md 4,
+ * Keystore, "smime-keyd protocol"): "name=value" lines (status, reasons,
+ * detail, weak, from, signers, signer.I.email|subject|issuer|serial|
+ * digest|result|reasons|bound|cert) and an empty line; no value holds a
+ * control byte.  res NULL: status=error with detail.  detail not NULL
+ * replaces the result's detail.  *reply_r is NUL-terminated, *len_r
+ * bytes, owned by the caller (sg_free).  0, or -1 (out of memory).
+ */
+SG_API int sg_keyd_reply(const struct sg_result *res, const char *detail,
+			 char **reply_r, size_t *len_r,
+			 struct sg_error *err_r) SG_WUR;
+
+/*
  * sg_keystore_rewrap - wrap every data key of the store under new_master
  * (master rotation): the encrypted private keys are not touched, only
  * each file's wrapped data key and master id, one file at a time

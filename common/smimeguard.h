@@ -502,6 +502,26 @@ SG_API int sg_verify_final(struct sg_verify_stream *vs,
 			   struct sg_result **res_r,
 			   struct sg_error *err_r) SG_WUR;
 
+/*
+ * sg_verify_set_owner - decrypt-to-verify for this stream: owner is the
+ * mailbox owner's address.  When the message turns out encrypted (outer
+ * status "encrypted") and the setting keyd_socket is not empty,
+ * sg_verify_final asks smime-keyd (at most keyd_timeout) and, when keyd
+ * answers a verdict of the inner signature, the result carries status
+ * encrypted+signed/verified or encrypted+signed/failed (keywords
+ * $SMIMEEncrypted $SMIMESigned + $SMIMEVerified|$SMIMEFailed), the inner
+ * signers and reasons, and the outer encryption details.  When keyd is
+ * not configured, down, times out, has no key of owner for the message,
+ * or the inner content is not signed, the result stays "encrypted" (as
+ * without keyd) and sg_result_detail() says why.  Never an error for
+ * keyd's sake: sg_verify_final fails only as before.  Call after
+ * sg_verify_init and before sg_verify_final; owner is copied.
+ * Return value: 0, or -1 (SG_ERR_INVALID: owner empty, over 320 bytes or
+ * holding a control byte or white space; out of memory).
+ */
+SG_API int sg_verify_set_owner(struct sg_verify_stream *vs, const char *owner,
+			       struct sg_error *err_r) SG_WUR;
+
 /* sg_verify_stream_size - the number of bytes fed to vs so far */
 SG_API size_t sg_verify_stream_size(const struct sg_verify_stream *vs);
 

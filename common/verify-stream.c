@@ -45,6 +45,7 @@ struct sg_verify_stream {
 	bool failed;		/* a write error: no verdict */
 	bool finished;		/* final was called */
 	struct sg_error failure;
+	char *owner;		/* decrypt-to-verify for this owner, or NULL */
 };
 
 /* drop_bytes - release what the stream keeps (memory, spill file) */
@@ -398,10 +399,39 @@ int sg_verify_final(struct sg_verify_stream *vs, struct sg_result **res_r,
 	else
 		ret = sg_verify_message(vs->ctx, data, vs->kept, vs->at, res_r,
 					err_r);
+	if (ret == 0 && vs->owner != NULL && !vs->over &&
+	    (*res_r)->status == SG_STATUS_ENCRYPTED)
+		sg_keyd_ask(vs->ctx, vs->owner, data, vs->kept, res_r);
 	if (map != NULL)
 		(void)munmap(map, vs->kept);
 	drop_bytes(vs);		/* the bytes are no longer needed */
 	return ret;
+}
+
+int sg_verify_set_owner(struct sg_verify_stream *vs, const char *owner,
+			struct sg_error *err_r)
+{
+	size_t len, i;
+	char *copy;
+
+	sg_assert(vs != NULL && owner != NULL);
+	sg_error_clear(err_r);
+	len = strlen(owner);
+	for (i = 0; i < len; i++)
+		if ((unsigned char)owner[i] <= 0x20 || owner[i] == 0x7f)
+			break;
+	if (len == 0 || len > 320 || i < len) {
+		sg_error_set(err_r, SG_ERR_INVALID,
+			     "the owner is not an address");
+		return -1;
+	}
+	if ((copy = strdup(owner)) == NULL) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	free(vs->owner);
+	vs->owner = copy;
+	return 0;
 }
 
 size_t sg_verify_stream_size(const struct sg_verify_stream *vs)
@@ -418,6 +448,7 @@ void sg_verify_free(struct sg_verify_stream **vsp)
 	if ((vs = *vsp) == NULL)
 		return;
 	drop_bytes(vs);
+	free(vs->owner);
 	free(vs);
 	*vsp = NULL;
 }

@@ -666,6 +666,30 @@ static void collect_inner_from(struct sg_verify_state *st,
 	}
 }
 
+/* read_root_from - the From (and Sender) fields of the root header: the
+   address a signer is bound to */
+static void read_root_from(struct sg_verify_state *st,
+			   const struct sg_headers *h)
+{
+	const char *why;
+
+	st->from_fields = h->n_from;
+	st->n_from = 0;
+	if (h->n_from == 1) {
+		st->from_state = sg_mime_parse_from(&h->from[0], st->from_addr,
+						    sizeof(st->from_addr),
+						    &st->from_why);
+		if (st->from_state == SG_FROM_OK)
+			st->n_from = 1;
+	} else {
+		st->n_from = h->n_from > 1 ? 2 : 0;
+	}
+	if (h->n_sender == 1 &&
+	    sg_mime_parse_from(&h->sender, st->sender_addr,
+			       sizeof(st->sender_addr), &why) == SG_FROM_OK)
+		st->has_sender = true;
+}
+
 /* inspect_inner - what lies under a verified outer signature: an
    encryption layer counts ($SMIMEEncrypted); an inner signature is
    reported but not evaluated (the outermost signature is the verdict).
@@ -731,25 +755,10 @@ void sg_verify_entity(struct sg_verify_state *st, const unsigned char *p,
 		return;
 	gate_headers(st, depth == 0 ? "The message header" : "The header inside the compressed layer",
 		     &h, &ct);
-	if (depth == 0) {
-		const char *why;
-
-		st->from_fields = h.n_from;
-		st->n_from = 0;
-		if (h.n_from == 1) {
-			st->from_state = sg_mime_parse_from(&h.from[0],
-				st->from_addr, sizeof(st->from_addr),
-				&st->from_why);
-			if (st->from_state == SG_FROM_OK)
-				st->n_from = 1;
-		} else {
-			st->n_from = h.n_from > 1 ? 2 : 0;
-		}
-		if (h.n_sender == 1 &&
-		    sg_mime_parse_from(&h.sender, st->sender_addr,
-				       sizeof(st->sender_addr), &why) == SG_FROM_OK)
-			st->has_sender = true;
-	}
+	if (depth == 0 && st->decrypted)
+		collect_inner_from(st, &h);	/* must name the outer From */
+	else if (depth == 0)
+		read_root_from(st, &h);
 	if (strcmp(ct.type, "multipart") == 0 && strcmp(ct.subtype, "signed") == 0 &&
 	    is_signature_protocol(ct.protocol)) {
 		detached_entity(st, &h, &ct, p, len, depth);
@@ -814,14 +823,16 @@ static void finish(struct sg_verify_state *st)
 					  st->from_addr);
 		} else if (st->inner_from_why != NULL) {
 			r = R(SENDER_MISMATCH);
-			sg_res_add_detail(res, "The From field inside the signed content cannot be bound: %s.",
+			sg_res_add_detail(res, "The From field inside the %s content cannot be bound: %s.",
+					  st->decrypted ? "decrypted" : "signed",
 					  st->inner_from_why);
 		} else {
 			for (i = 0; i < st->n_inner_from; i++) {
 				if (strcasecmp(st->inner_from[i], st->from_addr) == 0)
 					continue;
 				r = R(SENDER_MISMATCH);
-				sg_res_add_detail(res, "The From address inside the signed content (%s) is not the bound sender %s.",
+				sg_res_add_detail(res, "The From address inside the %s content (%s) is not the bound sender %s.",
+						  st->decrypted ? "decrypted" : "signed",
 						  st->inner_from[i], st->from_addr);
 				break;
 			}
@@ -989,5 +1000,28 @@ int sg_verify_cms(struct sg_ctx *ctx, const unsigned char *cms, size_t cms_len,
 	if (st.signed_layer)
 		sg_res_add_detail(st.res, "A raw CMS object has no From header: sender binding was not applied.");
 	free(der);
+	return end(&st, res_r, err_r);
+}
+
+int sg_verify_decrypted(struct sg_ctx *ctx, const unsigned char *outer,
+			size_t outer_len, const unsigned char *inner,
+			size_t inner_len, time_t at, struct sg_result **res_r,
+			struct sg_error *err_r)
+{
+	struct sg_verify_state st;
+	struct sg_headers h;
+
+	sg_assert(ctx != NULL && res_r != NULL && outer != NULL &&
+		  (inner != NULL || inner_len == 0));
+	if (start(ctx, at, &st, res_r, err_r) < 0)
+		return -1;
+	st.bind_sender = true;
+	st.decrypted = true;
+	sg_mime_parse_headers(outer, outer_len, &h);
+	read_root_from(&st, &h);
+	if (inner_len > ctx->limits.max_message_size)
+		too_large(&st, inner, inner_len, inner_len);
+	else
+		sg_verify_entity(&st, inner, inner_len, 0);
 	return end(&st, res_r, err_r);
 }

@@ -24,5 +24,6 @@ Suite *make_threads_suite(void);
 Suite *make_keystore_suite(void);
 Suite *make_stream_suite(void);
 Suite *make_stats_suite(void);
+Suite *make_keyd_suite(void);
 
 #endif

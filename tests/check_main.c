@@ -23,6 +23,7 @@ int main(void)
 	srunner_add_suite(sr, make_doctor_suite());
 	srunner_add_suite(sr, make_icache_suite());
 	srunner_add_suite(sr, make_keystore_suite());
+	srunner_add_suite(sr, make_keyd_suite());
 	srunner_add_suite(sr, make_dirindex_suite());
 	srunner_add_suite(sr, make_cases_suite());
 	srunner_add_suite(sr, make_corpora_suite());

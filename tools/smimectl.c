@@ -226,6 +226,11 @@ static void usage_verify(FILE *fp)
 "                           @unix-seconds (default: now)\n"
 "      --content FILE       detached content, when the input is a raw .p7s\n"
 "      --json               one JSON object per input, one per line\n"
+"      --owner ADDR         decrypt-to-verify: an encrypted message is sent\n"
+"                           to smime-keyd (keyd_socket) as ADDR's mail, as\n"
+"                           the Dovecot plugin does; its verdict of the\n"
+"                           signature inside is shown\n"
+"      --keyd-socket PATH   smime-keyd's socket (replaces keyd_socket)\n"
 "  -q, --quiet              print nothing; use the exit status\n"
 "  -h, --help               show this help\n"
 "\n"
@@ -353,11 +358,31 @@ static void print_text(const struct sg_result *res, const char *file)
 	printf("  detail: %s\n", sg_result_detail(res));
 }
 
+/* verify_owner - the stream, as the Dovecot plugin uses it, with
+   decrypt-to-verify for owner (smime-keyd at keyd_socket) */
+static int verify_owner(struct sg_ctx *ctx, const char *owner,
+			const unsigned char *data, size_t len, time_t at,
+			struct sg_result **res_r, struct sg_error *err_r)
+{
+	struct sg_verify_stream *vs = NULL;
+	int r = -1;
+
+	if (sg_verify_init(ctx, at, &vs, err_r) == 0 &&
+	    sg_verify_set_owner(vs, owner, err_r) == 0 &&
+	    sg_verify_update(vs, data, len, err_r) == 0)
+		r = sg_verify_final(vs, res_r, err_r);
+	sg_verify_free(&vs);
+	return r;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
-	enum { O_BINDING = 0x200, O_SHA1, O_CONTENT, O_JSON };
+	enum { O_BINDING = 0x200, O_SHA1, O_CONTENT, O_JSON, O_OWNER,
+	       O_KEYD };
 	static const struct option opts[] = {
 		CTL_STORE_LONGOPTS,
+		{ "owner", required_argument, NULL, O_OWNER },
+		{ "keyd-socket", required_argument, NULL, O_KEYD },
 		{ "sender-binding", required_argument, NULL, O_BINDING },
 		{ "allow-sha1", no_argument, NULL, O_SHA1 },
 		{ "content", required_argument, NULL, O_CONTENT },
@@ -366,7 +391,8 @@ static int cmd_verify(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *binding = NULL, *content_path = NULL;
+	const char *binding = NULL, *content_path = NULL, *owner = NULL;
+	const char *keyd = NULL;
 	struct ctl_store st;
 	bool sha1 = false, json = false, quiet = false;
 	unsigned char *content = NULL;
@@ -400,6 +426,12 @@ static int cmd_verify(int argc, char **argv)
 		case O_JSON:
 			json = true;
 			break;
+		case O_OWNER:
+			owner = optarg;
+			break;
+		case O_KEYD:
+			keyd = optarg;
+			break;
 		case 'q':
 			quiet = true;
 			break;
@@ -417,7 +449,8 @@ static int cmd_verify(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if ((binding != NULL && sg_config_set(conf, "sender_binding", binding, &err) < 0) ||
+	if ((keyd != NULL && sg_config_set(conf, "keyd_socket", keyd, &err) < 0) ||
+	    (binding != NULL && sg_config_set(conf, "sender_binding", binding, &err) < 0) ||
 	    (sha1 && sg_config_set(conf, "allow_sha1_signatures", "yes", &err) < 0))
 		goto conf_error;
 	if (sg_ctx_new(conf, &ctx, &err) < 0)
@@ -449,6 +482,8 @@ static int cmd_verify(int argc, char **argv)
 		if (content != NULL || looks_like_cms(data, len))
 			vr = sg_verify_cms(ctx, data, len, content, content_len,
 					   at, &res, &err);
+		else if (owner != NULL)
+			vr = verify_owner(ctx, owner, data, len, at, &res, &err);
 		else
 			vr = sg_verify_message(ctx, data, len, at, &res, &err);
 		free(data);

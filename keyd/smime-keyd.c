@@ -1,0 +1,745 @@
+/*++
+/* NAME
+/*	smime-keyd 8
+/* SUMMARY
+/*	decrypt-to-verify: the verdict of the signature inside encrypted mail
+/* SYNOPSIS
+/*	smime-keyd [-c config] [-s socket] [-P passphrase-file] [-f]
+/*
+/*	smime-keyd -h | -V
+/* DESCRIPTION
+/*	Outlook signs, then encrypts: the signature sits inside the
+/*	encryption, so a server without keys can only say "encrypted".
+/*	smime-keyd is the one process that holds the organisation's
+/*	archived private keys (the keystore, smimectl(1) key) unwrapped
+/*	for a moment: for a mailbox owner and an encrypted message it
+/*	finds the owner's stored key that a RecipientInfo names (issuer
+/*	and serial number, or subject key identifier; every stored key of
+/*	the owner is tried, so old mail opens with an old key), decrypts
+/*	in memory, verifies the inner content with the core verifier (the
+/*	signer bound to the From of the outer header; a From of the inner
+/*	entity that names another address fails) and answers only the
+/*	verdict: status, reasons, signers.  The stored message stays
+/*	encrypted and untouched; the Dovecot plugin
+/*	(smime_decrypt_to_verify = yes) sets the keywords of the answer.
+/*
+/*	The master key (keystore_master_key) is read once, at start, before
+/*	privileges are dropped.  The keystore directory (keystore_dir) is
+/*	read per request, so keys imported or removed with smimectl key
+/*	count at once.
+/*
+/*	Options:
+/*	-c config	smimeguard.conf (default /etc/smimeguard/smimeguard.conf)
+/*	-s socket	listen here instead of keyd_socket
+/*	-P file		read the passphrase of a passphrase master key from
+/*			the first line of file (a key-file master needs none);
+/*			without it such a master is refused at start
+/*	-f		stay in the foreground and log to standard error
+/*	-h, --help	show a summary of the options
+/*	-V, --version	show the version
+/* PROTOCOL
+/*	One request per connection on a unix stream socket:
+/*
+/*	    SGKEYD 1\n owner=ADDRESS\n size=N\n \n
+/*
+/*	then exactly N bytes, the whole message as the mail store keeps
+/*	it.  The reply is lines "name=value\n" ended by an empty line,
+/*	after which the daemon closes the connection: status=
+/*	(encrypted+signed/verified, encrypted+signed/failed, encrypted when
+/*	it cannot say, error), reasons= (reason tokens, comma separated),
+/*	detail= (one line), weak=yes|no, from=, signers=N and per signer I
+/*	signer.I.email|subject|issuer|serial|digest|result|reasons|bound|cert
+/*	(cert: the DER certificate in base64).  Values hold no control
+/*	bytes.  Neither plaintext nor key material is ever part of it.
+/* SECURITY
+/*	The daemon runs as its own user (keyd_user, started as root it
+/*	drops to it after reading the master key and binding the socket);
+/*	the master key file must be mode 0600 (a file group or others can
+/*	read is refused: the daemon does not start).  Core dumps are off
+/*	(RLIMIT_CORE 0, PR_SET_DUMPABLE 0, before the master key is read
+/*	and again after the user change); memory is locked (mlockall) when
+/*	RLIMIT_MEMLOCK allows it (LimitMEMLOCK=infinity in the unit), else
+/*	the log says so: master and data keys live in locked, guarded
+/*	libsodium memory anyway, decrypted content only in a malloc'd
+/*	buffer that is wiped before it is freed, never in a file.  The
+/*	socket is created mode 0660 with group keyd_socket_group (the group
+/*	of Dovecot's mail processes): only they can connect; each request
+/*	logs the peer's uid and pid (SO_PEERCRED).  Requests are bounded:
+/*	a header of at most 1 KB, a body of at most keyd_max_request_size
+/*	bytes (default max_message_size; all connections together hold
+/*	at most four times that, beyond it a request gets status=error
+/*	"busy"), the whole request within 10
+/*	seconds; at most keyd_max_clients connections at once (one thread
+/*	each, so a slow or silent client holds only its own), the rest are
+/*	closed at once; decryption and verification run in at most 4 of
+/*	them at a time.  Anything malformed gets status=error and the
+/*	connection is closed; the daemon keeps serving.  A request may
+/*	name any owner: whoever can connect can ask for a verdict (never
+/*	for plaintext) of any message encrypted to a stored key, so the
+/*	socket's group is the boundary.
+/* LOGGING
+/*	One line per request: peer uid and pid, owner (made printable),
+/*	size, status, reasons, the signer's address, the fingerprint of
+/*	the key used and the duration.  Never plaintext, never key
+/*	material.
+/* SIGNALS
+/*	SIGTERM and SIGINT remove the socket and stop the daemon.  SIGHUP
+/*	is logged: the keystore is read per request; a new configuration
+/*	or master key needs a restart.
+/* CONFIGURATION PARAMETERS
+/*	keyd_socket, keyd_socket_group, keyd_user, keyd_max_clients,
+/*	keyd_max_request_size, keystore_dir, keystore_master_key, and the
+/*	verification settings of smimeguard.conf(5) (trust_anchors,
+/*	crl_dirs, sender_binding, limits).
+/* SEE ALSO
+/*	smimectl(1) (key), smimeguard.conf(5), smimeguard-dovecot(7),
+/*	the administrator's guide (/usr/share/doc/smimeguard/ADMIN-GUIDE.md)
+/*--*/
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "smimeguard-admin.h"
+#include "daemon.h"
+
+#define KEYD_HEAD_MAX 1024
+#define KEYD_REQUEST_SECONDS 10
+#define KEYD_WORKERS 4
+
+static struct sg_ctx *ctx;
+static struct sg_keystore *ks;
+static size_t max_request;
+static unsigned int max_clients;
+static atomic_uint n_clients;
+/* bytes of messages held by all connections together: at most
+   4 * max_request, so keyd_max_clients connections cannot make the
+   daemon hold keyd_max_clients * keyd_max_request_size bytes */
+static atomic_size_t held_bytes;
+static sem_t work_slots;		/* decrypt + verify at once */
+
+/* conn - one client connection (its own thread) */
+struct conn {
+	int fd;
+	pid_t pid;
+	uid_t uid;
+};
+
+/* now_ms - a monotonic clock in milliseconds */
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* read_some - up to len bytes before the deadline: >0 read, 0 end of
+   input, -1 error or timed out (why) */
+static ssize_t read_some(int fd, unsigned char *p, size_t len,
+			 long long deadline, const char **why)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	for (;;) {
+		long long left = deadline - now_ms();
+		ssize_t n;
+		int r;
+
+		if (left <= 0) {
+			*why = "the request did not arrive in time";
+			return -1;
+		}
+		r = poll(&pfd, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			*why = "poll failed";
+			return -1;
+		}
+		if (r == 0)
+			continue;	/* the deadline decides */
+		n = recv(fd, p, len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			*why = "the connection failed";
+			return -1;
+		}
+		return n;
+	}
+}
+
+/* send_all - the reply, within the deadline; 0 or -1 */
+static int send_all(int fd, const char *p, size_t len, long long deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN)
+			return -1;
+		if (deadline - now_ms() <= 0 ||
+		    poll(&pfd, 1, (int)(deadline - now_ms())) <= 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* parse_head - "SGKEYD 1\nowner=A\nsize=N\n\n" (head ends before the
+   empty line): 0 and owner/size, or -1 and why */
+static int parse_head(char *head, char *owner, size_t owner_size,
+		      size_t *size_r, const char **why)
+{
+	char *line, *save = NULL, *end;
+	bool have_owner = false, have_size = false;
+	unsigned long long v;
+	unsigned int i = 0;
+
+	for (line = strtok_r(head, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save), i++) {
+		size_t j;
+
+		for (j = 0; line[j] != '\0'; j++) {
+			if ((unsigned char)line[j] < 0x20 || line[j] == 0x7f) {
+				*why = "a control byte in the request header";
+				return -1;
+			}
+		}
+		if (i == 0) {
+			if (strcmp(line, "SGKEYD 1") != 0) {
+				*why = "not an SGKEYD 1 request";
+				return -1;
+			}
+		} else if (strncmp(line, "owner=", 6) == 0 && !have_owner) {
+			if (line[6] == '\0' || strlen(line + 6) >= owner_size ||
+			    strchr(line + 6, ' ') != NULL) {
+				*why = "the owner is not an address";
+				return -1;
+			}
+			snprintf(owner, owner_size, "%s", line + 6);
+			have_owner = true;
+		} else if (strncmp(line, "size=", 5) == 0 && !have_size) {
+			if (line[5] < '0' || line[5] > '9' ||
+			    strlen(line + 5) > 20) {
+				*why = "the size is not a number";
+				return -1;
+			}
+			errno = 0;
+			v = strtoull(line + 5, &end, 10);
+			if (errno != 0 || *end != '\0') {
+				*why = "the size is not a number";
+				return -1;
+			}
+			if (v > max_request) {
+				*why = "the message is over keyd_max_request_size";
+				return -1;
+			}
+			*size_r = (size_t)v;
+			have_size = true;
+		} else {
+			*why = "an unknown or repeated line in the request header";
+			return -1;
+		}
+	}
+	if (!have_owner || !have_size) {
+		*why = "the request header lacks owner= or size=";
+		return -1;
+	}
+	return 0;
+}
+
+/* reply - send a verdict (res) or an error (res NULL, why) */
+static void reply(int fd, const struct sg_result *res, const char *why,
+		  long long deadline)
+{
+	struct sg_error err;
+	char *text = NULL;
+	size_t len;
+
+	if (sg_keyd_reply(res, res == NULL ? why : NULL, &text, &len,
+			  &err) < 0) {
+		msg_warn("reply: %s", err.msg);
+		return;
+	}
+	(void)send_all(fd, text, len, deadline);
+	sg_free(text);
+}
+
+/* printable - s made printable for the log, at most size-1 bytes */
+static void printable(const char *s, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < size; i++)
+		out[i] = (unsigned char)s[i] < 0x20 ||
+			 (unsigned char)s[i] >= 0x7f ? '?' : s[i];
+	out[i] = '\0';
+}
+
+/* serve - one request on c */
+static void serve(struct conn *c)
+{
+	long long start = now_ms();
+	long long deadline = start + KEYD_REQUEST_SECONDS * 1000;
+	unsigned char head[KEYD_HEAD_MAX + 1], *body = NULL, *hend = NULL;
+	char owner[321] = "", owner_log[128] = "", fpr[65] = "";
+	char reasons[SG_REASONS_SIZE] = "", signer[128] = "-";
+	const char *why = NULL;
+	struct sg_result *res = NULL;
+	struct sg_error err;
+	size_t used = 0, size = 0, got, in_head, reserved = 0;
+	ssize_t n;
+
+	/* the header: up to the empty line */
+	while (hend == NULL) {
+		if (used == KEYD_HEAD_MAX) {
+			why = "the request header is too long";
+			goto fail;
+		}
+		n = read_some(c->fd, head + used, KEYD_HEAD_MAX - used,
+			      deadline, &why);
+		if (n <= 0) {
+			if (n == 0)
+				why = "the request ended in its header";
+			goto fail;
+		}
+		used += (size_t)n;
+		head[used] = '\0';
+		if (used >= 2 && head[0] == '\n')
+			hend = head;
+		else
+			hend = (unsigned char *)memmem(head, used, "\n\n", 2);
+	}
+	if (memchr(head, '\0', (size_t)(hend - head)) != NULL) {
+		why = "a NUL byte in the request header";
+		goto fail;
+	}
+	*hend = '\0';
+	if (parse_head((char *)head, owner, sizeof(owner), &size, &why) < 0)
+		goto fail;
+	printable(owner, owner_log, sizeof(owner_log));
+	if (atomic_fetch_add(&held_bytes, size) + size > 4 * max_request) {
+		atomic_fetch_sub(&held_bytes, size);
+		why = "busy: other requests hold too many bytes";
+		goto fail;
+	}
+	reserved = size;
+	if ((body = malloc(size > 0 ? size : 1)) == NULL) {
+		why = "out of memory";
+		goto fail;
+	}
+	in_head = used - (size_t)(hend + 2 - head);
+	got = in_head < size ? in_head : size;
+	memcpy(body, hend + 2, got);
+	while (got < size) {
+		n = read_some(c->fd, body + got, size - got, deadline, &why);
+		if (n <= 0) {
+			if (n == 0)
+				why = "the request ended before size= bytes";
+			goto fail;
+		}
+		got += (size_t)n;
+	}
+	while (sem_wait(&work_slots) < 0 && errno == EINTR)
+		;
+	if (sg_keystore_verify(ctx, ks, owner, body, size, 0, &res, fpr,
+			       &err) < 0) {
+		sem_post(&work_slots);
+		why = err.msg;
+		goto fail;
+	}
+	sem_post(&work_slots);
+	free(body);
+	body = NULL;
+	atomic_fetch_sub(&held_bytes, reserved);
+	reserved = 0;
+	reply(c->fd, res, NULL, now_ms() + 5000);
+	(void)sg_reasons_format(sg_result_reasons(res), ",", reasons,
+				sizeof(reasons));
+	{
+		const struct sg_signer *s = sg_result_bound_signer(res);
+
+		if (s == NULL && sg_result_signer_count(res) > 0)
+			s = sg_result_signer(res, 0);
+		if (s != NULL)
+			printable(s->email[0] != '\0' ? s->email : s->subject,
+				  signer, sizeof(signer));
+	}
+	msg_info("peer uid=%ld pid=%ld owner=<%s> size=%zu status=%s "
+		 "reasons=%s signer=<%s> key=%s ms=%lld", (long)c->uid,
+		 (long)c->pid, owner_log, size,
+		 sg_status_name(sg_result_status(res)),
+		 reasons[0] != '\0' ? reasons : "-", signer,
+		 fpr[0] != '\0' ? fpr : "-", now_ms() - start);
+	sg_result_free(&res);
+	return;
+fail:
+	free(body);
+	atomic_fetch_sub(&held_bytes, reserved);
+	reply(c->fd, NULL, why, now_ms() + 1000);
+	msg_warn("peer uid=%ld pid=%ld owner=<%s> size=%zu status=error "
+		 "detail=\"%s\" ms=%lld", (long)c->uid, (long)c->pid,
+		 owner_log[0] != '\0' ? owner_log : "-", size, why,
+		 now_ms() - start);
+}
+
+static void *conn_thread(void *arg)
+{
+	struct conn *c = arg;
+
+	serve(c);
+	(void)close(c->fd);
+	free(c);
+	atomic_fetch_sub(&n_clients, 1);
+	return NULL;
+}
+
+/* accept_one - a new connection gets its own thread, or is closed at
+   keyd_max_clients */
+static void accept_one(int lfd, const pthread_attr_t *attr)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct conn *c;
+	pthread_t t;
+	int fd;
+
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
+			msg_warn("accept: %s", strerror(errno));
+		if (errno == EMFILE || errno == ENFILE)
+			usleep(100000);
+		return;
+	}
+	if (atomic_load(&n_clients) >= max_clients) {
+		msg_warn("%u clients connected (keyd_max_clients): a new "
+			 "connection is closed", max_clients);
+		(void)close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		(void)close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->uid = (uid_t)-1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+		c->uid = cred.uid;
+		c->pid = cred.pid;
+	}
+	atomic_fetch_add(&n_clients, 1);
+	if (pthread_create(&t, attr, conn_thread, c) != 0) {
+		msg_warn("cannot start a thread: a connection is closed");
+		atomic_fetch_sub(&n_clients, 1);
+		(void)close(fd);
+		free(c);
+	}
+}
+
+/* read_passphrase - the first line of path, in locked memory */
+static char *read_passphrase(const char *path, size_t *len_r)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t len;
+
+	if (f == NULL)
+		msg_fatal("passphrase file %s: %s", path, strerror(errno));
+	if ((buf = malloc(1024)) == NULL)
+		msg_fatal("out of memory");
+	(void)mlock(buf, 1024);
+	if (fgets(buf, 1024, f) == NULL)
+		buf[0] = '\0';
+	(void)fclose(f);
+	len = strcspn(buf, "\r\n");
+	buf[len] = '\0';
+	*len_r = len;
+	return buf;
+}
+
+/* no_dumps - no core file, no ptrace by the same user */
+static void no_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) < 0)
+		msg_fatal("setrlimit(RLIMIT_CORE): %s", strerror(errno));
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		msg_fatal("prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+}
+
+/* lock_memory - mlockall when RLIMIT_MEMLOCK allows it for good */
+static void lock_memory(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+	    rl.rlim_cur == RLIM_INFINITY) {
+		if (mlockall(MCL_CURRENT | MCL_FUTURE) == 0) {
+			msg_info("memory locked (mlockall)");
+			return;
+		}
+		msg_warn("mlockall: %s: decrypted content may be swapped out "
+			 "(use encrypted swap)", strerror(errno));
+		return;
+	}
+	msg_warn("memory not locked: RLIMIT_MEMLOCK is not unlimited "
+		 "(LimitMEMLOCK=infinity in the unit); keys are in locked "
+		 "memory, decrypted content may be swapped out (use "
+		 "encrypted swap)");
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: smime-keyd [-c CONFIG] [-s SOCKET] [-P PASSPHRASE-FILE] [-f]\n"
+"Decrypt-to-verify for the Dovecot plugin: answers the verdict of the\n"
+"signature inside encrypted mail, with the keystore's keys.\n"
+"  -c CONFIG   smimeguard.conf (default " SG_CONFIG_FILE ")\n"
+"  -s SOCKET   listen here instead of keyd_socket\n"
+"  -P FILE     the passphrase of a passphrase master key (first line)\n"
+"  -f          foreground, log to standard error\n"
+"  -h          this help; -V the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *config = SG_CONFIG_FILE;
+	const char *sock = NULL, *pass_file = NULL, *v, *user, *group;
+	struct sg_config *conf = NULL;
+	struct sg_master *master = NULL;
+	struct sg_error err;
+	struct dm_unix_sock us;
+	struct sockaddr_un sun;
+	struct signalfd_siginfo si;
+	struct stat sb;
+	pthread_attr_t attr;
+	sigset_t sigs;
+	bool foreground = false, needs;
+	char spec[256], *pass = NULL;
+	size_t pass_len = 0, iter;
+	int c, lfd, sfd;
+
+	umask(077);
+	no_dumps();
+	while ((c = getopt_long(argc, argv, "c:s:P:fhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'P':
+			pass_file = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("smime-keyd %s\n", sg_version());
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	dm_log_init("smime-keyd", foreground);
+	if (sg_init() < 0)
+		msg_fatal("cannot initialise the crypto libraries");
+	if (sg_config_new(&conf) < 0)
+		msg_fatal("out of memory");
+	if (sg_config_read(conf, config, &err) < 0)
+		msg_fatal("configuration %s: %s", config, err.msg);
+	for (iter = 0; sg_config_next_unknown(conf, &iter, &err);)
+		msg_warn("%s", err.msg);
+	if (sg_config_check_modes(conf, config, &err) < 0 ||
+	    sg_ctx_new(conf, &ctx, &err) < 0)
+		msg_fatal("configuration %s: %s", config, err.msg);
+	if (sock == NULL)
+		sock = sg_config_get(conf, "keyd_socket");
+	if (sock == NULL || sock[0] != '/')
+		msg_fatal("keyd_socket is not set (an absolute path, e.g. "
+			  "/run/smimeguard/keyd.sock), nor -s");
+	v = sg_config_get(conf, "keyd_max_request_size");
+	if (v != NULL && v[0] == '\0') {
+		max_request = sg_ctx_max_message_size(ctx);
+	} else if (v != NULL && v[0] >= '0' && v[0] <= '9') {
+		char *end;
+
+		errno = 0;
+		max_request = (size_t)strtoull(v, &end, 10);
+		if (errno != 0 || *end != '\0')
+			max_request = 0;
+	}
+	if (max_request == 0)
+		msg_fatal("keyd_max_request_size: '%s' is not a size",
+			  v != NULL ? v : "");
+	v = sg_config_get(conf, "keyd_max_clients");
+	max_clients = v != NULL ? (unsigned int)strtoul(v, NULL, 10) : 0;
+	if (max_clients == 0)
+		msg_fatal("keyd_max_clients: '%s' is not a number",
+			  v != NULL ? v : "");
+	user = sg_config_get(conf, "keyd_user");
+	group = sg_config_get(conf, "keyd_socket_group");
+
+	/* the master key, once, before anything listens */
+	v = sg_config_get(conf, "keystore_master_key");
+	if (v == NULL || sg_master_needs_passphrase(v, &needs, &err) < 0)
+		msg_fatal("keystore_master_key %s: %s", v != NULL ? v : "",
+			  v != NULL ? err.msg : "cannot expand its value");
+	if (needs && pass_file == NULL)
+		msg_fatal("keystore_master_key %s is a passphrase master: start "
+			  "smime-keyd with -P FILE (a file only it can read "
+			  "holding the passphrase), or use a key-file master "
+			  "(smimectl key rotate-master)", v);
+	if (needs)
+		pass = read_passphrase(pass_file, &pass_len);
+	if (sg_master_load(v, pass, pass_len, &master, &err) < 0)
+		msg_fatal("keystore_master_key %s: %s", v, err.msg);
+	if (pass != NULL) {
+		OPENSSL_cleanse(pass, 1024);
+		free(pass);
+	}
+	lock_memory();
+
+	/* the socket: 0660, keyd_socket_group */
+	snprintf(spec, sizeof(spec), "%s:0660%s%s", sock,
+		 group != NULL && group[0] != '\0' ? ":" : "",
+		 group != NULL ? group : "");
+	dm_unix_parse(spec, &us);
+	if (lstat(us.path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode))
+			msg_fatal("%s exists and is not a socket", us.path);
+		(void)unlink(us.path);
+	}
+	if ((lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		msg_fatal("socket: %s", strerror(errno));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, us.path, strlen(us.path) + 1);
+	umask(0177);	/* no window in which others could connect */
+	if (bind(lfd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		msg_fatal("bind %s: %s", us.path, strerror(errno));
+	umask(077);
+	dm_unix_perms(&us);
+	if (listen(lfd, 128) < 0)
+		msg_fatal("listen %s: %s", us.path, strerror(errno));
+	if (getuid() == 0 || geteuid() == 0) {
+		if (user == NULL || user[0] == '\0')
+			msg_fatal("started as root and keyd_user is empty");
+		dm_drop_privileges(user);
+		no_dumps();	/* a uid change resets the dumpable flag */
+	}
+	/* the keystore as keyd_user: its directory and files are that
+	   user's (0700, 0600), read per request */
+	v = sg_config_get(conf, "keystore_dir");
+	if (v == NULL || sg_keystore_open(v, master, false, &ks, &err) < 0)
+		msg_fatal("keystore_dir %s: %s", v != NULL ? v : "",
+			  v != NULL ? err.msg : "cannot expand its value");
+	if (!foreground) {
+		if (daemon(0, 0) < 0)
+			msg_fatal("daemon: %s", strerror(errno));
+		dm_log_init("smime-keyd", false);	/* the new pid */
+	}
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGPIPE);
+	if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0 ||
+	    (sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0)
+		msg_fatal("signals: %s", strerror(errno));
+	if (sem_init(&work_slots, 0, KEYD_WORKERS) < 0 ||
+	    pthread_attr_init(&attr) != 0 ||
+	    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) != 0 ||
+	    pthread_attr_setstacksize(&attr, 2 * 1024 * 1024) != 0)
+		msg_fatal("threads: %s", strerror(errno));
+	msg_info("listening on %s (uid %ld, at most %u clients, requests up "
+		 "to %zu bytes)", us.path, (long)getuid(), max_clients,
+		 max_request);
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = lfd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+		};
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			msg_fatal("poll: %s", strerror(errno));
+		}
+		if (pfd[1].revents & POLLIN) {
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGHUP) {
+				msg_info("SIGHUP: the keystore is read per "
+					 "request; a new configuration or "
+					 "master key needs a restart");
+				continue;
+			}
+			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+				break;
+		}
+		if (pfd[0].revents & POLLIN)
+			accept_one(lfd, &attr);
+	}
+	(void)close(lfd);
+	(void)unlink(us.path);
+	msg_info("stopping (signal %u)", si.ssi_signo);
+	/* let answers in progress finish (at most 2 s), then wipe the
+	   master; a thread still running ends with the process */
+	for (c = 0; c < 200 && atomic_load(&n_clients) > 0; c++)
+		usleep(10000);
+	if (atomic_load(&n_clients) == 0) {
+		sg_keystore_free(&ks);
+		sg_master_free(&master);
+	}
+	_exit(0);
+}
