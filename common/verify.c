@@ -823,17 +823,24 @@ static void finish(struct sg_verify_state *st)
 					  st->from_addr);
 		} else if (st->inner_from_why != NULL) {
 			r = R(SENDER_MISMATCH);
-			sg_res_add_detail(res, "The From field inside the %s content cannot be bound: %s.",
-					  st->decrypted ? "decrypted" : "signed",
-					  st->inner_from_why);
+			/* decrypted content is never quoted: the verdict goes
+			   to logs and mail stores that must not hold it */
+			if (st->decrypted)
+				sg_res_add_detail(res, "The From field inside the decrypted content cannot be bound (not shown: it is part of the encrypted content).");
+			else
+				sg_res_add_detail(res, "The From field inside the signed content cannot be bound: %s.",
+						  st->inner_from_why);
 		} else {
 			for (i = 0; i < st->n_inner_from; i++) {
 				if (strcasecmp(st->inner_from[i], st->from_addr) == 0)
 					continue;
 				r = R(SENDER_MISMATCH);
-				sg_res_add_detail(res, "The From address inside the %s content (%s) is not the bound sender %s.",
-						  st->decrypted ? "decrypted" : "signed",
-						  st->inner_from[i], st->from_addr);
+				if (st->decrypted)
+					sg_res_add_detail(res, "The From address inside the decrypted content is not the bound sender %s (not shown: it is part of the encrypted content).",
+							  st->from_addr);
+				else
+					sg_res_add_detail(res, "The From address inside the signed content (%s) is not the bound sender %s.",
+							  st->inner_from[i], st->from_addr);
 				break;
 			}
 		}

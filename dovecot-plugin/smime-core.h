@@ -55,6 +55,9 @@
 				 struct sg_result **res_r, \
 				 struct sg_error *err_r), (vs, res_r, err_r)) \
 	F(size_t, sg_verify_stream_size, (const struct sg_verify_stream *vs), (vs)) \
+	F(int, sg_verify_set_owner, (struct sg_verify_stream *vs, \
+				     const char *owner, \
+				     struct sg_error *err_r), (vs, owner, err_r)) \
 	V(sg_verify_free, (struct sg_verify_stream **vs), (vs)) \
 	F(enum sg_status, sg_result_status, (const struct sg_result *res), (res)) \
 	F(size_t, sg_result_signer_count, (const struct sg_result *res), (res)) \

@@ -61,6 +61,13 @@ struct smime_settings {
 	/* smime_sync_verify_msecs: time per mailbox sync for verifying mail
 	   whose $SMIME keywords did not come from this server */
 	unsigned int sync_verify_msecs;
+	/* smime_decrypt_to_verify: ask smime-keyd (smimeguard.conf
+	   keyd_socket) about encrypted mail delivered, appended or copied
+	   into the owner's mailboxes */
+	bool decrypt_to_verify;
+	/* smime_owner_address: the owner's address for smime-keyd, when
+	   the user name is not one (NULL: the user name) */
+	const char *owner_address;
 };
 
 /* smime-settings.c: the only file that reads Dovecot settings.

@@ -97,6 +97,21 @@ static bool settings_set(struct mail_user *user, struct smime_settings *set,
 		} else {
 			set->sync_verify_msecs = n;
 		}
+	} else if (strcmp(name, "smime_decrypt_to_verify") == 0) {
+		if (value[0] == '\0' || strcmp(value, "no") == 0)
+			set->decrypt_to_verify = FALSE;
+		else if (strcmp(value, "yes") == 0)
+			set->decrypt_to_verify = TRUE;
+		else {
+			e_error(user->event, "smime: %s: smime_decrypt_to_verify: "
+				"unknown value '%s' (use yes or no); using no",
+				source, str_sanitize(value, 40));
+			set->decrypt_to_verify = FALSE;
+		}
+	} else if (strcmp(name, "smime_owner_address") == 0) {
+		set->owner_address = value[0] == '\0' ? NULL :
+			p_strdup(user->pool, !expand ? value :
+				 settings_expand(user, value));
 	} else {
 		return FALSE;
 	}
@@ -104,7 +119,8 @@ static bool settings_set(struct mail_user *user, struct smime_settings *set,
 }
 
 static const char *const settings_names[] = {
-	"smime_config", "smime_protect_keywords", "smime_sync_verify_msecs"
+	"smime_config", "smime_protect_keywords", "smime_sync_verify_msecs",
+	"smime_decrypt_to_verify", "smime_owner_address"
 };
 
 void smime_settings_user(struct mail_user *user, struct smime_settings *set_r)

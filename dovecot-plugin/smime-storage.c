@@ -427,6 +427,24 @@ static const struct smime_settings *smime_box_settings(struct mailbox *box)
 	return &owner->set;
 }
 
+/* smime_box_owner_address - the address smime-keyd knows the owner of
+   BOX by, for decrypt-to-verify: the owner's smime_owner_address (its
+   own settings or userdb), else its user name when that is an address;
+   NULL in a public namespace, or when the owner has no such settings */
+static const char *smime_box_owner_address(struct mailbox *box)
+{
+	struct mail_namespace *ns = mailbox_get_namespace(box);
+	struct smime_user *owner;
+
+	if (ns->owner == NULL)
+		return NULL;		/* public: nobody's keys */
+	owner = SMIME_USER_CONTEXT(ns->owner);
+	if (owner != NULL && owner->set.owner_address != NULL)
+		return owner->set.owner_address;
+	return strchr(ns->owner->username, '@') != NULL ?
+		ns->owner->username : NULL;
+}
+
 struct sg_ctx *smime_box_ctx(struct mailbox *box, const char **error_r)
 {
 	const struct smime_settings *set = smime_box_settings(box);
@@ -624,6 +642,22 @@ static int smime_verify_stream(struct mailbox *box, struct istream *input,
 		e_error(user->event, "smime: %s: verification failed: %s "
 			"(mail is stored without S/MIME keywords)", what, err.msg);
 		return -1;
+	}
+	if (set != NULL && set->decrypt_to_verify) {
+		/* encrypted mail: smime-keyd says who signed inside (it
+		   answers only a verdict; nothing decrypted comes here) */
+		const char *owner = smime_box_owner_address(box);
+
+		if (owner == NULL) {
+			e_debug(user->event, "smime: %s: no owner address for "
+				"smime_decrypt_to_verify (a public namespace, or "
+				"a user name that is no address: set "
+				"smime_owner_address)", what);
+		} else if (sg_verify_set_owner(vs, owner, &err) < 0) {
+			e_error(user->event, "smime: %s: decrypt-to-verify for "
+				"%s: %s (verified without it)", what,
+				str_sanitize(owner, 128), err.msg);
+		}
 	}
 	i_stream_seek(input, 0);
 	while ((ret = i_stream_read_more(input, &data, &n)) > 0) {

@@ -182,8 +182,10 @@ START_TEST(test_inner_from)
 	ck_assert_int_eq(sg_result_status(res), SG_STATUS_ENCRYPTED_SIGNED_FAILED);
 	ck_assert(sg_result_reasons(res) &
 		  SG_REASON_BIT(SG_REASON_SENDER_MISMATCH));
+	/* said, but the inner address not quoted: it is decrypted content */
 	ck_assert_ptr_nonnull(strstr(sg_result_detail(res),
-				     "mallory@example.org"));
+				     "inside the decrypted content is not the bound sender"));
+	ck_assert_ptr_null(strstr(sg_result_detail(res), "mallory"));
 	ck_assert_ptr_null(sg_result_bound_signer(res));
 	sg_result_free(&res);
 }

@@ -224,8 +224,12 @@ class ServerTest(sgserver.SandboxTestCase):
         """smimectl verify --json for PATHS -> {path: json}"""
         todo = [p for p in paths if p not in cls._oracle_cache]
         if todo and cls.smimectl:
+            # as the plugin judges mail to the demo user: with the
+            # sandbox's smime-keyd (decrypt-to-verify), when it runs
+            owner = (["--owner", cls.env["IMAP_USER"]]
+                     if cls.env.get("KEYD_SOCKET") else [])
             p = subprocess.run([cls.smimectl, "verify", "--json", "-c", cls.conf]
-                               + todo, stdout=subprocess.PIPE, timeout=300)
+                               + owner + todo, stdout=subprocess.PIPE, timeout=300)
             if p.returncode not in (0, 1):
                 raise RuntimeError("smimectl verify failed (%d)" % p.returncode)
             for path, line in zip(todo, p.stdout.decode().splitlines()):
@@ -507,6 +511,140 @@ class ServerTest(sgserver.SandboxTestCase):
         self.assertEqual(typ, "OK", data)
         got = self.fetch_all(m, "huge", "(UID FLAGS)")
         self.assert_kw(got[max(got)]["FLAGS"], {S, V}, "after the huge one")
+
+    # -- decrypt-to-verify (issue 15): smime-keyd and the plugin --------
+
+    MARKER = b"SECRET-PLAINTEXT-MARKER-7a1f"    # in every plaintext (gen-keyd.sh)
+
+    def keyd_msg(self, name):
+        d = self.env.get("KEYD_MSG_DIR") or ""
+        if not self.env.get("KEYD_SOCKET") or not d:
+            self.fail("the sandbox runs no smime-keyd (KEYD_SOCKET empty): "
+                      "build keyd/ (it needs nothing but the core)")
+        with open(os.path.join(d, name), "rb") as f:
+            return f.read()
+
+    def keyd_pid(self):
+        with open(os.path.join(self.env["STATE_DIR"], "run",
+                               "smime-keyd.ident")) as f:
+            return int(f.read().split()[0])
+
+    def keyd_restart(self, build):
+        """start smime-keyd again as the sandbox does, recorded for down"""
+        run = os.path.join(self.env["STATE_DIR"], "run")
+        log = open(os.path.join(self.env["LOG_DIR"], "smime-keyd.log"), "ab")
+        p = subprocess.Popen([os.path.join(build, "keyd", "smime-keyd"), "-f",
+                              "-c", self.conf], stdin=subprocess.DEVNULL,
+                             stdout=log, stderr=log, start_new_session=True)
+        deadline = time.time() + 30
+        while not os.path.exists(self.env["KEYD_SOCKET"]):
+            self.assertIsNone(p.poll(), "smime-keyd exited at start")
+            self.assertLess(time.time(), deadline, "smime-keyd did not start")
+            time.sleep(0.1)
+        with open("/proc/%d/stat" % p.pid) as f:
+            start = f.read().rsplit(")", 1)[1].split()[19]
+        with open(os.path.join(run, "smime-keyd.ident"), "w") as f:
+            f.write("%d %s\n" % (p.pid, start))
+
+    def test_80_decrypt_to_verify(self):
+        """Sign-then-encrypt mail (Outlook's order) to bob, whose key the
+        sandbox's smime-keyd holds: delivered by LMTP and appended by
+        IMAP, it gets encrypted+signed/verified with $SMIMEEncrypted
+        $SMIMESigned $SMIMEVerified; a tampered inner signature
+        encrypted+signed/failed; an unsigned inside, or mail encrypted to
+        a key keyd does not hold, stays encrypted.  Every stored message
+        is byte-identical to what was sent, and the plaintext's marker is
+        found nowhere under the sandbox's state directory (mail, index,
+        cache, logs)."""
+        cases = [("verified.eml", {E, S, V}, "encrypted+signed/verified"),
+                 ("tampered.eml", {E, S, F}, "encrypted+signed/failed"),
+                 ("innerfrom.eml", {E, S, F}, "encrypted+signed/failed"),
+                 ("unsigned.eml", {E}, "encrypted"),
+                 ("carol.eml", {E}, "encrypted")]
+        folder = "keyd"
+        sent = [crlf(self.keyd_msg(n)) for n, _, _ in cases]
+        self.lmtp(self.addr("bob", folder), sent)
+        m = self.imap(self.addr("bob"))
+        # the same through APPEND
+        m.create('"keyd-append"')
+        for data in sent:
+            typ, _ = m.append('"keyd-append"', None, None, data)
+            self.assertEqual(typ, "OK")
+        for box in (folder, "keyd-append"):
+            got = self.fetch_all(m, box, "(UID FLAGS X-SMIME BODY.PEEK[])")
+            self.assertEqual(len(got), len(cases), box)
+            for (name, kws, status), data, uid in zip(cases, sent, sorted(got)):
+                what = "%s in %s" % (name, box)
+                self.assert_kw(got[uid]["FLAGS"], kws, what)
+                x = xsmime_dict(got[uid]["X-SMIME"])
+                self.assertEqual(x["STATUS"], status, what)
+                if status.startswith("encrypted+signed"):
+                    self.assertEqual(x["SIGNER"], "alice@example.org", what)
+                # LMTP puts Return-Path and Delivered-To above it
+                body = got[uid]["BODY[]"]
+                if box == folder:
+                    self.assertTrue(body.endswith(data) and
+                                    body[:-len(data)].startswith(b"Return-Path:"),
+                                    what + ": not stored byte-identical")
+                else:
+                    self.assertEqual(body, data, what + ": not stored byte-identical")
+                self.assertNotIn(self.MARKER, got[uid]["BODY[]"], what)
+        # keyd answered every one of them (its own log line per request)
+        with open(os.path.join(self.env["LOG_DIR"], "smime-keyd.log"), "rb") as f:
+            keyd_log = f.read()
+        self.assertGreaterEqual(keyd_log.count(b"owner=<bob@example.org>"),
+                                2 * len(cases))
+        # nothing decrypted anywhere under the state directory
+        found = []
+        for root, _, files in os.walk(self.env["STATE_DIR"]):
+            for fn in files:
+                path = os.path.join(root, fn)
+                if (path.startswith(self.env["KEYD_MSG_DIR"]) or
+                        not os.path.isfile(path) or os.path.islink(path)):
+                    continue
+                try:
+                    with open(path, "rb") as f:
+                        if self.MARKER in f.read():
+                            found.append(path)
+                except OSError:
+                    pass
+        self.assertEqual(found, [], "the plaintext's marker is stored")
+        self.assertNotIn(b"mallory", keyd_log)
+
+    def test_81_keyd_down(self):
+        """With smime-keyd stopped, encrypted mail is delivered at once and
+        keeps the verdict a server without keys gives (encrypted); the
+        plugin logs why.  keyd is started again afterwards."""
+        build = os.environ.get("SG_BUILD") or os.path.join(
+            self.env["STATE_DIR"], "build")
+        data = crlf(self.keyd_msg("verified.eml"))
+        pid = self.keyd_pid()
+        os.kill(pid, 15)
+        deadline = time.time() + 30
+        while os.path.exists("/proc/%d" % pid) and time.time() < deadline:
+            time.sleep(0.05)
+        try:
+            t0 = time.monotonic()
+            self.lmtp(self.addr("bob", "keyd-down"), [data])
+            took = time.monotonic() - t0
+            m = self.imap(self.addr("bob"))
+            got = self.fetch_all(m, "keyd-down", "(UID FLAGS X-SMIME BODY.PEEK[])")
+            (uid,) = got
+            self.assert_kw(got[uid]["FLAGS"], {E}, "keyd down")
+            self.assertEqual(xsmime_dict(got[uid]["X-SMIME"])["STATUS"], "encrypted")
+            self.assertTrue(got[uid]["BODY[]"].endswith(data))
+            # "not hung": keyd_timeout is 2 s; a loaded 2-core machine
+            # gets generous slack, a hang would be far beyond it
+            self.assertLess(took, 15, "delivery waited %.1f s" % took)
+            with open(os.path.join(self.env["LOG_DIR"], "dovecot.log"), "rb") as f:
+                self.assertIn(b"smime-keyd", f.read())
+        finally:
+            self.keyd_restart(build)
+        # and back: verified again
+        self.lmtp(self.addr("bob", "keyd-back"), [data])
+        m = self.imap(self.addr("bob"))
+        got = self.fetch_all(m, "keyd-back", "(UID FLAGS)")
+        self.assert_kw(list(got.values())[0]["FLAGS"], {E, S, V}, "keyd back")
 
     def test_3c_temp_directory_unusable(self):
         """The core keeps a mail past 1 MiB in temp_directory while it is
