@@ -16,6 +16,7 @@
  */
 #include "sg-private.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,23 @@ static int settings_from_conf(struct sg_ctx *ctx, const struct sg_config *conf,
 		return -1;
 	}
 	ctx->keyd_timeout_ms = (unsigned int)parse_ulong(conf, "keyd_timeout");
+	/* the verdicts smime-keyd gives are believed: only a process of
+	   keyd_user (or root) may give them (keyd-client.c checks the
+	   peer), so a socket someone else put at keyd_socket is not asked */
+	v = sg_config_get(conf, "keyd_user");
+	if ((ctx->keyd_user = strdup(v != NULL ? v : "")) == NULL) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	ctx->keyd_uid = (uid_t)-1;
+	if (ctx->keyd_socket[0] != '\0' && ctx->keyd_user[0] != '\0') {
+		struct passwd pw, *pwp = NULL;
+		char buf[4096];
+
+		if (getpwnam_r(ctx->keyd_user, &pw, buf, sizeof(buf), &pwp) == 0 &&
+		    pwp != NULL)
+			ctx->keyd_uid = pwp->pw_uid;
+	}
 	return 0;
 }
 
@@ -286,6 +304,7 @@ void sg_ctx_free(struct sg_ctx **ctxp)
 	free(ctx->pinned);
 	free(ctx->temp_dir);
 	free(ctx->keyd_socket);
+	free(ctx->keyd_user);
 	sk_X509_CRL_pop_free(ctx->crls, X509_CRL_free);
 	sk_ASN1_OBJECT_pop_free(ctx->policies, ASN1_OBJECT_free);
 	sg_cmap_free(&ctx->certmaps);

@@ -402,9 +402,34 @@ static int send_all(int fd, const unsigned char *p, size_t len,
 	return 0;
 }
 
+/* peer_is_keyd - is the process that accepted on fd smime-keyd: root's
+   or keyd_user's?  Its answer is believed, so a socket another user
+   managed to put at keyd_socket is not asked (why says so) */
+static bool peer_is_keyd(const struct sg_ctx *ctx, int fd, const char *path,
+			 char *why, size_t why_size)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		snprintf(why, why_size, "cannot tell who serves keyd_socket "
+			 "%.100s: %s", path, strerror(errno));
+		return false;
+	}
+	if (cred.uid == 0 || (ctx->keyd_uid != (uid_t)-1 &&
+			      cred.uid == ctx->keyd_uid))
+		return true;
+	snprintf(why, why_size, "keyd_socket %.100s is served by uid %lu, "
+		 "not by keyd_user (%.40s%s) or root: not asked", path,
+		 (unsigned long)cred.uid, ctx->keyd_user,
+		 ctx->keyd_uid == (uid_t)-1 ? ", no such user here" : "");
+	return false;
+}
+
 /* exchange - send the request, read the reply: 0 and *reply_r, or -1
    and why */
-static int exchange(const char *path, unsigned int timeout_ms,
+static int exchange(const struct sg_ctx *ctx, const char *path,
+		    unsigned int timeout_ms,
 		    const char *owner, const unsigned char *msg, size_t len,
 		    char **reply_r, size_t *reply_len_r, char *why,
 		    size_t why_size)
@@ -457,6 +482,8 @@ static int exchange(const char *path, unsigned int timeout_ms,
 			goto out;
 		}
 	}
+	if (!peer_is_keyd(ctx, fd, path, why, why_size))
+		goto out;
 	head_len = snprintf(head, sizeof(head), "SGKEYD 1\nowner=%s\nsize=%zu\n\n",
 			    owner, len);
 	if (head_len < 0 || (size_t)head_len >= sizeof(head)) {
@@ -541,7 +568,7 @@ void sg_keyd_ask(struct sg_ctx *ctx, const char *owner,
 		sg_res_note(*res, "Decrypt-to-verify is off (keyd_socket is not set).");
 		return;
 	}
-	if (exchange(ctx->keyd_socket, ctx->keyd_timeout_ms, owner, msg, len,
+	if (exchange(ctx, ctx->keyd_socket, ctx->keyd_timeout_ms, owner, msg, len,
 		     &reply, &reply_len, why, sizeof(why)) < 0) {
 		sg_res_note(*res, "Decrypt-to-verify: %s.", why);
 		return;

@@ -304,6 +304,10 @@ struct sg_ctx {
 						   sg_verify_update() spills */
 	char *keyd_socket;			/* keyd_socket, "": off */
 	unsigned int keyd_timeout_ms;		/* keyd_timeout */
+	/* who may serve keyd_socket besides root: keyd_user's uid, or
+	   (uid_t)-1 when there is no such user here */
+	uid_t keyd_uid;
+	char *keyd_user;
 	/* Many threads may verify against one context at once.  Everything
 	   above is read-only after sg_ctx_new() but what lock guards: the
 	   certificate and chain caches, intermediates (which only grow: a

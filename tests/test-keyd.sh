@@ -101,9 +101,15 @@ expect "socket mode 0660" '[ "$(stat -c %a "$SOCK")" = 660 ]'
 expect "socket group $kgroup" '[ "$(stat -c %G "$SOCK")" = "$kgroup" ]'
 if [ "$(id -u)" = 0 ]; then
 	expect "runs as $kuser" '[ "$(ps -o user= -p "$kpid")" = "$kuser" ]'
-	# a user outside the socket's group cannot connect
-	expect "a user outside the group cannot connect" \
-		'! setpriv --reuid=12345 --regid=12345 --clear-groups python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])" "$SOCK" 2>/dev/null'
+	# a user outside the socket's group cannot connect, one in it can
+	# (the control: the path is reachable, python runs as that user)
+	conn_as() {	# GID: connect to the socket as uid 12345 and group GID
+		setpriv --reuid=12345 --regid="$1" --clear-groups /usr/bin/python3 -c \
+			"import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])" \
+			"$SOCK" 2>/dev/null
+	}
+	expect "a user in the socket's group can connect" "conn_as $(getent group "$kgroup" | cut -d: -f3)"
+	expect "a user outside the group cannot connect" '! conn_as 12345'
 fi
 # not dumpable: the kernel gives its /proc files to root
 expect "not dumpable (PR_SET_DUMPABLE 0)" '[ "$(stat -c %u /proc/$kpid/environ)" = 0 ]'
@@ -254,6 +260,37 @@ expect "mute: encrypted, saying why" 'grep -q ": encrypted$" "$tmp/out" && grep 
 expect "mute: gives up after keyd_timeout (1.5 s), not much later ($((t1 - t0 - base)) ms)" \
 	'[ $((t1 - t0 - base)) -ge 1300 ] && [ $((t1 - t0 - base)) -lt 2500 ]'
 kill "$fpid"; wait "$fpid" 2>/dev/null; fpid=
+
+# ---- an impostor at keyd_socket: its verdict is believed only from
+# keyd_user or root, so a process of another user that put a socket
+# there (a writable directory, a keyd that is down) forges nothing ----
+if [ "$(id -u)" = 0 ]; then
+	imp=$(mktemp -d /tmp/sg-impostor.XXXXXX)
+	chmod 0777 "$imp"
+	cat >"$tmp/impostor.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)
+while True:
+    c, _ = s.accept()
+    try:
+        c.settimeout(5)
+        c.sendall(b"status=encrypted+signed/verified\nreasons=\ndetail=forged\n"
+                  b"weak=no\nfrom=alice@example.org\nsigners=1\n"
+                  b"signer.0.email=alice@example.org\n"
+                  b"signer.0.result=verified\nsigner.0.bound=yes\n\n")
+    except OSError:
+        pass
+    c.close()
+PY
+	setpriv --reuid=12345 --regid=12345 --clear-groups \
+		/usr/bin/python3 - "$imp/keyd.sock" <"$tmp/impostor.py" & fpid=$!
+	for _ in $(seq 1 50); do [ -S "$imp/keyd.sock" ] && break; sleep 0.05; done
+	check "an impostor's verdict (uid 12345)" 1 verify --keyd-socket "$imp/keyd.sock" "$M/verified.eml"
+	expect "impostor: not believed, still encrypted, saying why" \
+		'grep -q ": encrypted$" "$tmp/out" && grep -q "served by uid 12345" "$tmp/out"'
+	kill "$fpid"; wait "$fpid" 2>/dev/null; fpid=
+	rm -rf "$imp"
+fi
 
 kill -TERM "$kpid"; wait "$kpid"; st=$?; kpid=
 expect "SIGTERM: clean exit" '[ "$st" -eq 0 ]'
