@@ -605,7 +605,7 @@ int main(int argc, char **argv)
 		sock = sg_config_get(conf, "keyd_socket");
 	if (sock == NULL || sock[0] != '/')
 		msg_fatal("keyd_socket is not set (an absolute path, e.g. "
-			  "/run/smimeguard/keyd.sock), nor -s");
+			  "/run/smimeguard-keyd/keyd.sock), nor -s");
 	v = sg_config_get(conf, "keyd_max_request_size");
 	if (v != NULL && v[0] == '\0') {
 		max_request = sg_ctx_max_message_size(ctx);
