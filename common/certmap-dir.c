@@ -140,7 +140,7 @@ static void cert_free(struct dm_cert *c)
 {
 	if (c == NULL)
 		return;
-	sg_csel_eval_free(&c->pub.eval);
+	free(c->pub.eval);	/* one block (cert-select.c) */
 	free(c);
 }
 

@@ -452,52 +452,6 @@ static int apply_line(struct sg_config *conf, const char *path,
 	return 0;
 }
 
-/* sg_conf_lines - see sg-private.h */
-int sg_conf_lines(char *text, const char *where,
-		  int (*fn)(void *context, char *line, unsigned int lineno,
-			    struct sg_error *err_r),
-		  void *context, struct sg_error *err_r)
-{
-	char *p = text, *out = text, *logical = NULL;
-	unsigned int lineno = 0, logical_line = 0;
-
-	while (*p != '\0') {
-		size_t len = strcspn(p, "\n");
-		char *line = p, *s, *end;
-
-		p += len + (p[len] == '\n');
-		lineno++;
-		end = line + len;
-		while (end > line && isspace((unsigned char)end[-1]))
-			end--;			/* CR, trailing blanks */
-		s = line + strspn(line, " \t");
-		if (s >= end || *s == '#')
-			continue;		/* blank lines end nothing */
-		if (s != line) {
-			if (logical == NULL) {
-				sg_error_set(err_r, SG_ERR_CONFIG,
-					     "%.160s, line %u: continuation line without a setting",
-					     where, lineno);
-				return -1;
-			}
-			out[-1] = ' ';		/* the previous NUL */
-		} else {
-			if (logical != NULL &&
-			    fn(context, logical, logical_line, err_r) < 0)
-				return -1;
-			logical = out;
-			logical_line = lineno;
-		}
-		/* out never passes s: at least a newline lies between */
-		memmove(out, s, (size_t)(end - s));
-		out += end - s;
-		*out++ = '\0';
-	}
-	if (logical != NULL && fn(context, logical, logical_line, err_r) < 0)
-		return -1;
-	return 0;
-}
-
 struct read_state {
 	struct sg_config *conf;
 	const char *path;

@@ -44,7 +44,8 @@ long long sg_monotonic_ns(void);
 /* keyed SipHash of an address (key: crypto_shorthash_KEYBYTES bytes) */
 uint64_t sg_addr_hash(const unsigned char *key, const char *addr);
 
-/* ---- config.c ---- */
+/* ---- words.c: logical lines, list items and booleans, for every
+   reader ---- */
 /* the logical lines of text, Postfix main.cf syntax: a line that starts
    with white space continues the one before; blank lines and lines whose
    first non-blank character is '#' are skipped; CR and trailing blanks
@@ -56,9 +57,9 @@ int sg_conf_lines(char *text, const char *where,
 			    struct sg_error *err_r),
 		  void *context, struct sg_error *err_r);
 
-/* ---- words.c: list items and booleans, for every reader ---- */
 /* the next item of a list value ("a, b c": commas and white space
-   separate): *item_r and *len_r; false at the end */
+   separate, not inside braces: "inline:{ a, b }" is one item): *item_r
+   and *len_r; false at the end */
 bool sg_list_next(const char **cursor, const char **item_r, size_t *len_r);
 /* the same into item (size bytes): *long_r when it was cut */
 bool sg_list_copy_next(const char **cursor, char *item, size_t size,
@@ -722,7 +723,10 @@ struct sg_dirmap_cert {
 	const char *entry_addrs;	/* ldap: the addresses of the entry that
 					   holds it (address_attribute), ", "
 					   list; NULL for dir: */
-	struct sg_csel_eval *eval;	/* cached evaluation (cert-select.c) */
+	/* cached evaluation (cert-select.c): one malloc'd block, freed
+	   with free() by the map when it drops the certificate, so the
+	   maps call nothing of certificate selection */
+	struct sg_csel_eval *eval;
 };
 
 struct sg_dirmap *sg_dirmap_new(const char *path);
@@ -793,7 +797,6 @@ void sg_csel_eval_entry(struct sg_ctx *ctx, struct sg_dirmap_cert *c,
 /* evaluate a decoded certificate (no caching) */
 void sg_csel_eval_cert(struct sg_ctx *ctx, X509 *cert, time_t at,
 		       struct sg_csel_info *info_r);
-void sg_csel_eval_free(struct sg_csel_eval **ev);
 /* the reason that explains a rejection best */
 enum sg_reason sg_csel_main_reason(uint32_t reasons);
 

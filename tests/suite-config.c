@@ -576,6 +576,33 @@ START_TEST(test_words)
 		  strcmp(item, "ab") == 0);
 	ck_assert(sg_list_copy_next(&p, item, sizeof(item), &cut) && cut);
 	ck_assert(!sg_list_copy_next(&p, item, sizeof(item), &cut));
+	/* braces keep what they enclose in one item, nested too (Postfix's
+	   mystrtokq); an unclosed brace runs to the end */
+	{
+		static const struct {
+			const char *list;
+			const char *items[4];
+		} braces[] = {
+			{ "inline:{ a=b, c=d }, dir:/x",
+			  { "inline:{ a=b, c=d }", "dir:/x" } },
+			{ "x:{a,{b c}},y z}", { "x:{a,{b c}}", "y", "z}" } },
+			{ " {a b", { "{a b" } },
+			{ "{},{ }", { "{}", "{ }" } },
+		};
+		size_t k;
+
+		for (k = 0; k < sizeof(braces) / sizeof(braces[0]); k++) {
+			p = braces[k].list;
+			for (i = 0; sg_list_next(&p, &it, &len); i++) {
+				ck_assert_msg(i < 4 && braces[k].items[i] != NULL &&
+					      len == strlen(braces[k].items[i]) &&
+					      memcmp(it, braces[k].items[i], len) == 0,
+					      "[%zu][%zu] %.*s", k, i, (int)len, it);
+			}
+			ck_assert_msg(i == 4 || braces[k].items[i] == NULL,
+				      "[%zu] %zu items", k, i);
+		}
+	}
 	/* smimeguard.conf takes the same words */
 	ck_assert_int_eq(sg_config_new(&conf), 0);
 	ck_assert_int_eq(sg_config_set(conf, "allow_3des", "Yes", &err), 0);
