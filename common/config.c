@@ -181,7 +181,10 @@ static int check_value(const struct sg_conf_def *def, const char *value,
 	case K_ANY:
 		return 0;
 	case K_MAPS:
-		return sg_cmap_check_setting(def->name, value, err_r);
+		return sg_map_check_list(def->name, value,
+					 strcmp(def->name, "encryption_policy_maps") == 0 ?
+					 SG_MAP_USE_TEXT : SG_MAP_USE_CERTS,
+					 strcmp(def->name, "harvest_map") == 0, err_r);
 	case K_BOOL:
 		if (sg_conf_bool(value, &b) == 0)
 			return 0;
@@ -650,6 +653,13 @@ bool sg_config_next_unknown(const struct sg_config *conf, size_t *iter,
 		return true;
 	}
 	return false;
+}
+
+/* sg_config_maps_wait - a map of the list that waits for a server */
+bool sg_config_maps_wait(const struct sg_config *conf, const char *setting)
+{
+	sg_assert(conf != NULL && setting != NULL);
+	return sg_map_list_waits(sg_config_get(conf, setting));
 }
 
 bool sg_config_setting_at(size_t index, struct sg_config_setting *setting_r)

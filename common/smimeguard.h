@@ -255,6 +255,16 @@ SG_API bool sg_config_entry_at(const struct sg_config *conf, size_t index,
 SG_API bool sg_config_setting_at(size_t index,
 				 struct sg_config_setting *setting_r);
 
+/*
+ * sg_config_maps_wait - may a lookup in the maps of the map list setting
+ * (certificate_maps, encryption_policy_maps) wait for a server (an ldap:
+ * map: a directory that can hang)?  A daemon that must keep answering
+ * runs such lookups away from its event loop.  False for an unset or
+ * unexpandable value.
+ */
+SG_API bool sg_config_maps_wait(const struct sg_config *conf,
+				const char *setting);
+
 #define SG_STAMP_SIZE 32
 /*
  * sg_config_stamp - a digest of what conf reads from disk: config_path
