@@ -138,9 +138,10 @@ int sg_map_parse(const char *setting, const char *spec, unsigned int use,
 	if (!answers(def, use)) {
 		type_list(answers, use, "", ", ", known, sizeof(known));
 		sg_error_set(err_r, SG_ERR_INVALID,
-			     "%s: '%.80s': a %s map cannot answer this "
-			     "setting (it takes %s)", setting, spec, def->label,
-			     known);
+			     "%s: '%.80s': %s %s map cannot answer this "
+			     "setting (it takes %s)", setting, spec,
+			     strchr("aeiouAEIOU", def->label[0]) != NULL ?
+			     "an" : "a", def->label, known);
 		return -1;
 	}
 	if (colon[1] == '\0') {
