@@ -9,6 +9,7 @@
 
 extern const struct sg_map_type_def sg_map_type_dir;		/* certmap-dir.c */
 extern const struct sg_map_type_def sg_map_type_texthash;	/* map-texthash.c */
+extern const struct sg_map_type_def sg_map_type_inline;		/* map-inline.c */
 #ifdef HAVE_LDAP
 extern const struct sg_map_type_def sg_map_type_ldap;		/* certmap-ldap.c */
 #else
@@ -30,6 +31,7 @@ const struct sg_map_type_def *const sg_map_types[] = {
 #else
 	&ldap_not_built,
 #endif
+	&sg_map_type_inline,
 	NULL
 };
 
