@@ -420,18 +420,6 @@ const char *sg_config_get(const struct sg_config *conf, const char *name)
 	return (const char *)out.data;
 }
 
-static char *trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
 /* set_line - remember where a setting was read (unknown-setting warnings) */
 static void set_line(struct sg_config *conf, const char *name,
 		     unsigned int lineno)
@@ -461,8 +449,8 @@ static int apply_line(struct sg_config *conf, const char *path,
 		return -1;
 	}
 	*eq = '\0';
-	name = trim(line);
-	value = trim(eq + 1);
+	name = sg_trim(line);
+	value = sg_trim(eq + 1);
 	if (sg_config_set(conf, name, value, &err) < 0) {
 		sg_error_set(err_r, err.code, "%.120s, line %u: %s", path,
 			     lineno, err.msg);

@@ -30,19 +30,6 @@ struct inline_map {
 	size_t n;
 };
 
-/* trim - s without the blanks around it (in place) */
-static char *trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
 static void inline_free(struct inline_map **imp)
 {
 	struct inline_map *im = *imp;
@@ -112,12 +99,12 @@ static int inline_parse(const char *name, struct inline_map **im_r,
 		if ((eq = strchr(e, '=')) == NULL) {
 			sg_error_set(err_r, SG_ERR_INVALID,
 				     "entry %zu: '%.40s' is not key=value",
-				     im->n + 1, trim(e));
+				     im->n + 1, sg_trim(e));
 			goto fail;
 		}
 		*eq = '\0';
-		im->entries[im->n].key = trim(e);
-		im->entries[im->n].value = trim(eq + 1);
+		im->entries[im->n].key = sg_trim(e);
+		im->entries[im->n].value = sg_trim(eq + 1);
 		if (im->entries[im->n].key[0] == '\0') {
 			sg_error_set(err_r, SG_ERR_INVALID,
 				     "entry %zu: no key before '='", im->n + 1);

@@ -169,12 +169,13 @@ int sg_map_check_list(const char *setting, const char *value,
 {
 	const struct sg_map_type_def *def;
 	const char *p = value, *name;
-	char item[4096], stores[64];
+	char item[4096], stores[64] = "";
 	bool too_long;
 	size_t n = 0;
 
 	sg_assert(setting != NULL && value != NULL);
-	type_list(has_store, use, ":", " or ", stores, sizeof(stores));
+	if (harvest)
+		type_list(has_store, use, ":", " or ", stores, sizeof(stores));
 	while (sg_map_list_next(&p, item, sizeof(item), &too_long)) {
 		if (too_long) {
 			sg_error_set(err_r, SG_ERR_INVALID, "%s: entry too long",

@@ -64,6 +64,8 @@ bool sg_list_next(const char **cursor, const char **item_r, size_t *len_r);
 /* the same into item (size bytes): *long_r when it was cut */
 bool sg_list_copy_next(const char **cursor, char *item, size_t size,
 		       bool *long_r);
+/* s without the white space around it: the end cut in place */
+char *sg_trim(char *s);
 /* yes or no, any case (the one set of boolean words): 0 and *b_r, or -1 */
 int sg_conf_bool(const char *word, bool *b_r);
 

@@ -63,6 +63,19 @@ bool sg_list_copy_next(const char **cursor, char *item, size_t size,
 	return true;
 }
 
+/* sg_trim - s without the white space around it (cut in place) */
+char *sg_trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
 /* sg_conf_bool - "yes" or "no", in any case (Postfix main.cf); 0 and
    *b_r, or -1 for any other word */
 int sg_conf_bool(const char *word, bool *b_r)
