@@ -29,7 +29,6 @@
 #define R(r) SG_REASON_BIT(SG_REASON_##r)
 
 struct sg_csel_eval {
-	char *strings;			/* one block for the strings below */
 	const char *subject, *issuer, *serial, *ski, *key, *key_usage;
 	const char *static_detail;
 	time_t not_before, not_after;
@@ -37,6 +36,7 @@ struct sg_csel_eval {
 	bool chain_ok;
 	bool pinned;			/* chain_ok because pinned */
 	time_t ok_from, ok_until;	/* chain_ok: where it holds */
+	char strings[];			/* the strings above */
 };
 
 /* the order in which reasons explain a rejection */
@@ -401,7 +401,9 @@ void sg_csel_eval_cert(struct sg_ctx *ctx, X509 *cert, time_t at,
 		usable_sentence(info);
 }
 
-/* eval_new - keep the static part of an evaluation */
+/* eval_new - keep the static part of an evaluation: one malloc'd block
+   with its strings, which the map that holds the certificate frees with
+   free() (sg-private.h, struct sg_dirmap_cert) */
 static struct sg_csel_eval *eval_new(const struct sg_csel_info *info)
 {
 	const char *src[] = {
@@ -409,11 +411,13 @@ static struct sg_csel_eval *eval_new(const struct sg_csel_info *info)
 		info->key, info->key_usage, info->detail,
 	};
 	const char **dst[SG_ARRAY_SIZE(src)];
-	struct sg_csel_eval *ev = calloc(1, sizeof(*ev));
+	struct sg_csel_eval *ev;
 	size_t total = 0, i;
 	char *p;
 
-	if (ev == NULL)
+	for (i = 0; i < SG_ARRAY_SIZE(src); i++)
+		total += strlen(src[i]) + 1;
+	if ((ev = calloc(1, sizeof(*ev) + total)) == NULL)
 		return NULL;
 	dst[0] = &ev->subject;
 	dst[1] = &ev->issuer;
@@ -422,12 +426,6 @@ static struct sg_csel_eval *eval_new(const struct sg_csel_info *info)
 	dst[4] = &ev->key;
 	dst[5] = &ev->key_usage;
 	dst[6] = &ev->static_detail;
-	for (i = 0; i < SG_ARRAY_SIZE(src); i++)
-		total += strlen(src[i]) + 1;
-	if ((ev->strings = malloc(total)) == NULL) {
-		free(ev);
-		return NULL;
-	}
 	for (i = 0, p = ev->strings; i < SG_ARRAY_SIZE(src); i++) {
 		size_t len = strlen(src[i]) + 1;
 
@@ -500,16 +498,4 @@ void sg_csel_eval_entry(struct sg_ctx *ctx, struct sg_dirmap_cert *c,
 	X509_free(x);
 	if (info->reasons == 0)
 		usable_sentence(info);
-}
-
-/* sg_csel_eval_free - free and set *ev to NULL; NULL-safe */
-void sg_csel_eval_free(struct sg_csel_eval **evp)
-{
-	struct sg_csel_eval *ev = *evp;
-
-	if (ev == NULL)
-		return;
-	free(ev->strings);
-	free(ev);
-	*evp = NULL;
 }

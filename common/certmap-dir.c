@@ -140,7 +140,7 @@ static void cert_free(struct dm_cert *c)
 {
 	if (c == NULL)
 		return;
-	sg_csel_eval_free(&c->pub.eval);
+	free(c->pub.eval);	/* one block (cert-select.c) */
 	free(c);
 }
 
@@ -1047,3 +1047,94 @@ void sg_dirmap_each(const struct sg_dirmap *dm,
 			fn(&dm->files[i].certs[j]->pub, context);
 	}
 }
+
+/* ---- the dir: type of the map layer (maps.c) ---- */
+
+static int dir_open(const char *name, unsigned int use, void **obj_r,
+		    struct sg_error *err_r)
+{
+	(void)use;
+	if ((*obj_r = sg_dirmap_new(name)) == NULL) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int dir_refresh(void *obj, bool force, struct sg_error *err_r)
+{
+	return sg_dirmap_refresh(obj, force, err_r);
+}
+
+static int dir_find(void *obj, const char *addr,
+		    struct sg_dirmap_cert *const **certs_r, size_t *n_r,
+		    struct sg_error *err_r)
+{
+	if (sg_dirmap_refresh(obj, false, err_r) < 0)
+		return -1;
+	if (sg_dirmap_find(obj, addr, certs_r, n_r) < 0) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* dir_each_cert - the directory read now, then every certificate */
+static int dir_each_cert(void *obj,
+			 void (*fn)(const struct sg_dirmap_cert *c, void *context),
+			 void *context, struct sg_error *err_r)
+{
+	if (sg_dirmap_refresh(obj, true, err_r) < 0)
+		return -1;
+	sg_dirmap_each(obj, fn, context);
+	return 0;
+}
+
+/* dir_store - harvested certificates are files in the directory */
+static struct sg_dirmap *dir_store(void *obj)
+{
+	return obj;
+}
+
+/* dir_diagnose - the directory exists */
+static int dir_diagnose(const char *setting, const char *spec,
+			const char *name, unsigned int use, char *text,
+			size_t text_size, char *fix, size_t fix_size,
+			struct sg_error *err_r)
+{
+	struct stat st;
+	int r = stat(name, &st);
+
+	(void)use;
+	(void)err_r;
+	if (r == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	snprintf(text, text_size, "%s: %s: %s", setting, spec,
+		 r < 0 ? strerror(errno) : "not a directory");
+	snprintf(fix, fix_size, "create the directory %s (readable by the "
+		 "mail service), or correct %s", name, setting);
+	return 1;
+}
+
+static void dir_close(void **objp)
+{
+	struct sg_dirmap *dm = *objp;
+
+	sg_dirmap_free(&dm);
+	*objp = NULL;
+}
+
+const struct sg_map_type_def sg_map_type_dir = {
+	.name = "dir",
+	.uses = SG_MAP_USE_CERTS,
+	.label = "dir",
+	.no_name = "names no directory",
+	.name_is_path = true,
+	.open = dir_open,
+	.find = dir_find,
+	.refresh = dir_refresh,
+	.each_cert = dir_each_cert,
+	.store = dir_store,
+	.diagnose = dir_diagnose,
+	.close = dir_close,
+};

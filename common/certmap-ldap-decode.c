@@ -357,7 +357,7 @@ void sg_ldap_cands_clear(struct sg_ldap_cands *c)
 	size_t i;
 
 	for (i = 0; i < c->n; i++) {
-		sg_csel_eval_free(&c->certs[i]->pub.eval);
+		free(c->certs[i]->pub.eval);	/* one block */
 		free(c->certs[i]);
 	}
 	free(c->certs);

@@ -1523,3 +1523,77 @@ void sg_ldapmap_free(struct sg_ldapmap **lmp)
 	free(lm);
 	*lmp = NULL;
 }
+
+/* ---- the ldap: type of the map layer (maps.c) ---- */
+
+static int ldap_open(const char *name, unsigned int use, void **obj_r,
+		     struct sg_error *err_r)
+{
+	struct sg_ldapmap *lm;
+
+	if (sg_ldapmap_new(name, use, &lm, err_r) < 0)
+		return -1;
+	*obj_r = lm;
+	return 0;
+}
+
+static int ldap_lookup(void *obj, const char *key, char *value, size_t size,
+		       struct sg_error *err_r)
+{
+	return sg_ldapmap_lookup(obj, key, value, size, err_r);
+}
+
+static int ldap_find(void *obj, const char *addr,
+		     struct sg_dirmap_cert *const **certs_r, size_t *n_r,
+		     struct sg_error *err_r)
+{
+	return sg_ldapmap_find(obj, addr, certs_r, n_r, err_r) < 0 ? -1 : 0;
+}
+
+/* ldap_diagnose - the map file reads and holds what the use needs (no
+   server is contacted) */
+static int ldap_diagnose(const char *setting, const char *spec,
+			 const char *name, unsigned int use, char *text,
+			 size_t text_size, char *fix, size_t fix_size,
+			 struct sg_error *err_r)
+{
+	struct sg_ldapmap *lm = NULL;
+	struct sg_error e;
+
+	(void)spec;
+	if (sg_ldapmap_new(name, use, &lm, &e) == 0) {
+		sg_ldapmap_free(&lm);
+		return 0;
+	}
+	if (e.code == SG_ERR_NOMEM) {
+		*err_r = e;
+		return -1;
+	}
+	snprintf(text, text_size, "%s: %s", setting, e.msg);
+	snprintf(fix, fix_size, "correct the map file %s (ldap_table(5) "
+		 "settings)", name);
+	return 1;
+}
+
+static void ldap_close(void **objp)
+{
+	struct sg_ldapmap *lm = *objp;
+
+	sg_ldapmap_free(&lm);
+	*objp = NULL;
+}
+
+const struct sg_map_type_def sg_map_type_ldap = {
+	.name = "ldap",
+	.uses = SG_MAP_USE_CERTS | SG_MAP_USE_TEXT,
+	.label = "LDAP",
+	.no_name = "names no map file (e.g. ldap:/etc/smimeguard/ldap.cf)",
+	.name_is_path = true,
+	.waits = true,
+	.open = ldap_open,
+	.lookup = ldap_lookup,
+	.find = ldap_find,
+	.origin = sg_ldapmap_origin,
+	.diagnose = ldap_diagnose,
+	.close = ldap_close,
+};

@@ -8,9 +8,9 @@
  * A map that cannot be read makes the answer a temporary error unless a
  * later map has a usable certificate: never a wrong "no certificate".
  *
- * The maps are opened and asked through the map layer (maps.c): dir:
- * (certmap-dir.c) and ldap: (certmap-ldap.c, when built with libldap;
- * otherwise refused with a clear message).  harvest_map is one dir: map.
+ * The maps are opened and asked through the map layer (maps.c), which
+ * knows the types (dir:, ldap:, ...).  harvest_map is one map of a type
+ * with a store (dir:).
  */
 #include "sg-private.h"
 
@@ -30,11 +30,10 @@
 struct sg_certmaps {
 	struct sg_map **maps;		/* maps.c: each with its own lock */
 	size_t n;
-	struct sg_dirmap *harvest;	/* one of maps[].map, or own_harvest */
-	struct sg_dirmap *own_harvest;
-	pthread_mutex_t *harvest_lock;	/* that map's lock, or own_lock */
-	pthread_mutex_t own_lock;
-	bool own_lock_ready;
+	struct sg_dirmap *harvest;	/* the store of one of maps[], or of
+					   own_harvest */
+	struct sg_map *own_harvest;
+	pthread_mutex_t *harvest_lock;	/* that map's lock */
 };
 
 /* one candidate: the public part and one block holding its strings */
@@ -57,8 +56,8 @@ struct sg_cert_set {
 
 /* ---- settings ---- */
 
-/* dir_path_equal - the same directory, trailing slashes aside */
-static bool dir_path_equal(const char *a, const char *b)
+/* path_equal - the same path, trailing slashes aside */
+static bool path_equal(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 
@@ -88,13 +87,14 @@ int sg_cmap_new(const struct sg_config *conf, struct sg_certmaps **maps_r,
 			     "certificate_maps: cannot expand its value");
 		goto fail;
 	}
-	if (sg_cmap_check_setting("certificate_maps", v, err_r) < 0)
+	if (sg_map_check_list("certificate_maps", v, SG_MAP_USE_CERTS, false,
+			      err_r) < 0)
 		goto fail;
-	for (p = v; sg_list_copy_next(&p, item, sizeof(item), &too_long); )
+	for (p = v; sg_map_list_next(&p, item, sizeof(item), &too_long); )
 		n++;
 	if (n > 0 && (maps->maps = calloc(n, sizeof(*maps->maps))) == NULL)
 		goto nomem;
-	for (p = v; sg_list_copy_next(&p, item, sizeof(item), &too_long); ) {
+	for (p = v; sg_map_list_next(&p, item, sizeof(item), &too_long); ) {
 		if (sg_map_open("certificate_maps", item, SG_MAP_USE_CERTS,
 				&maps->maps[maps->n], err_r) < 0)
 			goto fail;
@@ -106,28 +106,32 @@ int sg_cmap_new(const struct sg_config *conf, struct sg_certmaps **maps_r,
 			     "harvest_map: cannot expand its value");
 		goto fail;
 	}
-	if (sg_cmap_check_setting("harvest_map", v, err_r) < 0)
+	if (sg_map_check_list("harvest_map", v, SG_MAP_USE_CERTS, true,
+			      err_r) < 0)
 		goto fail;
 	p = v;
-	if (sg_list_copy_next(&p, item, sizeof(item), &too_long)) {
-		for (i = 0; i < maps->n; i++) {
-			struct sg_dirmap *dm = sg_map_dirmap(maps->maps[i]);
+	if (sg_map_list_next(&p, item, sizeof(item), &too_long)) {
+		const struct sg_map_type_def *def;
+		const char *name;
 
-			if (dm != NULL &&
-			    dir_path_equal(sg_dirmap_path(dm), item + 4)) {
-				maps->harvest = dm;
+		/* the same map in certificate_maps: its object and lock */
+		if (sg_map_parse("harvest_map", item, SG_MAP_USE_CERTS, &def,
+				 &name, err_r) < 0)
+			goto fail;
+		for (i = 0; i < maps->n; i++) {
+			if (sg_map_def(maps->maps[i]) == def &&
+			    path_equal(sg_map_name(maps->maps[i]), name)) {
+				maps->harvest = sg_map_store(maps->maps[i]);
 				maps->harvest_lock = sg_map_mutex(maps->maps[i]);
 				break;
 			}
 		}
 		if (maps->harvest == NULL) {
-			if (sg_mutex_init_recursive(&maps->own_lock) < 0)
-				goto nomem;
-			maps->own_lock_ready = true;
-			if ((maps->own_harvest = sg_dirmap_new(item + 4)) == NULL)
-				goto nomem;
-			maps->harvest = maps->own_harvest;
-			maps->harvest_lock = &maps->own_lock;
+			if (sg_map_open("harvest_map", item, SG_MAP_USE_CERTS,
+					&maps->own_harvest, err_r) < 0)
+				goto fail;
+			maps->harvest = sg_map_store(maps->own_harvest);
+			maps->harvest_lock = sg_map_mutex(maps->own_harvest);
 		}
 	}
 	*maps_r = maps;
@@ -150,9 +154,7 @@ void sg_cmap_free(struct sg_certmaps **mapsp)
 	for (i = 0; i < maps->n; i++)
 		sg_map_close(&maps->maps[i]);
 	free(maps->maps);
-	sg_dirmap_free(&maps->own_harvest);
-	if (maps->own_lock_ready)
-		pthread_mutex_destroy(&maps->own_lock);
+	sg_map_close(&maps->own_harvest);
 	free(maps);
 	*mapsp = NULL;
 }
@@ -188,11 +190,11 @@ const char *sg_cmap_spec(const struct sg_certmaps *maps, size_t i)
 	return sg_map_spec(maps->maps[i]);
 }
 
-/* sg_cmap_ldap - the ldap: map of entry i, or NULL */
-struct sg_ldapmap *sg_cmap_ldap(const struct sg_certmaps *maps, size_t i)
+/* sg_cmap_map - the map of entry i */
+struct sg_map *sg_cmap_map(const struct sg_certmaps *maps, size_t i)
 {
 	sg_assert(maps != NULL && i < maps->n);
-	return sg_map_ldapmap(maps->maps[i]);
+	return maps->maps[i];
 }
 
 /* ---- the set ---- */
@@ -327,8 +329,8 @@ static size_t harvest_last(const struct sg_certmaps *maps, size_t k)
 	size_t h = SIZE_MAX, i;
 
 	for (i = 0; i < maps->n; i++) {
-		if (sg_map_dirmap(maps->maps[i]) != NULL &&
-		    sg_map_dirmap(maps->maps[i]) == maps->harvest) {
+		if (maps->harvest != NULL &&
+		    sg_map_store(maps->maps[i]) == maps->harvest) {
 			h = i;
 			break;
 		}

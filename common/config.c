@@ -31,103 +31,125 @@ struct sg_config {
 	struct sg_config_entry *entries;
 	size_t n, size;
 	char *path;			/* the file read last */
+	/* the tables registered, after the core's own (borrowed) */
+	const struct sg_config_table **tables;
+	size_t n_tables;
 };
 
-/* K_UINT: 1..1000000; K_COUNT: 0..1000000; K_SIZE: bytes, 1.. */
-enum sg_conf_kind { K_ANY, K_BOOL, K_SIZE, K_UINT, K_COUNT, K_ENUM, K_MAPS };
+/* the map lists: every entry a TYPE:NAME map this build has that can
+   answer the setting (maps.c), nothing opened */
+static int check_cert_maps(const char *name, const char *value,
+			   struct sg_error *err_r)
+{
+	return sg_map_check_list(name, value, SG_MAP_USE_CERTS, false, err_r);
+}
 
-static const struct sg_conf_def {
-	const char *name;
-	const char *def;
-	enum sg_conf_kind kind;
-	const char *choices;		/* K_ENUM: '|' separated */
-} core_defs[] = {
-	{ "trust_anchors", "", K_ANY, NULL },
-	{ "intermediates", "", K_ANY, NULL },
-	{ "crl_dirs", "", K_ANY, NULL },
+static int check_harvest_map(const char *name, const char *value,
+			     struct sg_error *err_r)
+{
+	return sg_map_check_list(name, value, SG_MAP_USE_CERTS, true, err_r);
+}
+
+static int check_text_maps(const char *name, const char *value,
+			   struct sg_error *err_r)
+{
+	return sg_map_check_list(name, value, SG_MAP_USE_TEXT, false, err_r);
+}
+
+#define MAPS "list of TYPE:NAME maps"
+
+/* The core's own settings: those the library reads.  A program's own
+   settings are in its own table (postfix-policy/policyd-settings.c,
+   tools/smimectl-settings.c, keyd/keyd-settings.c, ...: settings/),
+   registered with sg_config_register(). */
+static const struct sg_config_def core_defs[] = {
+	{ "trust_anchors", "", SG_CONF_TEXT, NULL, NULL, NULL },
+	{ "intermediates", "", SG_CONF_TEXT, NULL, NULL, NULL },
+	{ "crl_dirs", "", SG_CONF_TEXT, NULL, NULL, NULL },
 	/* partners' certificates accepted for encryption without a chain */
-	{ "pinned_certificates", "", K_ANY, NULL },
-	{ "revocation_check", "soft", K_ENUM, "none|soft|hard" },
-	{ "sender_binding", "strict", K_ENUM, "strict|relaxed|off" },
-	{ "allow_sha1_signatures", "no", K_BOOL, NULL },
-	{ "certificate_policies", "", K_ANY, NULL },
-	{ "max_message_size", "67108864", K_SIZE, NULL },
-	{ "max_mime_depth", "32", K_UINT, NULL },
-	{ "max_mime_parts", "1000", K_UINT, NULL },
-	{ "max_cms_nesting", "4", K_UINT, NULL },
-	{ "max_certificates", "32", K_UINT, NULL },
-	{ "max_crl_size", "33554432", K_SIZE, NULL },
-	{ "max_header_size", "1048576", K_SIZE, NULL },
-	{ "max_header_fields", "10000", K_UINT, NULL },
-	{ "max_signers", "16", K_UINT, NULL },
-	{ "max_crls", "16", K_COUNT, NULL },
+	{ "pinned_certificates", "", SG_CONF_TEXT, NULL, NULL, NULL },
+	{ "revocation_check", "soft", SG_CONF_ENUM, "none|soft|hard", NULL, NULL },
+	{ "sender_binding", "strict", SG_CONF_ENUM, "strict|relaxed|off", NULL, NULL },
+	{ "allow_sha1_signatures", "no", SG_CONF_BOOL, NULL, NULL, NULL },
+	{ "certificate_policies", "", SG_CONF_TEXT, NULL, NULL, NULL },
+	{ "max_message_size", "67108864", SG_CONF_SIZE, NULL, NULL, NULL },
+	{ "max_mime_depth", "32", SG_CONF_UINT, NULL, NULL, NULL },
+	{ "max_mime_parts", "1000", SG_CONF_UINT, NULL, NULL, NULL },
+	{ "max_cms_nesting", "4", SG_CONF_UINT, NULL, NULL, NULL },
+	{ "max_certificates", "32", SG_CONF_UINT, NULL, NULL, NULL },
+	{ "max_crl_size", "33554432", SG_CONF_SIZE, NULL, NULL, NULL },
+	{ "max_header_size", "1048576", SG_CONF_SIZE, NULL, NULL, NULL },
+	{ "max_header_fields", "10000", SG_CONF_UINT, NULL, NULL, NULL },
+	{ "max_signers", "16", SG_CONF_UINT, NULL, NULL, NULL },
+	{ "max_crls", "16", SG_CONF_COUNT, NULL, NULL, NULL },
 	/* compressed-data layers: all of them together, and each one */
-	{ "max_decompressed_size", "67108864", K_SIZE, NULL },
-	{ "max_compression_ratio", "100", K_UINT, NULL },
+	{ "max_decompressed_size", "67108864", SG_CONF_SIZE, NULL, NULL, NULL },
+	{ "max_compression_ratio", "100", SG_CONF_UINT, NULL, NULL, NULL },
 	/* where a message fed to sg_verify_update() goes past 1 MiB */
-	{ "temp_directory", "/tmp", K_ANY, NULL },
-	/* smimectl crl fetch (crl.c) */
-	{ "crl_fetch_urls", "", K_ANY, NULL },
-	{ "crl_fetch_proxy", "", K_ANY, NULL },
-	{ "crl_fetch_timeout", "30", K_UINT, NULL },
-	{ "crl_fetch_redirects", "no", K_ENUM, "no|same-host" },
-	{ "crl_fetch_allow_local", "no", K_BOOL, NULL },
+	{ "temp_directory", "/tmp", SG_CONF_TEXT, NULL, NULL, NULL },
+	/* downloads: AIA fetching (icache.c) and smimectl crl fetch */
+	{ "crl_fetch_proxy", "", SG_CONF_TEXT, NULL, NULL, NULL },
+	{ "crl_fetch_timeout", "30", SG_CONF_UINT, NULL, NULL, NULL },
+	{ "crl_fetch_redirects", "no", SG_CONF_ENUM, "no|same-host", NULL, NULL },
+	{ "crl_fetch_allow_local", "no", SG_CONF_BOOL, NULL, NULL, NULL },
 	/* intermediate CAs learned from mail and fetched through AIA */
-	{ "intermediate_cache", "", K_ANY, NULL },
-	{ "intermediate_cache_max", "1000", K_UINT, NULL },
-	{ "aia_fetch", "no", K_ENUM, "no|cache-only|yes" },
-	{ "aia_fetch_timeout", "3", K_UINT, NULL },
+	{ "intermediate_cache", "", SG_CONF_TEXT, NULL, NULL, NULL },
+	{ "intermediate_cache_max", "1000", SG_CONF_UINT, NULL, NULL, NULL },
+	{ "aia_fetch", "no", SG_CONF_ENUM, "no|cache-only|yes", NULL, NULL },
+	{ "aia_fetch_timeout", "3", SG_CONF_UINT, NULL, NULL, NULL },
 	/* certificate resolution (certmap.c) */
-	{ "certificate_maps", "", K_MAPS, NULL },
-	{ "harvest_map", "", K_MAPS, NULL },
-	{ "harvest_max_per_address", "4", K_UINT, NULL },
-	{ "harvest_max_total", "10000", K_UINT, NULL },
+	{ "certificate_maps", "", SG_CONF_TEXT, NULL, check_cert_maps, MAPS },
+	{ "harvest_map", "", SG_CONF_TEXT, NULL, check_harvest_map, MAPS },
+	{ "harvest_max_per_address", "4", SG_CONF_UINT, NULL, NULL, NULL },
+	{ "harvest_max_total", "10000", SG_CONF_UINT, NULL, NULL, NULL },
 	/* outbound policy (policy.c) */
-	{ "internal_domains", "", K_ANY, NULL },
-	{ "encryption_policy_maps", "", K_MAPS, NULL },
-	{ "policy_action", "reject", K_ENUM, "reject|defer|hold|monitor" },
-	{ "policy_exempt_senders", "", K_ANY, NULL },
-	{ "policy_exempt_recipients", "", K_ANY, NULL },
+	{ "internal_domains", "", SG_CONF_TEXT, NULL, NULL, NULL },
+	{ "encryption_policy_maps", "", SG_CONF_TEXT, NULL, check_text_maps, MAPS },
+	{ "policy_action", "reject", SG_CONF_ENUM, "reject|defer|hold|monitor", NULL, NULL },
+	{ "policy_exempt_senders", "", SG_CONF_TEXT, NULL, NULL, NULL },
+	{ "policy_exempt_recipients", "", SG_CONF_TEXT, NULL, NULL, NULL },
 	/* Postfix transports ({rcpt_mailer}) that deliver inside */
-	{ "internal_transports", "local, virtual, lmtp", K_ANY, NULL },
+	{ "internal_transports", "local, virtual, lmtp", SG_CONF_TEXT, NULL, NULL, NULL },
 	/* null-sender, auto-submitted: off unless named, and then only for
 	   policy_exemption_clients */
-	{ "policy_exemptions", "", K_ANY, NULL },
-	{ "policy_exemption_clients", "", K_ANY, NULL },
+	{ "policy_exemptions", "", SG_CONF_TEXT, NULL, NULL, NULL },
+	{ "policy_exemption_clients", "", SG_CONF_TEXT, NULL, NULL, NULL },
 	/* the cipher floor of "encrypt" rules */
-	{ "allow_3des", "no", K_BOOL, NULL },
-	{ "allow_pwri", "no", K_BOOL, NULL },
-	{ "allow_kekri", "no", K_BOOL, NULL },
-	/* smime-policyd: seconds a request may take to arrive whole */
-	{ "policy_request_timeout", "30", K_UINT, NULL },
-	/* the daemons' status sockets (counters for smimectl stats):
-	   "/path[:mode[:group]]", mode default 0600; empty: none */
-	{ "policyd_status_socket", "", K_ANY, NULL },
-	{ "milter_status_socket", "", K_ANY, NULL },
-	/* the keystore (keystore.c, smimectl key) */
-	{ "keystore_dir", "/var/lib/smimeguard/keys", K_ANY, NULL },
-	{ "keystore_master_key", "/etc/smimeguard/master.key", K_ANY, NULL },
-	/* smime-keyd (keyd/) and its client (keyd-client.c), decrypt-to-
-	   verify (DESIGN.md 4, Keystore): the socket ("": off) and the most
-	   a client waits for a verdict, in milliseconds; the daemon's
-	   socket group (Dovecot's mail processes' group, "": its own),
-	   user, worker threads and request limit */
-	{ "keyd_socket", "", K_ANY, NULL },
-	{ "keyd_timeout", "2000", K_UINT, NULL },
-	{ "keyd_socket_group", "", K_ANY, NULL },
-	{ "keyd_user", "smimeguard-keyd", K_ANY, NULL },
-	{ "keyd_max_clients", "64", K_UINT, NULL },
-	/* keyd_max_request_size "": max_message_size */
-	{ "keyd_max_request_size", "", K_ANY, NULL },
+	{ "allow_3des", "no", SG_CONF_BOOL, NULL, NULL, NULL },
+	{ "allow_pwri", "no", SG_CONF_BOOL, NULL, NULL, NULL },
+	{ "allow_kekri", "no", SG_CONF_BOOL, NULL, NULL, NULL },
+	/* the client of smime-keyd (keyd-client.c), decrypt-to-verify
+	   (DESIGN.md 4, Keystore): the socket ("": off), the most a client
+	   waits for a verdict, in milliseconds, and the user whose answer
+	   it believes.  The daemon's own settings are keyd/keyd-settings.c's. */
+	{ "keyd_socket", "", SG_CONF_TEXT, NULL, NULL, NULL },
+	{ "keyd_timeout", "2000", SG_CONF_UINT, NULL, NULL, NULL },
+	{ "keyd_user", "smimeguard-keyd", SG_CONF_TEXT, NULL, NULL, NULL },
 };
 
-static const struct sg_conf_def *core_def(const char *name)
-{
-	size_t i;
+static const struct sg_config_table core_table = {
+	"smimeguard", core_defs, SG_ARRAY_SIZE(core_defs)
+};
 
-	for (i = 0; i < SG_ARRAY_SIZE(core_defs); i++) {
-		if (strcmp(core_defs[i].name, name) == 0)
-			return &core_defs[i];
+/* find_def - the setting of that name conf knows (name_len bytes), and
+   its table; NULL when none */
+static const struct sg_config_def *find_def(const struct sg_config *conf,
+					    const char *name, size_t name_len,
+					    const struct sg_config_table **table_r)
+{
+	const struct sg_config_table *t;
+	size_t i, j;
+
+	for (i = 0; i <= conf->n_tables; i++) {
+		t = i == 0 ? &core_table : conf->tables[i - 1];
+		for (j = 0; j < t->n; j++) {
+			if (strncmp(t->defs[j].name, name, name_len) == 0 &&
+			    t->defs[j].name[name_len] == '\0') {
+				if (table_r != NULL)
+					*table_r = t;
+				return &t->defs[j];
+			}
+		}
 	}
 	return NULL;
 }
@@ -163,12 +185,14 @@ void sg_config_free(struct sg_config **confp)
 	}
 	free(conf->entries);
 	free(conf->path);
+	free(conf->tables);
 	free(conf);
 	*confp = NULL;
 }
 
-/* check_value - validate a core setting's value */
-static int check_value(const struct sg_conf_def *def, const char *value,
+/* check_value - validate a value of a known setting: its kind, then
+   its own check */
+static int check_value(const struct sg_config_def *def, const char *value,
 		       struct sg_error *err_r)
 {
 	const char *p;
@@ -178,36 +202,34 @@ static int check_value(const struct sg_conf_def *def, const char *value,
 	bool b;
 
 	switch (def->kind) {
-	case K_ANY:
-		return 0;
-	case K_MAPS:
-		return sg_cmap_check_setting(def->name, value, err_r);
-	case K_BOOL:
+	case SG_CONF_TEXT:
+		goto checked;
+	case SG_CONF_BOOL:
 		if (sg_conf_bool(value, &b) == 0)
-			return 0;
+			goto checked;
 		sg_error_set(err_r, SG_ERR_INVALID,
 			     "%s: '%.60s' is not yes or no", def->name, value);
 		return -1;
-	case K_SIZE:
-	case K_UINT:
-	case K_COUNT:
+	case SG_CONF_SIZE:
+	case SG_CONF_UINT:
+	case SG_CONF_COUNT:
 		errno = 0;
 		if (!isdigit((unsigned char)value[0]))
 			break;
 		v = strtoull(value, &end, 10);
 		if (errno != 0 || *end != '\0' ||
-		    (def->kind != K_SIZE && v > 1000000) ||
-		    (v == 0 && def->kind != K_COUNT))
+		    (def->kind != SG_CONF_SIZE && v > 1000000) ||
+		    (v == 0 && def->kind != SG_CONF_COUNT))
 			break;
-		return 0;
-	case K_ENUM:
+		goto checked;
+	case SG_CONF_ENUM:
 		len = strlen(value);
 		for (p = def->choices; p != NULL; p = strchr(p, '|')) {
 			if (*p == '|')
 				p++;
 			if (strncmp(p, value, len) == 0 &&
 			    (p[len] == '|' || p[len] == '\0') && len > 0)
-				return 0;
+				goto checked;
 		}
 		sg_error_set(err_r, SG_ERR_INVALID,
 			     "%s: '%.60s' is not one of %s", def->name, value,
@@ -215,9 +237,11 @@ static int check_value(const struct sg_conf_def *def, const char *value,
 		return -1;
 	}
 	sg_error_set(err_r, SG_ERR_INVALID, "%s: '%.60s' is not a %s number%s",
-		     def->name, value, def->kind == K_COUNT ? "whole" : "positive",
-		     def->kind != K_SIZE ? " (at most 1000000)" : "");
+		     def->name, value, def->kind == SG_CONF_COUNT ? "whole" : "positive",
+		     def->kind != SG_CONF_SIZE ? " (at most 1000000)" : "");
 	return -1;
+checked:
+	return def->check != NULL ? def->check(def->name, value, err_r) : 0;
 }
 
 static bool valid_name(const char *name)
@@ -236,7 +260,7 @@ static bool valid_name(const char *name)
 int sg_config_set(struct sg_config *conf, const char *name, const char *value,
 		  struct sg_error *err_r)
 {
-	const struct sg_conf_def *def;
+	const struct sg_config_def *def;
 	struct sg_config_entry *e;
 	char *v;
 	size_t i;
@@ -247,7 +271,7 @@ int sg_config_set(struct sg_config *conf, const char *name, const char *value,
 			     "a setting name may only hold letters, digits, '_' and '-' (the name is not quoted)");
 		return -1;
 	}
-	def = core_def(name);
+	def = find_def(conf, name, strlen(name), NULL);
 	/* values with $references are checked when used */
 	if (def != NULL && strchr(value, '$') == NULL &&
 	    check_value(def, value, err_r) < 0)
@@ -300,21 +324,17 @@ static struct sg_config_entry *find_entry(const struct sg_config *conf,
 	return NULL;
 }
 
-/* raw_get - the value as set, else the core default, else NULL */
+/* raw_get - the value as set, else the default, else NULL */
 static const char *raw_get(const struct sg_config *conf, const char *name,
 			   size_t name_len)
 {
 	const struct sg_config_entry *e = find_entry(conf, name, name_len);
-	size_t i;
+	const struct sg_config_def *def;
 
 	if (e != NULL)
 		return e->value;
-	for (i = 0; i < SG_ARRAY_SIZE(core_defs); i++) {
-		if (strncmp(core_defs[i].name, name, name_len) == 0 &&
-		    core_defs[i].name[name_len] == '\0')
-			return core_defs[i].def;
-	}
-	return NULL;
+	def = find_def(conf, name, name_len, NULL);
+	return def != NULL ? def->default_value : NULL;
 }
 
 /* references multiply ("a = $b$b$b", "b = $c$c$c", ...): bound the work
@@ -400,18 +420,6 @@ const char *sg_config_get(const struct sg_config *conf, const char *name)
 	return (const char *)out.data;
 }
 
-static char *trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
 /* set_line - remember where a setting was read (unknown-setting warnings) */
 static void set_line(struct sg_config *conf, const char *name,
 		     unsigned int lineno)
@@ -441,60 +449,14 @@ static int apply_line(struct sg_config *conf, const char *path,
 		return -1;
 	}
 	*eq = '\0';
-	name = trim(line);
-	value = trim(eq + 1);
+	name = sg_trim(line);
+	value = sg_trim(eq + 1);
 	if (sg_config_set(conf, name, value, &err) < 0) {
 		sg_error_set(err_r, err.code, "%.120s, line %u: %s", path,
 			     lineno, err.msg);
 		return -1;
 	}
 	set_line(conf, name, lineno);
-	return 0;
-}
-
-/* sg_conf_lines - see sg-private.h */
-int sg_conf_lines(char *text, const char *where,
-		  int (*fn)(void *context, char *line, unsigned int lineno,
-			    struct sg_error *err_r),
-		  void *context, struct sg_error *err_r)
-{
-	char *p = text, *out = text, *logical = NULL;
-	unsigned int lineno = 0, logical_line = 0;
-
-	while (*p != '\0') {
-		size_t len = strcspn(p, "\n");
-		char *line = p, *s, *end;
-
-		p += len + (p[len] == '\n');
-		lineno++;
-		end = line + len;
-		while (end > line && isspace((unsigned char)end[-1]))
-			end--;			/* CR, trailing blanks */
-		s = line + strspn(line, " \t");
-		if (s >= end || *s == '#')
-			continue;		/* blank lines end nothing */
-		if (s != line) {
-			if (logical == NULL) {
-				sg_error_set(err_r, SG_ERR_CONFIG,
-					     "%.160s, line %u: continuation line without a setting",
-					     where, lineno);
-				return -1;
-			}
-			out[-1] = ' ';		/* the previous NUL */
-		} else {
-			if (logical != NULL &&
-			    fn(context, logical, logical_line, err_r) < 0)
-				return -1;
-			logical = out;
-			logical_line = lineno;
-		}
-		/* out never passes s: at least a newline lies between */
-		memmove(out, s, (size_t)(end - s));
-		out += end - s;
-		*out++ = '\0';
-	}
-	if (logical != NULL && fn(context, logical, logical_line, err_r) < 0)
-		return -1;
 	return 0;
 }
 
@@ -633,29 +595,32 @@ static unsigned int name_distance(const char *a, const char *b)
 
 /* closest_name - the known setting closest to name, or NULL when none is
    close enough to be a likely misspelling */
-static const char *closest_name(const char *name)
+static const char *closest_name(const struct sg_config *conf, const char *name)
 {
+	struct sg_config_setting st;
 	const char *best = NULL;
 	unsigned int best_d = UINT_MAX, d, max;
 	size_t i, len = strlen(name);
 
 	/* one edit for short names, two from 6 characters, three from 12 */
 	max = len < 6 ? 1 : len < 12 ? 2 : 3;
-	for (i = 0; i < SG_ARRAY_SIZE(core_defs); i++) {
-		d = name_distance(name, core_defs[i].name);
+	for (i = 0; sg_config_known_at(conf, i, &st, NULL); i++) {
+		d = name_distance(name, st.name);
 		if (d < best_d) {
 			best_d = d;
-			best = core_defs[i].name;
+			best = st.name;
 		}
 	}
 	if (best_d <= max)
 		return best;
-	/* "crl_fetch_url", "max_size": a known name starting with it */
-	for (i = 0; len >= 5 && i < SG_ARRAY_SIZE(core_defs); i++) {
-		if (strncasecmp(core_defs[i].name, name, len) == 0)
-			return core_defs[i].name;
+	/* "crl_fetch", "max_size": the shortest known name starting with it */
+	best = NULL;
+	for (i = 0; len >= 5 && sg_config_known_at(conf, i, &st, NULL); i++) {
+		if (strncasecmp(st.name, name, len) == 0 &&
+		    (best == NULL || strlen(st.name) < strlen(best)))
+			best = st.name;
 	}
-	return NULL;
+	return best;
 }
 
 bool sg_config_next_unknown(const struct sg_config *conf, size_t *iter,
@@ -669,7 +634,7 @@ bool sg_config_next_unknown(const struct sg_config *conf, size_t *iter,
 	sg_assert(conf != NULL && iter != NULL && warn_r != NULL);
 	for (; *iter < conf->n; (*iter)++) {
 		e = &conf->entries[*iter];
-		if (core_def(e->name) != NULL)
+		if (find_def(conf, e->name, strlen(e->name), NULL) != NULL)
 			continue;
 		for (i = 0; i < conf->n; i++) {
 			if (refers_to(conf->entries[i].value, e->name))
@@ -683,7 +648,7 @@ bool sg_config_next_unknown(const struct sg_config *conf, size_t *iter,
 		else
 			where[0] = '\0';
 		/* names are letters, digits, '_' and '-' (valid_name) */
-		suggest = closest_name(e->name);
+		suggest = closest_name(conf, e->name);
 		if (suggest != NULL)
 			sg_error_set(warn_r, SG_ERR_CONFIG,
 				     "%sunknown setting %.64s (did you mean %s?)",
@@ -698,41 +663,113 @@ bool sg_config_next_unknown(const struct sg_config *conf, size_t *iter,
 	return false;
 }
 
-bool sg_config_setting_at(size_t index, struct sg_config_setting *setting_r)
+/* sg_config_maps_wait - a map of the list that waits for a server */
+bool sg_config_maps_wait(const struct sg_config *conf, const char *setting)
 {
-	const struct sg_conf_def *def;
+	sg_assert(conf != NULL && setting != NULL);
+	return sg_map_list_waits(sg_config_get(conf, setting));
+}
 
-	sg_assert(setting_r != NULL);
-	if (index >= SG_ARRAY_SIZE(core_defs))
-		return false;
-	def = &core_defs[index];
+/* describe - a setting as smimectl config and the manual show it */
+static void describe(const struct sg_config_def *def,
+		     struct sg_config_setting *setting_r)
+{
 	setting_r->name = def->name;
-	setting_r->default_value = def->def;
+	setting_r->default_value = def->default_value;
+	if (def->syntax != NULL) {
+		setting_r->syntax = def->syntax;
+		return;
+	}
 	switch (def->kind) {
-	case K_BOOL:
+	case SG_CONF_BOOL:
 		setting_r->syntax = "yes | no";
 		break;
-	case K_SIZE:
+	case SG_CONF_SIZE:
 		setting_r->syntax = "bytes";
 		break;
-	case K_UINT:
+	case SG_CONF_UINT:
 		setting_r->syntax = "number, 1 to 1000000";
 		break;
-	case K_COUNT:
+	case SG_CONF_COUNT:
 		setting_r->syntax = "number, 0 to 1000000";
 		break;
-	case K_ENUM:
+	case SG_CONF_ENUM:
 		setting_r->syntax = def->choices;
 		break;
-	case K_MAPS:
-		setting_r->syntax = "list of TYPE:NAME maps";
-		break;
-	case K_ANY:
+	case SG_CONF_TEXT:
 	default:
 		setting_r->syntax = "text";
 		break;
 	}
+}
+
+bool sg_config_setting_at(size_t index, struct sg_config_setting *setting_r)
+{
+	sg_assert(setting_r != NULL);
+	if (index >= core_table.n)
+		return false;
+	describe(&core_table.defs[index], setting_r);
 	return true;
+}
+
+bool sg_config_known_at(const struct sg_config *conf, size_t index,
+			struct sg_config_setting *setting_r,
+			const char **owner_r)
+{
+	const struct sg_config_table *t;
+	size_t i;
+
+	sg_assert(conf != NULL && setting_r != NULL);
+	for (i = 0; i <= conf->n_tables; i++) {
+		t = i == 0 ? &core_table : conf->tables[i - 1];
+		if (index < t->n) {
+			describe(&t->defs[index], setting_r);
+			if (owner_r != NULL)
+				*owner_r = t->owner;
+			return true;
+		}
+		index -= t->n;
+	}
+	return false;
+}
+
+int sg_config_register(struct sg_config *conf,
+		       const struct sg_config_table *table,
+		       struct sg_error *err_r)
+{
+	const struct sg_config_table **tables;
+	const struct sg_config_entry *e;
+	size_t i;
+
+	sg_assert(conf != NULL && table != NULL && table->owner != NULL &&
+		  (table->defs != NULL || table->n == 0));
+	for (i = 0; i < conf->n_tables; i++) {
+		if (conf->tables[i] == table)
+			return 0;
+	}
+	for (i = 0; i < table->n; i++) {
+		const struct sg_config_def *def = &table->defs[i];
+
+		/* a table is the program's, checked here once: its names
+		   are settings no other table has */
+		sg_assert(def->name != NULL && valid_name(def->name) &&
+			  def->default_value != NULL &&
+			  (def->kind != SG_CONF_ENUM || def->choices != NULL) &&
+			  find_def(conf, def->name, strlen(def->name), NULL) == NULL);
+		/* values set before: checked now ($references when used) */
+		e = find_entry(conf, def->name, strlen(def->name));
+		if (e != NULL && strchr(e->value, '$') == NULL &&
+		    check_value(def, e->value, err_r) < 0)
+			return -1;
+	}
+	tables = realloc(conf->tables, (conf->n_tables + 1) * sizeof(*tables));
+	if (tables == NULL) {
+		sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	tables[conf->n_tables++] = table;
+	conf->tables = tables;
+	return 0;
 }
 
 bool sg_config_entry_at(const struct sg_config *conf, size_t index,

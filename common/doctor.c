@@ -546,7 +546,8 @@ static void check_crls(struct sink *sk, const struct items *crls,
 	}
 }
 
-/* check_maps - certificate_maps and harvest_map can be read (no network) */
+/* check_maps - certificate_maps and harvest_map can be read (no network):
+   what each type's diagnose says */
 static int check_maps(struct sink *sk, const struct sg_config *conf,
 		      struct sg_error *err_r)
 {
@@ -563,44 +564,24 @@ static int check_maps(struct sink *sk, const struct sg_config *conf,
 				     "%s: cannot expand its value", settings[s]);
 			return -1;
 		}
-		for (p = v; sg_list_copy_next(&p, item, sizeof(item), &too_long); ) {
-			struct stat st;
+		for (p = v; sg_map_list_next(&p, item, sizeof(item), &too_long); ) {
+			const struct sg_map_type_def *def;
+			const char *name;
+			struct sg_error e;
 			int r;
 
-			if (too_long)
+			if (too_long ||
+			    sg_map_parse(settings[s], item, SG_MAP_USE_CERTS,
+					 &def, &name, &e) < 0 ||
+			    def->diagnose == NULL)
 				continue;
-			if (strncasecmp(item, "dir:", 4) == 0) {
-				r = stat(item + 4, &st);
-				if (r == 0 && S_ISDIR(st.st_mode))
-					continue;
-				line(text, sizeof(text), "%s: %s: %s",
-					 settings[s], item, r < 0 ?
-					 strerror(errno) : "not a directory");
-				line(fix, sizeof(fix), "create the directory %s "
-					 "(readable by the mail service), or correct %s",
-					 item + 4, settings[s]);
+			r = def->diagnose(settings[s], item, name,
+					  SG_MAP_USE_CERTS, text, sizeof(text),
+					  fix, sizeof(fix), err_r);
+			if (r < 0)
+				return -1;
+			if (r > 0)
 				emit(sk, "map-unreadable", NULL, item, text, fix);
-			}
-#ifdef HAVE_LDAP
-			else if (strncasecmp(item, "ldap:", 5) == 0) {
-				struct sg_ldapmap *lm = NULL;
-				struct sg_error e;
-
-				if (sg_ldapmap_new(item + 5, SG_MAP_USE_CERTS, &lm, &e) == 0) {
-					sg_ldapmap_free(&lm);
-					continue;
-				}
-				if (e.code == SG_ERR_NOMEM) {
-					*err_r = e;
-					return -1;
-				}
-				line(text, sizeof(text), "%s: %s", settings[s],
-					 e.msg);
-				line(fix, sizeof(fix), "correct the map file %s "
-					 "(ldap_table(5) settings)", item + 5);
-				emit(sk, "map-unreadable", NULL, item, text, fix);
-			}
-#endif
 		}
 	}
 	return 0;
@@ -814,7 +795,6 @@ static void check_unusable(struct sink *sk, const struct sg_cert_set *set)
 	emit(sk, "no-usable-certificate", addr, addr, text, fix);
 }
 
-#ifdef HAVE_LDAP
 /* serial_hex - a certificate's serial number in hex */
 static void serial_hex(X509 *x, char *buf, size_t size)
 {
@@ -828,7 +808,8 @@ static void serial_hex(X509 *x, char *buf, size_t size)
 
 /* describe_only - "serial S (valid until T)" of the certificates of one
    entry in attribute class have but not in lack */
-static void describe_only(struct sg_ctx *ctx, struct sg_dirmap_cert *const *certs,
+static void describe_only(struct sg_ctx *ctx, const struct sg_map *m,
+			  struct sg_dirmap_cert *const *certs,
 			  size_t n, const char *dn, unsigned int have,
 			  unsigned int lack, char *buf, size_t size)
 {
@@ -841,7 +822,7 @@ static void describe_only(struct sg_ctx *ctx, struct sg_dirmap_cert *const *cert
 		char serial[80], t[32];
 		X509 *x;
 
-		sg_ldapmap_origin(certs[i], &cdn, &cls);
+		(void)sg_map_origin(m, certs[i], &cdn, &cls);
 		if (strcmp(cdn, dn) != 0 || !(cls & have) || (cls & lack))
 			continue;
 		if ((x = sg_trust_cert_from_der(ctx, certs[i]->der,
@@ -859,7 +840,8 @@ static void describe_only(struct sg_ctx *ctx, struct sg_dirmap_cert *const *cert
 }
 
 /* check_attributes - userSMIMECertificate vs userCertificate, per
-   entry of every ldap: map; -1 when a map fails */
+   entry of every map that keeps where a certificate came from (ldap:);
+   -1 when a map fails */
 static int check_attributes(struct sink *sk, struct sg_ctx *ctx,
 			    const char *addr, struct sg_error *err_r)
 {
@@ -867,27 +849,30 @@ static int check_attributes(struct sink *sk, struct sg_ctx *ctx,
 	char only_s[700], only_u[700], text[2048], fix[768];
 
 	for (m = 0; m < sg_cmap_count(ctx->certmaps); m++) {
-		struct sg_ldapmap *lm = sg_cmap_ldap(ctx->certmaps, m);
+		struct sg_map *map = sg_cmap_map(ctx->certmaps, m);
 		struct sg_dirmap_cert *const *certs;
 
-		if (lm == NULL)
+		if (sg_map_def(map)->origin == NULL)
 			continue;
-		if (sg_ldapmap_find(lm, addr, &certs, &n, err_r) < 0)
+		sg_map_lock(map);
+		if (sg_map_find_certs(map, addr, &certs, &n, err_r) < 0) {
+			sg_map_unlock(map);
 			return -1;
+		}
 		for (i = 0; i < n; i++) {
 			const char *dn, *dn2;
 			unsigned int cls, smime = 0, cert = 0, mixed = 0;
 			bool first = true;
 
-			sg_ldapmap_origin(certs[i], &dn, &cls);
+			(void)sg_map_origin(map, certs[i], &dn, &cls);
 			for (j = 0; j < i && first; j++) {
-				sg_ldapmap_origin(certs[j], &dn2, &cls);
+				(void)sg_map_origin(map, certs[j], &dn2, &cls);
 				first = strcmp(dn, dn2) != 0;
 			}
 			if (!first)
 				continue;	/* entry seen already */
 			for (j = i; j < n; j++) {
-				sg_ldapmap_origin(certs[j], &dn2, &cls);
+				(void)sg_map_origin(map, certs[j], &dn2, &cls);
 				if (strcmp(dn, dn2) != 0)
 					continue;
 				smime += (cls & SG_LDAP_ATTR_SMIME) != 0;
@@ -898,9 +883,9 @@ static int check_attributes(struct sink *sk, struct sg_ctx *ctx,
 			if (smime == 0 || cert == 0 ||
 			    (mixed == smime && mixed == cert))
 				continue;
-			describe_only(ctx, certs, n, dn, SG_LDAP_ATTR_SMIME,
+			describe_only(ctx, map, certs, n, dn, SG_LDAP_ATTR_SMIME,
 				      SG_LDAP_ATTR_CERT, only_s, sizeof(only_s));
-			describe_only(ctx, certs, n, dn, SG_LDAP_ATTR_CERT,
+			describe_only(ctx, map, certs, n, dn, SG_LDAP_ATTR_CERT,
 				      SG_LDAP_ATTR_SMIME, only_u, sizeof(only_u));
 			line(text, sizeof(text), "%s: %s: userSMIMECertificate "
 				 "and userCertificate hold different certificates "
@@ -914,10 +899,10 @@ static int check_attributes(struct sink *sk, struct sg_ctx *ctx,
 				 "remove the other one", dn);
 			emit(sk, "attribute-mismatch", addr, dn, text, fix);
 		}
+		sg_map_unlock(map);
 	}
 	return 0;
 }
-#endif
 
 /* sg_cert_check - what is wrong with the certificates of an address */
 int sg_cert_check(struct sg_ctx *ctx, const char *address, time_t at,
@@ -958,12 +943,10 @@ int sg_cert_check(struct sg_ctx *ctx, const char *address, time_t at,
 	check_candidates(&sk, ctx, set, at);
 	if (lr == 0 && sg_cert_set_count(set) > 0)
 		check_unusable(&sk, set);
-#ifdef HAVE_LDAP
 	if (check_attributes(&sk, ctx, addr, err_r) < 0) {
 		sg_cert_set_free(&set);
 		return -1;
 	}
-#endif
 	sg_cert_set_free(&set);
 	return sk.count;
 }

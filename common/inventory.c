@@ -146,7 +146,7 @@ static int list_path(struct inv *iv, const char *path)
 	return 0;
 }
 
-/* map_cert - one certificate of a dir: map */
+/* map_cert - one certificate of a map */
 static void map_cert(const struct sg_dirmap_cert *c, void *context)
 {
 	struct inv *iv = context;
@@ -163,28 +163,36 @@ static void map_cert(const struct sg_dirmap_cert *c, void *context)
 	X509_free(x);
 }
 
-/* list_map - one item of certificate_maps or harvest_map */
+/* list_map - one item of certificate_maps or harvest_map: every
+   certificate of a map that can list them (dir:), without a lookup;
+   other maps (ldap:) and maps that cannot be read are skipped */
 static int list_map(struct inv *iv, const char *spec)
 {
-	struct sg_dirmap *dm;
+	const struct sg_map_type_def *def;
+	struct sg_map *m;
 	struct sg_error err;
+	const char *name;
+	int r;
 
-	if (strncasecmp(spec, "dir:", 4) != 0) {
-		iv->skipped++;		/* ldap: and the like */
+	if (sg_map_parse(iv->setting, spec, SG_MAP_USE_CERTS, &def, &name,
+			 &err) < 0 || def->each_cert == NULL) {
+		iv->skipped++;
 		return 0;
 	}
-	if ((dm = sg_dirmap_new(spec + 4)) == NULL)
-		return -1;
-	if (sg_dirmap_refresh(dm, true, &err) < 0) {
-		sg_dirmap_free(&dm);
+	if (sg_map_open(iv->setting, spec, SG_MAP_USE_CERTS, &m, &err) < 0) {
 		if (err.code == SG_ERR_NOMEM)
 			return -1;
 		iv->skipped++;
 		return 0;
 	}
 	iv->map_spec = spec;
-	sg_dirmap_each(dm, map_cert, iv);
-	sg_dirmap_free(&dm);
+	r = sg_map_each_cert(m, map_cert, iv, &err);
+	sg_map_close(&m);
+	if (r < 0) {
+		if (err.code == SG_ERR_NOMEM)
+			return -1;
+		iv->skipped++;
+	}
 	return 0;
 }
 
@@ -219,7 +227,9 @@ int sg_config_certificates(const struct sg_config *conf,
 				     "%s: cannot expand its value", iv.setting);
 			return -1;
 		}
-		for (p = v; sg_list_copy_next(&p, item, sizeof(item), &too_long); ) {
+		for (p = v; is_map ?
+			    sg_map_list_next(&p, item, sizeof(item), &too_long) :
+			    sg_list_copy_next(&p, item, sizeof(item), &too_long); ) {
 			int r;
 
 			if (too_long) {

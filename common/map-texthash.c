@@ -233,12 +233,61 @@ int sg_texthash_lookup(struct sg_texthash *th, const char *key, char *value,
 int sg_texthash_each(struct sg_texthash *th, sg_map_entry_fn *fn,
 		     void *context, struct sg_error *err_r)
 {
+	char where[200];
 	size_t i;
 
 	for (i = 0; i < th->n; i++) {
+		snprintf(where, sizeof(where), "%.160s, line %u", th->path,
+			 th->entries[i].line);
 		if (fn(context, th->entries[i].key, th->entries[i].value,
-		       th->entries[i].line, err_r) < 0)
+		       where, err_r) < 0)
 			return -1;
 	}
 	return 0;
 }
+
+/* ---- the texthash: type of the map layer (maps.c) ---- */
+
+static int texthash_open(const char *name, unsigned int use, void **obj_r,
+			 struct sg_error *err_r)
+{
+	struct sg_texthash *th;
+
+	(void)use;
+	if (sg_texthash_new(name, &th, err_r) < 0)
+		return -1;
+	*obj_r = th;
+	return 0;
+}
+
+static int texthash_lookup(void *obj, const char *key, char *value,
+			   size_t size, struct sg_error *err_r)
+{
+	return sg_texthash_lookup(obj, key, value, size, err_r);
+}
+
+static int texthash_each(void *obj, sg_map_entry_fn *fn, void *context,
+			 struct sg_error *err_r)
+{
+	return sg_texthash_each(obj, fn, context, err_r);
+}
+
+static void texthash_close(void **objp)
+{
+	struct sg_texthash *th = *objp;
+
+	sg_texthash_free(&th);
+	*objp = NULL;
+}
+
+const struct sg_map_type_def sg_map_type_texthash = {
+	.name = "texthash",
+	.uses = SG_MAP_USE_TEXT,
+	.label = "texthash",
+	.no_name = "names no file (e.g. texthash:/etc/smimeguard/encryption_policy)",
+	.name_is_path = true,
+	.open = texthash_open,
+	.lookup = texthash_lookup,
+	.each = texthash_each,
+	.close = texthash_close,
+};

@@ -255,19 +255,19 @@ static int parse_value(const char *value, struct policy_rule *r, char *why,
 	return 0;
 }
 
-/* check_entry - one line of a map held in memory, checked when the
-   policy is made (sg_map_each): "PATH, line N: why" */
+/* check_entry - one entry of a map held in memory, checked when the
+   policy is made (sg_map_each): "PATH, line N: why" (where: the map's
+   words for the entry) */
 static int check_entry(void *context, const char *key, const char *value,
-		       unsigned int line, struct sg_error *err_r)
+		       const char *where, struct sg_error *err_r)
 {
-	const struct sg_map *m = context;
 	struct policy_rule r;
 	char why[200];
 
+	(void)context;
 	(void)key;
 	if (parse_value(value, &r, why, sizeof(why)) < 0) {
-		sg_error_set(err_r, SG_ERR_CONFIG, "%.160s, line %u: %s",
-			     sg_map_name(m), line, why);
+		sg_error_set(err_r, SG_ERR_CONFIG, "%.200s: %s", where, why);
 		return -1;
 	}
 	return 0;

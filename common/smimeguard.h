@@ -165,8 +165,13 @@ SG_API size_t sg_reasons_format(uint32_t reasons, const char *sep,
 
 /*
  * A struct sg_config holds name = value settings in the style of Postfix's
- * main.cf.  Known core settings are checked when set; unknown names are
- * kept, so the daemons can read their own settings from the same file.
+ * main.cf.  Known settings are checked when set; unknown names are kept
+ * (they may be the file's own variables, $config_dir).  The core knows
+ * its own settings; a program adds the settings of its table, and of the
+ * other smimeguard programs, with sg_config_register() before it reads
+ * the file, so that every program defaults, checks and knows every
+ * setting of smimeguard.conf (as postconf knows every main.cf parameter
+ * and Dovecot's config every service's settings).
  *
  * Core settings (defaults in brackets):
  *   trust_anchors            files/directories of trusted CA certs []
@@ -234,8 +239,53 @@ SG_API const char *sg_config_get(const struct sg_config *conf,
 SG_API bool sg_config_next_unknown(const struct sg_config *conf, size_t *iter,
 				   struct sg_error *warn_r);
 
-/* one setting of the table every program reads (smimectl config -d,
-   smimeguard.conf(5)) */
+/* the values a setting takes: what sg_config_set() checks */
+enum sg_config_kind {
+	SG_CONF_TEXT = 0,		/* any text */
+	SG_CONF_BOOL,			/* yes | no */
+	SG_CONF_SIZE,			/* bytes, at least 1 */
+	SG_CONF_UINT,			/* a number, 1 to 1000000 */
+	SG_CONF_COUNT,			/* a number, 0 to 1000000 */
+	SG_CONF_ENUM			/* one of choices */
+};
+
+/* one setting of a table: its name, default and values (Postfix's
+   CONFIG_*_TABLE entries, Dovecot's setting_define) */
+struct sg_config_def {
+	const char *name;		/* letters, digits, '_' */
+	const char *default_value;	/* "" when empty */
+	enum sg_config_kind kind;
+	const char *choices;		/* SG_CONF_ENUM: "none|soft|hard" */
+	/* a check after the kind's, NULL for none: 0, or -1 with err_r
+	   ("NAME: ...") */
+	int (*check)(const char *name, const char *value,
+		     struct sg_error *err_r);
+	const char *syntax;		/* for the manual; NULL: the kind's */
+};
+
+/* the settings of one program (or of the core) */
+struct sg_config_table {
+	const char *owner;		/* who reads them: "smime-policyd" */
+	const struct sg_config_def *defs;
+	size_t n;
+};
+
+/*
+ * sg_config_register - add the settings of table to conf: from now on
+ * sg_config_get() returns their defaults, sg_config_set() and
+ * sg_config_read() check their values, sg_config_next_unknown() knows
+ * them and sg_config_known_at() lists them.  Values conf already holds
+ * are checked now.  The table is borrowed (a static table: it must
+ * outlive conf); registering it again does nothing.  A name the core
+ * or another registered table already has is a program's bug (abort).
+ * Return value: 0, or -1 with err_r (a value already set that the
+ * table refuses; out of memory).
+ */
+SG_API int sg_config_register(struct sg_config *conf,
+			      const struct sg_config_table *table,
+			      struct sg_error *err_r) SG_WUR;
+
+/* one setting as smimectl config -d and smimeguard.conf(5) show it */
 struct sg_config_setting {
 	const char *name;
 	const char *default_value;	/* "" when empty */
@@ -249,11 +299,30 @@ struct sg_config_setting {
 SG_API bool sg_config_entry_at(const struct sg_config *conf, size_t index,
 			       const char **name_r, const char **value_r);
 /*
- * sg_config_setting_at - the index-th setting of the table (from 0), in
- * the table's order; false past the end
+ * sg_config_setting_at - the index-th setting of the core's own table
+ * (from 0), in the table's order; false past the end
  */
 SG_API bool sg_config_setting_at(size_t index,
 				 struct sg_config_setting *setting_r);
+/*
+ * sg_config_known_at - the index-th setting conf knows (from 0): the
+ * core's, then those of each registered table, in order; *owner_r (may
+ * be NULL) the table's owner ("smimeguard" for the core's).  False past
+ * the end.  The strings are static.
+ */
+SG_API bool sg_config_known_at(const struct sg_config *conf, size_t index,
+			       struct sg_config_setting *setting_r,
+			       const char **owner_r);
+
+/*
+ * sg_config_maps_wait - may a lookup in the maps of the map list setting
+ * (certificate_maps, encryption_policy_maps) wait for a server (an ldap:
+ * map: a directory that can hang)?  A daemon that must keep answering
+ * runs such lookups away from its event loop.  False for an unset or
+ * unexpandable value.
+ */
+SG_API bool sg_config_maps_wait(const struct sg_config *conf,
+				const char *setting);
 
 #define SG_STAMP_SIZE 32
 /*

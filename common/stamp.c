@@ -4,10 +4,11 @@
  * sg_config_stamp: a digest over the mtime, size and inode of
  * smimeguard.conf and of every file and directory (with its entries)
  * named by trust_anchors, intermediates, crl_dirs, pinned_certificates
- * and encryption_policy_maps, of the intermediate_cache directory, and
- * of the ldap: map files of certificate_maps.  Daemons and the Dovecot plugin compare it now and
- * then and rebuild their context when it differs.  (dir: certificate
- * maps reload themselves.)
+ * and of the files of the maps of encryption_policy_maps and
+ * certificate_maps (texthash: files, ldap: map files; maps that re-read
+ * their source themselves, dir:, are left out: maps.c), and of the
+ * intermediate_cache directory.  Daemons and the Dovecot plugin compare
+ * it now and then and rebuild their context when it differs.
  *
  * sg_config_check_modes: the same files, and the certificate maps, must
  * not be writable by group or others: whoever can write a trust anchor,
@@ -64,8 +65,8 @@ static void stamp_path(crypto_generichash_state *st, const char *path,
 }
 
 /* each_path - call fn for every item of the list settings names, with a
-   "TYPE:" prefix (texthash:, dir:, ldap:) taken off; stops at the first
-   non-zero return of fn and returns it */
+   "TYPE:" prefix taken off; stops at the first non-zero return of fn
+   and returns it */
 static int each_path(const struct sg_config *conf, const char *const *names,
 		     size_t n, int (*fn)(const char *path, void *context),
 		     void *context)
@@ -92,28 +93,62 @@ static int each_path(const struct sg_config *conf, const char *const *names,
 	return 0;
 }
 
+/* the map lists whose maps read files (maps.c: name_is_path) */
+static const struct {
+	const char *setting;
+	unsigned int use;
+	unsigned int depth;		/* stamp_path: 0 a directory's entries too */
+} map_lists[] = {
+	{ "encryption_policy_maps", SG_MAP_USE_TEXT, 0 },
+	{ "certificate_maps", SG_MAP_USE_CERTS, 1 },
+};
+
+/* each_map_path - call fn for the file or directory of every map of the
+   map lists whose type reads one (all: also those that re-read it
+   themselves, dir:); stops at the first non-zero return of fn */
+static int each_map_path(const struct sg_config *conf, bool all,
+			 int (*fn)(const char *path, unsigned int depth,
+				   void *context),
+			 void *context)
+{
+	char item[4096];
+	bool too_long;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < SG_ARRAY_SIZE(map_lists); i++) {
+		const char *p = sg_config_get(conf, map_lists[i].setting), *name;
+		const struct sg_map_type_def *def;
+		struct sg_error e;
+
+		while (p != NULL &&
+		       sg_map_list_next(&p, item, sizeof(item), &too_long)) {
+			if (too_long ||
+			    sg_map_parse(map_lists[i].setting, item,
+					 map_lists[i].use, &def, &name, &e) < 0 ||
+			    !def->name_is_path ||
+			    (!all && def->refresh != NULL))
+				continue;
+			if ((ret = fn(name, map_lists[i].depth, context)) != 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
 static int stamp_one(const char *path, void *context)
 {
 	stamp_path(context, path, 0);
 	return 0;
 }
 
-/* stamp_map_file - certificate_maps: the ldap: map files (server,
-   filter, bind settings); dir: maps reload themselves */
-static void stamp_map_files(const struct sg_config *conf,
-			    crypto_generichash_state *st)
+/* stamp_map - a map's file (an ldap: map's server, filter, bind
+   settings; a texthash: file); maps that re-read their source
+   themselves (dir:) are not stamped */
+static int stamp_map(const char *path, unsigned int depth, void *context)
 {
-	const char *p = sg_config_get(conf, "certificate_maps"), *it;
-	char item[4096];
-	size_t len;
-
-	while (sg_list_next(&p, &it, &len)) {
-		if (len < sizeof(item) && len > 5 && strncmp(it, "ldap:", 5) == 0) {
-			memcpy(item, it + 5, len - 5);
-			item[len - 5] = '\0';
-			stamp_path(st, item, 1);
-		}
-	}
+	stamp_path(context, path, depth);
+	return 0;
 }
 
 /* unsafe_stat - may someone other than root and this process's user
@@ -202,12 +237,17 @@ static int check_one(const char *path, void *context)
 	return writable_by_others(path, 0, context, 4096) ? 1 : 0;
 }
 
+static int check_map(const char *path, unsigned int depth, void *context)
+{
+	(void)depth;
+	return check_one(path, context);
+}
+
 int sg_config_check_modes(const struct sg_config *conf, const char *config_path,
 			  struct sg_error *err_r)
 {
 	static const char *const lists[] = {
 		"trust_anchors", "intermediates", "crl_dirs", "pinned_certificates",
-		"encryption_policy_maps", "certificate_maps",
 	};
 	char bad[4096];
 
@@ -217,7 +257,8 @@ int sg_config_check_modes(const struct sg_config *conf, const char *config_path,
 	    (writable_by_others(config_path, 1, bad, sizeof(bad)) ||
 	     parents_unsafe(config_path, bad, sizeof(bad))))
 		goto unsafe;
-	if (each_path(conf, lists, SG_ARRAY_SIZE(lists), check_one, bad) != 0)
+	if (each_path(conf, lists, SG_ARRAY_SIZE(lists), check_one, bad) != 0 ||
+	    each_map_path(conf, true, check_map, bad) != 0)
 		goto unsafe;
 	return 0;
 unsafe:
@@ -233,7 +274,6 @@ void sg_config_stamp(const struct sg_config *conf, const char *config_path,
 {
 	static const char *const lists[] = {
 		"trust_anchors", "intermediates", "crl_dirs", "pinned_certificates",
-		"encryption_policy_maps",
 	};
 	crypto_generichash_state st;
 	const char *cache;
@@ -248,6 +288,6 @@ void sg_config_stamp(const struct sg_config *conf, const char *config_path,
 	cache = sg_config_get(conf, "intermediate_cache");
 	if (cache != NULL && cache[0] != '\0')
 		stamp_path(&st, cache, 1);
-	stamp_map_files(conf, &st);
+	(void)each_map_path(conf, false, stamp_map, &st);
 	crypto_generichash_final(&st, stamp, SG_STAMP_SIZE);
 }

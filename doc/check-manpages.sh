@@ -1,6 +1,7 @@
 #!/bin/sh
 # check-manpages.sh - make check: the manual cannot drift from the code.
-# Every setting of the code (smimectl config --table, from common/config.c)
+# Every setting of the code (smimectl config --table: the core's table in
+# common/config.c and every program's, settings/sg-settings.h)
 # is described in conf.d/smimeguard.conf, whose "#name = value" shows the
 # code's default; every generated page renders without a warning.
 set -u

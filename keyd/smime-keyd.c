@@ -124,6 +124,7 @@
 
 #include "smimeguard-admin.h"
 #include "daemon.h"
+#include "sg-settings.h"
 
 #define KEYD_HEAD_MAX 1024
 #define KEYD_REQUEST_SECONDS 10
@@ -594,7 +595,8 @@ int main(int argc, char **argv)
 		msg_fatal("cannot initialise the crypto libraries");
 	if (sg_config_new(&conf) < 0)
 		msg_fatal("out of memory");
-	if (sg_config_read(conf, config, &err) < 0)
+	if (sg_settings_register_all(conf, &err) < 0 ||
+	    sg_config_read(conf, config, &err) < 0)
 		msg_fatal("configuration %s: %s", config, err.msg);
 	for (iter = 0; sg_config_next_unknown(conf, &iter, &err);)
 		msg_warn("%s", err.msg);

@@ -14,6 +14,7 @@
 
 #include "daemon.h"
 #include "policy-decide.h"
+#include "sg-settings.h"
 #include "stats.h"
 
 static const char *log_name = "smimeguard";
@@ -104,7 +105,10 @@ int dm_config_load(const char *path, struct dm_config *cfg)
 		msg_warn("out of memory");
 		return -1;
 	}
-	if (sg_config_read(n.conf, path, &err) < 0) {
+	/* every program's settings (sg-settings.h): this daemon's own
+	   defaults and checks, and no warning about another's */
+	if (sg_settings_register_all(n.conf, &err) < 0 ||
+	    sg_config_read(n.conf, path, &err) < 0) {
 		msg_warn("configuration %s: %s", path, err.msg);
 		dm_config_free(&n);
 		return -1;
@@ -135,7 +139,8 @@ int dm_config_stamp_now(const char *path, unsigned char stamp[SG_STAMP_SIZE])
 
 	if (sg_config_new(&conf) < 0)
 		return -1;
-	if (sg_config_read(conf, path, &err) < 0)
+	if (sg_settings_register_all(conf, &err) < 0 ||
+	    sg_config_read(conf, path, &err) < 0)
 		memset(stamp, 0, SG_STAMP_SIZE);	/* a reload reports it */
 	else
 		sg_config_stamp(conf, path, stamp);

@@ -269,20 +269,16 @@ static void log_reply(const struct pd_reply *reply, const char *qid,
    thread (a directory that can hang)? */
 static bool needs_thread(void)
 {
-	const char *maps = state.cfg.conf != NULL ?
-		sg_config_get(state.cfg.conf, "certificate_maps") : NULL;
-
-	return lk.running && maps != NULL && strstr(maps, "ldap:") != NULL;
+	return lk.running && state.cfg.conf != NULL &&
+	       sg_config_maps_wait(state.cfg.conf, "certificate_maps");
 }
 
 /* policy_needs_thread - does the rule of a recipient wait for a
    directory (an ldap: map in encryption_policy_maps)? */
 static bool policy_needs_thread(void)
 {
-	const char *maps = state.cfg.conf != NULL ?
-		sg_config_get(state.cfg.conf, "encryption_policy_maps") : NULL;
-
-	return lk.running && maps != NULL && strstr(maps, "ldap:") != NULL;
+	return lk.running && state.cfg.conf != NULL &&
+	       sg_config_maps_wait(state.cfg.conf, "encryption_policy_maps");
 }
 
 /* queue_job - hand a job to the lookup thread */

@@ -438,6 +438,20 @@ START_TEST(test_map_settings)
 		      strstr(err.msg, "built without LDAP support") != NULL,
 		      "%s", err.msg);
 #endif
+	/* whose lookups may wait for a server: the types say (ldap:) */
+	ck_assert_int_eq(sg_config_set(conf, "certificate_maps",
+				       "dir:/etc/a, DIR:/etc/b", &err), 0);
+	ck_assert(!sg_config_maps_wait(conf, "certificate_maps"));
+	ck_assert(!sg_config_maps_wait(conf, "encryption_policy_maps"));
+	ck_assert(!sg_config_maps_wait(conf, "no_such_setting"));
+#ifdef HAVE_LDAP
+	ck_assert_int_eq(sg_config_set(conf, "certificate_maps",
+				       "dir:/etc/a, LDAP:/etc/ldap.cf", &err), 0);
+	ck_assert(sg_config_maps_wait(conf, "certificate_maps"));
+	ck_assert_int_eq(sg_config_set(conf, "encryption_policy_maps",
+				       "/etc/policy ldap:/etc/ldap.cf", &err), 0);
+	ck_assert(sg_config_maps_wait(conf, "encryption_policy_maps"));
+#endif
 	sg_config_free(&conf);
 }
 END_TEST

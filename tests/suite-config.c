@@ -11,6 +11,7 @@
 
 #include "check-suites.h"
 #include "sg-private.h"
+#include "sg-settings.h"
 #include "smimeguard.h"
 
 static char *write_tmp(const char *text)
@@ -440,7 +441,8 @@ static void misuse_null_conf(void)
 		return;
 }
 
-/* the unknown-setting warnings of a file, one per line of out */
+/* the unknown-setting warnings of a file, one per line of out, as the
+   programs see them (every program's settings registered) */
 static void unknown_of(const char *text, char *out, size_t size)
 {
 	struct sg_config *conf;
@@ -449,6 +451,7 @@ static void unknown_of(const char *text, char *out, size_t size)
 	size_t iter = 0, used = 0;
 
 	ck_assert_int_eq(sg_config_new(&conf), 0);
+	ck_assert_int_eq(sg_settings_register_all(conf, &err), 0);
 	ck_assert_msg(sg_config_read(conf, path, &err) == 0, "%s", err.msg);
 	out[0] = '\0';
 	while (sg_config_next_unknown(conf, &iter, &warn)) {
@@ -576,12 +579,212 @@ START_TEST(test_words)
 		  strcmp(item, "ab") == 0);
 	ck_assert(sg_list_copy_next(&p, item, sizeof(item), &cut) && cut);
 	ck_assert(!sg_list_copy_next(&p, item, sizeof(item), &cut));
+	/* braces keep what they enclose in one item, nested too (Postfix's
+	   mystrtokq); an unclosed brace runs to the end */
+	{
+		static const struct {
+			const char *list;
+			const char *items[4];
+		} braces[] = {
+			{ "inline:{ a=b, c=d }, dir:/x",
+			  { "inline:{ a=b, c=d }", "dir:/x" } },
+			{ "x:{a,{b c}},y z}", { "x:{a,{b c}}", "y", "z}" } },
+			{ " {a b", { "{a b" } },
+			{ "{},{ }", { "{}", "{ }" } },
+		};
+		size_t k;
+
+		for (k = 0; k < sizeof(braces) / sizeof(braces[0]); k++) {
+			p = braces[k].list;
+			for (i = 0; sg_list_next(&p, &it, &len); i++) {
+				ck_assert_msg(i < 4 && braces[k].items[i] != NULL &&
+					      len == strlen(braces[k].items[i]) &&
+					      memcmp(it, braces[k].items[i], len) == 0,
+					      "[%zu][%zu] %.*s", k, i, (int)len, it);
+			}
+			ck_assert_msg(i == 4 || braces[k].items[i] == NULL,
+				      "[%zu] %zu items", k, i);
+		}
+	}
 	/* smimeguard.conf takes the same words */
 	ck_assert_int_eq(sg_config_new(&conf), 0);
 	ck_assert_int_eq(sg_config_set(conf, "allow_3des", "Yes", &err), 0);
 	ck_assert_int_eq(sg_config_set(conf, "allow_3des", "true", &err), -1);
 	ck_assert_msg(strstr(err.msg, "not yes or no") != NULL, "%s", err.msg);
 	sg_config_free(&conf);
+}
+END_TEST
+
+/* a program's own table (sg_config_register): defaults, the kind's
+   check and its own, known names, values set before it came; the same
+   table twice is one */
+static int check_even(const char *name, const char *value,
+		      struct sg_error *err_r)
+{
+	if (strtoul(value, NULL, 10) % 2 == 0)
+		return 0;
+	sg_error_set(err_r, SG_ERR_INVALID, "%s: '%s' is odd", name, value);
+	return -1;
+}
+
+static const struct sg_config_def test_defs[] = {
+	{ "zz_mode", "fast", SG_CONF_ENUM, "fast|slow", NULL, NULL },
+	{ "zz_pairs", "2", SG_CONF_UINT, NULL, check_even, "an even number" },
+	{ "zz_path", "", SG_CONF_TEXT, NULL, NULL, NULL },
+};
+static const struct sg_config_table test_table = {
+	"zz-daemon", test_defs, sizeof(test_defs) / sizeof(test_defs[0])
+};
+
+START_TEST(test_register)
+{
+	struct sg_config_setting s;
+	struct sg_config *conf;
+	struct sg_error err, warn;
+	const char *owner;
+	size_t i, n_core, iter;
+
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	for (n_core = 0; sg_config_setting_at(n_core, &s); n_core++)
+		;
+	/* unknown to the core: no default, no check, a warning */
+	ck_assert_ptr_null(sg_config_get(conf, "zz_mode"));
+	ck_assert_int_eq(sg_config_set(conf, "zz_pairs", "3", &err), 0);
+	iter = 0;
+	ck_assert(sg_config_next_unknown(conf, &iter, &warn));
+	ck_assert_msg(strstr(warn.msg, "unknown setting zz_pairs") != NULL,
+		      "%s", warn.msg);
+	/* a value set before the table comes is checked when it comes */
+	ck_assert_int_eq(sg_config_register(conf, &test_table, &err), -1);
+	ck_assert_int_eq(err.code, SG_ERR_INVALID);
+	ck_assert_str_eq(err.msg, "zz_pairs: '3' is odd");
+	ck_assert_ptr_null(sg_config_get(conf, "zz_mode"));
+	ck_assert_int_eq(sg_config_set(conf, "zz_pairs", "$other", &err), 0);
+	ck_assert_int_eq(sg_config_register(conf, &test_table, &err), 0);
+	ck_assert_int_eq(sg_config_register(conf, &test_table, &err), 0);
+	/* defaults; the kind's check, then the table's */
+	ck_assert_str_eq(sg_config_get(conf, "zz_mode"), "fast");
+	ck_assert_str_eq(sg_config_get(conf, "zz_path"), "");
+	ck_assert_int_eq(sg_config_set(conf, "zz_mode", "slow", &err), 0);
+	ck_assert_int_eq(sg_config_set(conf, "zz_mode", "warp", &err), -1);
+	ck_assert_str_eq(err.msg, "zz_mode: 'warp' is not one of fast|slow");
+	ck_assert_int_eq(sg_config_set(conf, "zz_pairs", "0", &err), -1);
+	ck_assert_msg(strstr(err.msg, "is not a positive number") != NULL,
+		      "%s", err.msg);
+	ck_assert_int_eq(sg_config_set(conf, "zz_pairs", "5", &err), -1);
+	ck_assert_str_eq(err.msg, "zz_pairs: '5' is odd");
+	ck_assert_int_eq(sg_config_set(conf, "zz_pairs", "4", &err), 0);
+	/* known: no warning, a suggestion for a misspelling of it */
+	ck_assert_int_eq(sg_config_set(conf, "zz_mdoe", "x", &err), 0);
+	iter = 0;
+	ck_assert(sg_config_next_unknown(conf, &iter, &warn));
+	ck_assert_msg(strstr(warn.msg, "unknown setting zz_mdoe (did you mean zz_mode?)") != NULL,
+		      "%s", warn.msg);
+	ck_assert(!sg_config_next_unknown(conf, &iter, &warn));
+	/* listed after the core's, once, with the owner and syntax */
+	for (i = 0; sg_config_known_at(conf, i, &s, &owner); i++) {
+		if (i < n_core) {
+			ck_assert_str_eq(owner, "smimeguard");
+			continue;
+		}
+		ck_assert_str_eq(owner, "zz-daemon");
+		ck_assert_str_eq(s.name, test_defs[i - n_core].name);
+		ck_assert_str_eq(s.default_value, test_defs[i - n_core].default_value);
+	}
+	ck_assert_uint_eq(i, n_core + 3);
+	ck_assert(sg_config_known_at(conf, n_core, &s, NULL));
+	ck_assert_str_eq(s.syntax, "fast|slow");
+	ck_assert(sg_config_known_at(conf, n_core + 1, &s, NULL));
+	ck_assert_str_eq(s.syntax, "an even number");
+	ck_assert(sg_config_known_at(conf, n_core + 2, &s, NULL));
+	ck_assert_str_eq(s.syntax, "text");
+	ck_assert(!sg_config_setting_at(n_core, &s));	/* the core's own */
+	sg_config_free(&conf);
+}
+END_TEST
+
+/* every program's table (settings/): each setting in one table, none
+   the core's; each program's settings known, defaulted and checked
+   wherever the tables are registered, and unknown to the core alone */
+START_TEST(test_program_settings)
+{
+	static const struct {
+		const char *name, *def, *bad;
+	} own[] = {
+		{ "policy_request_timeout", "30", "0" },
+		{ "policyd_status_socket", "", NULL },
+		{ "milter_status_socket", "", NULL },
+		{ "crl_fetch_urls", "", NULL },
+		{ "keyd_max_clients", "64", "many" },
+		{ "keyd_socket_group", "", NULL },
+		{ "keyd_max_request_size", "", NULL },
+		{ "keystore_dir", "/var/lib/smimeguard/keys", NULL },
+		{ "keystore_master_key", "/etc/smimeguard/master.key", NULL },
+	};
+	struct sg_config_setting s, c;
+	struct sg_config *conf, *core;
+	struct sg_error err, warn;
+	const char *owner;
+	size_t i, j, n, iter;
+
+	ck_assert_int_eq(sg_config_new(&conf), 0);
+	ck_assert_int_eq(sg_config_new(&core), 0);
+	ck_assert_int_eq(sg_settings_register_all(conf, &err), 0);
+	ck_assert_int_eq(sg_settings_register_all(conf, &err), 0);	/* once */
+	for (n = 0; sg_config_known_at(conf, n, &s, &owner); n++) {
+		ck_assert_ptr_nonnull(owner);
+		for (j = 0; j < n; j++) {
+			ck_assert(sg_config_known_at(conf, j, &c, NULL));
+			ck_assert_str_ne(c.name, s.name);
+		}
+		ck_assert_str_eq(sg_config_get(conf, s.name), s.default_value);
+		ck_assert_msg(sg_config_set(conf, s.name, s.default_value, &err) == 0,
+			      "%s: %s", s.name, err.msg);
+	}
+	for (j = 0; sg_config_setting_at(j, &c); j++)
+		;
+	ck_assert_uint_gt(n, j);
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		/* not the core's: unknown to a configuration of the core
+		   alone, with no default */
+		ck_assert_ptr_null(sg_config_get(core, own[i].name));
+		ck_assert_int_eq(sg_config_set(core, own[i].name, "x", &err), 0);
+		ck_assert_str_eq(sg_config_get(conf, own[i].name), own[i].def);
+		if (own[i].bad != NULL) {
+			ck_assert_msg(sg_config_set(conf, own[i].name, own[i].bad,
+						    &err) == -1, "%s", own[i].name);
+			ck_assert_msg(strncmp(err.msg, own[i].name,
+					      strlen(own[i].name)) == 0,
+				      "%s", err.msg);
+		}
+	}
+	iter = 0;
+	ck_assert(!sg_config_next_unknown(conf, &iter, &warn));
+	for (i = 0, iter = 0; sg_config_next_unknown(core, &iter, &warn); i++)
+		;
+	ck_assert_uint_eq(i, sizeof(own) / sizeof(own[0]));
+	sg_config_free(&core);
+	sg_config_free(&conf);
+}
+END_TEST
+
+/* two tables that name one setting: a program's bug */
+static void misuse_twice_named(void)
+{
+	static const struct sg_config_def defs[] = {
+		{ "revocation_check", "soft", SG_CONF_TEXT, NULL, NULL, NULL },
+	};
+	static const struct sg_config_table t = { "bad", defs, 1 };
+	struct sg_config *conf;
+	struct sg_error err;
+
+	if (sg_config_new(&conf) == 0 && sg_config_register(conf, &t, &err) == 0)
+		sg_config_free(&conf);
+}
+
+START_TEST(test_register_misuse)
+{
+	misuse_twice_named();
 }
 END_TEST
 
@@ -611,6 +814,9 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_stamp);
 	tcase_add_test(tc, test_unknown_settings);
 	tcase_add_test(tc, test_setting_table);
+	tcase_add_test(tc, test_register);
+	tcase_add_test(tc, test_program_settings);
+	tcase_add_test_raise_signal(tc, test_register_misuse, SIGABRT);
 	tcase_add_test(tc, test_words);
 	tcase_add_test_raise_signal(tc, test_misuse_aborts, SIGABRT);
 	suite_add_tcase(s, tc);

@@ -276,7 +276,7 @@ START_TEST(test_texthash_maps)
 		  "line 2: expected \"key requirement [action]\"" },
 		{ "ok.example encrypt\nx.example sign\n  now\n", NULL,
 		  "line 2: 'now' is not an action" },
-		{ NULL, "dir:/tmp", "a dir map cannot answer this setting (it takes texthash, ldap)" },
+		{ NULL, "dir:/tmp", "a dir map cannot answer this setting (it takes texthash, ldap, inline)" },
 		{ NULL, "cdb:/tmp/x", "unknown map type 'cdb'" },
 		{ NULL, "texthash:", "names no file" },
 		{ NULL, "texthash:/nonexistent/policy", "cannot open /nonexistent/policy" },
@@ -314,6 +314,112 @@ START_TEST(test_texthash_maps)
 	unlink(a);
 	unlink(b);
 	rmdir(dir);
+}
+END_TEST
+
+/* inline: maps (map-inline.c, Postfix's inline:): the rules in the
+   setting itself, braced entries with commas and spaces, keys in any
+   case, the first of two entries with one key, in a list with a
+   texthash: file; what is refused when the setting is set and when the
+   policy is made */
+START_TEST(test_inline_maps)
+{
+	static const struct {
+		const char *rcpt;
+		unsigned int req;
+		enum sg_action action;
+		const char *rule;
+	} want[] = {
+		{ "x@ext.example", SG_REQ_ENCRYPT, SG_ACTION_REJECT, "recipient rule ext.example" },
+		{ "vip@ext.example", SG_REQ_ENCRYPT | SG_REQ_SIGN, SG_ACTION_DEFER, "recipient rule vip@ext.example" },
+		{ "x@dup.example", SG_REQ_SIGN, SG_ACTION_REJECT, "recipient rule dup.example" },
+		/* not in the inline: map: the texthash: file after it */
+		{ "x@file.example", SG_REQ_ENCRYPT | SG_REQ_AEAD, SG_ACTION_HOLD, "recipient rule file.example" },
+	};
+	static const struct {
+		const char *value;
+		const char *msg;	/* NULL: accepted */
+	} bad[] = {
+		{ "inline:{a.example=encrypt}", NULL },
+		{ "inline:{ { a.example = encrypt , } }", NULL },
+		{ "inline:", "names no table" },
+		{ "inline:{}", "empty table" },
+		{ "inline:{ , }", "empty table" },
+		{ "inline:a.example=encrypt", "braces around the whole table" },
+		{ "inline:{a.example=encrypt", "braces around the whole table" },
+		{ "inline:{a.example=encrypt}}", "braces around the whole table" },
+		{ "inline:{a=b}{c=d}", "braces around the whole table" },
+		{ "inline:{ a.example encrypt }", "entry 1: 'a.example' is not key=value" },
+		{ "inline:{ a=b, =encrypt }", "entry 2: no key before '='" },
+		{ "inline:{ {a=b}c }", "entry 1: '{a=b}c' does not end with '}'" },
+	};
+	char dir[] = "/tmp/sg-inline.XXXXXX", file[4200], spec[8400];
+	struct sg_policy_decision d;
+	struct sg_policy *pol;
+	struct sg_config *conf;
+	struct sg_error err;
+	size_t i;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/policy", dir);
+	tu_write_file(file, "file.example encrypt-aead hold\next.example sign\n",
+		      0644);
+	snprintf(spec, sizeof(spec),
+		 "inline:{ EXT.example=encrypt, { vip@ext.example = encrypt+sign defer },\n"
+		 "dup.example=sign, dup.example=encrypt }, texthash:%s", file);
+	pol = policy_with_maps(spec, &err);
+	ck_assert_msg(pol != NULL, "%s", err.msg);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		sg_policy_decide(pol, "a@example.org", want[i].rcpt, &d);
+		ck_assert_msg(!d.temporary && d.requirements == want[i].req &&
+			      d.action == want[i].action &&
+			      strcmp(d.why, want[i].rule) == 0,
+			      "[%zu] %s: %s %s (%s)", i, want[i].rcpt,
+			      sg_policy_requirement_name(d.requirements),
+			      sg_action_name(d.action), d.why);
+	}
+	/* in neither map: nothing required */
+	sg_policy_decide(pol, "a@example.org", "x@none.example", &d);
+	ck_assert_msg(!d.temporary && d.requirements == 0, "%s", d.why);
+	sg_policy_free(&pol);
+	unlink(file);
+	rmdir(dir);
+
+	/* the syntax is checked when the setting is set, with its name */
+	ck_assert(sg_config_new(&conf) == 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = sg_config_set(conf, "encryption_policy_maps",
+				      bad[i].value, &err);
+
+		if (bad[i].msg == NULL) {
+			ck_assert_msg(r == 0, "[%zu] %s", i, err.msg);
+			continue;
+		}
+		ck_assert_msg(r == -1 && err.code == SG_ERR_INVALID &&
+			      strncmp(err.msg, "encryption_policy_maps: ", 24) == 0 &&
+			      strstr(err.msg, bad[i].msg) != NULL,
+			      "[%zu] %s", i, r == 0 ? "accepted" : err.msg);
+	}
+	/* text only: not for certificates */
+	ck_assert_int_eq(sg_config_set(conf, "certificate_maps",
+				       "inline:{a@b.example=x}", &err), -1);
+	ck_assert_msg(strstr(err.msg, "an inline map cannot answer this setting") != NULL,
+		      "%s", err.msg);
+	sg_config_free(&conf);
+
+	/* a value that is no rule: refused when the policy is made, with
+	   the entry that holds it */
+	pol = policy_with_maps("inline:{ ok.example=encrypt, bad.example=encrpt }",
+			       &err);
+	ck_assert_ptr_null(pol);
+	ck_assert_int_eq(err.code, SG_ERR_CONFIG);
+	ck_assert_msg(strstr(err.msg, "inline: entry 2 (bad.example): 'encrpt' is not a requirement") != NULL,
+		      "%s", err.msg);
+	/* a key without a value: what is missing is said */
+	pol = policy_with_maps("inline:{ ok.example= }", &err);
+	ck_assert_ptr_null(pol);
+	ck_assert_msg(strstr(err.msg, "inline: entry 1 (ok.example)") != NULL,
+		      "%s", err.msg);
 }
 END_TEST
 
@@ -825,6 +931,7 @@ Suite *make_policy_suite(void)
 	tcase_add_test(tc, test_default_action_and_exemptions);
 	tcase_add_test(tc, test_bad_maps);
 	tcase_add_test(tc, test_texthash_maps);
+	tcase_add_test(tc, test_inline_maps);
 	tcase_add_test(tc, test_names);
 	tcase_add_loop_test(tc, test_refused, 0, (int)(sizeof(refused) / sizeof(refused[0])));
 	tcase_add_test(tc, test_long_addresses);

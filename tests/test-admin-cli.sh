@@ -99,4 +99,45 @@ for d in "$policyd" "$milter"; do
 	chmod g-w "$tmp/good.conf"
 done
 
+# ---- every program's settings (settings/sg-settings.h) ------------------------
+# one file for all: no program warns about another's settings, each one
+# checks them all, smimectl config shows them with their defaults
+keyd=$SG_BUILD/keyd/smime-keyd
+{ cat "$tmp/good.conf"
+  echo "policy_request_timeout = 10"
+  echo "policyd_status_socket = $tmp/policyd.status"
+  echo "milter_status_socket = $tmp/milter.status"
+  echo "crl_fetch_urls = http://crl.example/ca.crl"
+  echo "keyd_socket = $tmp/keyd.sock"
+  echo "keyd_socket_group = nogroup"
+  echo "keyd_max_clients = 8"
+  echo "keyd_max_request_size = 1000000"
+  echo "keystore_dir = $tmp/keys"
+  echo "keystore_master_key = $tmp/master.key"; } > "$tmp/all.conf"
+sed 's/^keyd_max_clients = 8/keyd_max_clients = 0/' "$tmp/all.conf" > "$tmp/badkeyd.conf"
+for d in "$policyd" "$milter"; do
+	[ -x "$d" ] || continue
+	n=$(basename "$d")
+	check_out "$n -n: another program's settings are no unknown settings" 0 \
+		"configuration $tmp/all.conf is valid" "$d" -n -c "$tmp/all.conf"
+	if grep -q 'unknown setting' "$tmp/out"; then bad "$n warns about another program's setting"; cat "$tmp/out"; else ok; fi
+	check_out "$n -n: another program's setting is checked too" 1 \
+		"keyd_max_clients: '0' is not a positive number" "$d" -n -c "$tmp/badkeyd.conf"
+done
+check_out "config: no warning for any program's setting" 0 '^policy_request_timeout = 10$' \
+	"$smimectl" config -c "$tmp/all.conf" -n
+if grep -q 'unknown setting' "$tmp/out"; then bad "smimectl config warns about a program's setting"; cat "$tmp/out"; else ok; fi
+check_out "config -d: a daemon's default" 0 '^keyd_max_clients = 64$' "$smimectl" config -d keyd_max_clients
+check_out "config: a daemon's setting in effect" 0 '^milter_status_socket = '"$tmp"'/milter.status$' \
+	"$smimectl" config -c "$tmp/all.conf" milter_status_socket
+check_out "config --table: a daemon's setting" 0 "^policy_request_timeout	30	number, 1 to 1000000\$" \
+	"$smimectl" config --table
+check_out "config: a daemon's setting is checked" 2 "keyd_max_clients: '0' is not a positive number" \
+	"$smimectl" config -c "$tmp/badkeyd.conf" -n
+if [ -x "$keyd" ]; then
+	check_out "smime-keyd: no warning for the other programs' settings" 1 \
+		'master' "$keyd" -f -c "$tmp/all.conf"
+	if grep -q 'unknown setting' "$tmp/out"; then bad "smime-keyd warns about another program's setting"; cat "$tmp/out"; else ok; fi
+fi
+
 summary

@@ -9,7 +9,8 @@
  * known name ("did you mean").  --table prints "name<TAB>default<TAB>
  * syntax" lines: what doc/man/gen-conf-man.sh turns into
  * smimeguard.conf(5), so the manual lists exactly the settings and
- * defaults of the code (common/config.c).
+ * defaults of the code: the core's (common/config.c) and every
+ * program's (settings/sg-settings.h), as sg_config_known_at() lists them.
  *
  * Exit status: 0; 1 a NAME is not a known setting (nor set in the file);
  * 2 usage or configuration error.
@@ -24,6 +25,7 @@
 #include <string.h>
 
 #include "smimeguard-admin.h"
+#include "sg-settings.h"
 #include "smimectl.h"
 
 void usage_config(FILE *fp)
@@ -76,13 +78,13 @@ static const char *raw_value(const struct sg_config *conf, const char *name)
 	return found;
 }
 
-/* default_of - the table's default, or NULL when name is not in it */
-static const char *default_of(const char *name)
+/* default_of - the default of a setting conf knows, or NULL */
+static const char *default_of(const struct sg_config *conf, const char *name)
 {
 	struct sg_config_setting s;
 	size_t i;
 
-	for (i = 0; sg_config_setting_at(i, &s); i++) {
+	for (i = 0; sg_config_known_at(conf, i, &s, NULL); i++) {
 		if (strcmp(s.name, name) == 0)
 			return s.default_value;
 	}
@@ -93,8 +95,8 @@ static const char *default_of(const char *name)
 static bool show(const struct sg_config *conf, const char *name, bool defaults,
 		 bool non_default, bool expand)
 {
-	const char *def = default_of(name);
-	const char *raw = conf != NULL ? raw_value(conf, name) : NULL;
+	const char *def = default_of(conf, name);
+	const char *raw = !defaults ? raw_value(conf, name) : NULL;
 	const char *v;
 
 	if (defaults) {
@@ -129,6 +131,7 @@ int cmd_config(int argc, char **argv)
 	struct ctl_store st;
 	struct sg_config *conf = NULL;
 	struct sg_config_setting s;
+	struct sg_error err;
 	bool defaults = false, non_default = false, expand = false, table = false;
 	const char *name, *value;
 	size_t i;
@@ -166,13 +169,22 @@ int cmd_config(int argc, char **argv)
 			progname);
 		return EXIT_USAGE;
 	}
+	if (table || defaults) {
+		/* no file: every setting with its default */
+		if (sg_config_new(&conf) < 0 ||
+		    sg_settings_register_all(conf, &err) < 0) {
+			fprintf(stderr, "%s: out of memory\n", progname);
+			sg_config_free(&conf);
+			return EXIT_USAGE;
+		}
+	} else if (ctl_store_config(&st, &conf) < 0) {
+		return EXIT_USAGE;
+	}
 	if (table) {
-		for (i = 0; sg_config_setting_at(i, &s); i++)
+		for (i = 0; sg_config_known_at(conf, i, &s, NULL); i++)
 			printf("%s\t%s\t%s\n", s.name, s.default_value, s.syntax);
 		goto flush;
 	}
-	if (!defaults && ctl_store_config(&st, &conf) < 0)
-		return EXIT_USAGE;
 	if (optind < argc) {
 		for (i = (size_t)optind; i < (size_t)argc; i++) {
 			if (!show(conf, argv[i], defaults, non_default, expand)) {
@@ -183,12 +195,12 @@ int cmd_config(int argc, char **argv)
 			}
 		}
 	} else {
-		for (i = 0; sg_config_setting_at(i, &s); i++)
+		for (i = 0; sg_config_known_at(conf, i, &s, NULL); i++)
 			show(conf, s.name, defaults, non_default, expand);
-		/* what the file sets beyond the table ($config_dir, ...) */
-		for (i = 0; !defaults && conf != NULL &&
+		/* what the file sets beyond the tables ($config_dir, ...) */
+		for (i = 0; !defaults &&
 			    sg_config_entry_at(conf, i, &name, &value); i++) {
-			if (default_of(name) == NULL)
+			if (default_of(conf, name) == NULL)
 				print_one(name, value);
 		}
 	}

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "smimeguard-admin.h"
+#include "sg-settings.h"
 #include "smimectl.h"
 
 void usage_policy(FILE *fp)
@@ -179,7 +180,8 @@ int cmd_policy(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (sg_config_new(&conf) < 0 || sg_config_read(conf, config, &err) < 0 ||
+	if (sg_config_new(&conf) < 0 || sg_settings_register_all(conf, &err) < 0 ||
+	    sg_config_read(conf, config, &err) < 0 ||
 	    sg_ctx_new(conf, &ctx, &err) < 0 || sg_policy_new(conf, &pol, &err) < 0) {
 		fprintf(stderr, "%s: %s\n", progname, conf == NULL ? "out of memory" : err.msg);
 		ret = EXIT_USAGE;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "smimeguard-admin.h"
+#include "sg-settings.h"
 #include "smimectl.h"
 
 /* add_list - append an item to a ", " separated list */
@@ -87,7 +88,9 @@ int ctl_store_config(const struct ctl_store *st, struct sg_config **conf_r)
 		fprintf(stderr, "%s: out of memory\n", progname);
 		return -1;
 	}
-	if ((path != NULL && sg_config_read(conf, path, &err) < 0) ||
+	/* every program's settings: defaults, checks, known names */
+	if (sg_settings_register_all(conf, &err) < 0 ||
+	    (path != NULL && sg_config_read(conf, path, &err) < 0) ||
 	    (st->maps != NULL &&
 	     sg_config_set(conf, "certificate_maps", st->maps, &err) < 0) ||
 	    (st->trust != NULL &&

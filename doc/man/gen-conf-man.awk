@@ -3,7 +3,8 @@
 #   awk -f gen-conf-man.awk TABLE conf.d/smimeguard.conf
 #
 # TABLE is "smimectl config --table": name, default and syntax of every
-# setting, from the table the code reads (common/config.c).  The
+# setting, from the tables the code reads (the core's, common/config.c,
+# and every program's, settings/sg-settings.h).  The
 # descriptions are the comments of the commented example configuration,
 # conf.d/smimeguard.conf (the file installed in /etc/smimeguard): the
 # comment block above "#name = default" describes name (consecutive
@@ -80,7 +81,7 @@ FNR == 1 { FS = " "; ndesc = 0; ngroup = 0; after_setting = 0 }
 		if (!after_setting) flush_group()
 		group[++ngroup] = name
 		if (commented && value != def[name]) {
-			printf("conf.d/smimeguard.conf, line %d: #%s = %s, but the default (common/config.c) is %s\n",
+			printf("conf.d/smimeguard.conf, line %d: #%s = %s, but the default (smimectl config --table) is %s\n",
 			       FNR, name, value, nice(def[name])) > "/dev/stderr"
 			failed = 1
 		}
@@ -106,7 +107,7 @@ END {
 	for (i = 1; i <= ntable; i++) {
 		n = order[i]
 		if (n in seen) continue
-		printf("conf.d/smimeguard.conf: the setting %s (common/config.c) is not documented there\n",
+		printf("conf.d/smimeguard.conf: the setting %s (smimectl config --table) is not documented there\n",
 		       n) > "/dev/stderr"
 		failed = 1
 		if (!check) {
