@@ -13,7 +13,19 @@ imap4flags' addflag) on the signed mail: what storing those keywords costs
 by itself, the floor issue 14 target 1 compares with (needs the package
 dovecot-sieve).
 
-Usage: bench/bench-lmtp.py [--messages N] [--rounds R] [--connections C] [--floor]
+With --metric, also the plugin with the Dovecot metric smime_verify of
+conf.d/90-smime.conf's (commented-out) example, which the sandbox turns
+on by default: every delivery then sends its event, and the events it
+belongs to, to Dovecot's stats process (9 writes per delivery, measured
+with strace).  The plain "with" Dovecot runs without it, as shipped.
+
+Usage: bench/bench-lmtp.py [--messages N] [--rounds R] [--connections C]
+                           [--floor] [--metric] [--aa]
+
+With --aa, a second plugin-less Dovecot: its rate over the first one's
+is what this machine's noise does to a ratio in the same run (a ratio of
+two identical Dovecots); "round range" is the spread of the per-round
+with/without ratios.
 Environment: SG_BUILD = a built smimeguard tree (passed to the sandbox).
 Targets (issue 3): >= 0.97 of the plugin-less rate on unsigned mail,
 >= 0.8 on signed mail.  This is a benchmark, not a test: it prints figures.
@@ -103,6 +115,48 @@ def check_floor(env, user):
     print("bench-lmtp: the floor's Sieve set $SMIMEVerified on %d messages" % n)
 
 
+def interleaved(envs, names, user, unsigned, signed, a):
+    """median delivery latency per Dovecot, each connection taking the
+    Dovecots in turn message by message (the order turning); with/X is
+    X's median latency over the plugin's: the plugin's rate relative to
+    X's"""
+    print("%-18s %s  %s" % ("mail", "  ".join("%14s" % ("%s ms" % k) for k in names),
+                            "  ".join("with/%s" % k for k in names if k != "with")))
+    for kind, msg in (("unsigned (%d B)" % len(unsigned), unsigned),
+                      ("signed (%d KB)" % (len(signed) // 1024), signed)):
+        lat = {k: [] for k in names}
+        lock = threading.Lock()
+        errors = []
+
+        def worker(c):
+            try:
+                lms = {k: smtplib.LMTP(envs[k]["LMTP_SOCKET"]) for k in names}
+                for j in range(a.messages * a.rounds // a.connections + 20):
+                    r = (c + j) % len(names)
+                    for k in names[r:] + names[:r]:
+                        t0 = time.perf_counter()
+                        lms[k].sendmail("alice@example.org", [user], msg)
+                        if j >= 20:     # after the warm-up
+                            with lock:
+                                lat[k].append(time.perf_counter() - t0)
+                for lm in lms.values():
+                    lm.quit()
+            except Exception as e:  # reported, never hidden
+                errors.append(e)
+        threads = [threading.Thread(target=worker, args=(c,))
+                   for c in range(a.connections)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise RuntimeError("LMTP delivery failed: %r" % errors[0])
+        med = {k: sorted(v)[len(v) // 2] for k, v in lat.items()}
+        print("%-18s %s  %s" % (kind, "  ".join("%14.3f" % (med[k] * 1000) for k in names),
+                                "  ".join("%*.3f" % (len(k) + 5, med[k] / med["with"])
+                                          for k in names if k != "with")))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=200)
@@ -110,21 +164,39 @@ def main():
     ap.add_argument("--connections", type=int, default=2)
     ap.add_argument("--floor", action="store_true",
                     help="also a plugin-less Dovecot whose Sieve sets the keywords")
+    ap.add_argument("--metric", action="store_true",
+                    help="also the plugin with the smime_verify metric of "
+                    "90-smime.conf's example (Dovecot's stats process gets "
+                    "every delivery's event)")
+    ap.add_argument("--aa", action="store_true",
+                    help="also a second plugin-less Dovecot: its ratio to the "
+                    "first is this machine's noise, measured in the same run")
+    ap.add_argument("--interleaved", action="store_true",
+                    help="instead of batches: each LMTP connection delivers "
+                    "one message to each Dovecot in turn, and the median "
+                    "latencies are compared (drift and mailbox growth hit "
+                    "both alike)")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="smimeguard-bench-lmtp.")
     os.chmod(tmp, 0o755)  # the sandbox mail user must reach it
-    d_with = os.path.join(tmp, "with")
-    d_without = os.path.join(tmp, "without")
-    d_floor = os.path.join(tmp, "floor")
-    env_floor = None
+    # (name, sandbox environment): "with" is the plugin as shipped (no
+    # metric: 90-smime.conf has it commented out)
+    kinds = [("without", {"SANDBOX_NO_PLUGINS": "1"}),
+             ("with", {"SANDBOX_NO_METRIC": "1"})]
+    if a.metric:
+        kinds.append(("metric", {}))
+    if a.aa:
+        kinds.append(("without2", {"SANDBOX_NO_PLUGINS": "1"}))
+    if a.floor:
+        kinds.append(("floor", {"SANDBOX_NO_PLUGINS": "1",
+                                "SANDBOX_SIEVE_KEYWORDS": "1"}))
+    dirs = {k: os.path.join(tmp, k) for k, _ in kinds}
+    envs = {}
     try:
-        env_with = sandbox("up", d_with)
-        env_without = sandbox("up", d_without, {"SANDBOX_NO_PLUGINS": "1"})
-        if a.floor:
-            env_floor = sandbox("up", d_floor, {"SANDBOX_NO_PLUGINS": "1",
-                                                "SANDBOX_SIEVE_KEYWORDS": "1"})
-        unsigned, signed = make_messages(env_with["PKI_DIR"], tmp)
-        user = env_with["IMAP_USER"]
+        for k, extra in kinds:
+            envs[k] = sandbox("up", dirs[k], extra)
+        unsigned, signed = make_messages(envs["with"]["PKI_DIR"], tmp)
+        user = envs["with"]["IMAP_USER"]
         # what the plugin will make of the signed message (smimectl with
         # the sandbox's configuration): the bench is about verified mail
         smimectl = os.path.join(os.environ.get("SG_BUILD", TOP), "tools", "smimectl")
@@ -133,46 +205,61 @@ def main():
             with open(path, "wb") as f:
                 f.write(signed)
             out = subprocess.run([smimectl, "verify", "-c",
-                                  os.path.join(d_with, "smimeguard.conf"), path],
+                                  os.path.join(dirs["with"], "smimeguard.conf"), path],
                                  stdout=subprocess.PIPE, text=True).stdout
             print("bench-lmtp: the signed message is " + out.split(": ", 1)[-1].splitlines()[0])
         print("bench-lmtp: %d messages x %d rounds per kind, %d LMTP connections, "
-              "%d cores" % (a.messages, a.rounds, a.connections, os.cpu_count()))
+              "%d cores; the order of the Dovecots turns each round"
+              % (a.messages, a.rounds, a.connections, os.cpu_count()))
+        names = [k for k, _ in kinds]
+        if a.interleaved:
+            interleaved(envs, names, user, unsigned, signed, a)
+            return
         print("%-18s %14s %14s %8s %8s" % ("mail", "without msg/s",
                                             "with msg/s", "ratio", "target")
+              + "  %11s" % "round range"
+              + ("  %12s %12s" % ("+metric msg/s", "+metric/w-o") if a.metric else "")
+              + ("  %9s" % "A/A" if a.aa else "")
               + ("  %12s %10s %8s" % ("floor msg/s", "floor/w-o", "with/floor")
                  if a.floor else ""))
+        names = [k for k, _ in kinds]
         for kind, msg, target in (("unsigned (%d B)" % len(unsigned), unsigned, 0.97),
                                   ("signed (%d KB)" % (len(signed) // 1024), signed, 0.8)):
-            # warm up both instances (process start, index creation)
-            deliver(env_with["LMTP_SOCKET"], user, msg, 20, a.connections)
-            deliver(env_without["LMTP_SOCKET"], user, msg, 20, a.connections)
-            if env_floor:
-                deliver(env_floor["LMTP_SOCKET"], user, msg, 20, a.connections)
-            t_with = t_without = t_floor = 0.0
-            for _ in range(a.rounds):
-                t_without += deliver(env_without["LMTP_SOCKET"], user, msg,
-                                     a.messages, a.connections)
-                t_with += deliver(env_with["LMTP_SOCKET"], user, msg,
-                                  a.messages, a.connections)
-                if env_floor:
-                    t_floor += deliver(env_floor["LMTP_SOCKET"], user, msg,
-                                       a.messages, a.connections)
+            # warm up every instance (process start, index creation)
+            for k in names:
+                deliver(envs[k]["LMTP_SOCKET"], user, msg, 20, a.connections)
+            t = dict.fromkeys(names, 0.0)
+            per_round = []
+            for r in range(a.rounds):
+                # turn the order: whoever goes first or right after
+                # another's burst of writes is not always the same one
+                tr = {}
+                for k in names[r % len(names):] + names[:r % len(names)]:
+                    tr[k] = deliver(envs[k]["LMTP_SOCKET"], user, msg,
+                                    a.messages, a.connections)
+                    t[k] += tr[k]
+                per_round.append(tr["without"] / tr["with"])
             n = a.messages * a.rounds
-            r_with, r_without = n / t_with, n / t_without
-            ratio = r_with / r_without
+            rate = {k: n / t[k] for k in names}
+            ratio = rate["with"] / rate["without"]
             line = "%-18s %14.1f %14.1f %8.3f %8s" % (
-                kind, r_without, r_with, ratio,
+                kind, rate["without"], rate["with"], ratio,
                 (">=%.2f %s" % (target, "yes" if ratio >= target else "NO")))
-            if env_floor:
-                r_floor = n / t_floor
-                line += "  %12.1f %10.3f %8.3f" % (r_floor, r_floor / r_without,
-                                                   r_with / r_floor)
+            line += "  %5.3f-%5.3f" % (min(per_round), max(per_round))
+            if a.metric:
+                line += "  %12.1f %12.3f" % (rate["metric"],
+                                             rate["metric"] / rate["without"])
+            if a.aa:
+                line += "  %9.3f" % (rate["without2"] / rate["without"])
+            if a.floor:
+                line += "  %12.1f %10.3f %8.3f" % (rate["floor"],
+                                                   rate["floor"] / rate["without"],
+                                                   rate["with"] / rate["floor"])
             print(line)
-        if env_floor:
-            check_floor(env_floor, user)
+        if a.floor:
+            check_floor(envs["floor"], user)
     finally:
-        for d in (d_with, d_without, d_floor):
+        for d in dirs.values():
             if os.path.isdir(d):
                 subprocess.run([SANDBOX, "down", "--dir", d],
                                stdout=subprocess.DEVNULL)
