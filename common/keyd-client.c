@@ -169,7 +169,11 @@ static uint32_t parse_reasons(const char *list)
 	return r;
 }
 
-#define MAX_LINES 512
+/* what sg_keyd_reply writes for the most signers a reply may have: the
+   status lines and 10 per signer (fuzz-keyd found 512 lines too few for
+   the 256 signers the parser allowed) */
+#define MAX_SIGNERS 256
+#define MAX_LINES (8 + 10 * MAX_SIGNERS)
 #define VALUE_MAX 65536
 
 int sg_keyd_parse_reply(const char *reply, size_t len,
@@ -264,7 +268,7 @@ int sg_keyd_parse_reply(const char *reply, size_t len,
 	if (value_of(l, n, "signers", v, VALUE_MAX) == NULL ||
 	    strspn(v, "0123456789") != strlen(v) || strlen(v) > 3 ||
 	    v[0] == '\0' || (n_signers = strtoul(v, NULL, 10)) == 0 ||
-	    n_signers > 256) {
+	    n_signers > MAX_SIGNERS) {
 		snprintf(why, why_size, "the reply of smime-keyd has no signer count");
 		goto out;
 	}
@@ -303,6 +307,9 @@ int sg_keyd_parse_reply(const char *reply, size_t len,
 				SG_SIGNER_FAILED : SG_SIGNER_UNKNOWN;
 		if (SIGNER_VALUE("reasons") != NULL)
 			s->reasons = parse_reasons(v);
+		/* as the core's verdicts: a signer's reasons are the
+		   result's too (fuzz-keyd) */
+		res->reasons |= s->reasons;
 		/* a signer keyd reports verified counts only when the
 		   status says so: never more than the status */
 		if (status != SG_STATUS_ENCRYPTED_SIGNED_VERIFIED &&
@@ -327,12 +334,28 @@ int sg_keyd_parse_reply(const char *reply, size_t len,
 		}
 #undef SIGNER_VALUE
 	}
-	sg_res_copy_encryption(res, local);
-	if (value_of(l, n, "detail", v, VALUE_MAX) != NULL) {
-		res->detail = strdup(v);
-		if (res->detail == NULL)
-			res->nomem = true;
+	if (status == SG_STATUS_ENCRYPTED_SIGNED_VERIFIED) {
+		/* fail closed: "verified" needs a signer keyd verified */
+		for (i = 0; i < res->n_signers; i++) {
+			if (res->signers[i].result == SG_SIGNER_VERIFIED)
+				break;
+		}
+		if (i == res->n_signers && !res->nomem) {
+			snprintf(why, why_size, "the reply of smime-keyd says "
+				 "verified without a verified signer");
+			sg_result_free(&res);
+			goto out;
+		}
 	}
+	sg_res_copy_encryption(res, local);
+	/* every verdict says why (fuzz-keyd found a reply without detail=
+	   making a verdict with an empty one) */
+	if (value_of(l, n, "detail", v, VALUE_MAX) == NULL || v[0] == '\0')
+		snprintf(v, VALUE_MAX, "smime-keyd: %s (it gave no detail)",
+			 sg_status_name(status));
+	res->detail = strdup(v);
+	if (res->detail == NULL)
+		res->nomem = true;
 	if (res->nomem) {
 		snprintf(why, why_size, "out of memory");
 		sg_result_free(&res);

@@ -3,7 +3,8 @@
 #
 # Compiles common/*.c and fuzz/fuzz-*.c directly with clang
 # (-fsanitize=fuzzer,address,undefined; UB aborts) into OUTDIR (default
-# fuzz/out/bin): fuzz-verify, fuzz-cms, fuzz-config, fuzz-mime, fuzz-policy
+# fuzz/out/bin): fuzz-verify, fuzz-cms, fuzz-config, fuzz-mime, fuzz-policy,
+# fuzz-keyd (with keyd/keyd-proto.c)
 # (with postfix-policy/policy-proto.c and policy-decide.c), fuzz-ldap.  A minimal
 # config.h is generated in OUTDIR; configure is never run.  Also makes a
 # tiny test PKI with the openssl CLI in OUTDIR/pki (a CA, a signer
@@ -27,9 +28,10 @@ OUT=${1:-$FUZZ_DIR/out/bin}
 COMMON=${SG_COMMON_DIR:-$SRC/common}
 CC=${CC:-clang}
 JOBS=${JOBS:-2}
-FUZZERS="fuzz-verify fuzz-cms fuzz-config fuzz-mime fuzz-policy fuzz-ldap"
+FUZZERS="fuzz-verify fuzz-cms fuzz-config fuzz-mime fuzz-policy fuzz-ldap fuzz-keyd"
 # sources outside common/ that a fuzzer needs
 POLICY_SRCS="$SRC/postfix-policy/policy-proto.c $SRC/postfix-policy/policy-decide.c"
+KEYD_SRCS="$SRC/keyd/keyd-proto.c"
 
 mkdir -p -- "$OUT/obj"
 OUT=$(cd -- "$OUT" && pwd -P)
@@ -78,7 +80,7 @@ CFLAGS=(-g -O1 -fno-omit-frame-pointer -std=gnu11
 	-fno-sanitize-recover=all
 	-Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wstrict-prototypes
 	-Wno-unused-parameter -Wno-comment -Wno-format-nonliteral
-	-include "$OUT/config.h" -I "$OUT" -I "$COMMON" -I "$SRC/postfix-policy"
+	-include "$OUT/config.h" -I "$OUT" -I "$COMMON" -I "$SRC/postfix-policy" -I "$SRC/keyd"
 	${PKG_CFLAGS[@]+"${PKG_CFLAGS[@]}"} ${EXTRA[@]+"${EXTRA[@]}"})
 SAN_LIB=-fsanitize=fuzzer-no-link,address,undefined
 SAN_BIN=-fsanitize=fuzzer,address,undefined
@@ -136,6 +138,12 @@ for c in $POLICY_SRCS; do
 	policy_objs+=("$o")
 	run_job "$c" "$o" "$SAN_LIB"
 done
+keyd_objs=()
+for c in $KEYD_SRCS; do
+	o=$OUT/obj/kd-$(basename -- "$c" .c).o
+	keyd_objs+=("$o")
+	run_job "$c" "$o" "$SAN_LIB"
+done
 for p in "${pids[@]}"; do
 	wait "$p"
 done
@@ -144,6 +152,8 @@ for f in $FUZZERS; do
 	extra=()
 	if [ "$f" = fuzz-policy ]; then
 		extra=("${policy_objs[@]}")
+	elif [ "$f" = fuzz-keyd ]; then
+		extra=("${keyd_objs[@]}")
 	fi
 	"$CC" -g "$SAN_BIN" -o "$OUT/$f.tmp" "$OUT/obj/$f.o" "${objs[@]}" \
 		${extra[@]+"${extra[@]}"} "${PKG_LIBS[@]}"

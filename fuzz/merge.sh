@@ -2,7 +2,7 @@
 # merge.sh [FUZZER...] - minimise the fuzzing corpora into the regression
 # corpora that make check replays (tests/data/fuzz-corpus/NAME)
 #
-# For each fuzzer (default: all six), libFuzzer's -merge=1 keeps the
+# For each fuzzer (default: all seven), libFuzzer's -merge=1 keeps the
 # smallest set of inputs of fuzz/out/corpus/NAME, fuzz/out/seeds/NAME and
 # the current regression corpus that reaches the same coverage; inputs
 # over 64 KiB are left out to keep the repository small.  Run it after
@@ -15,7 +15,7 @@ SRC=$(dirname -- "$FUZZ_DIR")
 OUT=${FUZZ_OUT:-$FUZZ_DIR/out}
 DEST=$SRC/tests/data/fuzz-corpus
 if [ $# -eq 0 ]; then
-	set -- fuzz-verify fuzz-cms fuzz-config fuzz-mime fuzz-policy fuzz-ldap
+	set -- fuzz-verify fuzz-cms fuzz-config fuzz-mime fuzz-policy fuzz-ldap fuzz-keyd
 fi
 
 for name in "$@"; do

@@ -19,7 +19,7 @@
 #
 # Environment:
 #   FUZZERS    which to run (default: fuzz-verify fuzz-cms fuzz-config fuzz-mime
-#              fuzz-policy fuzz-ldap)
+#              fuzz-policy fuzz-ldap fuzz-keyd)
 #   FUZZ_JOBS  fuzzers run at the same time (default 2)
 #   FUZZ_OUT   work directory (default fuzz/out)
 #   FUZZ_ARGS  extra libFuzzer options, e.g. "-use_value_profile=1"
@@ -41,7 +41,7 @@ set -u
 
 FUZZ_DIR=$(cd -- "$(dirname -- "$0")" && pwd -P)
 SECONDS_EACH=${1:-60}
-FUZZERS=${FUZZERS:-fuzz-verify fuzz-cms fuzz-config fuzz-mime fuzz-policy fuzz-ldap}
+FUZZERS=${FUZZERS:-fuzz-verify fuzz-cms fuzz-config fuzz-mime fuzz-policy fuzz-ldap fuzz-keyd}
 JOBS=${FUZZ_JOBS:-2}
 OUT=${FUZZ_OUT:-$FUZZ_DIR/out}
 
@@ -114,6 +114,7 @@ fuzz() {
 	fuzz-config) max_len=8192 dict=$FUZZ_DIR/config.dict seeds=config ;;
 	fuzz-policy) max_len=4096 seeds=policy ;;
 	fuzz-ldap) max_len=16384 seeds=ldap ;;
+	fuzz-keyd) max_len=8192 seeds=keyd ;;
 	*) echo "run.sh: unknown fuzzer $name" >&2; echo 2 >"$OUT/logs/$name.rc"; return ;;
 	esac
 	mkdir -p "$OUT/corpus/$name" "$OUT/crashes/$name"

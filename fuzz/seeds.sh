@@ -20,7 +20,8 @@
 #   seeds/config              conf.d/smimeguard.conf and a few samples;
 #   seeds/policy              policy delegation request streams;
 #   seeds/ldap                directory answers made of the tiny PKI's
-#                             certificates, ldap: map files, filters.
+#                             certificates, ldap: map files, filters;
+#   seeds/keyd                smime-keyd request headers and replies.
 # Seeds are named by their SHA-1, so reruns do not duplicate them.
 
 set -eu
@@ -368,7 +369,25 @@ save(b"\x02(mail=%s)\x00\xc3\xa9l\xc3\xa8ve@\xc3\xa9cole.example")
 PYEOF
 fi
 
-for d in verify mime cms config policy ldap; do
+# smime-keyd (fuzz-keyd): 0x00 + a request header, 0x01 + a reply
+mkdir -p "$SEEDS/keyd"
+kd() {
+	printf "$1" >"$OUT/seed.tmp"
+	add "$SEEDS/keyd" "$OUT/seed.tmp"
+	rm -f -- "$OUT/seed.tmp"
+}
+kd '\000SGKEYD 1\nowner=bob@example.org\nsize=5321'
+kd '\000SGKEYD 1\nsize=12\nowner=a@b.example'
+kd '\000SGKEYD 1\nowner=bob@example.org\nsize=99999999999999999999'
+kd '\000SGKEYD 1\nowner=bob@example.org\nowner=eve@example.org\nsize=1'
+kd '\000SGKEYD 2\nowner=bob@example.org\nsize=1'
+kd '\001status=encrypted+signed/verified\nreasons=\ndetail=encrypted for 1 recipient (aes-256-cbc); signed by alice@example.org: verified\nweak=no\nfrom=alice@example.org\nsigners=1\nsigner.0.email=alice@example.org\nsigner.0.subject=CN=Alice\nsigner.0.issuer=CN=Example CA\nsigner.0.serial=1001\nsigner.0.digest=sha256\nsigner.0.result=verified\nsigner.0.reasons=\nsigner.0.bound=yes\n\n'
+kd '\001status=encrypted+signed/failed\nreasons=untrusted,sender-mismatch\ndetail=signed by mallory\nweak=yes\nfrom=alice@example.org\nsigners=1\nsigner.0.email=mallory@evil.example\nsigner.0.result=failed\nsigner.0.reasons=untrusted\nsigner.0.bound=no\n\n'
+kd '\001status=encrypted\nreasons=\ndetail=no key of bob@example.org opens it\nweak=no\nfrom=\nsigners=0\n\n'
+kd '\001status=error\ndetail=busy\n\n'
+kd '\001status=signed/verified\nsigners=0\n\n'
+
+for d in verify mime cms config policy ldap keyd; do
 	n=$(find "$SEEDS/$d" -type f | wc -l)
 	printf 'seeds.sh: %-6s %4d seeds\n' "$d" "$n"
 done

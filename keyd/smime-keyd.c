@@ -124,6 +124,7 @@
 
 #include "smimeguard-admin.h"
 #include "daemon.h"
+#include "keyd-proto.h"
 #include "sg-settings.h"
 
 #define KEYD_HEAD_MAX 1024
@@ -217,69 +218,6 @@ static int send_all(int fd, const char *p, size_t len, long long deadline)
 	return 0;
 }
 
-/* parse_head - "SGKEYD 1\nowner=A\nsize=N\n\n" (head ends before the
-   empty line): 0 and owner/size, or -1 and why */
-static int parse_head(char *head, char *owner, size_t owner_size,
-		      size_t *size_r, const char **why)
-{
-	char *line, *save = NULL, *end;
-	bool have_owner = false, have_size = false;
-	unsigned long long v;
-	unsigned int i = 0;
-
-	for (line = strtok_r(head, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save), i++) {
-		size_t j;
-
-		for (j = 0; line[j] != '\0'; j++) {
-			if ((unsigned char)line[j] < 0x20 || line[j] == 0x7f) {
-				*why = "a control byte in the request header";
-				return -1;
-			}
-		}
-		if (i == 0) {
-			if (strcmp(line, "SGKEYD 1") != 0) {
-				*why = "not an SGKEYD 1 request";
-				return -1;
-			}
-		} else if (strncmp(line, "owner=", 6) == 0 && !have_owner) {
-			if (line[6] == '\0' || strlen(line + 6) >= owner_size ||
-			    strchr(line + 6, ' ') != NULL) {
-				*why = "the owner is not an address";
-				return -1;
-			}
-			snprintf(owner, owner_size, "%s", line + 6);
-			have_owner = true;
-		} else if (strncmp(line, "size=", 5) == 0 && !have_size) {
-			if (line[5] < '0' || line[5] > '9' ||
-			    strlen(line + 5) > 20) {
-				*why = "the size is not a number";
-				return -1;
-			}
-			errno = 0;
-			v = strtoull(line + 5, &end, 10);
-			if (errno != 0 || *end != '\0') {
-				*why = "the size is not a number";
-				return -1;
-			}
-			if (v > max_request) {
-				*why = "the message is over keyd_max_request_size";
-				return -1;
-			}
-			*size_r = (size_t)v;
-			have_size = true;
-		} else {
-			*why = "an unknown or repeated line in the request header";
-			return -1;
-		}
-	}
-	if (!have_owner || !have_size) {
-		*why = "the request header lacks owner= or size=";
-		return -1;
-	}
-	return 0;
-}
-
 /* reply - send a verdict (res) or an error (res NULL, why) */
 static void reply(int fd, const struct sg_result *res, const char *why,
 		  long long deadline)
@@ -347,7 +285,8 @@ static void serve(struct conn *c)
 		goto fail;
 	}
 	*hend = '\0';
-	if (parse_head((char *)head, owner, sizeof(owner), &size, &why) < 0)
+	if (keyd_parse_head((char *)head, max_request, owner, sizeof(owner),
+			    &size, &why) < 0)
 		goto fail;
 	printable(owner, owner_log, sizeof(owner_log));
 	if (atomic_fetch_add(&held_bytes, size) + size > 4 * max_request) {

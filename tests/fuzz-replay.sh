@@ -32,7 +32,7 @@ for v in SG_FUZZ_TRUST SG_FUZZ_INTERMEDIATES SG_FUZZ_CRLS; do
 done
 
 status=0
-for name in mime cms verify config policy ldap; do
+for name in mime cms verify config policy ldap keyd; do
 	inputs=()
 	[ -d "$data/fuzz-corpus/$name" ] && inputs+=("$data/fuzz-corpus/$name")
 	for f in "$data/fuzz-regress/$name"-*; do

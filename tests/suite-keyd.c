@@ -311,6 +311,10 @@ START_TEST(test_reply_garbage)
 		"status=encrypted+signed/verified\nsigners=-1\n\n",
 		"status=encrypted+signed/verified\nsigners=1\ndetail=a\x01z\n\n",
 		"status=bogus\nsigners=1\n\n",
+		/* verified, but no signer keyd verified: fail closed */
+		"status=encrypted+signed/verified\nsigners=1\n"
+		"signer.0.result=failed\n\n",
+		"status=encrypted+signed/verified\nsigners=2\n\n",
 	};
 	struct sg_result *local, *got;
 	size_t len, i;
@@ -345,6 +349,17 @@ START_TEST(test_reply_garbage)
 				 SG_SIGNER_VERIFIED);
 		ck_assert_uint_eq(sg_result_reasons(got),
 				  SG_REASON_BIT(SG_REASON_UNTRUSTED));
+		sg_result_free(&got);
+	}
+	/* a verdict without detail= still says why (found by fuzz-keyd) */
+	{
+		const char *r = "status=encrypted+signed/verified\nsigners=1\n"
+				"signer.0.result=verified\n\n";
+
+		ck_assert_int_eq(sg_keyd_parse_reply(r, strlen(r), local, &got,
+						     why, sizeof(why)), 1);
+		ck_assert_str_eq(sg_result_detail(got), "smime-keyd: "
+				 "encrypted+signed/verified (it gave no detail)");
 		sg_result_free(&got);
 	}
 	sg_result_free(&local);
