@@ -1,6 +1,6 @@
 /*
- * cms-private.h - internal interfaces of cms-decode.c, cms-verify.c, cms-
- * inspect.c and inflate.c
+ * cms-private.h - internal interfaces of cms-decode.c, cms-verify.c,
+ * cms-inspect.c and inflate.c
  *
  * The state of a verification and its CMS layers: decoding (cms-decode.c),
  * SignedData (cms-verify.c), (Auth)EnvelopedData (cms-inspect.c),

@@ -1,9 +1,9 @@
 /*
  * keyd-private.h - internal interfaces of keyd-client.c
  *
- * Asking smime-keyd for the verdict of an encrypted message (keyd-
- * client.c).  Nothing here is exported; only files of common/ (and the
- * unit tests and fuzzers) include it.
+ * Asking smime-keyd for the verdict of an encrypted message
+ * (keyd-client.c).  Nothing here is exported; only files of common/ (and
+ * the unit tests and fuzzers) include it.
  */
 #ifndef SG_KEYD_PRIVATE_H
 #define SG_KEYD_PRIVATE_H

@@ -1,10 +1,9 @@
 /*
- * keystore-private.h - internal interfaces of keystore-format.c,
- * keystore.c and keystore-verify.c
+ * keystore-private.h - internal interfaces of keystore-format.c
  *
- * The keystore's files (keystore-format.c), for keystore.c and keystore-
- * verify.c.  Nothing here is exported; only files of common/ (and the unit
- * tests and fuzzers) include it.
+ * The keystore's files (keystore-format.c), for keystore.c and
+ * keystore-verify.c.  Nothing here is exported; only files of common/ (and
+ * the unit tests and fuzzers) include it.
  */
 #ifndef SG_KEYSTORE_PRIVATE_H
 #define SG_KEYSTORE_PRIVATE_H

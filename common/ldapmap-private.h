@@ -1,6 +1,6 @@
 /*
- * ldapmap-private.h - internal interfaces of certmap-ldap.c and certmap-
- * ldap-decode.c
+ * ldapmap-private.h - internal interfaces of certmap-ldap.c and
+ * certmap-ldap-decode.c
  *
  * The ldap: map (certmap-ldap.c, built when HAVE_LDAP) and the
  * certificates of LDAP values (certmap-ldap-decode.c, always built).

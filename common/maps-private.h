@@ -1,6 +1,5 @@
 /*
- * maps-private.h - internal interfaces of maps.c, map-types.c and map-
- * inline.c
+ * maps-private.h - internal interfaces of maps.c and map-types.c
  *
  * The map layer: struct sg_map_type_def, the list of types (map-types.c)
  * and the maps opened from it (maps.c); map-inline.c is the inline: type.

@@ -1,9 +1,9 @@
 /*
  * mime-private.h - internal interfaces of mime.c and mime-addr.c
  *
- * The MIME reader (mime.c) and From/Sender fields read strictly (mime-
- * addr.c).  Nothing here is exported; only files of common/ (and the unit
- * tests and fuzzers) include it.
+ * The MIME reader (mime.c) and From/Sender fields read strictly
+ * (mime-addr.c).  Nothing here is exported; only files of common/ (and the
+ * unit tests and fuzzers) include it.
  */
 #ifndef SG_MIME_PRIVATE_H
 #define SG_MIME_PRIVATE_H

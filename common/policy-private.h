@@ -1,9 +1,9 @@
 /*
- * policy-private.h - internal interfaces of policy-addr.c and policy.c
+ * policy-private.h - internal interfaces of policy-addr.c
  *
- * Envelope addresses as Postfix routes them (policy-addr.c).  Nothing here
- * is exported; only files of common/ (and the unit tests and fuzzers)
- * include it.
+ * Envelope addresses as Postfix routes them (policy-addr.c), for policy.c.
+ * Nothing here is exported; only files of common/ (and the unit tests and
+ * fuzzers) include it.
  */
 #ifndef SG_POLICY_PRIVATE_H
 #define SG_POLICY_PRIVATE_H
