@@ -1,8 +1,8 @@
 /*
  * certmap-private.h - internal interfaces of certmap.c
  *
- * Certificate_maps and harvest_map of a context (certmap.c).  Nothing here
- * is exported; only files of common/ (and the unit tests and fuzzers)
+ * The certificate_maps and harvest_map of a context (certmap.c).  Nothing
+ * here is exported; only files of common/ (and the unit tests and fuzzers)
  * include it.
  */
 #ifndef SG_CERTMAP_PRIVATE_H

@@ -1,8 +1,9 @@
 /*
  * icache-private.h - internal interfaces of icache.c
  *
- * Intermediate_cache and aia_fetch (icache.c).  Nothing here is exported;
- * only files of common/ (and the unit tests and fuzzers) include it.
+ * The intermediate_cache and aia_fetch (icache.c).  Nothing here is
+ * exported; only files of common/ (and the unit tests and fuzzers) include
+ * it.
  */
 #ifndef SG_ICACHE_PRIVATE_H
 #define SG_ICACHE_PRIVATE_H

@@ -1,8 +1,8 @@
 /*
  * result-private.h - internal interfaces of result.c
  *
- * Struct sg_result and how the core builds one (result.c).  Nothing here
- * is exported; only files of common/ (and the unit tests and fuzzers)
+ * The struct sg_result and how the core builds one (result.c).  Nothing
+ * here is exported; only files of common/ (and the unit tests and fuzzers)
  * include it.
  */
 #ifndef SG_RESULT_PRIVATE_H
