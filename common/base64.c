@@ -3,7 +3,7 @@
  * Skips whitespace and line breaks (RFC 2045 6.8), stops at padding,
  * and refuses any other character.  One table lookup per byte.
  */
-#include "sg-private.h"
+#include "sg-base.h"
 
 static const signed char b64[256] = {
 #define X -1

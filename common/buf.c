@@ -1,5 +1,5 @@
 /* buf.c - growable byte buffer with overflow-checked growth */
-#include "sg-private.h"
+#include "sg-base.h"
 
 #include <stdio.h>
 #include <stdlib.h>

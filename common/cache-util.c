@@ -1,7 +1,7 @@
 /* cache-util.c - what the caches and map indexes share: a monotonic
  * clock for ages, a keyed hash of addresses
  */
-#include "sg-private.h"
+#include "sg-base.h"
 
 #include <string.h>
 #include <time.h>

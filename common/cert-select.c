@@ -16,7 +16,11 @@
  * chain result with the window in which it holds, so a usable certificate
  * looked up again is answered without decoding it.
  */
-#include "sg-private.h"
+#include "cert-select.h"
+#include "sg-base.h"
+#include "ctx-private.h"
+#include "dirmap-private.h"
+#include "x509-private.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -403,7 +407,7 @@ void sg_csel_eval_cert(struct sg_ctx *ctx, X509 *cert, time_t at,
 
 /* eval_new - keep the static part of an evaluation: one malloc'd block
    with its strings, which the map that holds the certificate frees with
-   free() (sg-private.h, struct sg_dirmap_cert) */
+   free() (dirmap-private.h, struct sg_dirmap_cert) */
 static struct sg_csel_eval *eval_new(const struct sg_csel_info *info)
 {
 	const char *src[] = {

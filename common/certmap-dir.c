@@ -37,7 +37,10 @@
  * may write it could write a certificate file just as well); a damaged
  * or foreign index is ignored, never trusted.
  */
-#include "sg-private.h"
+#include "dirmap-private.h"
+#include "sg-base.h"
+#include "der-scan.h"
+#include "maps-private.h"
 
 #include <dirent.h>
 #include <errno.h>

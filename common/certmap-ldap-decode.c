@@ -18,7 +18,10 @@
  * SG_LDAP_MAX_CANDS certificates per entry and per answer (further ones
  * are dropped), SG_LDAP_MAX_ADDRS addresses per certificate.
  */
-#include "sg-private.h"
+#include "ldapmap-private.h"
+#include "sg-base.h"
+#include "der-scan.h"
+#include "x509-private.h"
 
 #include <stdio.h>
 #include <stdlib.h>

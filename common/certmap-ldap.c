@@ -64,7 +64,10 @@
  * blocks SIGPIPE and discards one that became pending; no process-wide
  * signal disposition is changed.
  */
-#include "sg-private.h"
+#include "ldapmap-private.h"
+#include "sg-base.h"
+#include "dirmap-private.h"
+#include "maps-private.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,7 +12,14 @@
  * knows the types (dir:, ldap:, ...).  harvest_map is one map of a type
  * with a store (dir:).
  */
-#include "sg-private.h"
+#include "certmap-private.h"
+#include "sg-base.h"
+#include "cert-select.h"
+#include "ctx-private.h"
+#include "dirmap-private.h"
+#include "json-private.h"
+#include "maps-private.h"
+#include "x509-private.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -8,7 +8,10 @@
  * else (BER indefinite lengths, unusual certificate choices) goes through
  * plain d2i_CMS_bio().
  */
-#include "sg-private.h"
+#include "cms-private.h"
+#include "sg-base.h"
+#include "ctx-private.h"
+#include "mime-private.h"
 
 #include <limits.h>
 #include <stdlib.h>

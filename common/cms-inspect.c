@@ -5,7 +5,10 @@
  * has no public getter for the algorithm, so a small BER walk reads it
  * from the encoding (NSS writes indefinite lengths here).
  */
-#include "sg-private.h"
+#include "cms-private.h"
+#include "sg-base.h"
+#include "result-private.h"
+#include "x509-private.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -6,7 +6,12 @@
  * when allowed; the chain of each signer is validated against the
  * configured anchors.
  */
-#include "sg-private.h"
+#include "cms-private.h"
+#include "sg-base.h"
+#include "config-private.h"
+#include "ctx-private.h"
+#include "result-private.h"
+#include "x509-private.h"
 
 #include <stdio.h>
 #include <stdlib.h>

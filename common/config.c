@@ -1,5 +1,7 @@
 /* config.c - smimeguard.conf: name = value settings in main.cf style */
-#include "sg-private.h"
+#include "config-private.h"
+#include "sg-base.h"
+#include "maps-private.h"
 
 #include <ctype.h>
 #include <errno.h>

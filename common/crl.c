@@ -30,7 +30,10 @@
  * (OSSL_HTTP_get: redirects, an HTTP proxy, an overall timeout and a
  * response size limit).
  */
-#include "sg-private.h"
+#include "crl-private.h"
+#include "sg-base.h"
+#include "ctx-private.h"
+#include "x509-private.h"
 
 #include <errno.h>
 #include <stdarg.h>

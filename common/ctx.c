@@ -14,7 +14,12 @@
  * (also after this process's own write).  An AIA fetch runs under the
  * cache's own fetch lock, not this one.
  */
-#include "sg-private.h"
+#include "ctx-private.h"
+#include "sg-base.h"
+#include "certmap-private.h"
+#include "config-private.h"
+#include "icache-private.h"
+#include "x509-private.h"
 
 #include <pwd.h>
 #include <stdio.h>

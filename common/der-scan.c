@@ -7,7 +7,8 @@
  * SmtpUTF8Mailbox).  Used by the dir: map's index (certmap-dir.c) and the
  * ldap: map's candidates (certmap-ldap-decode.c).
  */
-#include "sg-private.h"
+#include "der-scan.h"
+#include "sg-base.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,7 +10,15 @@
  * without a current CRL), and compares the two LDAP attributes clients
  * read certificates from.
  */
-#include "sg-private.h"
+#include "sg-base.h"
+#include "certmap-private.h"
+#include "config-private.h"
+#include "ctx-private.h"
+#include "dirmap-private.h"
+#include "icache-private.h"
+#include "ldapmap-private.h"
+#include "maps-private.h"
+#include "x509-private.h"
 
 #include <dirent.h>
 #include <errno.h>

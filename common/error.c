@@ -1,5 +1,5 @@
 /* error.c - struct sg_error helpers and OpenSSL error draining */
-#include "sg-private.h"
+#include "sg-base.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -15,7 +15,13 @@
  * The core does not log: the outcome and the fingerprint are returned in
  * struct sg_harvest_info for the adapter's log line.
  */
-#include "sg-private.h"
+#include "sg-base.h"
+#include "cert-select.h"
+#include "certmap-private.h"
+#include "ctx-private.h"
+#include "der-scan.h"
+#include "dirmap-private.h"
+#include "result-private.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -23,7 +23,11 @@
  * from cron).  Downloads are sg_crl_download's: http:// only, the
  * crl_fetch_proxy, crl_fetch_redirects and crl_fetch_allow_local rules.
  */
-#include "sg-private.h"
+#include "icache-private.h"
+#include "sg-base.h"
+#include "crl-private.h"
+#include "ctx-private.h"
+#include "x509-private.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -4,7 +4,8 @@
  * open compressed-data.  The layer is only a zlib stream inside the
  * eContent; inflate it here, bounded by the message size limit.
  */
-#include "sg-private.h"
+#include "cms-private.h"
+#include "sg-base.h"
 
 #include <stdlib.h>
 #include <zlib.h>

@@ -4,7 +4,7 @@
  * that the Dovecot plugins can link them without OpenSSL), the first
  * thing a program calls: sg_init() sets up OpenSSL and libsodium.
  */
-#include "sg-private.h"
+#include "sg-base.h"
 
 #include <stdlib.h>
 

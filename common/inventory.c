@@ -6,7 +6,11 @@
  * Paths are read file by file (as doctor.c does): one unreadable path is
  * skipped and counted, the rest is still listed.
  */
-#include "sg-private.h"
+#include "sg-base.h"
+#include "ctx-private.h"
+#include "dirmap-private.h"
+#include "maps-private.h"
+#include "x509-private.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,7 @@
 /* json.c - the DESIGN.md section 4 JSON object of a result */
-#include "sg-private.h"
+#include "json-private.h"
+#include "sg-base.h"
+#include "result-private.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,7 +11,10 @@
  * wrong, the local verdict ("encrypted") stays and its detail says why:
  * keyd is never a reason for an error.
  */
-#include "sg-private.h"
+#include "keyd-private.h"
+#include "sg-base.h"
+#include "ctx-private.h"
+#include "result-private.h"
 #include "smimeguard-admin.h"
 
 #include <errno.h>

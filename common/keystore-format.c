@@ -11,7 +11,8 @@
  * Secrets (master key, data keys, plaintext private keys) only ever live
  * in sodium_malloc()ed memory (guard pages, mlock, wiped on free).
  */
-#include "sg-private.h"
+#include "keystore-private.h"
+#include "sg-base.h"
 
 #include <errno.h>
 #include <fcntl.h>

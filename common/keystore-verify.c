@@ -5,7 +5,10 @@
  * sg_verify_decrypted() call (the whole-buffer verifier: nothing goes to
  * temp_directory) and is wiped with OPENSSL_cleanse before it is freed.
  */
-#include "sg-private.h"
+#include "keystore-private.h"
+#include "sg-base.h"
+#include "result-private.h"
+#include "verify-private.h"
 #include "smimeguard-admin.h"
 
 #include <openssl/crypto.h>

@@ -9,7 +9,9 @@
  * associated data of both AEADs, keystore-format.c), so a file renamed
  * to another address, or whose addresses were edited, is refused.
  */
-#include "sg-private.h"
+#include "keystore-private.h"
+#include "sg-base.h"
+#include "x509-private.h"
 
 #include <dirent.h>
 #include <errno.h>

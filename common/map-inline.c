@@ -13,7 +13,8 @@
  * errors when the setting is set, before anything is opened.  Handy for
  * tests and small sites: a few rules need no file.
  */
-#include "sg-private.h"
+#include "maps-private.h"
+#include "sg-base.h"
 
 #include <ctype.h>
 #include <stdio.h>

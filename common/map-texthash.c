@@ -11,7 +11,9 @@
  * key the first counts.  A physical line of more than 1023 bytes is an
  * error, as it always was for encryption_policy_maps; so is a NUL byte.
  */
-#include "sg-private.h"
+#include "texthash-private.h"
+#include "sg-base.h"
+#include "maps-private.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,11 +1,12 @@
 /* map-types.c - the list of map types (Postfix's dict_open table)
  *
- * Each type is one struct sg_map_type_def in its own file (sg-private.h
+ * Each type is one struct sg_map_type_def in its own file (maps-private.h
  * says what the fields mean); adding a type is declaring its def here,
  * listing it in the order "supported: ..." messages name the types, and
  * adding its file to Makefile.am.  Only this file names the types.
  */
-#include "sg-private.h"
+#include "maps-private.h"
+#include "sg-base.h"
 
 extern const struct sg_map_type_def sg_map_type_dir;		/* certmap-dir.c */
 extern const struct sg_map_type_def sg_map_type_texthash;	/* map-texthash.c */

@@ -21,7 +21,9 @@
  * the value out; certificates found belong to the map and are used under
  * sg_map_lock() until sg_map_unlock().
  */
-#include "sg-private.h"
+#include "maps-private.h"
+#include "sg-base.h"
+#include "dirmap-private.h"
 
 #include <stdio.h>
 #include <stdlib.h>

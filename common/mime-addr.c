@@ -15,7 +15,8 @@
  * place of the address cannot name another one.  Everything else is a
  * list (two mailboxes or a group) or ambiguous, and binds no signer.
  */
-#include "sg-private.h"
+#include "mime-private.h"
+#include "sg-base.h"
 
 #include <ctype.h>
 #include <string.h>

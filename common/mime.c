@@ -4,7 +4,8 @@
  * message except sg_mime_canon_crlf() when the input has bare LFs.
  * Input may use CRLF or LF line endings.
  */
-#include "sg-private.h"
+#include "mime-private.h"
+#include "sg-base.h"
 
 #include <ctype.h>
 #include <stdint.h>

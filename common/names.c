@@ -4,7 +4,7 @@
  * Dovecot plugins link it directly and name statuses and keywords
  * without loading the core (see dovecot-plugin/smime-core.c).
  */
-#include "sg-private.h"
+#include "sg-base.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -33,7 +33,8 @@
  * SG_ROUTE_MAX_HOPS steps.  Longer than SG_ADDRESS_MAX octets:
  * SG_ADDRESS_TOO_LONG.  Nothing is ever truncated.
  */
-#include "sg-private.h"
+#include "policy-private.h"
+#include "sg-base.h"
 
 #include <ctype.h>
 #include <stdio.h>

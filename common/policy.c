@@ -39,7 +39,9 @@
  * policy_exemptions names them and the client is in
  * policy_exemption_clients: any submitter can write MAIL FROM:<>.
  */
-#include "sg-private.h"
+#include "policy-private.h"
+#include "sg-base.h"
+#include "maps-private.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

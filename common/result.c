@@ -1,5 +1,6 @@
 /* result.c - the verdict object and its accessors */
-#include "sg-private.h"
+#include "result-private.h"
+#include "sg-base.h"
 
 #include <stdio.h>
 #include <stdlib.h>

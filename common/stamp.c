@@ -14,7 +14,8 @@
  * not be writable by group or others: whoever can write a trust anchor,
  * a CRL or a policy map decides what is trusted and what is enforced.
  */
-#include "sg-private.h"
+#include "sg-base.h"
+#include "maps-private.h"
 
 #include <dirent.h>
 #include <limits.h>

@@ -1,6 +1,6 @@
 /* time.c - sg_parse_time: ISO 8601 (UTC or with offset) or @unix-seconds;
    sg_format_time: ISO 8601 UTC */
-#include "sg-private.h"
+#include "sg-base.h"
 
 #include <ctype.h>
 #include <errno.h>

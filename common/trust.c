@@ -13,7 +13,11 @@
  *    every certificate of the chain and every configured CRL is current.
  * Both are per context, so a reload (a new context) starts them afresh.
  */
-#include "sg-private.h"
+#include "ctx-private.h"
+#include "sg-base.h"
+#include "config-private.h"
+#include "icache-private.h"
+#include "x509-private.h"
 
 #include <dirent.h>
 #include <errno.h>

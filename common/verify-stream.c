@@ -13,7 +13,11 @@
  * whole buffer.  A write error is an error of update or final, never a
  * verdict.
  */
-#include "sg-private.h"
+#include "sg-base.h"
+#include "config-private.h"
+#include "ctx-private.h"
+#include "keyd-private.h"
+#include "result-private.h"
 
 #include <errno.h>
 #include <fcntl.h>

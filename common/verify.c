@@ -5,7 +5,13 @@
  * S/MIME found deeper gives at most "signed" + partial, or
  * embedded-ciphertext for encrypted parts.
  */
-#include "sg-private.h"
+#include "verify-private.h"
+#include "sg-base.h"
+#include "cms-private.h"
+#include "config-private.h"
+#include "ctx-private.h"
+#include "mime-private.h"
+#include "result-private.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -9,7 +9,7 @@
  * inline:{ a=b, c=d }; booleans are yes or no, in any case).  A leaf of
  * the core: it calls nothing else of it.
  */
-#include "sg-private.h"
+#include "sg-base.h"
 
 #include <ctype.h>
 #include <strings.h>
@@ -91,7 +91,7 @@ int sg_conf_bool(const char *word, bool *b_r)
 	return 0;
 }
 
-/* sg_conf_lines - see sg-private.h */
+/* sg_conf_lines - see sg-base.h */
 int sg_conf_lines(char *text, const char *where,
 		  int (*fn)(void *context, char *line, unsigned int lineno,
 			    struct sg_error *err_r),

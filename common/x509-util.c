@@ -5,7 +5,8 @@
  * every module that handles certificates can use it (trust.c, icache.c,
  * crl.c, cert-select.c, certmap.c) without depending on another.
  */
-#include "sg-private.h"
+#include "x509-private.h"
+#include "sg-base.h"
 
 #include <stdio.h>
 #include <string.h>

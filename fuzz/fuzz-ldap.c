@@ -29,7 +29,10 @@
 #include <unistd.h>
 
 #include "fuzz-common.h"
-#include "sg-private.h"
+#include "sg-base.h"
+#include "cert-select.h"
+#include "ldapmap-private.h"
+#include "maps-private.h"
 
 #include <openssl/x509.h>
 

@@ -18,7 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sg-private.h"
+#include "sg-base.h"
+#include "mime-private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

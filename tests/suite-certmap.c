@@ -21,7 +21,7 @@
 #include <openssl/x509.h>
 
 #include "check-suites.h"
-#include "sg-private.h"
+#include "sg-base.h"
 #include "test-util.h"
 
 #define DAY 86400

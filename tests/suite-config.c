@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "check-suites.h"
-#include "sg-private.h"
+#include "sg-base.h"
 #include "sg-settings.h"
 #include "smimeguard.h"
 

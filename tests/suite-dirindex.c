@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 #include "check-suites.h"
-#include "sg-private.h"
+#include "sg-base.h"
+#include "dirmap-private.h"
 #include "test-util.h"
 
 #define N_BOB 300		/* over DM_INDEX_MIN_FILES (256) */

@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "check-suites.h"
-#include "sg-private.h"
+#include "sg-base.h"
 #include "test-util.h"
 
 /* what sg_config_check and sg_cert_check report */

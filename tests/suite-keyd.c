@@ -21,7 +21,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "sg-private.h"
+#include "sg-base.h"
+#include "keyd-private.h"
 #include "smimeguard-admin.h"
 
 #include "check-suites.h"

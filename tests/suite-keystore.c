@@ -23,7 +23,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "sg-private.h"
+#include "sg-base.h"
+#include "keystore-private.h"
 
 #include "check-suites.h"
 #include "test-util.h"

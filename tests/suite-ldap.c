@@ -15,7 +15,8 @@
 #include <string.h>
 
 #include "check-suites.h"
-#include "sg-private.h"
+#include "sg-base.h"
+#include "ldapmap-private.h"
 #include "test-util.h"
 
 #ifdef HAVE_LDAP

@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "check-suites.h"
-#include "sg-private.h"
+#include "sg-base.h"
+#include "mime-private.h"
 
 static struct sg_slice S(const char *s)
 {
