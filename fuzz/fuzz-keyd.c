@@ -30,7 +30,7 @@
 
 #include "fuzz-common.h"
 #include "keyd-proto.h"
-#include "sg-private.h"
+#include "keyd-private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
