@@ -646,6 +646,34 @@ class ServerTest(sgserver.SandboxTestCase):
         got = self.fetch_all(m, "keyd-back", "(UID FLAGS)")
         self.assert_kw(list(got.values())[0]["FLAGS"], {E, S, V}, "keyd back")
 
+    def test_82_decrypt_to_verify_off(self):
+        """smime_decrypt_to_verify = no (dave, from the userdb) with
+        smime_owner_address = bob's address, whose key the running keyd
+        holds: sign-then-encrypt mail is stored as a server without keys
+        sees it (encrypted, $SMIMEEncrypted only) and keyd is never asked
+        (no request in its log).  test_80 is the control: the same message
+        for bob, with the setting on, is encrypted+signed/verified."""
+        data = crlf(self.keyd_msg("verified.eml"))
+        log = os.path.join(self.env["LOG_DIR"], "smime-keyd.log")
+        with open(log, "rb") as f:
+            before = f.read().count(b" owner=<")
+        self.lmtp(self.addr("dave", "keyd-off"), [data])
+        m = self.imap(self.addr("dave"))
+        m.create('"keyd-off-append"')
+        typ, _ = m.append('"keyd-off-append"', None, None, data)
+        self.assertEqual(typ, "OK")
+        for box in ("keyd-off", "keyd-off-append"):
+            got = self.fetch_all(m, box, "(UID FLAGS X-SMIME BODY.PEEK[])")
+            (uid,) = got
+            self.assert_kw(got[uid]["FLAGS"], {E}, box)
+            self.assertEqual(xsmime_dict(got[uid]["X-SMIME"])["STATUS"],
+                             "encrypted", box)
+            self.assertTrue(got[uid]["BODY[]"].endswith(data), box)
+        with open(log, "rb") as f:
+            self.assertEqual(f.read().count(b" owner=<"), before,
+                             "smime-keyd was asked although "
+                             "smime_decrypt_to_verify = no")
+
     def test_3c_temp_directory_unusable(self):
         """The core keeps a mail past 1 MiB in temp_directory while it is
         verified: where no file can be made (a directory that does not
