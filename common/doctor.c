@@ -293,13 +293,27 @@ out:
 	return ret;
 }
 
-/* check_path - a file or directory of a setting, as trust.c loads it */
+struct check_dir {
+	struct sink *sk;
+	const char *setting;
+	bool want_crl;
+	struct items *out;
+};
+
+static int check_dir_file(void *context, const char *file)
+{
+	struct check_dir *cd = context;
+
+	return check_file(cd->sk, cd->setting, file, cd->want_crl, cd->out);
+}
+
+/* check_path - a file or directory of a setting, as trust.c loads it
+   (the same files: sg_dir_files) */
 static int check_path(struct sink *sk, const char *setting, const char *path,
 		      bool want_crl, struct items *out)
 {
-	char text[768], fix[512], full[4096];
+	char text[768], fix[512];
 	size_t before = out->n;
-	struct dirent *de;
 	struct stat st;
 	DIR *dir;
 	int ret = 0;
@@ -322,17 +336,10 @@ static int check_path(struct sink *sk, const char *setting, const char *path,
 		emit(sk, "path-unreadable", NULL, path, text, fix);
 		return 0;
 	}
-	while (ret == 0 && (de = readdir(dir)) != NULL) {
-		struct stat fst;
+	{
+		struct check_dir cd = { sk, setting, want_crl, out };
 
-		if (de->d_name[0] == '.')
-			continue;
-		if ((size_t)snprintf(full, sizeof(full), "%s/%s", path,
-				     de->d_name) >= sizeof(full))
-			continue;
-		if (stat(full, &fst) < 0 || !S_ISREG(fst.st_mode))
-			continue;
-		ret = check_file(sk, setting, full, want_crl, out);
+		ret = sg_dir_files(dir, path, check_dir_file, &cd);
 	}
 	closedir(dir);
 	if (ret == 0 && out->n == before) {

@@ -113,13 +113,17 @@ static int list_file(struct inv *iv, const char *path)
 	return 0;
 }
 
+static int list_dir_file(void *context, const char *file)
+{
+	return list_file(context, file) < 0 ? -1 : 0;
+}
+
 /* list_path - a file, or every regular non-hidden file of a directory */
 static int list_path(struct inv *iv, const char *path)
 {
 	struct stat st;
-	struct dirent *de;
-	char full[4096];
 	DIR *dir;
+	int r;
 
 	if (stat(path, &st) < 0) {
 		iv->skipped++;
@@ -131,23 +135,9 @@ static int list_path(struct inv *iv, const char *path)
 		iv->skipped++;
 		return 0;
 	}
-	while ((de = readdir(dir)) != NULL) {
-		struct stat fst;
-
-		if (de->d_name[0] == '.')
-			continue;
-		if ((size_t)snprintf(full, sizeof(full), "%s/%s", path,
-				     de->d_name) >= sizeof(full))
-			continue;
-		if (stat(full, &fst) < 0 || !S_ISREG(fst.st_mode))
-			continue;
-		if (list_file(iv, full) < 0) {
-			closedir(dir);
-			return -1;
-		}
-	}
+	r = sg_dir_files(dir, path, list_dir_file, iv);
 	closedir(dir);
-	return 0;
+	return r < 0 ? -1 : 0;
 }
 
 /* map_cert - one certificate of a map */

@@ -1,6 +1,6 @@
 /*
  * sg-base.h - internal interfaces of names.c, time.c, cache-util.c,
- * words.c, error.c, buf.c and base64.c
+ * words.c, error.c, buf.c, base64.c and dir-files.c
  *
  * What every file of the core needs: sg_assert and sg_misuse (names.c),
  * SG_ARRAY_SIZE, sg_cmp_sha256, the core's mutexes, times and address
@@ -16,6 +16,7 @@
 #include "config.h"
 #include "smimeguard-admin.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -40,6 +41,14 @@ void sg_misuse(const char *expr, const char *file, int line)
 long long sg_monotonic_ns(void);
 /* keyed SipHash of an address (key: crypto_shorthash_KEYBYTES bytes) */
 uint64_t sg_addr_hash(const unsigned char *key, const char *addr);
+
+/* ---- dir-files.c ---- */
+/* sg_dir_files - fn(context, PATH/NAME) for each regular file (links
+   followed) of the open directory dir (path) whose name does not start
+   with "."; stops at fn's first non-zero return and returns it, else 0.
+   The one rule of which files of a certificate or CRL directory count. */
+int sg_dir_files(DIR *dir, const char *path,
+		 int (*fn)(void *context, const char *file), void *context);
 
 /* ---- words.c: logical lines, list items and booleans, for every
    reader ---- */

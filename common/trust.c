@@ -130,6 +130,22 @@ int sg_trust_load_file(const char *path, bool want_crl, STACK_OF(X509) *certs,
 	return 0;
 }
 
+struct load_dir {
+	bool want_crl;
+	STACK_OF(X509) *certs;
+	STACK_OF(X509_CRL) *crls;
+	struct sg_error *err_r;
+};
+
+static int load_dir_file(void *context, const char *file)
+{
+	struct load_dir *ld = context;
+	size_t n;
+
+	return sg_trust_load_file(file, ld->want_crl, ld->certs, ld->crls,
+				  &n, ld->err_r) < 0 ? -1 : 0;
+}
+
 /* load_path - a file (must contain at least one object) or a directory
    (every regular, non-hidden file that parses) */
 static int load_path(const char *path, bool want_crl, STACK_OF(X509) *certs,
@@ -145,31 +161,17 @@ static int load_path(const char *path, bool want_crl, STACK_OF(X509) *certs,
 	}
 	if (S_ISDIR(st.st_mode)) {
 		DIR *dir = opendir(path);
-		struct dirent *de;
-		char full[4096];
+		struct load_dir ld = { want_crl, certs, crls, err_r };
+		int r;
 
 		if (dir == NULL) {
 			sg_error_set(err_r, SG_ERR_IO, "%.180s: %s", path,
 				     strerror(errno));
 			return -1;
 		}
-		while ((de = readdir(dir)) != NULL) {
-			struct stat fst;
-
-			if (de->d_name[0] == '.')
-				continue;
-			if ((size_t)snprintf(full, sizeof(full), "%s/%s", path,
-					     de->d_name) >= sizeof(full))
-				continue;
-			if (stat(full, &fst) < 0 || !S_ISREG(fst.st_mode))
-				continue;
-			if (sg_trust_load_file(full, want_crl, certs, crls, &n, err_r) < 0) {
-				closedir(dir);
-				return -1;
-			}
-		}
+		r = sg_dir_files(dir, path, load_dir_file, &ld);
 		closedir(dir);
-		return 0;
+		return r < 0 ? -1 : 0;
 	}
 	if (sg_trust_load_file(path, want_crl, certs, crls, &n, err_r) < 0)
 		return -1;
