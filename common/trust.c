@@ -66,6 +66,24 @@ static size_t slot_of(const unsigned char *key, size_t n)
 
 /* ---- loading ---- */
 
+/* push_obj - a certificate (its extensions cached now: shared
+   certificates stay read-only) or a CRL onto its stack; freed on failure */
+static int push_obj(void *obj, bool want_crl, STACK_OF(X509) *certs,
+		    STACK_OF(X509_CRL) *crls)
+{
+	if (want_crl) {
+		if (sk_X509_CRL_push(crls, obj) > 0)
+			return 0;
+		X509_CRL_free(obj);
+		return -1;
+	}
+	(void)X509_check_purpose(obj, -1, 0);
+	if (sk_X509_push(certs, obj) > 0)
+		return 0;
+	X509_free(obj);
+	return -1;
+}
+
 /* sg_trust_load_file - all certificates (or CRLs) of one file */
 int sg_trust_load_file(const char *path, bool want_crl, STACK_OF(X509) *certs,
 		     STACK_OF(X509_CRL) *crls, size_t *n_r,
@@ -86,14 +104,7 @@ int sg_trust_load_file(const char *path, bool want_crl, STACK_OF(X509) *certs,
 			(void *)PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL);
 		if (obj == NULL)
 			break;
-		if (!want_crl)	/* cached now: shared certs stay read-only */
-			(void)X509_check_purpose(obj, -1, 0);
-		if (want_crl ? !sk_X509_CRL_push(crls, obj) :
-			       !sk_X509_push(certs, obj)) {
-			if (want_crl)
-				X509_CRL_free(obj);
-			else
-				X509_free(obj);
+		if (push_obj(obj, want_crl, certs, crls) < 0) {
 			BIO_free(bio);
 			sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
 			return -1;
@@ -109,15 +120,8 @@ int sg_trust_load_file(const char *path, bool want_crl, STACK_OF(X509) *certs,
 		obj = want_crl ? (void *)d2i_X509_CRL_bio(bio, NULL) :
 				 (void *)d2i_X509_bio(bio, NULL);
 		sg_openssl_errors(NULL, 0);
-		if (obj != NULL && !want_crl)
-			(void)X509_check_purpose(obj, -1, 0);
 		if (obj != NULL) {
-			if (want_crl ? !sk_X509_CRL_push(crls, obj) :
-				       !sk_X509_push(certs, obj)) {
-				if (want_crl)
-					X509_CRL_free(obj);
-				else
-					X509_free(obj);
+			if (push_obj(obj, want_crl, certs, crls) < 0) {
 				BIO_free(bio);
 				sg_error_set(err_r, SG_ERR_NOMEM, "out of memory");
 				return -1;
