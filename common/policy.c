@@ -941,7 +941,8 @@ int sg_policy_recipient_usable(struct sg_ctx *ctx, const char *address,
 /* covered - is the message encrypted to a usable certificate of address? */
 static int covered(struct sg_ctx *ctx, const char *address, time_t at,
 		   const struct sg_encryption *enc, char *why, size_t why_size,
-		   const char **violation_r, struct sg_error *err_r)
+		   const char **violation_r, enum sg_policy_lookup *lookup_r,
+		   struct sg_error *err_r)
 {
 	struct sg_cert_set *set = NULL;
 	size_t i, j;
@@ -949,9 +950,11 @@ static int covered(struct sg_ctx *ctx, const char *address, time_t at,
 
 	ret = sg_cert_lookup(ctx, address, at, &set, err_r);
 	if (ret < 0) {
+		*lookup_r = SG_POLICY_LOOKUP_FAILED;
 		*violation_r = "lookup-failed";
 		return -1;
 	}
+	*lookup_r = ret > 0 ? SG_POLICY_LOOKUP_FOUND : SG_POLICY_LOOKUP_NOT_FOUND;
 	for (i = 0; i < enc->n_recipients; i++) {
 		if (sg_cert_set_match(set, &enc->recipients[i], NULL) == 1) {
 			sg_cert_set_free(&set);
@@ -1110,7 +1113,7 @@ int sg_policy_check_message(const struct sg_policy *pol, struct sg_ctx *ctx,
 			return 0;
 		}
 		ret = covered(ctx, d->recipient, at, enc, why, why_size,
-			      &d->violation, err_r);
+			      &d->violation, &d->lookup, err_r);
 		if (ret <= 0)
 			return ret;
 	}

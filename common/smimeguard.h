@@ -709,6 +709,15 @@ struct sg_policy_decision {
 	   unknown, so it is refused for now (sg_policy_refusal gives 451
 	   4.3.0); why says what failed, for the log only */
 	bool temporary;
+	/* sg_policy_check_message: the recipient's certificates looked up
+	   to see whether the message is encrypted to one (for counters;
+	   SG_POLICY_LOOKUP_NONE when the rule needed no lookup) */
+	enum sg_policy_lookup {
+		SG_POLICY_LOOKUP_NONE = 0,	/* not looked up */
+		SG_POLICY_LOOKUP_FOUND,		/* a usable certificate */
+		SG_POLICY_LOOKUP_NOT_FOUND,	/* none usable */
+		SG_POLICY_LOOKUP_FAILED		/* a map failed: temporary */
+	} lookup;
 };
 
 struct sg_policy;

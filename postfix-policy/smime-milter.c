@@ -769,6 +769,7 @@ static void check_recipient(const struct snap *snap, struct msg *m,
 	const char *code, *enhanced;
 	struct sg_error err;
 	char why[400];
+	int ret;
 
 	memset(&env, 0, sizeof(env));
 	env.sender = m->sender != NULL ? m->sender : "";
@@ -777,8 +778,14 @@ static void check_recipient(const struct snap *snap, struct msg *m,
 	env.transport = r->mailer;
 	env.client_address = m->client[0] != '\0' ? m->client : NULL;
 	env.auto_submitted = m->n_auto_submitted == 1 ? m->auto_submitted : NULL;
-	switch (sg_policy_check_message(snap->cfg.pol, snap->cfg.ctx, &env, res, 0, &d,
-					why, sizeof(why), &err)) {
+	ret = sg_policy_check_message(snap->cfg.pol, snap->cfg.ctx, &env, res, 0,
+				    &d, why, sizeof(why), &err);
+	/* a failed lookup defers the message: counted once, at its end */
+	if (d.lookup == SG_POLICY_LOOKUP_FOUND)
+		st_count(ST_LOOKUP_HITS);
+	else if (d.lookup == SG_POLICY_LOOKUP_NOT_FOUND)
+		st_count(ST_LOOKUP_MISSES);
+	switch (ret) {
 	case 1:
 		if (v->why[0] == '\0')
 			pp_printable(v->why, sizeof(v->why), d.why);

@@ -817,6 +817,12 @@ START_TEST(test_cipher_floor)
 		ck_assert_msg(d.violation != NULL &&
 			      strcmp(d.violation, floor_cases[_i].violation) == 0,
 			      "case %d: %s", _i, d.violation != NULL ? d.violation : "NULL");
+	/* the lookup the counters see: done once the message passed the
+	   content checks (found), or to say there is no certificate */
+	ck_assert_int_eq(d.lookup,
+			 floor_cases[_i].violation == NULL ? SG_POLICY_LOOKUP_FOUND :
+			 strcmp(floor_cases[_i].violation, "no-certificate") == 0 ?
+			 SG_POLICY_LOOKUP_NOT_FOUND : SG_POLICY_LOOKUP_NONE);
 	/* the reasons say what and which RecipientInfo */
 	if (floor_cases[_i].violation != NULL &&
 	    strcmp(floor_cases[_i].violation, "weak-cipher") == 0) {

@@ -1730,8 +1730,8 @@ authorityKeyIdentifier = keyid
         after mail through the real Postfix, the policy service counted
         the RCPT refused by the partner's rule (a certificate miss) and
         the one accepted (a hit), the milter the plaintext refused and
-        the encrypted message accepted under the partner's rule, and
-        both kept latencies; requests that are not mail are not
+        the encrypted message accepted under the partner's rule (its
+        certificate lookup a hit), and both kept latencies; requests that are not mail are not
         decisions."""
         for name in ("smime-policyd", "smime-milter"):
             self.ensure_daemon(name)
@@ -1786,6 +1786,10 @@ authorityKeyIdentifier = keyid
         self.assertEqual(self.rule_count(ma, "partner.example", "accepted")
                          - self.rule_count(mb, "partner.example", "accepted"), n_acc,
                          ma["rules"])
+        # the milter's certificate lookups: one per check of the
+        # encrypted message (a hit); the plaintext needed none
+        self.assertEqual(mv["lookups.hit"] - mbv["lookups.hit"], n_acc)
+        self.assertEqual(mv["lookups.miss"], mbv["lookups.miss"])
         self.assertEqual(mv["latency.message.count"]
                          - mbv.get("latency.message.count", 0), 1 + n_acc)
         self.assertGreater(mv["latency.message.max_us"], 0)
