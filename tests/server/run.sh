@@ -55,7 +55,8 @@ if [ ${#files[@]} -eq 0 ]; then
 fi
 
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$out.failed"' EXIT
+: >"$out.failed"
 passed=0
 failed=0
 rc=0
@@ -81,9 +82,15 @@ for t in "${files[@]}"; do
 	read -r p _ f _ <<<"$line"
 	passed=$((passed + p))
 	failed=$((failed + f))
+	# the names again at the end: a CI log may show only the tail
+	grep -E '^(FAIL|ERROR): ' "$out" >>"$out.failed" || true
 	if [ "$st" -ne 0 ] || [ "$f" -ne 0 ]; then
 		rc=1
 	fi
 done
+if [ -s "$out.failed" ]; then
+	echo "failed:"
+	sed 's/^/  /' "$out.failed"
+fi
 echo "$passed passed, $failed failed"
 exit "$rc"
