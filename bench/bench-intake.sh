@@ -5,7 +5,7 @@
 #
 # SYNOPSIS
 #	SG_BUILD=BUILDDIR bench/bench-intake.sh [--messages M] [--sessions S]
-#		[--size BYTES] [--rounds R] [--sink discard|pipe]
+#		[--size BYTES] [--rounds R] [--sink discard|pipe] [--nomilter]
 #
 # DESCRIPTION
 #	Starts two private sandboxes (scripts/sandbox up) in fresh
@@ -34,6 +34,13 @@
 #	In the plugins sandbox external mail still takes its extra hop
 #	through the re-checking smtpd ("sgcheck", the milter again).
 #
+#	--nomilter: a third sandbox, the plugins one with the policy service
+#	and the milter taken out of Postfix's configuration (submission,
+#	sendmail and the after-queue smtpd) but its routing kept: external
+#	mail still takes the "sgcheck" hop.  "Postfix without the milter" in
+#	the sense of issue 14 target 3; plugins / nomilter is what the
+#	policy service and the milter cost, plugins / bare also the hop.
+#
 #	Defaults: M=500, S=10, BYTES=5120, R=3, SG_BUILD=/tmp/bp-build.
 #	Must run as root (the sandbox does).
 set -euo pipefail
@@ -41,7 +48,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 sandbox=$here/scripts/sandbox
 export SG_BUILD=${SG_BUILD:-/tmp/bp-build}
-msgs=500 sessions=10 size=5120 rounds=3 sink=discard
+msgs=500 sessions=10 size=5120 rounds=3 sink=discard nomilter=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--messages) msgs=$2; shift 2 ;;
@@ -49,7 +56,8 @@ while [ $# -gt 0 ]; do
 	--size) size=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
 	--sink) sink=$2; shift 2 ;;
-	*) echo "usage: $0 [--messages M] [--sessions S] [--size BYTES] [--rounds R] [--sink discard|pipe]" >&2
+	--nomilter) nomilter=1; shift ;;
+	*) echo "usage: $0 [--messages M] [--sessions S] [--size BYTES] [--rounds R] [--sink discard|pipe] [--nomilter]" >&2
 	   exit 64 ;;
 	esac
 done
@@ -58,16 +66,24 @@ smtp_source=$(command -v smtp-source || echo /usr/sbin/smtp-source)
 
 dplug=$(mktemp -d /tmp/bench-intake-plug.XXXXXX)
 dbare=$(mktemp -d /tmp/bench-intake-bare.XXXXXX)
-chmod 755 "$dplug" "$dbare"
+dnomi=
+sandboxes="plugins bare"
+if [ "$nomilter" = 1 ]; then
+	dnomi=$(mktemp -d /tmp/bench-intake-nomilter.XXXXXX)
+	sandboxes="plugins bare nomilter"
+fi
+chmod 755 "$dplug" "$dbare" $dnomi
 cleanup() {
-	"$sandbox" down --dir "$dplug" >/dev/null 2>&1 || true
-	"$sandbox" down --dir "$dbare" >/dev/null 2>&1 || true
-	if [ "${BENCH_KEEP:-0}" != 1 ]; then
-		rm -rf "$dplug" "$dbare"
-		rm -f "$dplug".env "$dplug".up.log "$dbare".env "$dbare".up.log
-	else
-		echo "bench-intake: kept $dplug $dbare" >&2
-	fi
+	local d
+	for d in "$dplug" "$dbare" $dnomi; do
+		"$sandbox" down --dir "$d" >/dev/null 2>&1 || true
+		if [ "${BENCH_KEEP:-0}" != 1 ]; then
+			rm -rf "$d"
+			rm -f "$d".env "$d".up.log
+		else
+			echo "bench-intake: kept $d" >&2
+		fi
+	done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -78,9 +94,19 @@ echo "bench-intake: starting the sandboxes (plugins: $dplug, bare: $dbare)" >&2
 SANDBOX_NO_PLUGINS=1 "$sandbox" up --dir "$dbare" >"$dbare.env" 2>"$dbare.up.log" ||
 	{ tail -20 "$dbare.up.log" >&2; exit 1; }
 mv "$dplug.env" "$dplug.up.log" "$dbare.env" "$dbare.up.log" "$dplug/" 2>/dev/null || true
+if [ -n "$dnomi" ]; then
+	"$sandbox" up --dir "$dnomi" >"$dnomi.env" 2>"$dnomi.up.log" ||
+		{ tail -20 "$dnomi.up.log" >&2; exit 1; }
+	mv "$dnomi.env" "$dnomi.up.log" "$dnomi/" 2>/dev/null || true
+	# the same Postfix without smimeguard in it: no policy service, no
+	# milter anywhere, the after-queue hop kept
+	postconf -c "$dnomi/postfix" -e sandbox_submission_milters= \
+		non_smtpd_milters= sandbox_submission_recipient_restrictions=permit
+	postfix -c "$dnomi/postfix" reload >/dev/null 2>&1
+fi
 case $sink in
 discard)
-	for d in "$dplug" "$dbare"; do
+	for d in "$dplug" "$dbare" $dnomi; do
 		postconf -c "$d/postfix" -M sink/unix="sink unix - n n - - discard"
 		postfix -c "$d/postfix" reload >/dev/null 2>&1
 	done ;;
@@ -94,7 +120,8 @@ getenv() {	# DIR KEY
 declare -A port
 port[plugins]=$(getenv "$dplug" SUBMISSION_PORT)
 port[bare]=$(getenv "$dbare" SUBMISSION_PORT)
-declare -A dirof=([plugins]=$dplug [bare]=$dbare)
+declare -A dirof=([plugins]=$dplug [bare]=$dbare [nomilter]=$dnomi)
+[ -z "$dnomi" ] || port[nomilter]=$(getenv "$dnomi" SUBMISSION_PORT)
 sender=$(getenv "$dplug" SENDER)
 declare -A rcpt
 rcpt[external]=$(getenv "$dplug" EXTERNAL_OPEN_RCPT)
@@ -137,13 +164,16 @@ median() {
 echo "messages $msgs x $size bytes, $sessions sessions, $rounds rounds, sink $sink;" \
 	"smtp-source $smtp_source; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # one unmeasured warm-up run each (process pools, caches)
-for sb in plugins bare; do
+for sb in $sandboxes; do
 	"$smtp_source" -m 50 -s "$sessions" -l "$size" -f "$sender" \
 		-t "${rcpt[external]}" "127.0.0.1:${port[$sb]}" >/dev/null 2>&1 || true
 done
 for ((r = 1; r <= rounds; r++)); do
 	echo "round $r"
-	if ((r % 2)); then order="plugins bare"; else order="bare plugins"; fi
+	# the order turns each round
+	set -- $sandboxes
+	for ((i = 1; i < r; i++)); do set -- "${@:2}" "$1"; done
+	order="$*"
 	for kind in external internal; do
 		for sb in $order; do
 			run "$sb" "$kind"
@@ -164,8 +194,8 @@ for f in "$dplug"/run/*.ident; do
 done
 
 echo
-echo "| recipient | bare Postfix msgs/s | policyd + milter msgs/s | ratio | target 0.7 |"
-echo "|---|---|---|---|---|"
+echo "| recipient | bare Postfix msgs/s | policyd + milter msgs/s | ratio | target 0.7 |$([ -z "$dnomi" ] || echo " same Postfix without them msgs/s | ratio to it |")"
+echo "|---|---|---|---|---|$([ -z "$dnomi" ] || echo "---|---|")"
 status=0
 for kind in external internal; do
 	b=$(echo "${results[bare.$kind]}" | median)
@@ -173,7 +203,12 @@ for kind in external internal; do
 	ratio=$(echo "$p / $b" | bc -l)
 	met=met
 	if (($(echo "$ratio < 0.7" | bc -l))); then met=MISSED; status=2; fi
-	printf '| %s (%s) | %.1f | %.1f | %.2f | %s |\n' \
-		"$kind" "${rcpt[$kind]}" "$b" "$p" "$ratio" "$met"
+	extra=
+	if [ -n "$dnomi" ]; then
+		n=$(echo "${results[nomilter.$kind]}" | median)
+		extra=$(printf ' %.1f | %.2f |' "$n" "$(echo "$p / $n" | bc -l)")
+	fi
+	printf '| %s (%s) | %.1f | %.1f | %.2f | %s |%s\n' \
+		"$kind" "${rcpt[$kind]}" "$b" "$p" "$ratio" "$met" "$extra"
 done
 exit $status

@@ -20,7 +20,15 @@ belongs to, to Dovecot's stats process (9 writes per delivery, measured
 with strace).  The plain "with" Dovecot runs without it, as shipped.
 
 Usage: bench/bench-lmtp.py [--messages N] [--rounds R] [--connections C]
-                           [--floor] [--metric] [--aa]
+                           [--floor] [--metric] [--aa] [--interleaved]
+                           [--kind both|unsigned|signed] [--other BUILD]
+
+With --interleaved, each connection delivers one message to each Dovecot
+per round, in a random order (seeded), and prints the median latencies
+and the median of the paired ratios (each Dovecot's latency over the
+plugin's in the same round) with a bootstrap 95 % interval.  --other
+BUILD adds the plugin from a second built tree ("other"), so two builds
+are compared in one run.
 
 With --aa, a second plugin-less Dovecot: its rate over the first one's
 is what this machine's noise does to a ratio in the same run (a ratio of
@@ -32,6 +40,7 @@ Targets (issue 3): >= 0.97 of the plugin-less rate on unsigned mail,
 """
 import argparse
 import os
+import random
 import smtplib
 import subprocess
 import sys
@@ -124,21 +133,35 @@ def interleaved(envs, names, user, unsigned, signed, a):
                             "  ".join("with/%s" % k for k in names if k != "with")))
     for kind, msg in (("unsigned (%d B)" % len(unsigned), unsigned),
                       ("signed (%d KB)" % (len(signed) // 1024), signed)):
+        if a.kind not in ("both", kind.split()[0]):
+            continue
         lat = {k: [] for k in names}
+        # per message round: each Dovecot's latency over the plugin's in
+        # the same round (paired: drift hits both)
+        pair = {k: [] for k in names}
         lock = threading.Lock()
         errors = []
 
         def worker(c):
             try:
+                # a random order per round (seeded: runs are repeatable);
+                # a fixed cyclic order let one Dovecot always follow the
+                # same other one, and inherit its write-back
+                rnd = random.Random(1000 + c)
                 lms = {k: smtplib.LMTP(envs[k]["LMTP_SOCKET"]) for k in names}
                 for j in range(a.messages * a.rounds // a.connections + 20):
-                    r = (c + j) % len(names)
-                    for k in names[r:] + names[:r]:
+                    order = list(names)
+                    rnd.shuffle(order)
+                    one = {}
+                    for k in order:
                         t0 = time.perf_counter()
                         lms[k].sendmail("alice@example.org", [user], msg)
-                        if j >= 20:     # after the warm-up
-                            with lock:
-                                lat[k].append(time.perf_counter() - t0)
+                        one[k] = time.perf_counter() - t0
+                    if j >= 20:     # after the warm-up
+                        with lock:
+                            for k in names:
+                                lat[k].append(one[k])
+                                pair[k].append(one[k] / one["with"])
                 for lm in lms.values():
                     lm.quit()
             except Exception as e:  # reported, never hidden
@@ -155,6 +178,22 @@ def interleaved(envs, names, user, unsigned, signed, a):
         print("%-18s %s  %s" % (kind, "  ".join("%14.3f" % (med[k] * 1000) for k in names),
                                 "  ".join("%*.3f" % (len(k) + 5, med[k] / med["with"])
                                           for k in names if k != "with")))
+        # the median of the paired ratios, with the spread of the medians
+        # of 200 bootstrap resamples (2.5 % - 97.5 %)
+        rnd = random.Random(7)
+        cells = []
+        for k in names:
+            if k == "with":
+                continue
+            v = pair[k]
+            boot = sorted(sorted(rnd.choice(v) for _ in v)[len(v) // 2]
+                          for _ in range(200))
+            cells.append("with/%s %.3f (%.3f-%.3f)" % (
+                k, sorted(v)[len(v) // 2], boot[5], boot[194]))
+        print("%-18s paired: %s" % ("", "  ".join(cells)))
+        if "without2" in names:
+            v = [x / y for x, y in zip(lat["without2"], lat["without"])]
+            print("%-18s paired A/A without/without2: %.3f" % ("", sorted(v)[len(v) // 2]))
 
 
 def main():
@@ -176,6 +215,11 @@ def main():
                     "one message to each Dovecot in turn, and the median "
                     "latencies are compared (drift and mailbox growth hit "
                     "both alike)")
+    ap.add_argument("--kind", choices=("both", "unsigned", "signed"),
+                    default="both", help="with --interleaved: which mail")
+    ap.add_argument("--other", metavar="BUILD",
+                    help="also the plugin from another built tree (\"other\": "
+                    "compare two builds in one run)")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="smimeguard-bench-lmtp.")
     os.chmod(tmp, 0o755)  # the sandbox mail user must reach it
@@ -187,6 +231,8 @@ def main():
         kinds.append(("metric", {}))
     if a.aa:
         kinds.append(("without2", {"SANDBOX_NO_PLUGINS": "1"}))
+    if a.other:
+        kinds.append(("other", {"SANDBOX_NO_METRIC": "1", "SG_BUILD": a.other}))
     if a.floor:
         kinds.append(("floor", {"SANDBOX_NO_PLUGINS": "1",
                                 "SANDBOX_SIEVE_KEYWORDS": "1"}))

@@ -55,6 +55,7 @@ void sg_ldap_pend_free(struct sg_ldap_pend **pl);
 void sg_ldap_cands_clear(struct sg_ldap_cands *c);
 
 /* ---- certmap-ldap.c: the ldap: map (built when HAVE_LDAP) ---- */
+#ifdef HAVE_LDAP
 /* read and check the map file path for use (SG_MAP_USE_CERTS: the
    certificates of an address; SG_MAP_USE_TEXT: a text value of a key,
    result_attribute required); nothing is contacted yet.  0, or -1 with
@@ -83,5 +84,6 @@ void sg_ldapmap_origin(const struct sg_dirmap_cert *c, const char **dn_r,
    (NUL-terminated): 0; 1 when the address cannot fill it (%d and no
    domain: no query); -1 out of memory */
 int sg_ldapmap_filter(const char *tmpl, const char *addr, struct sg_buf *out);
+#endif /* HAVE_LDAP */
 
 #endif

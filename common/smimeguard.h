@@ -633,8 +633,8 @@ sg_result_bound_signer(const struct sg_result *res);
 SG_API const struct sg_encryption *
 sg_result_encryption(const struct sg_result *res);
 /*
- * sg_result_signer_der - the certificate of signer i (< count), DER
- * *der_r/*len_r are borrowed from the result (valid until
+ * sg_result_signer_der - the certificate of signer i (< count), DER;
+ * *der_r and *len_r are borrowed from the result (valid until
  * sg_result_free()).  Return 0, or -1 when the signer's certificate was
  * not in the message (then *der_r = NULL, *len_r = 0).
  */

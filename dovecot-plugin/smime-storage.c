@@ -13,8 +13,9 @@
  *
  * The verdict lives in an index extension record ("smime-verdict":
  * status, status at delivery, verified-at, reasons, and the keywords the
- * server set), written for every mail the server judged, "none"
- * included, plus the signer address in a mail cache field.  No record
+ * server set), written for every mail the server judged but plain mail
+ * (a "none" without reason, keyword or signer: judged again when first
+ * asked), plus the signer address in a mail cache field.  No record
  * means "never verified by this server"; a record is never made from
  * keywords.  The record is the authority for the $SMIME* keywords:
  *
@@ -727,9 +728,9 @@ static unsigned int smime_signer_field(struct mailbox *box)
 	return field.idx;
 }
 
-/* smime_write_record - the server's verdict on a mail, "none" included:
-   without a record a mail counts as never verified, and it is what the
-   keywords are checked against */
+/* smime_write_record - the server's verdict on a mail: without a record
+   a mail counts as never verified, and it is what the keywords are
+   checked against (saves skip a plain "none": smime_worth_recording) */
 static void smime_write_record(struct mail *mail, const struct smime_verdict *v,
 			       enum sg_status at_delivery)
 {
@@ -746,6 +747,19 @@ static void smime_write_record(struct mail *mail, const struct smime_verdict *v,
 		rec.flags |= SMIME_RECORD_HAS_SIGNER;
 	mail_index_update_ext(mail->transaction->itrans, mail->seq,
 			      smime_ext_id(mail->box), &rec, NULL);
+}
+
+/* smime_worth_recording - whether a save stores its verdict.  A plain
+   "none" (no S/MIME at all, no reason, no keyword) is not stored: most
+   mail is plain, and its record cost an unsigned delivery 4 % (the
+   index and its log grow by it; bench/RESULTS.md).  Such a mail reads
+   as never verified, which is what it is worth: it has no keyword to
+   vouch for, and the first FETCH X-SMIME or doveadm smime judges it
+   again and stores that (smime_reverify). */
+static bool smime_worth_recording(const struct smime_verdict *v)
+{
+	return v->status != SG_STATUS_NONE || v->reasons != 0 ||
+		v->keywords != 0 || v->signer[0] != '\0';
 }
 
 /* smime_write_pending - no verdict yet, keywords removed: verify later */
@@ -1155,7 +1169,8 @@ static int smime_copy(struct mail_save_context *ctx, struct mail *mail)
 		}
 	} T_END;
 	ret = sbox->module_ctx.super.copy(ctx, mail);
-	if (ret == 0 && have && ctx->dest_mail != NULL) T_BEGIN {
+	if (ret == 0 && have && ctx->dest_mail != NULL &&
+	    smime_worth_recording(&v)) T_BEGIN {
 		smime_write_record(ctx->dest_mail, &v, v.status);
 		smime_write_signer(ctx->dest_mail, v.signer);
 	} T_END;
@@ -1265,7 +1280,9 @@ static int smime_save_finish(struct mail_save_context *ctx)
 					smime_internal_update = FALSE;
 				}
 				mailbox_keywords_unref(&kw);
-				smime_write_record(ctx->dest_mail, &v, v.status);
+				if (smime_worth_recording(&v))
+					smime_write_record(ctx->dest_mail, &v,
+							   v.status);
 				have = TRUE;
 			}
 		} T_END;

@@ -1702,13 +1702,34 @@ class ServerTest(sgserver.SandboxTestCase):
             self._restore_conf(orig)
             shutil.rmtree(cache, ignore_errors=True)
 
+    def _index_bytes(self, user, folder):
+        """the bytes of every dovecot.index* file of a user's folder (any
+        mail format: maildir's .folder, dbox's mailboxes/folder)"""
+        top = os.path.join(self.env["STATE_DIR"], "mail", self.addr(user))
+        out = b""
+        for d, _, files in os.walk(top):
+            parts = d[len(top):].split(os.sep)
+            if "." + folder not in parts and folder not in parts:
+                continue
+            for f in files:
+                if f.startswith("dovecot.index"):
+                    with open(os.path.join(d, f), "rb") as fh:
+                        out += fh.read()
+        return out
+
     def test_8k_none_recorded(self):
-        """Mail judged "none" keeps that verdict: FETCH X-SMIME does not
-        verify it again (the verified-at of doveadm smime status stays
-        the same), while mail never verified (a restored plain file)
-        is verified once, on the first access that needs the verdict."""
+        """Plain mail is not recorded at delivery (its record cost an
+        unsigned delivery 4 %): the folder's index has no smime-verdict
+        extension after it.  The first access that needs the verdict
+        (doveadm smime status) judges it and records "none"; from then
+        on FETCH X-SMIME does not verify it again (the verified-at of
+        doveadm smime status stays the same)."""
         user = self.addr("bob")
         self.lmtp(self.addr("bob", "none1"), [self.read_msg("plain.eml")])
+        idx = self._index_bytes("bob", "none1")
+        self.assertTrue(len(idx) > 0, "no index files found for none1")
+        self.assertFalse(b"smime-verdict" in idx,
+                         "plain mail was recorded at delivery")
 
         def verified_at():
             out = self.doveadm("smime", "status", "-u", user, "mailbox", "none1", "all")
@@ -1719,6 +1740,8 @@ class ServerTest(sgserver.SandboxTestCase):
 
         first = verified_at()
         self.assertNotEqual(first, "-")
+        self.assertTrue(b"smime-verdict" in self._index_bytes("bob", "none1"),
+                        "the verdict of the first access was not recorded")
         m = self.imap(user)
         for _ in range(2):
             time.sleep(1.1)
