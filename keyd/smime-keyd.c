@@ -70,8 +70,11 @@
 /*	at most four times that, beyond it a request gets status=error
 /*	"busy"), the whole request within 10
 /*	seconds; at most keyd_max_clients connections at once (one thread
-/*	each, so a slow or silent client holds only its own), the rest are
-/*	closed at once; decryption and verification run in at most 4 of
+/*	each, so a slow or silent client holds only its own).  A new
+/*	connection beyond that closes the one still reading its request
+/*	that has been silent longest (logged), so silent clients cannot
+/*	hold every slot for their 10 seconds; when all are past their
+/*	request, the new one is closed.  Decryption and verification run in at most 4 of
 /*	them at a time.  Anything malformed gets status=error and the
 /*	connection is closed; the daemon keeps serving.  A request may
 /*	name any owner: whoever can connect can ask for a verdict (never
@@ -142,12 +145,21 @@ static atomic_uint n_clients;
 static atomic_size_t held_bytes;
 static sem_t work_slots;		/* decrypt + verify at once */
 
-/* conn - one client connection (its own thread) */
+/* conn - one client connection (its own thread).  While it reads its
+   request it is on the "readers" list: at keyd_max_clients, a new
+   connection evicts the reader that has been silent longest, so idle
+   clients cannot hold every slot until their timeouts. */
 struct conn {
 	int fd;
 	pid_t pid;
 	uid_t uid;
+	atomic_llong last_ms;	/* when it last sent bytes (or connected) */
+	bool evicted;		/* under readers_lock */
+	struct conn *prev, *next;	/* the readers list, under readers_lock */
+	bool listed;
 };
+static pthread_mutex_t readers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *readers;
 
 /* now_ms - a monotonic clock in milliseconds */
 static long long now_ms(void)
@@ -160,9 +172,10 @@ static long long now_ms(void)
 
 /* read_some - up to len bytes before the deadline: >0 read, 0 end of
    input, -1 error or timed out (why) */
-static ssize_t read_some(int fd, unsigned char *p, size_t len,
+static ssize_t read_some(struct conn *c, unsigned char *p, size_t len,
 			 long long deadline, const char **why)
 {
+	int fd = c->fd;
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 	for (;;) {
@@ -190,8 +203,60 @@ static ssize_t read_some(int fd, unsigned char *p, size_t len,
 			*why = "the connection failed";
 			return -1;
 		}
+		if (n > 0)
+			atomic_store(&c->last_ms, now_ms());
 		return n;
 	}
+}
+
+/* readers_drop - the request is read (or failed): c can no longer be
+   evicted; TRUE when it had been */
+static bool readers_drop(struct conn *c)
+{
+	bool evicted;
+
+	pthread_mutex_lock(&readers_lock);
+	if (c->listed) {
+		if (c->prev != NULL)
+			c->prev->next = c->next;
+		else
+			readers = c->next;
+		if (c->next != NULL)
+			c->next->prev = c->prev;
+		c->listed = false;
+	}
+	evicted = c->evicted;
+	pthread_mutex_unlock(&readers_lock);
+	return evicted;
+}
+
+/* readers_evict - at keyd_max_clients: shut the connection of the reader
+   silent longest (its thread sees the end of input and exits); FALSE
+   when every connection is past its request */
+static bool readers_evict(void)
+{
+	struct conn *c, *old = NULL;
+	long long oldest = 0;
+
+	pthread_mutex_lock(&readers_lock);
+	for (c = readers; c != NULL; c = c->next) {
+		long long t = atomic_load(&c->last_ms);
+
+		if (!c->evicted && (old == NULL || t < oldest)) {
+			old = c;
+			oldest = t;
+		}
+	}
+	if (old != NULL) {
+		old->evicted = true;
+		(void)shutdown(old->fd, SHUT_RDWR);
+		msg_warn("%u clients connected (keyd_max_clients): the one "
+			 "silent longest (uid=%ld pid=%ld, %lld ms) is closed "
+			 "for a new one", max_clients, (long)old->uid,
+			 (long)old->pid, now_ms() - oldest);
+	}
+	pthread_mutex_unlock(&readers_lock);
+	return old != NULL;
 }
 
 /* send_all - the reply, within the deadline; 0 or -1 */
@@ -266,7 +331,7 @@ static void serve(struct conn *c)
 			why = "the request header is too long";
 			goto fail;
 		}
-		n = read_some(c->fd, head + used, KEYD_HEAD_MAX - used,
+		n = read_some(c, head + used, KEYD_HEAD_MAX - used,
 			      deadline, &why);
 		if (n <= 0) {
 			if (n == 0)
@@ -303,13 +368,17 @@ static void serve(struct conn *c)
 	got = in_head < size ? in_head : size;
 	memcpy(body, hend + 2, got);
 	while (got < size) {
-		n = read_some(c->fd, body + got, size - got, deadline, &why);
+		n = read_some(c, body + got, size - got, deadline, &why);
 		if (n <= 0) {
 			if (n == 0)
 				why = "the request ended before size= bytes";
 			goto fail;
 		}
 		got += (size_t)n;
+	}
+	if (readers_drop(c)) {
+		why = "closed for a new client (keyd_max_clients)";
+		goto fail;
 	}
 	while (sem_wait(&work_slots) < 0 && errno == EINTR)
 		;
@@ -347,6 +416,8 @@ static void serve(struct conn *c)
 fail:
 	free(body);
 	atomic_fetch_sub(&held_bytes, reserved);
+	if (readers_drop(c))
+		why = "closed for a new client (keyd_max_clients)";
 	reply(c->fd, NULL, why, now_ms() + 1000);
 	msg_warn("peer uid=%ld pid=%ld owner=<%s> size=%zu status=error "
 		 "detail=\"%s\" ms=%lld", (long)c->uid, (long)c->pid,
@@ -359,6 +430,7 @@ static void *conn_thread(void *arg)
 	struct conn *c = arg;
 
 	serve(c);
+	(void)readers_drop(c);	/* (serve did; the fd is closed next) */
 	(void)close(c->fd);
 	free(c);
 	atomic_fetch_sub(&n_clients, 1);
@@ -383,9 +455,14 @@ static void accept_one(int lfd, const pthread_attr_t *attr)
 			usleep(100000);
 		return;
 	}
-	if (atomic_load(&n_clients) >= max_clients) {
-		msg_warn("%u clients connected (keyd_max_clients): a new "
-			 "connection is closed", max_clients);
+	/* full: the reader silent longest makes room (its thread ends
+	   within moments, so the count may pass the limit by the evicted
+	   connections still ending); when every connection is past its
+	   request, the new one is closed */
+	if (atomic_load(&n_clients) >= max_clients && !readers_evict()) {
+		msg_warn("%u clients connected (keyd_max_clients), all of them "
+			 "being answered: a new connection is closed",
+			 max_clients);
 		(void)close(fd);
 		return;
 	}
@@ -395,13 +472,22 @@ static void accept_one(int lfd, const pthread_attr_t *attr)
 	}
 	c->fd = fd;
 	c->uid = (uid_t)-1;
+	atomic_init(&c->last_ms, now_ms());
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
 		c->uid = cred.uid;
 		c->pid = cred.pid;
 	}
 	atomic_fetch_add(&n_clients, 1);
+	pthread_mutex_lock(&readers_lock);
+	c->next = readers;
+	if (readers != NULL)
+		readers->prev = c;
+	readers = c;
+	c->listed = true;
+	pthread_mutex_unlock(&readers_lock);
 	if (pthread_create(&t, attr, conn_thread, c) != 0) {
 		msg_warn("cannot start a thread: a connection is closed");
+		(void)readers_drop(c);
 		atomic_fetch_sub(&n_clients, 1);
 		(void)close(fd);
 		free(c);

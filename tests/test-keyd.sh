@@ -196,6 +196,28 @@ out["normal_s"] = time.time() - t0 - base
 out["normal"] = r.stdout
 for s in silent:
     s.close()
+time.sleep(0.3)
+# 80 silent clients, more than keyd_max_clients (64): each new one past
+# the limit closes the one silent longest, and a real request still gets
+# its answer (before, it was closed at once until a silent one timed out)
+silent = [conn() for _ in range(80)]
+time.sleep(0.5)
+r = subprocess.run([smimectl, "verify", "-c", conf, "--owner",
+                    "bob@example.org", msg], capture_output=True, text=True)
+out["crowded"] = r.stdout
+# the first silent ones were closed by keyd (end of input), the last not
+def closed(s):
+    s.settimeout(2)
+    try:
+        return s.recv(1) == b"" or True
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+out["evicted_first"] = closed(silent[0])
+out["kept_last"] = not closed(silent[-1])
+for s in silent:
+    s.close()
 # 20 real requests at once (keyd_timeout 20 s: 20 clients on a loaded
 # or sanitised build may take longer than 1.5 s; this is about answers)
 res = [None] * 20
@@ -218,6 +240,9 @@ expect "NUL in the header: status=error" 'grep -q "^nul .*status=error" "$tmp/ou
 expect "over the byte budget: busy" 'grep -q "^budget .*status=error.*busy" "$tmp/out"'
 expect "a normal request answered beside 50 silent clients" 'grep -q "^normal .*encrypted+signed/verified" "$tmp/out"'
 expect "... within keyd_timeout (beyond what smimectl costs without keyd)" 'awk "/^normal_s/ { exit !(\$2 < 1.5) }" "$tmp/out"'
+expect "80 silent clients (over keyd_max_clients): a real request answered" 'grep -q "^crowded .*encrypted+signed/verified" "$tmp/out"'
+expect "... the silent one longest was closed for it, the newest kept" 'grep -q "^evicted_first True" "$tmp/out" && grep -q "^kept_last True" "$tmp/out"'
+expect "... and keyd logged it" 'grep -q "the one silent longest (uid=.*) is closed for a new one" "$LOG"'
 expect "20 requests at once all verified" 'grep -q "^concurrent_ok 20$" "$tmp/out"'
 expect "the daemon still serves" 'kill -0 "$kpid"'
 check "verified after the garbage" 0 verify "$M/verified.eml"
