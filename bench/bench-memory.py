@@ -17,7 +17,9 @@ DESCRIPTION
     imap process that serves the login, APPENDs the message, and samples
     /proc/PID/status of that process every 20 ms meanwhile; prints its
     VmHWM (peak resident set, file pages included: what the process
-    touched) and the highest RssAnon seen (anonymous memory: heap).  The
+    touched) and the highest RssAnon seen (anonymous memory: heap), and
+    what the process wrote meanwhile (/proc/PID/io wchar: the mail
+    file, temp files, the socket).  The
     message must get $SMIMESigned $SMIMEVerified, else the figure is not
     of a verification.  The sandbox is stopped afterwards.
 
@@ -162,8 +164,22 @@ def make_message(work, sv, size):
     return msg.replace(b'\r\n', b'\n').replace(b'\n', b'\r\n')
 
 
+def written(pid):
+    """bytes PID has written with write(2) and the like so far
+    (/proc/PID/io wchar: files, temp files and sockets alike)"""
+    try:
+        with open('/proc/%d/io' % pid) as f:
+            for ln in f:
+                if ln.startswith('wchar:'):
+                    return int(ln.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def measure_imap(sv, msg):
-    """(VmHWM kB, peak RssAnon kB, keywords, seconds) of the APPEND"""
+    """(VmHWM kB, peak RssAnon kB, keywords, seconds, bytes written) of
+    the APPEND"""
     m = imaplib.IMAP4('127.0.0.1', int(sv['IMAP_PORT']))
     m.login(sv['IMAP_USER'], sv['IMAP_PASSWORD'])
     m.noop()
@@ -172,18 +188,20 @@ def measure_imap(sv, msg):
         sys.exit('bench-memory: cannot find the imap process')
     m.create('Bench')
     s = Sampler(pid)
+    w0 = written(pid)
     s.start()
     t0 = time.time()
     typ, data = m.append('Bench', None, None, msg)
     secs = time.time() - t0
     s.finish()
+    wrote = written(pid) - w0
     if typ != 'OK':
         sys.exit('bench-memory: APPEND: %s %s' % (typ, data))
     m.select('Bench')
     typ, data = m.fetch('1:*', '(FLAGS)')
     flags = b' '.join(d for d in data if d).decode()
     m.logout()
-    return s.hwm, s.anon, flags, secs
+    return s.hwm, s.anon, flags, secs, wrote
 
 
 def measure_milter(build, work, conf, sv, msg):
@@ -216,13 +234,14 @@ def measure_milter(build, work, conf, sv, msg):
             sys.exit('bench-memory: plaintext got %r, not a refusal' % answer)
         headers, body = bm.split_message(msg)
         s = Sampler(p.pid)
+        w0 = written(p.pid)
         s.start()
         t0 = time.time()
         answer = bm.one_message(sock, sender, rcpt, headers, body)
         secs = time.time() - t0
         time.sleep(0.1)
         s.finish()
-        return s.hwm, s.anon, answer, secs
+        return s.hwm, s.anon, answer, secs, written(p.pid) - w0
     finally:
         p.send_signal(signal.SIGTERM)
         try:
@@ -256,20 +275,22 @@ def main():
             set_max(conf, args.max_message_size)
             # each sandbox has its own demo PKI: sign with this one's
             msg = make_message(work, sv, args.size)
-            hwm, anon, flags, secs = measure_imap(sv, msg)
-            rows.append((name, 'imap APPEND', hwm, anon, flags, secs))
-            hwm, anon, answer, secs = measure_milter(build, work, conf, sv, msg)
-            rows.append((name, 'smime-milter', hwm, anon, answer, secs))
+            hwm, anon, flags, secs, wrote = measure_imap(sv, msg)
+            rows.append((name, 'imap APPEND', hwm, anon, flags, secs, wrote))
+            hwm, anon, answer, secs, wrote = measure_milter(build, work, conf, sv, msg)
+            rows.append((name, 'smime-milter', hwm, anon, answer, secs, wrote))
         finally:
             sandbox('down', sbx, build)
             subprocess.run(['rm', '-rf', work])
     print('message: %d bytes, multipart/signed; max_message_size %s' % (
         len(msg), args.max_message_size or 'default (67108864)'))
-    print('%-7s %-13s %12s %14s %7s  %s' % ('build', 'process', 'VmHWM MB',
-                                            'RssAnon MB', 'secs', 'outcome'))
-    for name, what, hwm, anon, outcome, secs in rows:
-        print('%-7s %-13s %12.1f %14.1f %7.1f  %s' % (
-            name, what, hwm / 1024, anon / 1024, secs, outcome))
+    print('%-7s %-13s %12s %14s %7s %11s  %s' % ('build', 'process', 'VmHWM MB',
+                                                 'RssAnon MB', 'secs',
+                                                 'written MB', 'outcome'))
+    for name, what, hwm, anon, outcome, secs, wrote in rows:
+        print('%-7s %-13s %12.1f %14.1f %7.1f %11.1f  %s' % (
+            name, what, hwm / 1024, anon / 1024, secs, wrote / 1048576,
+            outcome))
 
 
 if __name__ == '__main__':

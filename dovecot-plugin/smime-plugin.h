@@ -88,6 +88,13 @@ void smime_settings_owner(struct mail_user *owner,
    loaded once per process and reloaded when a file changes on disk */
 struct sg_ctx *smime_ctx_get(const char *config_path, const char **error_r);
 void smime_ctx_cache_free(void);
+/* the same, held until smime_ctx_unref() even across a reload (for a
+   verification that spans ioloop runs: an APPEND) */
+struct smime_ctx_ref;
+struct smime_ctx_ref *smime_ctx_ref_get(const char *config_path,
+					const char **error_r);
+struct sg_ctx *smime_ctx_ref_ctx(const struct smime_ctx_ref *ref);
+void smime_ctx_unref(struct smime_ctx_ref **ref);
 
 /* smime-storage.c */
 void smime_storage_hooks_init(struct module *module);

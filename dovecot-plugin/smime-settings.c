@@ -245,10 +245,19 @@ void smime_settings_owner(struct mail_user *owner,
 
 /* ---- verification contexts ---- */
 
+/* a loaded context: the entry holds one reference, and so does every
+   APPEND that verifies with it while the client sends the mail (an
+   ioloop may run in between, and a reload then must not free it) */
+struct smime_ctx_ref {
+	struct sg_ctx *ctx;
+	unsigned int refs;
+};
+
 struct smime_ctx_entry {
 	struct smime_ctx_entry *next;
 	char *path;
-	struct sg_ctx *ctx;
+	struct smime_ctx_ref *cur;	/* NULL: nothing loaded */
+	struct sg_ctx *ctx;		/* cur's, or NULL */
 	unsigned char stamp[SG_STAMP_SIZE];	/* the files when loaded */
 	bool stamped;
 	char *error;		/* last load error, or NULL */
@@ -334,9 +343,47 @@ struct sg_ctx *smime_ctx_get(const char *config_path, const char **error_r)
 		*error_r = e->error;
 		return e->ctx;
 	}
-	sg_ctx_free(&e->ctx);
+	smime_ctx_unref(&e->cur);
+	e->cur = i_new(struct smime_ctx_ref, 1);
+	e->cur->ctx = ctx;
+	e->cur->refs = 1;
 	e->ctx = ctx;
 	return e->ctx;
+}
+
+struct smime_ctx_ref *smime_ctx_ref_get(const char *config_path,
+					const char **error_r)
+{
+	struct smime_ctx_entry *e;
+
+	if (smime_ctx_get(config_path, error_r) == NULL)
+		return NULL;
+	for (e = smime_ctx_entries; e != NULL; e = e->next) {
+		if (strcmp(e->path, config_path) == 0)
+			break;
+	}
+	i_assert(e != NULL && e->cur != NULL);
+	e->cur->refs++;
+	return e->cur;
+}
+
+struct sg_ctx *smime_ctx_ref_ctx(const struct smime_ctx_ref *ref)
+{
+	return ref->ctx;
+}
+
+void smime_ctx_unref(struct smime_ctx_ref **refp)
+{
+	struct smime_ctx_ref *ref = *refp;
+
+	if (ref == NULL)
+		return;
+	*refp = NULL;
+	i_assert(ref->refs > 0);
+	if (--ref->refs > 0)
+		return;
+	sg_ctx_free(&ref->ctx);
+	i_free(ref);
 }
 
 void smime_ctx_cache_free(void)
@@ -345,7 +392,9 @@ void smime_ctx_cache_free(void)
 
 	for (e = smime_ctx_entries; e != NULL; e = next) {
 		next = e->next;
-		sg_ctx_free(&e->ctx);
+		/* an APPEND still holding its context keeps it */
+		smime_ctx_unref(&e->cur);
+		e->ctx = NULL;
 		i_free(e->path);
 		i_free(e->error);
 		i_free(e);

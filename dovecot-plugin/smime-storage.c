@@ -43,8 +43,10 @@
 #include "str-sanitize.h"
 #include "istream.h"
 #include "istream-rawlog.h"
-#include "iostream-temp.h"
+#include "hash-method.h"
 #include "ostream.h"
+#include "ostream-hash.h"
+#include "ostream-null.h"
 #include "time-util.h"
 #include "mail-user.h"
 #include "mail-index.h"
@@ -61,7 +63,6 @@
 #define SMIME_SIGNER_FIELD "smime.signer"
 /* read at most this much of a mail over the size limit (its header) */
 #define SMIME_PREFIX_SIZE (256 * 1024)
-#define SMIME_CAPTURE_MEM (1024 * 1024)
 
 #define SMIME_USER_CONTEXT(obj) MODULE_CONTEXT(obj, smime_user_module)
 #define SMIME_CONTEXT(obj) MODULE_CONTEXT(obj, smime_storage_module)
@@ -88,12 +89,24 @@ struct smime_memo {
 	unsigned int keywords;
 };
 
+/* the "hash" of the APPEND capture: every byte goes to the verifier */
+struct smime_feed {
+	struct sg_verify_stream *vs;
+	bool failed;
+	struct sg_error err;
+};
+
 struct smime_mailbox {
 	union mailbox_module_context module_ctx;
-	/* APPEND: the bytes of the mail being saved in capture_t, in
-	   memory up to SMIME_CAPTURE_MEM, then in an unlinked temp file */
+	/* APPEND: the bytes the backend reads of the mail being saved in
+	   capture_t go through capture (a hash ostream over a null one)
+	   into the core's stream, which keeps them (in memory up to 1 MiB,
+	   then in its file in temp_directory): written once, not first to
+	   a copy of Dovecot's and then to the core's */
 	struct ostream *capture;
 	struct mailbox_transaction_context *capture_t;
+	struct smime_ctx_ref *capture_ref;
+	struct smime_feed capture_feed;
 	/* reject mode: a client tried to change a protected keyword */
 	struct mailbox_transaction_context *rejected_t;
 	/* the client changes of protected keywords refused in refused_t
@@ -607,6 +620,40 @@ static int smime_verify_prefix(struct mailbox *box, struct sg_ctx *ctx,
 	return ret;
 }
 
+/* smime_stream_new - the core's streaming verifier for a mail of BOX,
+   told the owner for decrypt-to-verify; NULL (logged) on failure */
+static struct sg_verify_stream *
+smime_stream_new(struct mailbox *box, struct sg_ctx *ctx, const char *what)
+{
+	struct mail_user *user = box->storage->user;
+	const struct smime_settings *set = smime_box_settings(box);
+	struct sg_verify_stream *vs;
+	struct sg_error err;
+
+	if (sg_verify_init(ctx, 0, &vs, &err) < 0) {
+		e_error(user->event, "smime: %s: verification failed: %s "
+			"(mail is stored without S/MIME keywords)", what, err.msg);
+		return NULL;
+	}
+	if (set != NULL && set->decrypt_to_verify) {
+		/* encrypted mail: smime-keyd says who signed inside (it
+		   answers only a verdict; nothing decrypted comes here) */
+		const char *owner = smime_box_owner_address(box);
+
+		if (owner == NULL) {
+			e_debug(user->event, "smime: %s: no owner address for "
+				"smime_decrypt_to_verify (a public namespace, or "
+				"a user name that is no address: set "
+				"smime_owner_address)", what);
+		} else if (sg_verify_set_owner(vs, owner, &err) < 0) {
+			e_error(user->event, "smime: %s: decrypt-to-verify for "
+				"%s: %s (verified without it)", what,
+				str_sanitize(owner, 128), err.msg);
+		}
+	}
+	return vs;
+}
+
 /* smime_verify_stream - feed a message to the core's streaming verifier
    as it is read (the core keeps it: in memory up to 1 MiB, then in a
    file in temp_directory) and verify it */
@@ -639,27 +686,8 @@ static int smime_verify_stream(struct mailbox *box, struct istream *input,
 	}
 	if (size != (uoff_t)-1 && size > sg_ctx_max_message_size(ctx))
 		return smime_verify_prefix(box, ctx, input, size, what, v_r);
-	if (sg_verify_init(ctx, 0, &vs, &err) < 0) {
-		e_error(user->event, "smime: %s: verification failed: %s "
-			"(mail is stored without S/MIME keywords)", what, err.msg);
+	if ((vs = smime_stream_new(box, ctx, what)) == NULL)
 		return -1;
-	}
-	if (set != NULL && set->decrypt_to_verify) {
-		/* encrypted mail: smime-keyd says who signed inside (it
-		   answers only a verdict; nothing decrypted comes here) */
-		const char *owner = smime_box_owner_address(box);
-
-		if (owner == NULL) {
-			e_debug(user->event, "smime: %s: no owner address for "
-				"smime_decrypt_to_verify (a public namespace, or "
-				"a user name that is no address: set "
-				"smime_owner_address)", what);
-		} else if (sg_verify_set_owner(vs, owner, &err) < 0) {
-			e_error(user->event, "smime: %s: decrypt-to-verify for "
-				"%s: %s (verified without it)", what,
-				str_sanitize(owner, 128), err.msg);
-		}
-	}
 	i_stream_seek(input, 0);
 	while ((ret = i_stream_read_more(input, &data, &n)) > 0) {
 		if (sg_verify_update(vs, data, n, &err) < 0) {
@@ -1177,11 +1205,70 @@ static int smime_copy(struct mail_save_context *ctx, struct mail *mail)
 	return ret;
 }
 
+/* the capture's "hash method": its loop feeds the verifier (init and
+   result are never called by an ostream-hash) */
+static void smime_feed_init(void *context ATTR_UNUSED)
+{
+}
+
+static void smime_feed_loop(void *context, const void *data, size_t size)
+{
+	struct smime_feed *f = context;
+
+	if (f->vs == NULL || f->failed)
+		return;
+	if (sg_verify_update(f->vs, data, size, &f->err) < 0)
+		f->failed = TRUE;
+}
+
+static void smime_feed_result(void *context ATTR_UNUSED,
+			      unsigned char *digest_r ATTR_UNUSED)
+{
+}
+
+static const struct hash_method smime_feed_method = {
+	.name = "smime-feed",
+	.block_size = 1,
+	.context_size = sizeof(struct smime_feed),
+	.digest_size = 0,
+	.init = smime_feed_init,
+	.loop = smime_feed_loop,
+	.result = smime_feed_result,
+};
+
 static void smime_capture_free(struct smime_mailbox *sbox)
 {
 	if (sbox->capture != NULL)
 		o_stream_destroy(&sbox->capture);
+	if (sbox->capture_feed.vs != NULL)
+		sg_verify_free(&sbox->capture_feed.vs);
+	sbox->capture_feed.failed = FALSE;
+	smime_ctx_unref(&sbox->capture_ref);
 	sbox->capture_t = NULL;
+}
+
+/* smime_box_ctx_ref - the context of BOX, held (logged when it cannot be
+   loaded, or when a reload failed and the previous one serves) */
+static struct smime_ctx_ref *smime_box_ctx_ref(struct mailbox *box)
+{
+	struct mail_user *user = box->storage->user;
+	const struct smime_settings *set = smime_box_settings(box);
+	struct smime_ctx_ref *ref;
+	const char *error = NULL;
+
+	if (set == NULL)
+		return NULL;
+	ref = smime_ctx_ref_get(set->config_path, &error);
+	if (ref == NULL) {
+		e_error(user->event, "smime: cannot load the trust store: %s "
+			"(mail is stored without S/MIME keywords)",
+			error != NULL ? error : "unknown error");
+	} else if (error != NULL) {
+		e_error(user->event, "smime: cannot load the trust store from "
+			"%s: %s (still using the previous one)",
+			set->config_path, error);
+	}
+	return ref;
 }
 
 static int smime_save_begin(struct mail_save_context *ctx,
@@ -1190,6 +1277,7 @@ static int smime_save_begin(struct mail_save_context *ctx,
 	struct mailbox *box = ctx->transaction->box;
 	struct smime_mailbox *sbox = SMIME_CONTEXT(box);
 	const struct smime_settings *set;
+	struct ostream *null;
 	struct istream *cap;
 	bool sync = (ctx->transaction->flags & MAILBOX_TRANSACTION_FLAG_SYNC) != 0;
 	int ret;
@@ -1225,17 +1313,25 @@ static int smime_save_begin(struct mail_save_context *ctx,
 		}
 	}
 	smime_capture_free(sbox);
-	/* a copy bounded in memory: a 300 MB APPEND must not grow the imap
-	   process (it is read back in pieces into the core's stream, which
-	   keeps the root header only past max_message_size) */
-	{
-		string_t *prefix = t_str_new(128);
-
-		mail_user_set_get_temp_prefix(prefix, box->storage->user->set);
-		sbox->capture = iostream_temp_create_sized(str_c(prefix), 0,
-							   "smime-append",
-							   SMIME_CAPTURE_MEM);
+	/* the bytes go to the core's stream as the backend reads them; it
+	   keeps them bounded in memory (a 300 MB APPEND must not grow the
+	   imap process; past max_message_size it keeps the root header
+	   only).  The context is held: the client sends the mail over many
+	   ioloop runs, and a reload meanwhile must not free it. */
+	if ((sbox->capture_ref = smime_box_ctx_ref(box)) != NULL) {
+		sbox->capture_feed.vs =
+			smime_stream_new(box, smime_ctx_ref_ctx(sbox->capture_ref),
+					 "append");
 	}
+	if (sbox->capture_feed.vs == NULL) {
+		/* logged: stored as it came, without keywords */
+		smime_capture_free(sbox);
+		return sbox->module_ctx.super.save_begin(ctx, input);
+	}
+	null = o_stream_create_null();
+	sbox->capture = o_stream_create_hash(null, &smime_feed_method,
+					     &sbox->capture_feed);
+	o_stream_unref(&null);
 	sbox->capture_t = ctx->transaction;
 	o_stream_ref(sbox->capture);
 	cap = i_stream_create_rawlog_from_stream(input, sbox->capture, 0);
@@ -1256,19 +1352,24 @@ static int smime_save_finish(struct mail_save_context *ctx)
 
 	if (sbox->capture != NULL && sbox->capture_t == ctx->transaction &&
 	    !ctx->copying_or_moving) {
-		struct istream *copy;
-		bool complete = sbox->capture->stream_errno == 0;
+		struct smime_feed *f = &sbox->capture_feed;
+		bool complete = sbox->capture->stream_errno == 0 && !f->failed;
 
-		if (!complete)
+		if (f->failed) {
+			e_error(box->storage->user->event,
+				"smime: append: keeping the mail to verify it "
+				"failed: %s (stored without S/MIME keywords)",
+				f->err.msg);
+		} else if (!complete) {
 			e_error(box->storage->user->event,
 				"smime: append: keeping a copy of the mail failed: %s "
 				"(stored without S/MIME keywords)",
 				o_stream_get_error(sbox->capture));
-		copy = iostream_temp_finish(&sbox->capture, IO_BLOCK_SIZE);
+		}
 		T_BEGIN {
-			if (complete && copy->stream_errno == 0 &&
-			    smime_verify_stream(box, copy,
-						(uoff_t)-1, "append", &v) == 0) {
+			if (complete &&
+			    smime_verify_data(box, smime_ctx_ref_ctx(sbox->capture_ref),
+					      "append", f->vs, NULL, 0, 0, &v) == 0) {
 				/* before the backend's save_finish (maildir) */
 				struct mail_keywords *kw =
 					smime_keywords_create(box, v.keywords);
@@ -1286,7 +1387,6 @@ static int smime_save_finish(struct mail_save_context *ctx)
 				have = TRUE;
 			}
 		} T_END;
-		i_stream_unref(&copy);
 		smime_capture_free(sbox);
 	}
 	ret = sbox->module_ctx.super.save_finish(ctx);
