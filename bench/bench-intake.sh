@@ -238,23 +238,22 @@ for ((r = 1; r <= rounds; r++)); do
 	done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-# CPU used by the smimeguard daemons over the whole run (warm-up included)
-for f in "$dplug"/run/*.ident; do
-	[ -e "$f" ] || continue
-	read -r pid _ <"$f" || continue
-	[ -r "/proc/$pid/stat" ] || continue
-	awk -v n="$(basename "$f" .ident)" -v hz="$(getconf CLK_TCK)" \
+# CPU used by the smimeguard daemons (and floor-milter) over the whole
+# run, warm-up included
+cpu_of() {	# NAME PID
+	[ -r "/proc/$2/stat" ] || return 0
+	awk -v n="$1" -v hz="$(getconf CLK_TCK)" \
 		-v m=$(((2 * rounds * msgs + 50) )) '{
 		sub(/^.*\) /, ""); cpu = ($12 + $13) / hz
 		printf "CPU of %s: %.2f s over %d messages (%.0f us/message)\n", n, cpu, m, cpu * 1e6 / m }' \
-		"/proc/$pid/stat"
+		"/proc/$2/stat"
+}
+for f in "$dplug"/run/*.ident; do
+	[ -e "$f" ] || continue
+	read -r pid _ <"$f" || continue
+	cpu_of "$(basename "$f" .ident)" "$pid"
 done
-if [ -n "$floor_pid" ] && [ -r "/proc/$floor_pid/stat" ]; then
-	awk -v hz="$(getconf CLK_TCK)" -v m=$(((2 * rounds * msgs + 50) )) '{
-		sub(/^.*\) /, ""); cpu = ($12 + $13) / hz
-		printf "CPU of floor-milter: %.2f s over %d messages (%.0f us/message)\n", cpu, m, cpu * 1e6 / m }' \
-		"/proc/$floor_pid/stat"
-fi
+[ -z "$floor_pid" ] || cpu_of floor-milter "$floor_pid"
 
 table() {	# TITLE ARRAY-NAME
 	local -n res=$2

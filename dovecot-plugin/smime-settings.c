@@ -257,7 +257,6 @@ struct smime_ctx_entry {
 	struct smime_ctx_entry *next;
 	char *path;
 	struct smime_ctx_ref *cur;	/* NULL: nothing loaded */
-	struct sg_ctx *ctx;		/* cur's, or NULL */
 	unsigned char stamp[SG_STAMP_SIZE];	/* the files when loaded */
 	bool stamped;
 	char *error;		/* last load error, or NULL */
@@ -307,7 +306,12 @@ static int load(const char *config_path, struct sg_ctx **ctx_r,
 	return ret;
 }
 
-struct sg_ctx *smime_ctx_get(const char *config_path, const char **error_r)
+/* ctx_entry - the entry of config_path, (re)loaded when its files
+   changed (checked at most once every SMIME_RELOAD_CHECK_SECS); its cur
+   is NULL when nothing could be loaded yet (*error_r says why), and
+   *error_r is set too when a reload failed and the previous one serves */
+static struct smime_ctx_entry *ctx_entry(const char *config_path,
+					 const char **error_r)
 {
 	struct smime_ctx_entry *e;
 	struct sg_ctx *ctx;
@@ -325,14 +329,14 @@ struct sg_ctx *smime_ctx_get(const char *config_path, const char **error_r)
 		e->next = smime_ctx_entries;
 		smime_ctx_entries = e;
 	} else if (ioloop_time - e->checked < SMIME_RELOAD_CHECK_SECS) {
-		*error_r = e->ctx == NULL ? e->error : NULL;
-		return e->ctx;
+		*error_r = e->cur == NULL ? e->error : NULL;
+		return e;
 	}
 	e->checked = ioloop_time;
 	stamp(config_path, st);
 	if (e->stamped && memcmp(st, e->stamp, sizeof(st)) == 0) {
-		*error_r = e->ctx == NULL ? e->error : NULL;
-		return e->ctx;
+		*error_r = e->cur == NULL ? e->error : NULL;
+		return e;
 	}
 	memcpy(e->stamp, st, sizeof(st));
 	e->stamped = TRUE;
@@ -341,28 +345,29 @@ struct sg_ctx *smime_ctx_get(const char *config_path, const char **error_r)
 		/* keep verifying with what was loaded before, if anything */
 		e->error = i_strdup(error);
 		*error_r = e->error;
-		return e->ctx;
+		return e;
 	}
 	smime_ctx_unref(&e->cur);
 	e->cur = i_new(struct smime_ctx_ref, 1);
 	e->cur->ctx = ctx;
 	e->cur->refs = 1;
-	e->ctx = ctx;
-	return e->ctx;
+	return e;
+}
+
+struct sg_ctx *smime_ctx_get(const char *config_path, const char **error_r)
+{
+	struct smime_ctx_entry *e = ctx_entry(config_path, error_r);
+
+	return e->cur == NULL ? NULL : e->cur->ctx;
 }
 
 struct smime_ctx_ref *smime_ctx_ref_get(const char *config_path,
 					const char **error_r)
 {
-	struct smime_ctx_entry *e;
+	struct smime_ctx_entry *e = ctx_entry(config_path, error_r);
 
-	if (smime_ctx_get(config_path, error_r) == NULL)
+	if (e->cur == NULL)
 		return NULL;
-	for (e = smime_ctx_entries; e != NULL; e = e->next) {
-		if (strcmp(e->path, config_path) == 0)
-			break;
-	}
-	i_assert(e != NULL && e->cur != NULL);
 	e->cur->refs++;
 	return e->cur;
 }
@@ -394,7 +399,6 @@ void smime_ctx_cache_free(void)
 		next = e->next;
 		/* an APPEND still holding its context keeps it */
 		smime_ctx_unref(&e->cur);
-		e->ctx = NULL;
 		i_free(e->path);
 		i_free(e->error);
 		i_free(e);

@@ -654,36 +654,48 @@ smime_stream_new(struct mailbox *box, struct sg_ctx *ctx, const char *what)
 	return vs;
 }
 
-/* smime_verify_stream - feed a message to the core's streaming verifier
-   as it is read (the core keeps it: in memory up to 1 MiB, then in a
-   file in temp_directory) and verify it */
-static int smime_verify_stream(struct mailbox *box, struct istream *input,
-			       uoff_t size, const char *what,
-			       struct smime_verdict *v_r)
+/* smime_box_ctx_ref - the context of BOX, held until smime_ctx_unref()
+   (a reload meanwhile does not free it); NULL when it cannot be loaded.
+   Logged, as is a failed reload while the previous context serves. */
+static struct smime_ctx_ref *smime_box_ctx_ref(struct mailbox *box)
 {
 	struct mail_user *user = box->storage->user;
 	const struct smime_settings *set = smime_box_settings(box);
-	struct sg_verify_stream *vs = NULL;
-	struct sg_error err;
-	struct sg_ctx *ctx;
-	const unsigned char *data;
+	struct smime_ctx_ref *ref;
 	const char *error;
+
+	if (set == NULL) {
+		e_error(user->event, "smime: cannot load the trust store: smime "
+			"plugin not enabled for this user (mail is stored "
+			"without S/MIME keywords)");
+		return NULL;
+	}
+	ref = smime_ctx_ref_get(set->config_path, &error);
+	if (ref == NULL) {
+		e_error(user->event, "smime: cannot load the trust store: %s "
+			"(mail is stored without S/MIME keywords)", error);
+	} else if (error != NULL) {
+		e_error(user->event, "smime: cannot load the trust store from "
+			"%s: %s (still using the previous one)",
+			set->config_path, error);
+	}
+	return ref;
+}
+
+/* smime_verify_input - feed a message to the core's streaming verifier
+   as it is read (the core keeps it: in memory up to 1 MiB, then in a
+   file in temp_directory) and verify it with ctx */
+static int smime_verify_input(struct mailbox *box, struct sg_ctx *ctx,
+			      struct istream *input, uoff_t size,
+			      const char *what, struct smime_verdict *v_r)
+{
+	struct mail_user *user = box->storage->user;
+	struct sg_verify_stream *vs;
+	struct sg_error err;
+	const unsigned char *data;
 	size_t n;
 	int ret;
 
-	/* the context is taken once: a reload frees the one before, and
-	   the stream uses it until the verdict */
-	ctx = smime_box_ctx(box, &error);
-	if (ctx == NULL) {
-		e_error(user->event, "smime: cannot load the trust store: %s "
-			"(mail is stored without S/MIME keywords)", error);
-		return -1;
-	}
-	if (error != NULL) {
-		e_error(user->event, "smime: cannot load the trust store from "
-			"%s: %s (still using the previous one)",
-			set == NULL ? "-" : set->config_path, error);
-	}
 	if (size != (uoff_t)-1 && size > sg_ctx_max_message_size(ctx))
 		return smime_verify_prefix(box, ctx, input, size, what, v_r);
 	if ((vs = smime_stream_new(box, ctx, what)) == NULL)
@@ -711,6 +723,23 @@ static int smime_verify_stream(struct mailbox *box, struct istream *input,
 	i_stream_seek(input, 0);
 	ret = smime_verify_data(box, ctx, what, vs, NULL, 0, 0, v_r);
 	sg_verify_free(&vs);
+	return ret;
+}
+
+/* smime_verify_stream - smime_verify_input with the context of BOX */
+static int smime_verify_stream(struct mailbox *box, struct istream *input,
+			       uoff_t size, const char *what,
+			       struct smime_verdict *v_r)
+{
+	struct smime_ctx_ref *ref;
+	int ret;
+
+	/* the context is taken once and held until the verdict */
+	if ((ref = smime_box_ctx_ref(box)) == NULL)
+		return -1;
+	ret = smime_verify_input(box, smime_ctx_ref_ctx(ref), input, size,
+				 what, v_r);
+	smime_ctx_unref(&ref);
 	return ret;
 }
 
@@ -1240,35 +1269,10 @@ static void smime_capture_free(struct smime_mailbox *sbox)
 {
 	if (sbox->capture != NULL)
 		o_stream_destroy(&sbox->capture);
-	if (sbox->capture_feed.vs != NULL)
-		sg_verify_free(&sbox->capture_feed.vs);
+	sg_verify_free(&sbox->capture_feed.vs);
 	sbox->capture_feed.failed = FALSE;
 	smime_ctx_unref(&sbox->capture_ref);
 	sbox->capture_t = NULL;
-}
-
-/* smime_box_ctx_ref - the context of BOX, held (logged when it cannot be
-   loaded, or when a reload failed and the previous one serves) */
-static struct smime_ctx_ref *smime_box_ctx_ref(struct mailbox *box)
-{
-	struct mail_user *user = box->storage->user;
-	const struct smime_settings *set = smime_box_settings(box);
-	struct smime_ctx_ref *ref;
-	const char *error = NULL;
-
-	if (set == NULL)
-		return NULL;
-	ref = smime_ctx_ref_get(set->config_path, &error);
-	if (ref == NULL) {
-		e_error(user->event, "smime: cannot load the trust store: %s "
-			"(mail is stored without S/MIME keywords)",
-			error != NULL ? error : "unknown error");
-	} else if (error != NULL) {
-		e_error(user->event, "smime: cannot load the trust store from "
-			"%s: %s (still using the previous one)",
-			set->config_path, error);
-	}
-	return ref;
 }
 
 static int smime_save_begin(struct mail_save_context *ctx,

@@ -159,6 +159,8 @@ struct conn {
 	bool listed;
 };
 static pthread_mutex_t readers_lock = PTHREAD_MUTEX_INITIALIZER;
+/* what an evicted reader is told (and its log line says) */
+#define EVICTED_WHY "closed for a new client (keyd_max_clients)"
 static struct conn *readers;
 
 /* now_ms - a monotonic clock in milliseconds */
@@ -377,7 +379,7 @@ static void serve(struct conn *c)
 		got += (size_t)n;
 	}
 	if (readers_drop(c)) {
-		why = "closed for a new client (keyd_max_clients)";
+		why = EVICTED_WHY;
 		goto fail;
 	}
 	while (sem_wait(&work_slots) < 0 && errno == EINTR)
@@ -417,7 +419,7 @@ fail:
 	free(body);
 	atomic_fetch_sub(&held_bytes, reserved);
 	if (readers_drop(c))
-		why = "closed for a new client (keyd_max_clients)";
+		why = EVICTED_WHY;
 	reply(c->fd, NULL, why, now_ms() + 1000);
 	msg_warn("peer uid=%ld pid=%ld owner=<%s> size=%zu status=error "
 		 "detail=\"%s\" ms=%lld", (long)c->uid, (long)c->pid,
