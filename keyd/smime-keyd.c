@@ -154,6 +154,7 @@ struct conn {
 	pid_t pid;
 	uid_t uid;
 	atomic_llong last_ms;	/* when it last sent bytes (or connected) */
+	unsigned long long seq;	/* accept order: breaks a tie in last_ms */
 	bool evicted;		/* under readers_lock */
 	struct conn *prev, *next;	/* the readers list, under readers_lock */
 	bool listed;
@@ -162,6 +163,7 @@ static pthread_mutex_t readers_lock = PTHREAD_MUTEX_INITIALIZER;
 /* what an evicted reader is told (and its log line says) */
 #define EVICTED_WHY "closed for a new client (keyd_max_clients)"
 static struct conn *readers;
+static unsigned long long accept_seq;	/* the accept loop's only */
 
 /* now_ms - a monotonic clock in milliseconds */
 static long long now_ms(void)
@@ -244,7 +246,10 @@ static bool readers_evict(void)
 	for (c = readers; c != NULL; c = c->next) {
 		long long t = atomic_load(&c->last_ms);
 
-		if (!c->evicted && (old == NULL || t < oldest)) {
+		/* connections accepted in one burst share a millisecond:
+		   then the one accepted first is the one silent longest */
+		if (!c->evicted && (old == NULL || t < oldest ||
+				    (t == oldest && c->seq < old->seq))) {
 			old = c;
 			oldest = t;
 		}
@@ -475,6 +480,7 @@ static void accept_one(int lfd, const pthread_attr_t *attr)
 	c->fd = fd;
 	c->uid = (uid_t)-1;
 	atomic_init(&c->last_ms, now_ms());
+	c->seq = ++accept_seq;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
 		c->uid = cred.uid;
 		c->pid = cred.pid;

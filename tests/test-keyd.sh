@@ -135,7 +135,23 @@ expect "one log line per request, with peer, key and duration" \
 # ---- garbage and concurrency ----
 cat >"$tmp/garbage.py" <<'PY'
 import os, socket, sys, threading, time, subprocess
-sock, smimectl, conf, msg = sys.argv[1:5]
+sock, smimectl, conf, msg, kpid = sys.argv[1:6]
+def threads():
+    return len(os.listdir("/proc/%s/task" % kpid))
+# keyd runs a thread per connection: with none open, this many (the
+# last request's thread may still be ending)
+idle = threads()
+for _ in range(10):
+    time.sleep(0.05)
+    idle = min(idle, threads())
+def wait_threads(n):
+    # until keyd runs n threads (up to 10 s): its connection threads
+    # end, or start, after the client acts, later on a loaded machine
+    for _ in range(200):
+        if threads() == n:
+            return True
+        time.sleep(0.05)
+    return False
 def conn():
     s = socket.socket(socket.AF_UNIX)
     s.connect(sock)
@@ -196,12 +212,12 @@ out["normal_s"] = time.time() - t0 - base
 out["normal"] = r.stdout
 for s in silent:
     s.close()
-time.sleep(0.3)
+out["idle_again"] = wait_threads(idle)
 # 80 silent clients, more than keyd_max_clients (64): each new one past
 # the limit closes the one silent longest, and a real request still gets
 # its answer (before, it was closed at once until a silent one timed out)
 silent = [conn() for _ in range(80)]
-time.sleep(0.5)
+out["accepted_80"] = wait_threads(idle + 64)
 r = subprocess.run([smimectl, "verify", "-c", conf, "--owner",
                     "bob@example.org", msg], capture_output=True, text=True)
 out["crowded"] = r.stdout
@@ -231,7 +247,7 @@ out["concurrent_ok"] = sum(1 for x in res if ": encrypted+signed/verified" in x)
 for k, v in out.items():
     print(k, repr(v))
 PY
-check "garbage and concurrency" 0 python3 "$tmp/garbage.py" "$SOCK" "$SMIMECTL" "$tmp/smimeguard.conf" "$M/verified.eml"
+check "garbage and concurrency" 0 python3 "$tmp/garbage.py" "$SOCK" "$SMIMECTL" "$tmp/smimeguard.conf" "$M/verified.eml" "$kpid"
 expect "random bytes: status=error" 'grep -q "^random .*status=error" "$tmp/out"'
 expect "huge size: refused" 'grep -q "^huge .*status=error.*keyd_max_request_size" "$tmp/out"'
 expect "truncated body: status=error" 'grep -q "^truncated .*status=error" "$tmp/out"'
@@ -240,6 +256,8 @@ expect "NUL in the header: status=error" 'grep -q "^nul .*status=error" "$tmp/ou
 expect "over the byte budget: busy" 'grep -q "^budget .*status=error.*busy" "$tmp/out"'
 expect "a normal request answered beside 50 silent clients" 'grep -q "^normal .*encrypted+signed/verified" "$tmp/out"'
 expect "... within keyd_timeout (beyond what smimectl costs without keyd)" 'awk "/^normal_s/ { exit !(\$2 < 1.5) }" "$tmp/out"'
+expect "the 50 silent clients' threads end when they close" 'grep -q "^idle_again True" "$tmp/out"'
+expect "80 silent clients: 64 held (keyd_max_clients), 16 closed" 'grep -q "^accepted_80 True" "$tmp/out"'
 expect "80 silent clients (over keyd_max_clients): a real request answered" 'grep -q "^crowded .*encrypted+signed/verified" "$tmp/out"'
 expect "... the silent one longest was closed for it, the newest kept" 'grep -q "^evicted_first True" "$tmp/out" && grep -q "^kept_last True" "$tmp/out"'
 expect "... and keyd logged it" 'grep -q "the one silent longest (uid=.*) is closed for a new one" "$LOG"'
