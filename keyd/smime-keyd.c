@@ -128,6 +128,7 @@
 #include "smimeguard-admin.h"
 #include "daemon.h"
 #include "keyd-proto.h"
+#include "policy-proto.h"	/* pp_printable */
 #include "sg-settings.h"
 
 #define KEYD_HEAD_MAX 1024
@@ -307,17 +308,6 @@ static void reply(int fd, const struct sg_result *res, const char *why,
 	sg_free(text);
 }
 
-/* printable - s made printable for the log, at most size-1 bytes */
-static void printable(const char *s, char *out, size_t size)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < size; i++)
-		out[i] = (unsigned char)s[i] < 0x20 ||
-			 (unsigned char)s[i] >= 0x7f ? '?' : s[i];
-	out[i] = '\0';
-}
-
 /* serve - one request on c */
 static void serve(struct conn *c)
 {
@@ -360,7 +350,7 @@ static void serve(struct conn *c)
 	if (keyd_parse_head((char *)head, max_request, owner, sizeof(owner),
 			    &size, &why) < 0)
 		goto fail;
-	printable(owner, owner_log, sizeof(owner_log));
+	pp_printable(owner_log, sizeof(owner_log), owner);
 	if (atomic_fetch_add(&held_bytes, size) + size > 4 * max_request) {
 		atomic_fetch_sub(&held_bytes, size);
 		why = "busy: other requests hold too many bytes";
@@ -409,8 +399,9 @@ static void serve(struct conn *c)
 		if (s == NULL && sg_result_signer_count(res) > 0)
 			s = sg_result_signer(res, 0);
 		if (s != NULL)
-			printable(s->email[0] != '\0' ? s->email : s->subject,
-				  signer, sizeof(signer));
+			pp_printable(signer, sizeof(signer),
+				     s->email[0] != '\0' ? s->email :
+				     s->subject);
 	}
 	msg_info("peer uid=%ld pid=%ld owner=<%s> size=%zu status=%s "
 		 "reasons=%s signer=<%s> key=%s ms=%lld", (long)c->uid,
