@@ -319,6 +319,58 @@ class PostfixTest(sgserver.SandboxTestCase):
         m = re.search(r"^%s: running \(pid (\d+)\)" % re.escape(name), out, re.M)
         return int(m.group(1)) if m else None
 
+    @staticmethod
+    def thread_state(pid):
+        """what PID and its threads wait in, for a slow death"""
+        out = []
+        try:
+            for tid in sorted(os.listdir("/proc/%d/task" % pid)):
+                d = "/proc/%d/task/%s/" % (pid, tid)
+                with open(d + "stat") as f:
+                    st = f.read().rsplit(")", 1)[1].split()[0]
+                with open(d + "wchan") as f:
+                    out.append("%s:%s/%s" % (tid, st, f.read()))
+        except OSError as e:
+            out.append(str(e))
+        return " ".join(out)
+
+    def kill_daemons(self, names):
+        """SIGKILL the sandbox daemons NAMES at once, wait until they
+        are gone (up to 120 s): the times of the kill and of their end"""
+        pids = [self.daemon_pid(n) for n in names]
+        deadline = time.time() + 5
+        while None in pids and time.time() < deadline:
+            # "sandbox status" reads /proc under a heavy load: look again
+            time.sleep(0.2)
+            pids = [self.daemon_pid(n) for n in names]
+        self.assertNotIn(None, pids, names)
+        t_kill = time.time()
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        # a SIGKILLed process is gone once the kernel has finished
+        # it: under CI load that took over 10 s twice and once over
+        # 30 s.  Gone means gone for "sandbox status" (what the test
+        # restarts by); /proc can show the group leader exited while
+        # its other threads are still being torn down, so it serves
+        # only to say what a slow one's threads wait in.
+        deadline = t_kill + 120
+        slow = {}
+        while True:
+            left = [p for p, n in zip(pids, names)
+                    if self.daemon_pid(n) is not None]
+            if not left or time.time() > deadline:
+                break
+            if time.time() - t_kill > 10:
+                for p in left:
+                    slow.setdefault(p, self.thread_state(p))
+            time.sleep(0.1)
+        self.assertEqual(left, [], "still there 120 s after SIGKILL: %r" %
+                         [(p, self.thread_state(p)) for p in left])
+        if slow:
+            print("  (slow to die after SIGKILL: %.1fs, %r)" %
+                  (time.time() - t_kill, slow), flush=True)
+        return t_kill, time.time()
+
     def ensure_daemon(self, name):
         if self.daemon_pid(name) is None:
             rc, _, err = self.sandbox("start", name)
@@ -1135,13 +1187,8 @@ class PostfixTest(sgserver.SandboxTestCase):
         """The policy service dies: Postfix answers 451 4.3.5 at RCPT
         (smtpd_policy_service_default_action), nothing is accepted; after
         a restart mail flows again."""
-        pid = self.daemon_pid("smime-policyd")
-        self.assertIsNotNone(pid)
         try:
-            os.kill(pid, signal.SIGKILL)
-            deadline = time.time() + 10
-            while self.daemon_pid("smime-policyd") is not None and time.time() < deadline:
-                time.sleep(0.05)
+            self.kill_daemons(["smime-policyd"])
             tid = "policyd-down"
             msg = self.message(tid, [self.enc], self.encrypt([self.cert(self.enc)]))
             o = self.smtp([self.enc, self.internal], msg, tid=tid)
@@ -1216,8 +1263,7 @@ class PostfixTest(sgserver.SandboxTestCase):
                 s.ehlo("client.example.org")
                 self.assertEqual(s.mail(self.sender)[0], 250)
                 self.assertEqual(s.rcpt(self.enc)[0], 250)
-                os.kill(self.daemon_pid("smime-milter"), signal.SIGKILL)
-                time.sleep(0.3)
+                self.kill_daemons(["smime-milter"])
                 try:
                     code, text = s.data(msg)
                 except smtplib.SMTPDataError as ex:
@@ -1286,57 +1332,6 @@ class PostfixTest(sgserver.SandboxTestCase):
             self.assertEqual(crashed, [])
             self.assertGreaterEqual(min(counts), n, "clients stuck: %r" % counts)
 
-        def state(pid):
-            """what PID and its threads wait in, for a slow death"""
-            out = []
-            try:
-                for tid in sorted(os.listdir("/proc/%d/task" % pid)):
-                    d = "/proc/%d/task/%s/" % (pid, tid)
-                    with open(d + "stat") as f:
-                        st = f.read().rsplit(")", 1)[1].split()[0]
-                    with open(d + "wchan") as f:
-                        out.append("%s:%s/%s" % (tid, st, f.read()))
-            except OSError as e:
-                out.append(str(e))
-            return " ".join(out)
-
-        def kill(names):
-            """SIGKILL NAMES at once, wait until they are gone: the times
-            of the kill and of their end"""
-            pids = [self.daemon_pid(n) for n in names]
-            deadline = time.time() + 5
-            while None in pids and time.time() < deadline:
-                # "sandbox status" reads /proc under a heavy load: look again
-                time.sleep(0.2)
-                pids = [self.daemon_pid(n) for n in names]
-            self.assertNotIn(None, pids, names)
-            t_kill = time.time()
-            for pid in pids:
-                os.kill(pid, signal.SIGKILL)
-            # a SIGKILLed process is gone once the kernel has finished
-            # it: under CI load that took over 10 s twice and once over
-            # 30 s.  Gone means gone for "sandbox status" (what the test
-            # restarts by); /proc can show the group leader exited while
-            # its other threads are still being torn down, so it serves
-            # only to say what a slow one's threads wait in.
-            deadline = t_kill + 120
-            slow = {}
-            while True:
-                left = [p for p, n in zip(pids, names)
-                        if self.daemon_pid(n) is not None]
-                if not left or time.time() > deadline:
-                    break
-                if time.time() - t_kill > 10:
-                    for p in left:
-                        slow.setdefault(p, state(p))
-                time.sleep(0.1)
-            self.assertEqual(left, [], "still there 120 s after SIGKILL: %r" %
-                             [(p, state(p)) for p in left])
-            if slow:
-                print("  (slow to die after SIGKILL: %.1fs, %r)" %
-                      (time.time() - t_kill, slow), flush=True)
-            return t_kill, time.time()
-
         def ended(a):
             """(stage, code, text) of the reply that ended the transaction:
             stage "delivered", "mail", "rcpt", "data" or "error" """
@@ -1365,7 +1360,7 @@ class PostfixTest(sgserver.SandboxTestCase):
                 t.start()
             wait_each(t_begin, 2)
             for names in phases:
-                t_kill, t_gone = kill(names)
+                t_kill, t_gone = self.kill_daemons(names)
                 wait_each(t_gone, 1)
                 t_restart = time.time()
                 for name in names:
