@@ -532,12 +532,21 @@ class ServerTest(sgserver.SandboxTestCase):
     def keyd_restart(self, build):
         """start smime-keyd again as the sandbox does, recorded for down"""
         run = os.path.join(self.env["STATE_DIR"], "run")
-        log = open(os.path.join(self.env["LOG_DIR"], "smime-keyd.log"), "ab")
+        path = os.path.join(self.env["LOG_DIR"], "smime-keyd.log")
+        log = open(path, "ab")
+        log_at = log.tell()
         p = subprocess.Popen([os.path.join(build, "keyd", "smime-keyd"), "-f",
                               "-c", self.conf], stdin=subprocess.DEVNULL,
                              stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        # ready once it says so: the socket's path appears at bind,
+        # before its mode, group and listen()
         deadline = time.time() + 30
-        while not os.path.exists(self.env["KEYD_SOCKET"]):
+        while True:
+            with open(path, "rb") as f:
+                f.seek(log_at)
+                if b"listening on" in f.read():
+                    break
             self.assertIsNone(p.poll(), "smime-keyd exited at start")
             self.assertLess(time.time(), deadline, "smime-keyd did not start")
             time.sleep(0.1)
@@ -636,8 +645,7 @@ class ServerTest(sgserver.SandboxTestCase):
             # "not hung": keyd_timeout is 2 s; a loaded 2-core machine
             # gets generous slack, a hang would be far beyond it
             self.assertLess(took, 15, "delivery waited %.1f s" % took)
-            with open(os.path.join(self.env["LOG_DIR"], "dovecot.log"), "rb") as f:
-                self.assertIn(b"smime-keyd", f.read())
+            self.assertTrue(self._wait_dlog(r"smime-keyd", 0), "no smime-keyd in the log")
         finally:
             self.keyd_restart(build)
         # and back: verified again
@@ -712,11 +720,11 @@ class ServerTest(sgserver.SandboxTestCase):
                         self.assertEqual(int(got[uid]["RFC822.SIZE"]), len(big))
                         self.assert_kw(got[small]["FLAGS"], {S, V}, "small, " + where)
                         m.logout()
-                        log = self._dovecot_log()[log_at:]
-                        self.assertRegex(log, r"smime: append: keeping the mail to verify "
-                                         r"it failed: .*temp_directory %s.*%s.*\(stored "
-                                         r"without S/MIME keywords\)"
-                                         % (re.escape(where), why), log[-2000:])
+                        self.assertTrue(self._wait_dlog(
+                            r"smime: append: keeping the mail to verify "
+                            r"it failed: .*temp_directory %s.*%s.*\(stored "
+                            r"without S/MIME keywords\)" % (re.escape(where), why),
+                            log_at), self._dovecot_log()[-2000:])
                     finally:
                         self._restore_conf(orig)
             self.assertEqual(os.listdir(full), [], "the spill file must not stay")
@@ -1135,9 +1143,9 @@ class ServerTest(sgserver.SandboxTestCase):
             files = os.listdir(good)
             self.assertEqual(len(files), 1, files)
             self.assertRegex(files[0], r"^[0-9a-f]{64}\.pem$")
-            log = self._dovecot_log()[log_at:]
-            self.assertEqual(len(re.findall(r"harvested the certificate of alice@example.org "
-                                            r"\(sha256 [0-9a-f]{64}\)", log)), 1, log[-2000:])
+            got = self._wait_dlog(r"harvested the certificate of alice@example.org "
+                                  r"\(sha256 [0-9a-f]{64}\)", log_at)
+            self.assertEqual(len(got), 1, self._dovecot_log()[-2000:])
             if self.smimectl:
                 p = subprocess.run([self.smimectl, "cert", "lookup", "-c", self.conf,
                                     "--intermediates", inter.split(" = ")[1].strip(),
@@ -1151,8 +1159,8 @@ class ServerTest(sgserver.SandboxTestCase):
             got = self.deliver_and_fetch("bob", "harvest2", ["alice-detached.eml"])
             self.assert_kw(got["alice-detached.eml"]["FLAGS"], {S, V}, "unwritable harvest dir")
             self.assertEqual(os.listdir(ro), [])
-            self.assertIn("cannot harvest the certificate of alice@example.org",
-                          self._dovecot_log()[log_at:])
+            self.assertTrue(self._wait_dlog("cannot harvest the certificate of "
+                                            "alice@example.org", log_at))
             # a full disk
             if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", full]).returncode == 0:
                 mounted = True
@@ -1169,8 +1177,8 @@ class ServerTest(sgserver.SandboxTestCase):
                 got = self.deliver_and_fetch("bob", "harvest3", ["alice-detached.eml"])
                 self.assert_kw(got["alice-detached.eml"]["FLAGS"], {S, V}, "full harvest disk")
                 self.assertEqual(sorted(os.listdir(full)), ["filler"])
-                self.assertIn("cannot harvest the certificate of alice@example.org",
-                              self._dovecot_log()[log_at:])
+                self.assertTrue(self._wait_dlog("cannot harvest the certificate of "
+                                                "alice@example.org", log_at))
             else:
                 sys.stderr.write("note: no tmpfs mount here; the full-disk case did not run\n")
         finally:
@@ -1212,13 +1220,26 @@ class ServerTest(sgserver.SandboxTestCase):
         threads = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
         for t in threads:
             t.start()
+        def sent_at_least(n, since, min_s=0.0):
+            # every worker has sent n more than since, and min_s seconds
+            # have passed (up to 60 s; a loaded machine delivers slowly,
+            # a fixed sleep may see none)
+            t0 = time.time()
+            while time.time() < t0 + 60 and not errors:
+                if time.time() >= t0 + min_s and \
+                        all(len(sent[k]) >= since[k] + n for k in range(2)):
+                    return
+                time.sleep(0.05)
+
         try:
-            time.sleep(2)
+            sent_at_least(2, [0, 0])
             tmp = self.conf + ".new"
             with open(tmp, "w") as f:
                 f.write(orig + "intermediates = %s\n" % inter)
             os.rename(tmp, self.conf)
-            time.sleep(3)
+            at_swap = [len(sent[k]) for k in range(2)]
+            # (the configuration's stamp is looked at once a second)
+            sent_at_least(5, at_swap, 3.0)
         finally:
             stop.set()
             for t in threads:
