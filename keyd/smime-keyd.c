@@ -674,6 +674,17 @@ int main(int argc, char **argv)
 	}
 	lock_memory();
 
+	/* blocked before the socket exists: a SIGHUP or SIGTERM sent as
+	   soon as it appears waits for the signalfd below (the default
+	   action would end us, leaving the socket behind) */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGPIPE);
+	if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0)
+		msg_fatal("signals: %s", strerror(errno));
+
 	/* the socket: 0660, keyd_socket_group */
 	snprintf(spec, sizeof(spec), "%s:0660%s%s", sock,
 		 group != NULL && group[0] != '\0' ? ":" : "",
@@ -714,13 +725,7 @@ int main(int argc, char **argv)
 		dm_log_init("smime-keyd", false);	/* the new pid */
 	}
 
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGPIPE);
-	if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0 ||
-	    (sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0)
+	if ((sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0)
 		msg_fatal("signals: %s", strerror(errno));
 	if (sem_init(&work_slots, 0, KEYD_WORKERS) < 0 ||
 	    pthread_attr_init(&attr) != 0 ||

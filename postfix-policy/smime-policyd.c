@@ -797,7 +797,7 @@ static void reload(void)
 
 static int serve(const char *listen_spec, const char *user)
 {
-	int lfd = listen_on(listen_spec), epfd, sfd;
+	int lfd, epfd, sfd;
 	struct conn **conns = calloc(MAX_CONNECTIONS + 64, sizeof(*conns));
 	struct epoll_event ev, events[64];
 	sigset_t mask;
@@ -805,17 +805,21 @@ static int serve(const char *listen_spec, const char *user)
 	unsigned long gen = 0;
 	int n_conns = 0;
 
+	/* blocked before the socket exists: a client may send SIGHUP or
+	   SIGTERM as soon as it sees the socket, and signalfd below gets
+	   what arrived meanwhile (the default action would end us) */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	lfd = listen_on(listen_spec);
 	raise_fd_limit();
 	dm_status_listen(state.cfg.conf, "policyd_status_socket");
 	if (user != NULL)
 		dm_drop_privileges(user);
 	if (conns == NULL)
 		msg_fatal("out of memory");
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if ((sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
 	    (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		msg_fatal("signalfd/epoll: %s", strerror(errno));
