@@ -573,7 +573,6 @@ int main(int argc, char **argv)
 	struct sg_master *master = NULL;
 	struct sg_error err;
 	struct dm_unix_sock us;
-	struct sockaddr_un sun;
 	struct signalfd_siginfo si;
 	struct stat sb;
 	pthread_attr_t attr;
@@ -695,18 +694,8 @@ int main(int argc, char **argv)
 			msg_fatal("%s exists and is not a socket", us.path);
 		(void)unlink(us.path);
 	}
-	if ((lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		msg_fatal("socket: %s", strerror(errno));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, us.path, strlen(us.path) + 1);
-	umask(0177);	/* no window in which others could connect */
-	if (bind(lfd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		msg_fatal("bind %s: %s", us.path, strerror(errno));
-	umask(077);
-	dm_unix_perms(&us);
-	if (listen(lfd, 128) < 0)
-		msg_fatal("listen %s: %s", us.path, strerror(errno));
+	lfd = dm_unix_listen(&us, 128);
+	umask(077);	/* whatever keyd creates from now on is its own */
 	if (getuid() == 0 || geteuid() == 0) {
 		if (user == NULL || user[0] == '\0')
 			msg_fatal("started as root and keyd_user is empty");

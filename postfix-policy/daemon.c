@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -137,6 +139,39 @@ void dm_unix_perms(const struct dm_unix_sock *us)
 		msg_warn("socket %s is mode %04o: any local user can connect "
 			 "(give it a group Postfix runs with and mode 0660)",
 			 us->path, (unsigned int)us->mode);
+}
+
+int dm_unix_listen(const struct dm_unix_sock *us, int backlog)
+{
+	struct dm_unix_sock tmp = *us;
+	struct sockaddr_un sun;
+	mode_t old_mask;
+	int fd, n;
+
+	/* path.new when it fits, else the path itself (bound last) */
+	n = snprintf(tmp.path, sizeof(tmp.path), "%s.new", us->path);
+	if (n < 0 || (size_t)n >= sizeof(tmp.path) ||
+	    (size_t)n >= sizeof(sun.sun_path))
+		memcpy(tmp.path, us->path, sizeof(tmp.path));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(tmp.path) >= sizeof(sun.sun_path))
+		msg_fatal("socket path %s is too long", us->path);
+	memcpy(sun.sun_path, tmp.path, strlen(tmp.path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		msg_fatal("socket: %s", strerror(errno));
+	(void)unlink(tmp.path);
+	old_mask = umask(0177);	/* no window in which others could connect */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		msg_fatal("bind %s: %s", tmp.path, strerror(errno));
+	(void)umask(old_mask);
+	if (listen(fd, backlog) < 0)
+		msg_fatal("listen %s: %s", tmp.path, strerror(errno));
+	dm_unix_perms(&tmp);
+	if (strcmp(tmp.path, us->path) != 0 && rename(tmp.path, us->path) < 0)
+		msg_fatal("rename %s to %s: %s", tmp.path, us->path,
+			  strerror(errno));
+	return fd;
 }
 
 void dm_status_listen(const struct sg_config *conf, const char *setting)

@@ -62,6 +62,11 @@ void dm_unix_parse(const char *spec, struct dm_unix_sock *us);
 /* dm_unix_perms - give the bound socket its mode and group (fatal on
    failure: a socket Postfix cannot use must not look fine) */
 void dm_unix_perms(const struct dm_unix_sock *us);
+/* dm_unix_listen - a listening socket at us->path with its mode and
+   group: bound under a temporary name, then renamed, so the path is
+   never there before it accepts connections (a client that sees it
+   is not refused); fatal on failure */
+int dm_unix_listen(const struct dm_unix_sock *us, int backlog);
 
 /* dm_status_listen - open the status socket named by setting
    (policyd_status_socket, milter_status_socket) when it is set (stats.h);

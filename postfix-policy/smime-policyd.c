@@ -535,19 +535,10 @@ static int listen_on(const char *spec)
 	int fd;
 
 	if (strncmp(spec, "unix:", 5) == 0) {
-		struct sockaddr_un sun;
 		struct dm_unix_sock us;
 
 		dm_unix_parse(spec + 5, &us);
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", us.path);
-		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
-			msg_fatal("socket: %s", strerror(errno));
-		(void)unlink(us.path);
-		if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-			msg_fatal("bind %s: %s", us.path, strerror(errno));
-		dm_unix_perms(&us);
+		fd = dm_unix_listen(&us, 512);
 	} else if (strncmp(spec, "inet:", 5) == 0) {
 		struct addrinfo hints, *ai;
 		char host[256];
@@ -572,11 +563,11 @@ static int listen_on(const char *spec)
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
 			msg_fatal("bind %s:%s: %s", host, port, strerror(errno));
 		freeaddrinfo(ai);
+		if (listen(fd, 512) < 0)
+			msg_fatal("listen: %s", strerror(errno));
 	} else {
 		msg_fatal("-l %s: use unix:/path or inet:host:port", spec);
 	}
-	if (listen(fd, 512) < 0)
-		msg_fatal("listen: %s", strerror(errno));
 	if (set_nonblock(fd) < 0)
 		msg_fatal("fcntl: %s", strerror(errno));
 	return fd;

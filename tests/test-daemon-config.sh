@@ -4,7 +4,8 @@
 # trust anchor, a CRL directory entry or a policy map writable by group or
 # others stops the start with a message naming the file and the fix; the
 # same files with sane modes start.  A reload (SIGHUP) onto an unsafe
-# file keeps the old configuration.  Prints "N passed, N failed".
+# file keeps the old configuration.  The socket's path appears only when
+# it listens.  Prints "N passed, N failed".
 set -u
 : "${SG_BUILD:?}"
 policyd=$SG_BUILD/postfix-policy/smime-policyd
@@ -116,6 +117,52 @@ if grep -q "reload failed; keeping the previous configuration" "$tmp/daemon.log"
 else
 	bad "reload onto an unsafe configuration (reply: $reply)"
 	sed 's/^/  | /' "$tmp/daemon.log" | tail -5
+fi
+
+# the socket's path appears only when it accepts connections: a client
+# that connects the moment it sees the path (as Postfix may at a
+# restart) is never refused, and a SIGHUP sent then is a reload, not
+# the end of the daemon.  strace holds listen() and signalfd() for
+# 0.3 s each, so a daemon that shows the path before either is caught
+# every time (3 starts)
+refused=0
+died=0
+for _ in 1 2 3; do
+	rm -f "$tmp/race.sock" "$tmp/race.ready"
+	# the client first, watching for the path
+	python3 - "$tmp/race.sock" "$tmp/race.ready" <<'PY' &
+import os, socket, sys, time
+open(sys.argv[2], "w").close()
+deadline = time.time() + 30
+while not os.path.exists(sys.argv[1]):
+    if time.time() > deadline:
+        sys.exit(1)
+    time.sleep(0.001)
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except OSError:
+    sys.exit(1)
+PY
+	wpid=$!
+	for _ in $(seq 300); do [ -e "$tmp/race.ready" ] && break; sleep 0.05; done
+	strace -f -qq -o /dev/null -e trace=listen,signalfd4 \
+		-e inject=listen,signalfd4:delay_enter=300000 \
+		"$policyd" -c "$tmp/sg.conf" -l "unix:$tmp/race.sock" -e 2>>"$tmp/race.log" &
+	pid=$!
+	wait "$wpid" || refused=$((refused + 1))
+	# the daemon is strace's child (the libtool wrapper execs it)
+	pkill -HUP -P "$pid" 2>/dev/null
+	sleep 1
+	pgrep -P "$pid" >/dev/null || died=$((died + 1))
+	pkill -TERM -P "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+done
+if [ "$refused" -eq 0 ] && [ "$died" -eq 0 ]; then
+	ok
+else
+	bad "socket seen before it listens: $refused of 3 connects refused, $died of 3 daemons ended by an early SIGHUP"
+	tail -5 "$tmp/race.log" | sed 's/^/  | /'
 fi
 
 # smimectl doctor says the same before the daemons are restarted
