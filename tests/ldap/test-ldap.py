@@ -391,7 +391,7 @@ ou: policy
     # within the timeout
     hmap = write(os.path.join(tmp, "policy-hang.cf"),
                  "server_host = ldap://127.0.0.1:%d\nsearch_base = %s\n"
-                 "result_attribute = description\ntimeout = 2\n"
+                 "result_attribute = description\ntimeout = 4\n"
                  % (hang_port, BASE))
     hc = conf("ldappolicy-hang", base_map,
               "internal_domains = example.org\n"
@@ -445,13 +445,13 @@ ou: policy
             pd.wait()
     check("policyd, ldap policy map, hanging directory: a non-RCPT request "
           "is answered while a rule is looked up (%.2fs)" % td,
-          rd == "action=DUNNO\n\n" and td < 1.0, (rd, td))
+          rd == "action=DUNNO\n\n" and td < 2.5, (rd, td))
     check("policyd, ldap policy map, hanging directory: an internal RCPT "
           "is answered meanwhile (%.2fs)" % ti,
-          ri == "action=DUNNO\n\n" and ti < 2.0, (ri, ti))
+          ri == "action=DUNNO\n\n" and ti < 2.5, (ri, ti))
     check("policyd, ldap policy map, hanging directory: the waiting RCPT is "
           "deferred within the timeout (%.1fs)" % tw,
-          rw.startswith("action=DEFER_IF_PERMIT 4.3.0") and tw < 2 + 2.5,
+          rw.startswith("action=DEFER_IF_PERMIT 4.3.0") and tw < 4 + 4,
           (rw, tw))
     check("policyd, ldap policy map, hanging directory: stopped cleanly",
           pd.returncode == 0, pd.returncode)
@@ -695,12 +695,12 @@ userPassword: {pw}
     # ---- fail-over, down, hanging ----
     closed = free_port()
     cf = conf("failover", "server_host = ldap://127.0.0.1:%d, %s\n"
-              "search_base = %s\ntimeout = 3\n" % (closed, srv.url, BASE))
+              "search_base = %s\ntimeout = 8\n" % (closed, srv.url, BASE))
     rc, o, err, secs = lookup_json(cf, "bob@example.org")
     check("fail-over: first server a closed port, the second answers",
           rc == 0 and o and o[0]["found"]
           and o[0]["certificates"][0]["source"].startswith(srv.url), (rc, o, err))
-    check("fail-over is fast for a closed port (%.1fs)" % secs, secs < 3)
+    check("fail-over is fast for a closed port (%.1fs, timeout 8 s)" % secs, secs < 5)
     cdown = conf("down", "server_host = ldap://127.0.0.1:%d\n"
                  "search_base = %s\n" % (closed, BASE))
     rc, o, err, _ = lookup_json(cdown, "bob@example.org")
@@ -714,7 +714,7 @@ userPassword: {pw}
           rc == 2 and "timed out" in err.lower(),
           (rc, err))
     check("hanging server: answered within timeout + margin (%.1fs)" % secs,
-          1.5 <= secs < 2 + 2.5)
+          1.5 <= secs < 2 + 4)
     # one process, three addresses: the first waits for the timeout, the
     # next fail at once (fail-fast window), all temporary errors
     rc, o, err, secs = lookup_json(chang, "bob@example.org", "alice@example.org",
@@ -722,23 +722,23 @@ userPassword: {pw}
     check("hanging server: one lookup waits, the next fail at once (%.1fs)" % secs,
           rc == 2 and len(o) == 3 and all("no LDAP server answered" in x.get("error", "")
                                           for x in o)
-          and "asked again in" in o[1]["error"] and secs < 2 + 2.5, (rc, o, err, secs))
+          and "asked again in" in o[1]["error"] and secs < 2 + 4, (rc, o, err, secs))
     chang2 = conf("hang2", "server_host = ldap://127.0.0.1:%d %s\n"
                   "search_base = %s\ntimeout = 2\n" % (hang_port, srv.url, BASE))
     rc, o, err, secs = lookup_json(chang2, "alice@example.org")
     check("hanging first server, fail-over to the second (%.1fs)" % secs,
-          rc == 0 and o and o[0]["found"] and secs < 2 + 2.5, (rc, o, err))
+          rc == 0 and o and o[0]["found"] and secs < 2 + 4, (rc, o, err))
     chb = conf("hangbind", "server_host = ldap://127.0.0.1:%d\nsearch_base = %s\n"
                "timeout = 2\nbind_dn = cn=reader,%s\nbind_pw = %s\n"
                % (hang_port, BASE, BASE, READERPW))
     rc, o, err, secs = lookup_json(chb, "bob@example.org")
     check("hanging server during bind: exit 2 within timeout + margin "
-          "(%.1fs)" % secs, rc == 2 and secs < 2 + 2.5, (rc, err))
+          "(%.1fs)" % secs, rc == 2 and secs < 2 + 4, (rc, err))
     cht = conf("hangtls", "server_host = ldaps://127.0.0.1:%d\nsearch_base = %s\n"
                "timeout = 2\n" % (hang_port, BASE))
     rc, o, err, secs = lookup_json(cht, "bob@example.org")
     check("hanging server during the TLS handshake: exit 2 within timeout + "
-          "margin (%.1fs)" % secs, rc == 2 and secs < 2 + 2.5, (rc, err))
+          "margin (%.1fs)" % secs, rc == 2 and secs < 2 + 4, (rc, err))
 
     # ---- smime-policyd with a hanging directory ----
     # a lookup waits in the lookup thread; a RCPT that needs none, on
@@ -749,7 +749,7 @@ userPassword: {pw}
                            "postfix-policy", "smime-policyd")
     pol = write(os.path.join(tmp, "hang-policy"), "partner.example encrypt\n* none\n")
     pconf = conf("hangpolicyd", "server_host = ldap://127.0.0.1:%d\nsearch_base = %s\n"
-                 "timeout = 2\n" % (hang_port, BASE),
+                 "timeout = 6\n" % (hang_port, BASE),
                  "internal_domains = example.org\npolicy_action = reject\n"
                  "encryption_policy_maps = texthash:%s\n" % pol)
     sock = os.path.join(tmp, "policyd.sock")
@@ -812,13 +812,13 @@ userPassword: {pw}
             conn.close()
         check("policyd, hanging directory: a RCPT that needs no lookup is "
               "answered while another waits (%.2fs)" % tb,
-              rb == "action=DUNNO\n\n" and tb < 1.0, (rb, tb))
+              rb == "action=DUNNO\n\n" and tb < 2.5, (rb, tb))
         check("policyd, hanging directory: the waiting one is deferred within "
               "the timeout (%.1fs)" % ta,
-              ra.startswith("action=DEFER_IF_PERMIT 4.7.1") and 1.5 <= ta < 2 + 2.5,
+              ra.startswith("action=DEFER_IF_PERMIT 4.7.1") and 5.5 <= ta < 6 + 4,
               (ra, ta))
         check("policyd, hanging directory: the next lookup fails at once "
-              "(%.2fs)" % tc, rc3.startswith("action=DEFER_IF_PERMIT") and tc < 1.0,
+              "(%.2fs)" % tc, rc3.startswith("action=DEFER_IF_PERMIT") and tc < 2.5,
               (rc3, tc))
         check("policyd: the connection that waited goes on serving",
               ra2 == "action=DUNNO\n\n", ra2)
@@ -854,7 +854,7 @@ userPassword: {pw}
         check("policyd: a client gone while its lookup waits costs no CPU "
               "(%d ticks in 1 s)" % spent, spent < 30, spent)
         check("policyd: and the others are served (%.2fs)" % te,
-              re_ == "action=DUNNO\n\n" and te < 1.0, (re_, te))
+              re_ == "action=DUNNO\n\n" and te < 2.5, (re_, te))
     finally:
         stop_policyd(pp)
 
