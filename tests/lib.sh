@@ -62,3 +62,20 @@ summary() {
 	echo "$pass passed, $fail failed"
 	[ "$fail" -eq 0 ]
 }
+
+# http_up PORTFILE: wait (up to 15 s) until the test HTTP server started
+# last ($server_pid) has written the port it listens on to PORTFILE
+# (its server.py does, after the bind; given port 0 it takes a free
+# one); prints the port.  Status 1 when the server ended or never did.
+http_up() {
+	local i
+	for i in $(seq 150); do
+		if [ -s "$1" ]; then
+			cat "$1"
+			return 0
+		fi
+		kill -0 "$server_pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}

@@ -27,7 +27,6 @@ npem() {	# npem DIR: the number of cached certificates
 }
 
 # ---- the HTTP server: /ca answers as $tmp/mode says ----
-port=$((20000 + RANDOM % 20000))
 mkdir -p "$tmp/www"
 cat > "$tmp/server.py" <<'EOF'
 import http.server, os, sys, time, urllib.parse
@@ -71,16 +70,18 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 http.server.ThreadingHTTPServer.daemon_threads = True
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+with open(os.environ["SG_PORT_FILE"] + ".new", "w") as f:
+    f.write("%d\n" % srv.server_address[1])
+os.rename(os.environ["SG_PORT_FILE"] + ".new", os.environ["SG_PORT_FILE"])
+srv.serve_forever()
 EOF
 echo der > "$tmp/mode"
-python3 "$tmp/server.py" "$port" "$tmp/www" "$tmp/http.log" "$tmp/mode" &
+# on a free port (0: the kernel's choice), which it writes to $tmp/port
+SG_PORT_FILE=$tmp/port python3 "$tmp/server.py" 0 "$tmp/www" "$tmp/http.log" "$tmp/mode" &
 server_pid=$!
+port=$(http_up "$tmp/port") || { echo "FAIL: the test HTTP server did not start"; exit 1; }
 URL=http://127.0.0.1:$port
-for _ in $(seq 50); do
-	python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break
-	sleep 0.1
-done
 
 # ---- the PKI ----
 export OPENSSL_CONF=/dev/null
@@ -265,12 +266,11 @@ wait "$server_pid" 2>/dev/null
 server_pid=""
 check "ca fetch (the queue), server down" 1 "$SMIMECTL" ca fetch -c q2.conf -q
 expect "... kept in the queue for the next run" '[ "$(npem cache-q2/pending)" -eq 1 ]'
-python3 "$tmp/server.py" "$port" "$tmp/www" "$tmp/http.log" "$tmp/mode" &
+# again on the same port (the certificates' AIA URLs name it)
+rm -f "$tmp/port"
+SG_PORT_FILE=$tmp/port python3 "$tmp/server.py" "$port" "$tmp/www" "$tmp/http.log" "$tmp/mode" &
 server_pid=$!
-for _ in $(seq 50); do
-	python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break
-	sleep 0.1
-done
+http_up "$tmp/port" >/dev/null || { echo "FAIL: the test HTTP server did not start again on port $port"; exit 1; }
 
 # ---- smimectl doctor says where a missing issuer can be fetched ----
 check "doctor: a queued certificate" 1 "$SMIMECTL" doctor -c q2.conf

@@ -21,7 +21,6 @@ at_exit() {
 }
 
 # ---- a local HTTP server: files, a proxy, 404, garbage, a hang ----
-port=$((20000 + RANDOM % 20000))
 mkdir -p "$tmp/www"
 cat > "$tmp/server.py" <<'EOF'
 import http.server, os, sys, time, urllib.parse
@@ -61,10 +60,16 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 http.server.ThreadingHTTPServer.daemon_threads = True
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+with open(os.environ["SG_PORT_FILE"] + ".new", "w") as f:
+    f.write("%d\n" % srv.server_address[1])
+os.rename(os.environ["SG_PORT_FILE"] + ".new", os.environ["SG_PORT_FILE"])
+srv.serve_forever()
 EOF
-python3 "$tmp/server.py" "$port" "$tmp/www" "$tmp/http.log" &
+# on a free port (0: the kernel's choice), which it writes to $tmp/port
+SG_PORT_FILE=$tmp/port python3 "$tmp/server.py" 0 "$tmp/www" "$tmp/http.log" &
 server_pid=$!
+port=$(http_up "$tmp/port") || { echo "FAIL: the test HTTP server did not start"; exit 1; }
 URL=http://127.0.0.1:$port
 
 # ---- the CA ----
@@ -214,10 +219,6 @@ fi
 # ---- fetch ----
 cp "$tmp/root-3.crl" "$tmp/www/root.crl"
 cp "$tmp/sub-1.crl" "$tmp/www/sub.crl"
-for i in $(seq 50); do
-	python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break
-	sleep 0.1
-done
 rm -f "$tmp"/crl/*
 : > "$tmp/http.log"
 cat > "$tmp/sg.conf" <<EOF
@@ -245,13 +246,10 @@ expect "fetch: the timeout holds" '[ $(($(date +%s) - t0)) -lt 10 ] && grep -q "
 : > "$tmp/http.log"
 # ---- redirects and local addresses (issue 18: a redirect from a plain-HTTP
 # distribution point must not send the server to any host and port) ----
-port2=$((port + 1))
-python3 "$tmp/server.py" "$port2" "$tmp/www" "$tmp/http2.log" &
+SG_PORT_FILE=$tmp/port2 python3 "$tmp/server.py" 0 "$tmp/www" "$tmp/http2.log" &
 server2_pid=$!
-for i in $(seq 50); do
-	python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port2), 1)" 2>/dev/null && break
-	sleep 0.1
-done
+port2=$(server_pid=$server2_pid http_up "$tmp/port2") ||
+	{ echo "FAIL: the second test HTTP server did not start"; exit 1; }
 : > "$tmp/http2.log"
 check "fetch: a redirect to another port is refused by default" 1 \
 	"$SMIMECTL" crl fetch -c "$tmp/sg.conf" "$URL/redirect-$port2-sub.crl"
