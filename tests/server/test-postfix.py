@@ -1115,7 +1115,9 @@ class PostfixTest(sgserver.SandboxTestCase):
                     break
             slow.close()
             self.assertIsNotNone(closed_after, "a trickling client kept its connection")
-            self.assertLess(closed_after, 10)
+            # (policy_request_timeout 3 s, swept every 2 s; a loaded
+            # machine may be late, a connection never closed is not)
+            self.assertLess(closed_after, 15)
             self.assertIn("policy_request_timeout", self.log("smime-policyd.log")[log_at:])
             # a flood of idle connections
             import resource
@@ -1142,7 +1144,7 @@ class PostfixTest(sgserver.SandboxTestCase):
                 t1 = time.time()
                 got = self.policy_conn(self.policy_request(self.nocert), timeout=10)
                 self.assertTrue(got.startswith(b"action=550 5.7.1"), got)
-                self.assertLess(time.time() - t1, 5)
+                self.assertLess(time.time() - t1, 9)
             finally:
                 for s in flood:
                     s.close()
