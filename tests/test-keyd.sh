@@ -251,7 +251,7 @@ out["evicted_first"] = closed(silent[0], 5)
 for s in silent:
     s.close()
 # 20 real requests at once (keyd_timeout 20 s: 20 clients on a loaded
-# or sanitised build may take longer than 1.5 s; this is about answers)
+# or sanitised build may take longer than 5 s; this is about answers)
 res = [None] * 20
 def one(i):
     res[i] = subprocess.run([smimectl, "verify", "-c", conf + ".slow", "--owner",
