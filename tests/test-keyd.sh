@@ -84,8 +84,13 @@ start() {	# start the daemon, wait until it says it listens (after the
 	done
 	return 1
 }
+verify_with() {	# verify_with CONF FILE [smimectl options]: as bob, with CONF
+	local c="$1"
+	shift
+	"$SMIMECTL" verify -c "$c" --owner bob@example.org "$@"
+}
 verify() {	# verify FILE [smimectl options]: status line in $tmp/out
-	"$SMIMECTL" verify -c "$tmp/smimeguard.conf" --owner bob@example.org "$@"
+	verify_with "$tmp/smimeguard.conf" "$@"
 }
 
 # ---- refusals at start ----
@@ -317,8 +322,8 @@ base=$(( $(ms) - t0 ))
 python3 "$tmp/mute.py" "$tmp/mute.sock" & fpid=$!
 for _ in $(seq 1 200); do [ -S "$tmp/mute.sock" ] && break; sleep 0.05; done
 t0=$(ms)
-check "a keyd that never answers" 1 "$SMIMECTL" verify -c "$tmp/smimeguard.conf.fast" \
-	--owner bob@example.org --keyd-socket "$tmp/mute.sock" "$M/verified.eml"
+check "a keyd that never answers" 1 verify_with "$tmp/smimeguard.conf.fast" \
+	--keyd-socket "$tmp/mute.sock" "$M/verified.eml"
 t1=$(ms)
 expect "mute: encrypted, saying why" 'grep -q ": encrypted$" "$tmp/out" && grep -q "did not answer within 1500 ms" "$tmp/out"'
 # at least keyd_timeout (its deadline starts at connect), and well short
@@ -365,8 +370,7 @@ kill -TERM "$kpid"; wait "$kpid"; st=$?; kpid=
 expect "SIGTERM: clean exit" '[ "$st" -eq 0 ]'
 expect "SIGTERM: socket removed" '[ ! -e "$SOCK" ]'
 t0=$(ms)
-check "keyd stopped" 1 "$SMIMECTL" verify -c "$tmp/smimeguard.conf.slow" \
-	--owner bob@example.org "$M/verified.eml"
+check "keyd stopped" 1 verify_with "$tmp/smimeguard.conf.slow" "$M/verified.eml"
 t1=$(ms)
 expect "stopped: encrypted, saying why" 'grep -q ": encrypted$" "$tmp/out" && grep -q "not reachable" "$tmp/out"'
 # keyd_timeout is 20 s here: a client that waited for it fails this

@@ -539,8 +539,8 @@ class ServerTest(sgserver.SandboxTestCase):
                               "-c", self.conf], stdin=subprocess.DEVNULL,
                              stdout=log, stderr=log, start_new_session=True)
         log.close()
-        # ready once it says so: the socket's path appears at bind,
-        # before its mode, group and listen()
+        # ready once it says so: after the keystore is open and the
+        # privileges are dropped, not only once the socket is there
         deadline = time.time() + 30
         while True:
             with open(path, "rb") as f:
